@@ -1,0 +1,119 @@
+import uuid
+
+from django.db import models
+from fernet_fields import EncryptedTextField
+
+
+class Connection(models.Model):
+    """One merchant's link to one vendor account (a HubSpot portal, a Square
+    merchant …). Credentials are Fernet-encrypted JSON."""
+
+    class Kind(models.TextChoices):
+        CRM = "crm", "CRM"
+        POS = "pos", "POS"
+        ERP = "erp", "ERP"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending authorization"
+        CONNECTED = "connected", "Connected"
+        SYNCING = "syncing", "Syncing"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+        ERROR = "error", "Error"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="connections")
+    vendor = models.CharField(max_length=40, help_text="Provider key, e.g. hubspot, square.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    display_name = models.CharField(max_length=200, blank=True)
+    # The vendor's account id (HubSpot portalId, Square merchant_id …): routes webhooks.
+    external_account_id = models.CharField(max_length=200, blank=True, db_index=True)
+    credentials = EncryptedTextField(blank=True, default="", help_text="Encrypted JSON: tokens, secrets.")
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=list, blank=True)
+    settings = models.JSONField(default=dict, blank=True, help_text="Chosen locations, pipelines, webhook config.")
+    # Delta sync: the committed cursor (resume point) and the in-flight page checkpoint.
+    sync_cursor = models.JSONField(default=dict, blank=True)
+    sync_checkpoint = models.JSONField(default=dict, blank=True)
+    sync_progress_done = models.PositiveIntegerField(default=0)
+    sync_progress_total = models.PositiveIntegerField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    trigger_rule = models.JSONField(default=dict, blank=True, help_text="Which stage/status creates an invoice.")
+    field_map = models.JSONField(default=dict, blank=True, help_text="Vendor field → invoice field.")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "kind", "status"], name="conn_org_kind_status"),
+            models.Index(fields=["vendor", "external_account_id"], name="conn_vendor_account"),
+        ]
+
+    def __str__(self):
+        return f"{self.vendor}:{self.display_name or self.external_account_id or self.pk}"
+
+
+class WebhookEvent(models.Model):
+    """A raw inbound webhook, stored before it is acknowledged so it can always be
+    replayed. Unique on (vendor, vendor event id): a vendor's retry is a no-op.
+
+    High volume: partition by month on `received_at` (docs/architecture.md)."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vendor = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=200, help_text="The vendor's own event id.")
+    event_type = models.CharField(max_length=100, blank=True)
+    organization = models.ForeignKey(
+        "tenancy.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events"
+    )
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
+    raw_body = models.BinaryField()
+    headers = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vendor", "event_id"], name="uniq_webhook_vendor_event")]
+        indexes = [
+            models.Index(fields=["organization", "-received_at"], name="wh_org_received"),
+            models.Index(fields=["status", "received_at"], name="wh_status_received"),
+        ]
+
+    def __str__(self):
+        return f"{self.vendor}:{self.event_id}"
+
+
+class SourceRecord(models.Model):
+    """Base of every row mirroring one external object (a deal, a sale, an ERP
+    invoice): one row per (connection, external id), the raw payload kept, and
+    at most one invoice per billable object."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=200)
+    raw = models.JSONField(default=dict, help_text="The vendor's object as last received.")
+    source_updated_at = models.DateTimeField(null=True, blank=True, help_text="The vendor's last-modified time.")
+    currency = models.CharField(max_length=3, default="NGN")
+    invoice = models.OneToOneField(
+        "invoicing.Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True

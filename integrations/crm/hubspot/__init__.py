@@ -1,0 +1,1 @@
+"""HubSpot CRM connector (issue 5): client, OAuth, webhooks, mapping, sync, sandbox."""

@@ -1,0 +1,1 @@
+"""Pipedrive CRM connector: deals, products, Basic-auth webhooks (not yet built)."""

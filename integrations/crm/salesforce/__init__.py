@@ -1,0 +1,1 @@
+"""Salesforce CRM connector (issue 7): web + JWT bearer OAuth, SOQL sync, outbound messages, write-back."""

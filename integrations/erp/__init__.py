@@ -1,0 +1,2 @@
+"""ERP domain app: SourceInvoice (a posted customer invoice in the merchant's ERP).
+One sub-package per ERP (Odoo)."""

@@ -1,0 +1,1 @@
+"""Odoo ERP connector: posted customer invoices over JSON-RPC (not yet built)."""

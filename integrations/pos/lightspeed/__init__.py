@@ -1,0 +1,1 @@
+"""Lightspeed Retail (X-Series) POS connector: version-cursor sales feed (not yet built)."""

@@ -1,0 +1,55 @@
+from django.db import models
+
+from integrations.connections.models import SourceRecord
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class Location(SourceRecord):
+    """A store / outlet / restaurant of a POS account. Only `active` ones invoice."""
+
+    name = models.CharField(max_length=300, blank=True)
+    address = models.JSONField(default=dict, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="uniq_location_conn_external")
+        ]
+
+    def __str__(self):
+        return self.name or self.external_id
+
+
+class Transaction(SourceRecord):
+    """One POS sale (or refund). Completed sales become invoices, refunds credit notes.
+
+    High volume: partition by month on `occurred_at` (docs/architecture.md)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETED = "completed", "Completed"
+        REFUNDED = "refunded", "Refunded"
+        CANCELED = "canceled", "Canceled"
+
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="transactions")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    occurred_at = models.DateTimeField(help_text="When the sale closed (vendor time).")
+    total_amount = models.DecimalField(**MONEY, default=0)
+    tax_amount = models.DecimalField(**MONEY, default=0)
+    tip_amount = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="uniq_transaction_conn_external")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-occurred_at"], name="txn_org_occurred"),
+            models.Index(fields=["organization", "status", "-occurred_at"], name="txn_org_status_occ"),
+            models.Index(fields=["location", "-occurred_at"], name="txn_location_occurred"),
+        ]
+
+    def __str__(self):
+        return self.external_id

@@ -1,0 +1,1 @@
+"""Toast POS connector: partner login, ordersBulk, signed webhooks (not yet built)."""

@@ -1,0 +1,33 @@
+"""Reads on invoices and submissions, always scoped to the user's orgs."""
+from django.db.models import QuerySet
+
+from taxpoynt.tenancy.selectors import scope_to_user
+
+from .models import Invoice
+
+
+def invoice_list(*, user, filters: dict | None = None) -> QuerySet:
+    filters = filters or {}
+    qs = scope_to_user(Invoice.objects.all(), user=user)
+    simple = {
+        "kind": "kind",
+        "organization": "organization_id",
+        "connection": "connection_id",
+        "source_system": "source_system",
+        "irn": "irn",
+        "tax_mismatch": "tax_mismatch",
+        "issue_date_from": "issue_date__gte",
+        "issue_date_to": "issue_date__lte",
+        "amount_min": "payable_amount__gte",
+        "amount_max": "payable_amount__lte",
+    }
+    for key, lookup in simple.items():
+        if filters.get(key) not in (None, ""):
+            qs = qs.filter(**{lookup: filters[key]})
+    if filters.get("firs_status"):
+        qs = qs.filter(submissions__format="firs", submissions__state=filters["firs_status"])
+    return qs
+
+
+def invoice_get(*, user, invoice_id) -> Invoice:
+    return invoice_list(user=user).prefetch_related("lines", "submissions").get(pk=invoice_id)

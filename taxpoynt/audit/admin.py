@@ -1,0 +1,72 @@
+"""The audited admin base class every ModelAdmin in the project uses, and the
+read-only AuditLog admin."""
+from django.contrib import admin
+
+from taxpoynt.tenancy.selectors import scope_for_admin
+
+from .models import AuditLog
+from .services import audit_log_record, snapshot
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """Writes an AuditLog row (before/after) for every add, change and delete,
+    and scopes non-superuser staff to their organizations.
+
+    `org_field` is the path to the owning Organization (None: not tenant data).
+    """
+
+    org_field = "organization"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if self.org_field is None:
+            return qs
+        return scope_for_admin(qs, user=request.user, org_field=self.org_field)
+
+    def save_model(self, request, obj, form, change):
+        before = None
+        if change and obj.pk:
+            previous = type(obj).objects.filter(pk=obj.pk).first()
+            before = snapshot(previous)
+        super().save_model(request, obj, form, change)
+        audit_log_record(
+            actor=request.user, source=AuditLog.Source.ADMIN, action="change" if change else "add",
+            instance=obj, before=before, after=snapshot(obj),
+        )
+
+    def delete_model(self, request, obj):
+        before = snapshot(obj)
+        audit_log_record(actor=request.user, source=AuditLog.Source.ADMIN, action="delete", instance=obj,
+                         before=before)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            audit_log_record(actor=request.user, source=AuditLog.Source.ADMIN, action="delete", instance=obj,
+                             before=snapshot(obj))
+        super().delete_queryset(request, queryset)
+
+    def audit_action(self, request, obj, action, *, before=None, after=None):
+        """For custom admin actions (re-sync, replay, retry …)."""
+        return audit_log_record(actor=request.user, source=AuditLog.Source.ADMIN, action=action,
+                                instance=obj, before=before, after=after)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor", "source", "action", "object_type", "object_id", "organization")
+    list_filter = ("source", "action", "object_type")
+    search_fields = ("object_id", "object_repr", "actor__email", "organization__name")
+    date_hierarchy = "at"
+
+    def get_queryset(self, request):
+        return scope_for_admin(super().get_queryset(request), user=request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
+
+from taxpoynt.ops import views as ops_views
+
+admin.site.site_header = "TaxPoynt support console"
+admin.site.site_title = "TaxPoynt support"
+
+urlpatterns = [
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),  # /metrics
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("taxpoynt.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("dashboard/", include("taxpoynt.dashboard.urls")),
+    path("", RedirectView.as_view(pattern_name="dashboard:overview", permanent=False)),
+]

@@ -1,0 +1,60 @@
+"""Celery on the real Redis broker with a real worker process (not eager mode)."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection as db
+
+from taxpoynt.celery import app, route_task
+from taxpoynt.ops.models import WorkerHeartbeat
+from taxpoynt.ops.tasks import heartbeat
+
+
+@pytest.mark.parametrize("name, queue", [
+    ("integrations.pos.square.tasks.process_webhook_event", "pos_realtime"),
+    ("integrations.crm.hubspot.tasks.process_webhook_event", "crm"),
+    ("integrations.connections.tasks.sync_connection", "sync"),
+    ("invoicing.tasks.batch_process_transactions", "batch"),
+    ("invoicing.tasks.submit_invoice", "crm"),
+])
+def test_route_task_by_module(name, queue):
+    assert route_task(name, (), {}, {}) == {"queue": queue}
+
+
+def test_queues_and_reliability_settings():
+    assert [q.name for q in app.conf.task_queues] == ["pos_realtime", "crm", "batch", "sync"]
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_always_eager is False
+    assert app.conf.broker_url.startswith("redis://")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_task_runs_in_a_real_worker_process():
+    env = os.environ.copy()
+    db_settings = db.settings_dict
+    env["DATABASE_URL"] = (f"postgres://{db_settings['USER']}@{db_settings['HOST']}:{db_settings['PORT']}/"
+                           f"{db_settings['NAME']}")
+    env["REDIS_URL"] = settings.REDIS_URL
+    env["DJANGO_SETTINGS_MODULE"] = "taxpoynt.settings_test"
+    app.control.purge()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", "crm", "--pool", "solo",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        heartbeat.apply_async(args=["crm"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not WorkerHeartbeat.objects.filter(queue="crm").exists():
+            time.sleep(0.2)
+        beat = WorkerHeartbeat.objects.filter(queue="crm").first()
+        assert beat is not None, worker.stdout.read1().decode() if worker.poll() is not None else "no heartbeat"
+        assert beat.beats == 1
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
