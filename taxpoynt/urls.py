@@ -17,5 +17,7 @@ urlpatterns = [
     path("api/v1/", include("taxpoynt.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("dashboard/", include("taxpoynt.dashboard.urls")),
+    path("dashboard/connections/", include("integrations.connections.dashboard_urls")),
+    path("webhooks/", include("integrations.connections.webhook_urls")),
     path("", RedirectView.as_view(pattern_name="dashboard:overview", permanent=False)),
 ]

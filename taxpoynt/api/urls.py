@@ -5,4 +5,6 @@ urlpatterns = [
     path("", include("taxpoynt.tenancy.urls")),
     path("", include("integrations.connections.urls")),
     path("", include("invoicing.urls")),
+    path("crm/", include("integrations.crm.urls")),
+    path("pos/", include("integrations.pos.urls")),
 ]

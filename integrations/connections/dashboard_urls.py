@@ -1,0 +1,2 @@
+"""/dashboard/connections/…: the merchant's connection pages (connect, settings, sync)."""
+urlpatterns = []

@@ -1,0 +1,2 @@
+"""/webhooks/{crm|pos|erp}/{vendor}: inbound platform webhooks (vendor signature only)."""
+urlpatterns = []

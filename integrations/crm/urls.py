@@ -1,0 +1,2 @@
+"""/api/v1/crm/… routes (CRM connect/callback, deals, customers, analytics)."""
+urlpatterns = []

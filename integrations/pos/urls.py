@@ -1,0 +1,2 @@
+"""/api/v1/pos/… routes (POS connect, locations, transactions, analytics)."""
+urlpatterns = []
