@@ -21,6 +21,14 @@ ZERO_VAT = "ZERO_VAT"
 EXEMPTED = "EXEMPTED"
 STANDARD_VAT_RATE = Decimal("7.5")
 
+# The rate each FIRS category must carry (FIRS.md §5).
+CATEGORY_RATES = {STANDARD_VAT: STANDARD_VAT_RATE, ZERO_VAT: Decimal("0"), EXEMPTED: Decimal("0")}
+
+B2B = "B2B"
+B2G = "B2G"
+B2C = "B2C"
+INVOICE_KINDS = (B2B, B2G, B2C)
+
 
 @dataclass
 class Party:
@@ -48,6 +56,7 @@ class AllowanceCharge:
     # Document-level ones carry their own tax category (EN 16931 BG-20/BG-21).
     tax_category: str = STANDARD_VAT
     tax_rate: Decimal = STANDARD_VAT_RATE
+    exemption_reason: str = ""  # required when tax_category is EXEMPTED
 
 
 @dataclass
@@ -61,13 +70,14 @@ class Line:
     classification_code: str = ""  # HS code for goods, ISIC 4-digit code for services
     unit_code: str = "EA"  # UN/ECE rec 20
     allowance_charges: list[AllowanceCharge] = field(default_factory=list)
-    exemption_reason: str = ""  # required for EXEMPTED / ZERO_VAT
+    exemption_reason: str = ""  # required for EXEMPTED
 
 
 @dataclass
 class PaymentMeans:
     code: str  # UNCL4461, e.g. "10" cash, "48" card, "30" credit transfer
     due_date: datetime.date | None = None
+    account_id: str = ""  # payee account; required for credit transfers "30"/"58" (BR-61)
 
 
 @dataclass
@@ -111,6 +121,9 @@ class CanonicalInvoice:
     issue_time: datetime.time | None = None
     note: str = ""
     buyer_reference: str = ""
+    payment_terms: str = ""
+    # FIRS `invoice_kind` (B2B, B2G, B2C); "" means inferred from the customer's TIN.
+    invoice_kind: str = ""
     billing_reference: BillingReference | None = None
     source_figures: SourceFigures = field(default_factory=SourceFigures)
     # Filled when the invoice is frozen: the gap-free number and the IRN.
@@ -119,4 +132,7 @@ class CanonicalInvoice:
 
     @property
     def is_b2b(self) -> bool:
+        """B2B or B2G: needs clearance and a customer TIN (FIRS.md §6)."""
+        if self.invoice_kind:
+            return self.invoice_kind in (B2B, B2G)
         return bool(self.customer and self.customer.tin)

@@ -1,6 +1,12 @@
+"""Invoices, their lines, the gap-free number sequences, and the FIRS
+submission rows (state + every exchange). Invoices are immutable once frozen:
+`Invoice.save`/`InvoiceLine.save` refuse content changes here, and a
+PostgreSQL trigger (migration 0002) refuses them for raw UPDATEs too."""
 import uuid
 
 from django.db import models
+
+from taxpoynt.errors import ApplicationError
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 QUANTITY = {"max_digits": 18, "decimal_places": 4}
@@ -52,7 +58,13 @@ class Invoice(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
     )
     canonical = models.JSONField(default=dict, help_text="The canonical invoice document (docs/canonical-invoice.md).")
+    # Built once at freeze time and kept verbatim: the documents FIRS and the buyer see.
+    ubl_xml = models.TextField(blank=True)
+    firs_payload = models.JSONField(default=dict, blank=True)
+    stamp = models.TextField(blank=True, help_text="The FIRS cryptographic stamp (base64); the QR encodes it.")
+    credit_reason = models.TextField(blank=True, help_text="Why a credit note was issued.")
     frozen_at = models.DateTimeField(null=True, blank=True, help_text="Set when numbered + signed; immutable after.")
+    signed_at = models.DateTimeField(null=True, blank=True, help_text="When FIRS accepted the signed invoice.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,8 +87,44 @@ class Invoice(models.Model):
                          condition=models.Q(tax_mismatch=True)),
         ]
 
+    # Frozen content: refused by save() below and by the trigger in migration 0002.
+    CONTENT_FIELDS = (
+        "organization_id", "kind", "number", "irn", "issue_date", "due_date", "currency", "customer_name",
+        "customer_tin", "line_extension_amount", "allowance_total_amount", "charge_total_amount",
+        "tax_exclusive_amount", "tax_amount", "tax_inclusive_amount", "payable_amount", "source_figures",
+        "tax_mismatch", "source_system", "source_type", "source_id", "original_invoice_id", "canonical",
+        "ubl_xml", "firs_payload", "stamp", "credit_reason", "frozen_at",
+    )
+
     def __str__(self):
         return self.number or f"draft {self.pk}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_content = {name: getattr(instance, name) for name in cls.CONTENT_FIELDS
+                                    if name in instance.__dict__}
+        return instance
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+    def save(self, *args, **kwargs):
+        loaded = getattr(self, "_loaded_content", None)
+        if loaded and loaded.get("frozen_at") is not None:
+            changed = [name for name, value in loaded.items() if getattr(self, name) != value]
+            if changed:
+                raise FrozenInvoiceError(f"invoice {self.number} is frozen; cannot change {', '.join(changed)}")
+        super().save(*args, **kwargs)
+        self._loaded_content = {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+
+
+class FrozenInvoiceError(ApplicationError):
+    """A change to an invoice (or its lines) after it was numbered and stamped."""
+
+    def __init__(self, message):
+        super().__init__(message, code="invoice_frozen")
 
 
 class InvoiceLine(models.Model):
@@ -97,6 +145,18 @@ class InvoiceLine(models.Model):
     class Meta:
         ordering = ["invoice", "position"]
         constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="uniq_invoice_line_position")]
+
+    def _refuse_if_frozen(self):
+        if Invoice.objects.filter(pk=self.invoice_id, frozen_at__isnull=False).exists():
+            raise FrozenInvoiceError("the invoice is frozen; its lines cannot change")
+
+    def save(self, *args, **kwargs):
+        self._refuse_if_frozen()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_frozen()
+        return super().delete(*args, **kwargs)
 
 
 class InvoiceSequence(models.Model):
@@ -127,6 +187,13 @@ class Submission(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         DEAD = "dead", "Dead-lettered"
 
+    class ErrorSource(models.TextChoices):
+        NONE = "", "None"
+        LOCAL = "local", "Rejected locally (invoice rules)"
+        FIRS = "firs", "Rejected by FIRS"
+        AUTH = "auth", "FIRS credentials or configuration"
+        NETWORK = "network", "Network / FIRS unavailable"
+
     class BlockingLevel(models.TextChoices):
         NONE = "", "None"
         INFO = "info", "Info"
@@ -140,10 +207,19 @@ class Submission(models.Model):
     blocking_level = models.CharField(max_length=8, choices=BlockingLevel.choices, blank=True, default="")
     error = models.TextField(blank=True)
     errors = models.JSONField(default=list, blank=True, help_text="Every failed rule: {rule, message, path}.")
+    error_source = models.CharField(max_length=8, choices=ErrorSource.choices, blank=True, default="")
     # The exact bytes sent to FIRS, stored before the first send; resends reuse them.
     signed_payload = models.BinaryField(null=True, blank=True)
+    payload_sha256 = models.CharField(max_length=64, blank=True)
+    irn = models.CharField("IRN", max_length=80, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Where processing resumes after dead / unknown / a retryable rejection.
+    resume_state = models.CharField(max_length=12, choices=State.choices, blank=True, default="")
+    last_exchange_at = models.DateTimeField(null=True, blank=True)
+    # The worker's lease: a claimed row is skipped by other workers until it expires.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
     queue = models.CharField(max_length=20, default="crm", help_text="Celery queue its work runs on.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

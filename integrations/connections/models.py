@@ -1,5 +1,10 @@
+"""Connection (one merchant's link to one vendor account), WebhookEvent (raw
+inbound events), RejectedWebhook (deliveries refused at the door, for support),
+VendorExchange (every request/response with a vendor, secrets masked) and the
+SourceRecord base every vendor object row shares."""
 import uuid
 
+from django.conf import settings
 from django.db import models
 from fernet_fields import EncryptedTextField
 
@@ -42,6 +47,17 @@ class Connection(models.Model):
     trigger_rule = models.JSONField(default=dict, blank=True, help_text="Which stage/status creates an invoice.")
     field_map = models.JSONField(default=dict, blank=True, help_text="Vendor field → invoice field.")
     last_error = models.TextField(blank=True)
+    # Historical import: running while set; progress in sync_progress_done/total.
+    import_started_at = models.DateTimeField(null=True, blank=True)
+    import_finished_at = models.DateTimeField(null=True, blank=True)
+    # The beat entry running this connection's delta sync (editable in admin).
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    disconnected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +111,59 @@ class WebhookEvent(models.Model):
 
     def __str__(self):
         return f"{self.vendor}:{self.event_id}"
+
+
+class RejectedWebhook(models.Model):
+    """A delivery refused at the door (bad signature, stale timestamp, unparsable
+    body). Kept apart from WebhookEvent so nothing unverified is ever processed;
+    support reads it to debug a misconfigured secret or a replay attempt."""
+
+    id = models.BigAutoField(primary_key=True)
+    vendor = models.CharField(max_length=40)
+    reason = models.CharField(max_length=40)
+    message = models.CharField(max_length=300, blank=True)
+    remote_addr = models.CharField(max_length=64, blank=True)
+    headers = models.JSONField(default=dict)
+    body_sha256 = models.CharField(max_length=64)
+    body_size = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["vendor", "-received_at"], name="rejwh_vendor_received")]
+
+    def __str__(self):
+        return f"{self.vendor}:{self.reason}@{self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class VendorExchange(models.Model):
+    """One HTTP request/response with a vendor API (the audit trail), secrets
+    masked before they reach this table. High volume: prune or partition by month."""
+
+    id = models.BigAutoField(primary_key=True)
+    vendor = models.CharField(max_length=40)
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="exchanges"
+    )
+    organization = models.ForeignKey(
+        "tenancy.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    method = models.CharField(max_length=8)
+    url = models.CharField(max_length=1000)
+    request_body = models.TextField(blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["connection", "-at"], name="vx_conn_at"),
+            models.Index(fields=["organization", "-at"], name="vx_org_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.method} {self.url} → {self.status_code}"
 
 
 class SourceRecord(models.Model):

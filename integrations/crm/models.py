@@ -1,3 +1,4 @@
+"""CRM rows shared by every CRM vendor: Customer (company/contact) and Deal."""
 from django.db import models
 
 from integrations.connections.models import SourceRecord
@@ -41,6 +42,11 @@ class Deal(SourceRecord):
     close_date = models.DateField(null=True, blank=True)
     won_at = models.DateTimeField(null=True, blank=True)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
+    # A won deal later lost: the credit note cancelling its invoice (at most one).
+    credit_note = models.OneToOneField(
+        "invoicing.Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lost_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="uniq_deal_conn_external")]

@@ -5,3 +5,6 @@ class OpsConfig(AppConfig):
     name = "taxpoynt.ops"
     label = "ops"
     verbose_name = "Operations"
+
+    def ready(self):
+        from . import checks  # noqa: F401 (registers the deploy checks)

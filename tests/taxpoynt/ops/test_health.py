@@ -46,3 +46,11 @@ def test_metrics_exposes_django_prometheus(client):
     resp = client.get("/metrics")
     assert resp.status_code == 200
     assert b"django_http_requests_total_by_method_total" in resp.content
+
+
+@pytest.mark.django_db
+def test_beat_sends_a_heartbeat_to_every_queue():
+    from django_celery_beat.models import PeriodicTask
+
+    tasks = PeriodicTask.objects.filter(task="taxpoynt.ops.tasks.heartbeat", enabled=True)
+    assert sorted(t.queue for t in tasks) == sorted(["pos_realtime", "crm", "batch", "sync"])

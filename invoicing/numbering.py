@@ -1,0 +1,46 @@
+"""Gap-free invoice numbers, per organization and per kind.
+
+`allocate_number` must run inside the transaction that freezes the invoice:
+the sequence row stays locked (SELECT … FOR UPDATE) until that transaction
+ends, so a rolled-back freeze also rolls back its number and no gap appears.
+Concurrent freezes of one organization queue on the row; other organizations
+never wait.
+
+Numbers are letters and digits only, because the number is the first part of
+the IRN and FIRS forbids other characters there (FIRS.md §1).
+"""
+from django.db import connection, transaction
+
+from taxpoynt.errors import ApplicationError
+
+from .models import Invoice, InvoiceSequence
+
+PREFIXES = {Invoice.Kind.INVOICE: "INV", Invoice.Kind.CREDIT_NOTE: "CRN"}
+DIGITS = 6
+
+
+def format_number(*, kind: str, value: int) -> str:
+    return f"{PREFIXES[kind]}{value:0{DIGITS}d}"
+
+
+def allocate_number(*, organization, kind) -> str:
+    """The next number of `kind` for `organization`. Call inside the freezing
+    transaction; the number is only taken if that transaction commits."""
+    if kind not in PREFIXES:
+        raise ApplicationError(f"unknown document kind {kind!r}")
+    if not connection.in_atomic_block:
+        raise ApplicationError("allocate_number must run inside the transaction that freezes the invoice")
+    table = InvoiceSequence._meta.db_table
+    with transaction.atomic():
+        # Create the row on first use without a race: two first freezes both
+        # try the INSERT, one wins, both then lock the same row.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (organization_id, kind, last_number) VALUES (%s, %s, 0) "
+                "ON CONFLICT (organization_id, kind) DO NOTHING",
+                [organization.pk, kind],
+            )
+        sequence = InvoiceSequence.objects.select_for_update().get(organization=organization, kind=kind)
+        sequence.last_number += 1
+        sequence.save(update_fields=["last_number"])
+    return format_number(kind=kind, value=sequence.last_number)

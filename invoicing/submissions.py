@@ -1,0 +1,165 @@
+"""The FIRS submission state machine (Odoo account_edi's document states).
+
+    draft ──validate──▶ validated ──sign──▶ signed ──transmit──▶ transmitted ──confirm──▶ confirmed
+      │                    │  └─sign timed out─▶ unknown ──resend same bytes / lookup──▶ signed
+      └──────────── rejected / dead (retries exhausted) / cancelled ◀─────────────┘
+
+The allowed moves are data (`ALLOWED`); `transition` is the one function that
+changes `Submission.state`. It refuses any move not in the table and records a
+`SubmissionAttempt` for every move (the FIRS exchange, secrets already masked
+by the client). A "stay" move (same state, blocking level warning) records a
+retryable failure; only the live states allow it.
+
+Retry timing (exponential backoff with full jitter) and the attempt limit are
+the constants below, overridable from Django settings of the same name.
+"""
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from taxpoynt.errors import ApplicationError
+
+from .models import Submission, SubmissionAttempt
+
+S = Submission.State
+
+LIVE_STATES = (S.DRAFT, S.VALIDATED, S.SIGNED, S.TRANSMITTED, S.UNKNOWN)
+TERMINAL_STATES = (S.CONFIRMED, S.CANCELLED)
+
+# from_state → the states it may move to. Self-loops are "retry later".
+ALLOWED: dict[str, frozenset] = {
+    S.DRAFT: frozenset({S.DRAFT, S.VALIDATED, S.REJECTED, S.DEAD, S.CANCELLED}),
+    S.VALIDATED: frozenset({S.VALIDATED, S.SIGNED, S.UNKNOWN, S.REJECTED, S.DEAD, S.CANCELLED}),
+    S.SIGNED: frozenset({S.SIGNED, S.TRANSMITTED, S.REJECTED, S.DEAD}),
+    S.TRANSMITTED: frozenset({S.TRANSMITTED, S.CONFIRMED, S.REJECTED, S.DEAD}),
+    S.UNKNOWN: frozenset({S.UNKNOWN, S.SIGNED, S.REJECTED, S.DEAD}),
+    # A retry (support or merchant) resumes where the document stopped.
+    S.REJECTED: frozenset({S.DRAFT, S.VALIDATED, S.SIGNED, S.TRANSMITTED, S.UNKNOWN}),
+    S.DEAD: frozenset({S.DRAFT, S.VALIDATED, S.SIGNED, S.TRANSMITTED, S.UNKNOWN}),
+    S.CONFIRMED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_CAP_SECONDS = 15 * 60
+MAX_ATTEMPTS = 8
+# How long a worker's claim on a submission lasts; renewed at every transition.
+LEASE_SECONDS = 5 * 60
+
+
+def setting(name: str):
+    return getattr(settings, f"FIRS_SUBMISSION_{name}", globals()[name])
+
+
+class IllegalTransition(ApplicationError):
+    def __init__(self, from_state, to_state):
+        super().__init__(f"a submission cannot move from {from_state} to {to_state}", code="illegal_transition")
+        self.from_state = from_state
+        self.to_state = to_state
+
+
+def can_transition(from_state: str, to_state: str) -> bool:
+    return to_state in ALLOWED.get(from_state, frozenset())
+
+
+def backoff_delay(attempt_count: int, *, rng=random) -> float:
+    """Seconds before attempt number `attempt_count + 1` (full jitter: uniform
+    over [0, min(cap, base · 2^n)], so a burst of failures spreads out)."""
+    ceiling = min(setting("BACKOFF_CAP_SECONDS"), setting("BACKOFF_BASE_SECONDS") * (2 ** attempt_count))
+    return rng.uniform(0, ceiling)
+
+
+def _outcome(from_state, to_state, blocking_level):
+    if to_state == S.REJECTED:
+        return "rejected"
+    if to_state == S.UNKNOWN:
+        return "unknown"
+    if to_state == S.DEAD:
+        return "error"
+    if to_state == from_state:
+        return "retry"
+    return "ok"
+
+
+def transition(submission: Submission, to_state: str, *, step: str, exchange=None, error: str = "",
+               blocking_level: str = "", errors: list | None = None, error_source: str = "") -> SubmissionAttempt:
+    """Move `submission` to `to_state` (or keep it there, for a retryable
+    failure) and record the attempt. Raises IllegalTransition for a move the
+    table does not allow. Saves the submission; the caller holds its lease.
+
+    A stay with blocking level warning counts an attempt and schedules the
+    next one with backoff; past MAX_ATTEMPTS it moves to dead instead.
+    """
+    from_state = submission.state
+    if not can_transition(from_state, to_state):
+        raise IllegalTransition(from_state, to_state)
+    now = timezone.now()
+
+    if to_state == from_state or to_state == S.UNKNOWN:
+        # A failed attempt whose outcome allows another: count it, back off.
+        submission.attempt_count += 1
+        if submission.attempt_count >= setting("MAX_ATTEMPTS"):
+            error = f"gave up after {submission.attempt_count} attempts: {error}"
+            to_state = S.DEAD
+            blocking_level = Submission.BlockingLevel.ERROR
+        else:
+            submission.next_attempt_at = now + timedelta(seconds=backoff_delay(submission.attempt_count))
+    else:
+        # Progress, a retry from a stopped state, or a stop: due at once / never.
+        submission.attempt_count = 0 if from_state in (S.DEAD, S.REJECTED) or to_state in LIVE_STATES \
+            else submission.attempt_count
+        submission.next_attempt_at = None
+
+    if to_state in (S.DEAD, S.REJECTED) and from_state in LIVE_STATES:
+        submission.resume_state = from_state
+    elif to_state in LIVE_STATES:
+        submission.resume_state = ""
+    if to_state in (S.DEAD, S.REJECTED, S.CONFIRMED, S.CANCELLED):
+        submission.next_attempt_at = None
+
+    submission.state = to_state
+    submission.error = error
+    submission.blocking_level = blocking_level
+    if errors is not None:
+        submission.errors = errors
+    elif to_state not in (S.REJECTED, S.DEAD) and to_state != from_state:
+        submission.errors = []
+    submission.error_source = error_source if (error or errors) else ""
+    if exchange is not None:
+        submission.last_exchange_at = now
+    submission.save()
+
+    return SubmissionAttempt.objects.create(
+        submission=submission,
+        step=step,
+        from_state=from_state,
+        to_state=to_state,
+        request_method=getattr(exchange, "method", "") or "",
+        request_url=(getattr(exchange, "url", "") or "")[:500],
+        request_body=_text(getattr(exchange, "request_body", "")),
+        response_status=getattr(exchange, "status_code", None),
+        response_body=_text(getattr(exchange, "response_body", "")),
+        latency_ms=_latency(getattr(exchange, "latency_ms", None)),
+        outcome=_outcome(from_state, to_state, blocking_level),
+        error=error,
+    )
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, default=str)
+
+
+def _latency(value):
+    if value is None:
+        return None
+    return max(0, int(round(value)))
