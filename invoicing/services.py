@@ -1,0 +1,673 @@
+"""Writes on invoices and their FIRS submissions: the pipeline from a canonical
+invoice to a confirmed FIRS submission, exactly once.
+
+- `invoice_create_from_canonical` is THE entry point every source calls. It is
+  idempotent on (organization, source.system, source.type, source.id).
+- `submission_process` runs the state machine of `invoicing.submissions` one
+  step after another (validate → sign → transmit → confirm) for one submission
+  that this worker has claimed (a lease taken with SELECT … FOR UPDATE SKIP
+  LOCKED), so two workers never send one document twice.
+- `credit_note_create` issues a credit note for a frozen invoice.
+- `submission_retry` restarts a dead / unknown / retryable-rejected submission.
+
+Rejections, and who made them (the error text always says which):
+- local validation failure (a canonical, UBL XSD or EN 16931 rule) → state
+  `rejected`, error_source `local`, blocking level error, `errors` = every
+  RuleViolation {rule, message, path}; nothing is sent to FIRS. It stops
+  before `validated`, because `validated` means "FIRS validated it".
+- FIRS 4xx → `rejected`, error_source `firs`, FIRS's reason stored.
+- FIRS refusing our credentials, or the organization missing its FIRS set-up
+  (service id, business id, key file) → `rejected`, error_source `auth`;
+  retryable once fixed.
+- 5xx / 429 / connection failures → stay, blocking level warning, retried with
+  backoff; after MAX_ATTEMPTS → `dead`.
+
+Freezing (draft, first run): the gap-free number, the IRN, the documents
+(UBL XML + FIRS JSON), the stamp and the exact payload bytes are built and
+committed in ONE transaction before anything is sent. From then on the number,
+the IRN and the bytes never change: every resend uses the stored bytes.
+"""
+import dataclasses
+import datetime
+import hashlib
+import json
+import logging
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from taxpoynt.audit.models import AuditLog
+from taxpoynt.audit.services import audit_log_record, snapshot
+from taxpoynt.errors import ApplicationError
+
+from . import submissions
+from .canonical import CREDIT_NOTE, BillingReference, CanonicalInvoice, Party, SourceFigures, SourceRef
+from .models import Invoice, InvoiceLine, Submission
+from .numbering import allocate_number
+
+logger = logging.getLogger(__name__)
+S = Submission.State
+LEVEL = Submission.BlockingLevel
+SOURCE = Submission.ErrorSource
+
+# The most steps one run takes (draft → confirmed is four); a bound, not a target.
+MAX_STEPS_PER_RUN = 6
+
+
+class LeaseLost(Exception):
+    """Our claim on a submission expired and another worker took it over."""
+
+
+# --- creating invoices --------------------------------------------------------------------
+
+
+def _existing_invoice(*, organization, source: SourceRef) -> Invoice | None:
+    return Invoice.objects.filter(organization=organization, source_system=source.system,
+                                  source_type=source.type, source_id=source.id).first()
+
+
+def _supplier_from_organization(organization) -> Party:
+    return Party(name=organization.name, tin=organization.tin, email=organization.email,
+                 telephone=organization.telephone, street_name=organization.street_name,
+                 city_name=organization.city_name, postal_zone=organization.postal_zone,
+                 country=organization.country or "NG")
+
+
+def _violation_dicts(violations) -> list[dict]:
+    return [{"rule": v.rule, "message": v.message, "path": v.path} for v in violations]
+
+
+def _money(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _source_figures(canonical: CanonicalInvoice, totals, mismatch: dict | None) -> dict:
+    """Both figures, always: the source's own and ours (and the difference)."""
+    if mismatch:
+        return json.loads(json.dumps(mismatch, default=str))
+    figures = canonical.source_figures or SourceFigures()
+    ours = {"tax_amount": _money(totals.tax_amount), "payable_amount": _money(totals.payable_amount)} \
+        if totals else {}
+    return {"source": {"tax_amount": _money(figures.tax_amount), "payable_amount": _money(figures.payable_amount)},
+            "ours": ours}
+
+
+def _line_sums(line) -> tuple[Decimal, Decimal]:
+    allowances = sum((ac.amount for ac in line.allowance_charges if not ac.charge_indicator), Decimal("0"))
+    charges = sum((ac.amount for ac in line.allowance_charges if ac.charge_indicator), Decimal("0"))
+    return allowances, charges
+
+
+def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, connection=None,
+                                  queue: str = "crm") -> Invoice:
+    """Store `canonical` as an invoice with its FIRS submission and enqueue the
+    submission. A second call for the same source returns the existing invoice
+    and creates nothing. An invoice that fails a rule is stored with its
+    submission rejected (locally) and every failed rule listed; nothing is sent.
+    """
+    from .canonical import canonical_to_dict
+    from .tax import compare_source_figures, compute_totals
+    from .validation import validate_canonical
+
+    existing = _existing_invoice(organization=organization, source=canonical.source)
+    if existing is not None:
+        return existing
+
+    if canonical.supplier is None or not (canonical.supplier.name and canonical.supplier.tin):
+        canonical = dataclasses.replace(canonical, supplier=_supplier_from_organization(organization))
+    # A number or IRN is only ever given at freeze time, by us.
+    canonical = dataclasses.replace(canonical, number="", irn="")
+
+    violations = list(validate_canonical(canonical))
+    totals = mismatch = None
+    try:
+        totals = compute_totals(canonical)
+        mismatch = compare_source_figures(canonical, totals)
+    except Exception as exc:  # noqa: BLE001 - bad input is reported as rules, never a crash
+        if not violations:
+            raise
+        logger.info("totals not computable for an invalid invoice: %s", exc)
+
+    original = None
+    if canonical.billing_reference and canonical.billing_reference.irn:
+        original = Invoice.objects.filter(organization=organization, irn=canonical.billing_reference.irn).first()
+
+    customer = canonical.customer
+    zero = Decimal("0.00")
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.create(
+                organization=organization,
+                kind=Invoice.Kind.CREDIT_NOTE if canonical.kind == CREDIT_NOTE else Invoice.Kind.INVOICE,
+                issue_date=canonical.issue_date,
+                due_date=canonical.due_date,
+                currency=canonical.currency,
+                customer_name=(customer.name if customer else "")[:300],
+                customer_tin=(customer.tin if customer else "")[:20],
+                line_extension_amount=totals.line_extension_amount if totals else zero,
+                allowance_total_amount=totals.allowance_total_amount if totals else zero,
+                charge_total_amount=totals.charge_total_amount if totals else zero,
+                tax_exclusive_amount=totals.tax_exclusive_amount if totals else zero,
+                tax_amount=totals.tax_amount if totals else zero,
+                tax_inclusive_amount=totals.tax_inclusive_amount if totals else zero,
+                payable_amount=totals.payable_amount if totals else zero,
+                source_figures=_source_figures(canonical, totals, mismatch),
+                tax_mismatch=bool(mismatch),
+                source_system=canonical.source.system,
+                source_type=canonical.source.type,
+                source_id=canonical.source.id,
+                connection=connection,
+                original_invoice=original,
+                credit_reason=canonical.note if canonical.kind == CREDIT_NOTE else "",
+                canonical=canonical_to_dict(canonical),
+            )
+            InvoiceLine.objects.bulk_create([
+                InvoiceLine(
+                    invoice=invoice, position=i, description=line.description[:500],
+                    item_code=line.item_code[:100], classification_code=line.classification_code[:20],
+                    quantity=line.quantity, unit_price=line.unit_price,
+                    allowance_amount=_line_sums(line)[0], charge_amount=_line_sums(line)[1],
+                    line_extension_amount=totals.line_net_amounts[i - 1] if totals else zero,
+                    tax_category=line.tax_category, tax_rate=line.tax_rate,
+                    exemption_reason=line.exemption_reason[:300],
+                )
+                for i, line in enumerate(canonical.lines, start=1)
+            ])
+            submission = Submission.objects.create(invoice=invoice, queue=queue)
+            if violations:
+                submissions.transition(
+                    submission, S.REJECTED, step="validate_local", blocking_level=LEVEL.ERROR,
+                    error=f"Rejected locally: {len(violations)} invoice rule(s) failed; nothing was sent to FIRS.",
+                    errors=_violation_dicts(violations), error_source=SOURCE.LOCAL,
+                )
+            else:
+                _enqueue_on_commit(submission)
+    except IntegrityError:
+        # Lost a race with a concurrent call for the same source: theirs stands.
+        existing = _existing_invoice(organization=organization, source=canonical.source)
+        if existing is not None:
+            return existing
+        raise
+    return invoice
+
+
+def credit_note_create(*, invoice: Invoice, source: SourceRef, reason: str, lines=None) -> Invoice:
+    """A credit note for frozen `invoice`: the full amount by default, or the
+    given `lines` ([{"position": n, "quantity": q}], quantities no larger than
+    the original's). It references the original's number, IRN and issue date
+    and goes through the same pipeline."""
+    from .canonical import canonical_from_dict
+
+    if not invoice.is_frozen or not invoice.irn:
+        raise ApplicationError("only an invoice that has been numbered and given an IRN can be credited")
+    if invoice.kind != Invoice.Kind.INVOICE:
+        raise ApplicationError("a credit note cannot itself be credited")
+    if not (reason or "").strip():
+        raise ApplicationError("a credit note needs a reason")
+
+    original = canonical_from_dict(invoice.canonical)
+    chosen = list(original.lines)
+    if lines:
+        chosen = []
+        for item in lines:
+            try:
+                position = int(item["position"])
+                quantity = Decimal(str(item.get("quantity", original.lines[position - 1].quantity)))
+                line = original.lines[position - 1]
+            except (KeyError, IndexError, ValueError, ArithmeticError):
+                raise ApplicationError(f"no line {item.get('position')!r} on invoice {invoice.number}")
+            if position < 1 or quantity <= 0 or quantity > line.quantity:
+                raise ApplicationError(f"line {position}: credit quantity must be above 0 and at most "
+                                       f"{line.quantity}")
+            chosen.append(dataclasses.replace(line, quantity=quantity))
+
+    credit = dataclasses.replace(
+        original,
+        kind=CREDIT_NOTE,
+        issue_date=timezone.localdate(),
+        issue_time=None,
+        due_date=None,
+        payment_means=[],
+        lines=chosen,
+        # Document-level allowances/charges belong to the full document only.
+        allowance_charges=original.allowance_charges if not lines else [],
+        source=source,
+        note=reason.strip(),
+        billing_reference=BillingReference(number=invoice.number, irn=invoice.irn,
+                                           issue_date=invoice.issue_date),
+        source_figures=SourceFigures(),
+        number="",
+        irn="",
+    )
+    submission = invoice.submissions.filter(format="firs").first()
+    return invoice_create_from_canonical(organization=invoice.organization, canonical=credit,
+                                         connection=invoice.connection,
+                                         queue=submission.queue if submission else "crm")
+
+
+# --- enqueueing -----------------------------------------------------------------------------
+
+
+def _enqueue_on_commit(submission: Submission):
+    submission_id, queue = str(submission.pk), submission.queue
+    transaction.on_commit(lambda: _enqueue(submission_id=submission_id, queue=queue))
+
+
+def _enqueue(*, submission_id: str, queue: str):
+    from .tasks import process_submission
+
+    try:
+        process_submission.apply_async(args=[submission_id], queue=queue)
+    except Exception:  # noqa: BLE001 - the beat task picks up anything due that was not enqueued
+        logger.exception("could not enqueue submission %s; the beat will pick it up", submission_id)
+
+
+# --- claiming (the worker lease) --------------------------------------------------------
+
+
+def _due_filter(now):
+    return (Q(state__in=submissions.LIVE_STATES)
+            & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            & (Q(locked_until__isnull=True) | Q(locked_until__lt=now)))
+
+
+def submission_claim_due(*, limit: int = 50, queue: str | None = None) -> list[tuple[str, uuid.UUID]]:
+    """Claim up to `limit` due submissions for this worker: rows locked by
+    another transaction are skipped (SKIP LOCKED), claimed rows get a lease so
+    other workers skip them after this short transaction commits."""
+    now = timezone.now()
+    claimed = []
+    with transaction.atomic():
+        qs = Submission.objects.select_for_update(skip_locked=True).filter(_due_filter(now))
+        if queue:
+            qs = qs.filter(queue=queue)
+        rows = list(qs.order_by("next_attempt_at", "created_at").only("id")[:limit])
+        lease = now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS"))
+        for row in rows:
+            token = uuid.uuid4()
+            Submission.objects.filter(pk=row.pk).update(lease_token=token, locked_until=lease)
+            claimed.append((row.pk, token))
+    return claimed
+
+
+def _claim_one(submission_id) -> uuid.UUID | None:
+    now = timezone.now()
+    with transaction.atomic():
+        row = (Submission.objects.select_for_update(skip_locked=True)
+               .filter(_due_filter(now), pk=submission_id).only("id").first())
+        if row is None:
+            return None
+        token = uuid.uuid4()
+        Submission.objects.filter(pk=row.pk).update(
+            lease_token=token, locked_until=now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS")))
+        return token
+
+
+def submission_release(*, submission_id, token):
+    """Give a claimed submission back (its lease ends now)."""
+    Submission.objects.filter(pk=submission_id, lease_token=token).update(lease_token=None, locked_until=None)
+
+
+def _release(submission_id, token):
+    submission_release(submission_id=submission_id, token=token)
+
+
+def _held(submission_id, token) -> Submission:
+    """The submission row, locked for this short transaction, if we still hold its lease."""
+    sub = Submission.objects.select_for_update().select_related("invoice", "invoice__organization") \
+        .get(pk=submission_id)
+    if sub.lease_token != token:
+        raise LeaseLost(str(submission_id))
+    sub.locked_until = timezone.now() + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS"))
+    return sub
+
+
+# --- processing ----------------------------------------------------------------------------
+
+
+def submission_process(*, submission_id) -> Submission | None:
+    """Advance one submission as far as it goes now. Returns None when another
+    worker holds it or it is not due."""
+    token = _claim_one(submission_id)
+    if token is None:
+        return None
+    return submission_process_claimed(submission_id=submission_id, token=token)
+
+
+def submission_process_claimed(*, submission_id, token) -> Submission | None:
+    try:
+        for _ in range(MAX_STEPS_PER_RUN):
+            if not _run_step(submission_id, token):
+                break
+    except LeaseLost:
+        logger.warning("lease on submission %s lost; another worker continues it", submission_id)
+        return None
+    finally:
+        _release(submission_id, token)
+    return Submission.objects.select_related("invoice").get(pk=submission_id)
+
+
+def _record(submission_id, token, from_state, to_state, **kwargs) -> str | None:
+    """Apply one transition in a short transaction; the new state, or None when
+    the submission changed under us (e.g. an admin action) and we stop."""
+    with transaction.atomic():
+        sub = _held(submission_id, token)
+        if sub.state != from_state:
+            return None
+        submissions.transition(sub, to_state, **kwargs)
+        return sub.state
+
+
+def _progressed(new_state, from_state) -> bool:
+    """Keep going in this run only after real progress to a state with work left."""
+    return new_state is not None and new_state != from_state and new_state in (S.VALIDATED, S.SIGNED, S.TRANSMITTED)
+
+
+def _run_step(submission_id, token) -> bool:
+    """Run the step due for the submission's current state; True to continue."""
+    failure = None
+    with transaction.atomic():
+        sub = _held(submission_id, token)
+        Submission.objects.filter(pk=sub.pk).update(locked_until=sub.locked_until)
+        state = sub.state
+        if state not in submissions.LIVE_STATES:
+            return False
+        if sub.next_attempt_at and sub.next_attempt_at > timezone.now():
+            return False
+        if not sub.invoice.is_frozen:
+            try:
+                with transaction.atomic():
+                    _freeze(sub)
+            except _LocalRejection as rejection:
+                failure = rejection
+            except Exception as exc:  # noqa: BLE001 - a bug or outage while freezing: retried, then dead
+                logger.exception("freezing invoice %s failed", sub.invoice_id)
+                failure = _LocalRejection(f"could not prepare the invoice, will retry: {exc}", retry=True)
+    if failure is not None:
+        # The freeze rolled back as a whole (its number included); record why.
+        if failure.retry:
+            _record(submission_id, token, state, state, step="freeze", blocking_level=LEVEL.WARNING,
+                    error=failure.message)
+        else:
+            _record(submission_id, token, state, S.REJECTED, step="freeze", blocking_level=LEVEL.ERROR,
+                    error=failure.message, errors=failure.errors, error_source=failure.source)
+        return False
+
+    sub = Submission.objects.select_related("invoice", "invoice__organization").get(pk=submission_id)
+    return STEP_HANDLERS[state](sub, token)
+
+
+class _LocalRejection(Exception):
+    def __init__(self, message, *, errors=None, source=SOURCE.LOCAL, retry=False):
+        super().__init__(message)
+        self.retry = retry
+        self.message = message
+        self.errors = errors or []
+        self.source = source
+
+
+def payload_bytes(payload: dict) -> bytes:
+    """The one serialization of a FIRS payload; stored, then sent verbatim."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      default=str).encode("utf-8")
+
+
+def _freeze(sub: Submission):
+    """Number, IRN, documents, stamp and payload bytes, in the caller's
+    transaction (rolled back as a whole on any failure)."""
+    from .canonical import canonical_from_dict, canonical_to_dict
+    from .documents import render
+    from .firs.irn import build_irn
+    from .firs.stamp import load_crypto_keys, stamp_irn
+    from .validation import InvoiceRuleError
+
+    invoice = Invoice.objects.select_for_update().get(pk=sub.invoice_id)
+    org = invoice.organization
+    missing = [label for label, value in (("FIRS service id", org.firs_service_id),
+                                          ("FIRS business id", org.firs_business_id),
+                                          ("FIRS crypto keys", org.firs_crypto_keys)) if not value]
+    if missing:
+        raise _LocalRejection(f"Not sent: the organization has no {', '.join(missing)} configured.",
+                              source=SOURCE.AUTH)
+    canonical = canonical_from_dict(invoice.canonical)
+    number = allocate_number(organization=org, kind=invoice.kind)
+    try:
+        irn = build_irn(invoice_number=number, service_id=org.firs_service_id, issue_date=invoice.issue_date)
+    except ApplicationError as exc:
+        raise _LocalRejection(f"Rejected locally: cannot build the IRN: {exc.message}")
+    canonical = dataclasses.replace(canonical, number=number, irn=irn)
+    try:
+        rendered = render(canonical, business_id=str(org.firs_business_id))
+    except InvoiceRuleError as exc:
+        raise _LocalRejection(
+            f"Rejected locally: {len(exc.violations)} invoice rule(s) failed; nothing was sent to FIRS.",
+            errors=_violation_dicts(exc.violations))
+    try:
+        keys = load_crypto_keys(org.firs_crypto_keys)
+        stamp = stamp_irn(irn, keys)
+    except ApplicationError as exc:
+        raise _LocalRejection(f"Not sent: the FIRS key file cannot stamp the IRN: {exc.message}",
+                              source=SOURCE.AUTH)
+    body = payload_bytes(rendered.firs_payload)
+
+    ubl = rendered.ubl_xml.decode("utf-8") if isinstance(rendered.ubl_xml, bytes) else rendered.ubl_xml
+    invoice.number = number
+    invoice.irn = irn
+    invoice.canonical = canonical_to_dict(canonical)
+    invoice.ubl_xml = ubl
+    invoice.firs_payload = json.loads(body)
+    invoice.stamp = stamp
+    invoice.frozen_at = timezone.now()
+    invoice.save()
+    # The exact bytes, committed with the freeze, before any send.
+    sub.signed_payload = body
+    sub.payload_sha256 = hashlib.sha256(body).hexdigest()
+    sub.irn = irn
+    sub.save(update_fields=["signed_payload", "payload_sha256", "irn", "locked_until", "updated_at"])
+
+
+# --- the FIRS steps ---------------------------------------------------------------------------
+
+def firs_client_for(organization):
+    """The process's pooled FIRS client for the organization's credentials."""
+    from .firs.client import get_client
+
+    return get_client(api_key=organization.firs_api_key, api_secret=organization.firs_api_secret,
+                      base_url=settings.FIRS_BASE_URL)
+
+
+def _firs_reason(exc) -> str:
+    parts = [getattr(exc, "public_message", "") or "", getattr(exc, "details", "") or ""]
+    text = ": ".join(p for p in parts if p) or str(exc)
+    return text
+
+
+def _firs_errors(exc) -> list[dict]:
+    errors = [{"rule": "FIRS", "message": _firs_reason(exc), "path": ""}]
+    for item in getattr(exc, "errors", None) or []:
+        if isinstance(item, dict):
+            errors.append({"rule": "FIRS", "message": str(item.get("message", "")),
+                           "path": str(item.get("field", ""))})
+    return errors
+
+
+def _call(sub, token, step, from_state, to_state, call, *, unknown_to=None):
+    """Make one FIRS call and record its outcome as a transition; returns
+    (new state or None, exchange or None)."""
+    from .firs import client as firs
+
+    try:
+        exchange = call()
+    except firs.FirsDuplicate as exc:
+        if step == "sign":
+            return _resolve_duplicate(sub, token, from_state, exc), None
+        return _record(sub.pk, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
+                       blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
+                       errors=_firs_errors(exc), error_source=SOURCE.FIRS), None
+    except firs.FirsAuthError as exc:
+        return _record(sub.pk, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
+                       blocking_level=LEVEL.ERROR, error=f"FIRS refused our credentials: {_firs_reason(exc)}",
+                       errors=_firs_errors(exc), error_source=SOURCE.AUTH), None
+    except firs.FirsRejected as exc:
+        return _record(sub.pk, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
+                       blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
+                       errors=_firs_errors(exc), error_source=SOURCE.FIRS), None
+    except firs.FirsOutcomeUnknown as exc:
+        return _record(sub.pk, token, from_state, unknown_to or from_state, step=step,
+                       exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
+                       error=f"FIRS did not answer in time ({exc}); the same bytes will be sent again",
+                       error_source=SOURCE.NETWORK), None
+    except firs.FirsError as exc:
+        # FirsRetryable (5xx, 429, refused, circuit open) and anything else FIRS-side.
+        return _record(sub.pk, token, from_state, from_state, step=step, exchange=getattr(exc, "exchange", None),
+                       blocking_level=LEVEL.WARNING, error=f"FIRS unavailable, will retry: {exc}",
+                       error_source=SOURCE.NETWORK), None
+    return _record(sub.pk, token, from_state, to_state, step=step, exchange=exchange), exchange
+
+
+def _body(sub) -> bytes:
+    return bytes(sub.signed_payload)
+
+
+def _step_validate(sub, token) -> bool:
+    client = firs_client_for(sub.invoice.organization)
+    new_state, _ = _call(sub, token, "validate", S.DRAFT, S.VALIDATED, lambda: client.validate_invoice(_body(sub)))
+    return _progressed(new_state, S.DRAFT)
+
+
+def _step_sign(sub, token) -> bool:
+    client = firs_client_for(sub.invoice.organization)
+    from_state = sub.state  # validated, or unknown: resend the SAME stored bytes
+    new_state, _ = _call(sub, token, "sign", from_state, S.SIGNED, lambda: client.sign_invoice(_body(sub)),
+                         unknown_to=S.UNKNOWN)
+    if new_state == S.SIGNED:
+        _mark_signed(sub)
+    return _progressed(new_state, from_state)
+
+
+def _mark_signed(sub):
+    Invoice.objects.filter(pk=sub.invoice_id, signed_at__isnull=True).update(signed_at=timezone.now())
+
+
+def _step_transmit(sub, token) -> bool:
+    client = firs_client_for(sub.invoice.organization)
+    new_state, _ = _call(sub, token, "transmit", S.SIGNED, S.TRANSMITTED, lambda: client.transmit(sub.irn))
+    return _progressed(new_state, S.SIGNED)
+
+
+def _step_confirm(sub, token) -> bool:
+    client = firs_client_for(sub.invoice.organization)
+    # FIRS answering is not enough: its record must show the transmission.
+    _call(sub, token, "confirm", S.TRANSMITTED, S.CONFIRMED, lambda: _confirmed_or_raise(client, sub.irn))
+    return False
+
+
+def _confirmed_or_raise(client, irn):
+    from .firs.client import FirsRetryable
+
+    exchange = client.confirm(irn)
+    if not _flag(_data(exchange), "transmitted", default=True):
+        raise FirsRetryable("FIRS has not recorded the transmission yet", exchange=exchange)
+    return exchange
+
+
+def _resolve_duplicate(sub, token, from_state, exc) -> str | None:
+    """FIRS says the IRN is already signed: look it up and compare with ours.
+    Same content → adopt it (signed); different → flag, never a new IRN."""
+    from .firs import client as firs
+
+    client = firs_client_for(sub.invoice.organization)
+    try:
+        exchange = client.confirm(sub.irn)
+    except firs.FirsError as lookup_exc:
+        return _record(sub.pk, token, from_state, S.UNKNOWN, step="lookup",
+                       exchange=getattr(lookup_exc, "exchange", None), blocking_level=LEVEL.WARNING,
+                       error=f"FIRS reported a duplicate IRN and the lookup failed, will retry: {lookup_exc}",
+                       error_source=SOURCE.NETWORK)
+    if duplicate_matches(sub, _data(exchange)):
+        return _record(sub.pk, token, from_state, S.SIGNED, step="lookup", exchange=exchange)
+    return _record(sub.pk, token, from_state, S.REJECTED, step="lookup", exchange=exchange,
+                   blocking_level=LEVEL.ERROR,
+                   error="Rejected by FIRS: duplicate IRN with different content (FIRS holds another document "
+                         "under this IRN; the IRN is never regenerated, a person must resolve it)",
+                   errors=[{"rule": "FIRS-DUPLICATE", "message": "duplicate IRN with different content",
+                            "path": "irn"}],
+                   error_source=SOURCE.FIRS)
+
+
+# Names the lookup answer may carry the body digest and the totals under.
+DIGEST_KEYS = ("body_sha256", "payload_sha256", "sha256")
+TOTAL_KEYS = ("payable_amount", "tax_amount", "tax_exclusive_amount", "tax_inclusive_amount")
+
+
+def duplicate_matches(sub: Submission, data: dict) -> bool:
+    """Is what FIRS holds under our IRN the document we sent? The body digest
+    decides when FIRS gives one; else every total it gives must equal ours."""
+    for key in DIGEST_KEYS:
+        if data.get(key):
+            return str(data[key]).lower() == sub.payload_sha256
+    totals = data.get("legal_monetary_total") if isinstance(data.get("legal_monetary_total"), dict) else data
+    totals = data.get("totals") if isinstance(data.get("totals"), dict) else totals
+    invoice = sub.invoice
+    compared = 0
+    for key in TOTAL_KEYS:
+        if totals.get(key) is not None:
+            compared += 1
+            if Decimal(str(totals[key])) != getattr(invoice, key):
+                return False
+    return compared > 0
+
+
+STEP_HANDLERS = {
+    S.DRAFT: _step_validate,
+    S.VALIDATED: _step_sign,
+    S.UNKNOWN: _step_sign,
+    S.SIGNED: _step_transmit,
+    S.TRANSMITTED: _step_confirm,
+}
+
+
+# --- retry -----------------------------------------------------------------------------------
+
+RETRYABLE_REJECTIONS = (SOURCE.AUTH, SOURCE.NETWORK)
+
+
+def submission_can_retry(submission: Submission) -> bool:
+    return submission.state in (S.DEAD, S.UNKNOWN) or (
+        submission.state == S.REJECTED and submission.error_source in RETRYABLE_REJECTIONS)
+
+
+def submission_retry(*, submission: Submission, actor=None, audit_source: str = AuditLog.Source.SYSTEM) \
+        -> Submission:
+    """Restart a dead, unknown, or retryable-rejected submission where it
+    stopped (same number, IRN and bytes), and enqueue it."""
+    with transaction.atomic():
+        sub = Submission.objects.select_for_update().select_related("invoice").get(pk=submission.pk)
+        if not submission_can_retry(sub):
+            reason = ("it was rejected by its content; fix the source and issue a new document"
+                      if sub.state == S.REJECTED else f"it is {sub.get_state_display().lower()}")
+            raise ApplicationError(f"submission cannot be retried: {reason}", code="not_retryable")
+        before = snapshot(sub)
+        if sub.state == S.UNKNOWN:
+            # Already where it resumes from (resend same bytes); just make it due now.
+            sub.attempt_count = 0
+            sub.next_attempt_at = None
+            sub.save(update_fields=["attempt_count", "next_attempt_at", "updated_at"])
+            sub.attempts.create(step="retry", from_state=S.UNKNOWN, to_state=S.UNKNOWN, outcome="ok")
+        else:
+            target = sub.resume_state or S.DRAFT
+            if target not in submissions.LIVE_STATES:
+                target = S.DRAFT
+            submissions.transition(sub, target, step="retry")
+        sub.lease_token = None
+        sub.locked_until = None
+        sub.save(update_fields=["lease_token", "locked_until"])
+        if actor is not None:
+            audit_log_record(actor=actor, source=audit_source, action="retry", instance=sub, before=before,
+                             after=snapshot(sub))
+        _enqueue_on_commit(sub)
+    return sub

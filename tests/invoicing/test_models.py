@@ -1,0 +1,81 @@
+"""Frozen invoices are immutable: in the model layer and in PostgreSQL."""
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from invoicing.models import FrozenInvoiceError, Invoice, InvoiceLine
+from tests import factories
+
+
+@pytest.fixture
+def frozen(make_org):
+    inv = factories.invoice(make_org())
+    Invoice.objects.filter(pk=inv.pk).update(number="INV000001", irn="INV000001-ABCD1234-20261102",
+                                             frozen_at=timezone.now())
+    return Invoice.objects.get(pk=inv.pk)
+
+
+@pytest.mark.django_db
+def test_unfrozen_invoice_can_change(make_org):
+    inv = factories.invoice(make_org())
+    inv.customer_name = "Renamed"
+    inv.save()
+    Invoice.objects.filter(pk=inv.pk).update(payable_amount=Decimal("1.00"))
+    assert Invoice.objects.get(pk=inv.pk).payable_amount == Decimal("1.00")
+
+
+@pytest.mark.django_db
+def test_orm_save_refuses_content_change_of_frozen_invoice(frozen):
+    frozen.payable_amount = Decimal("999.00")
+    with pytest.raises(FrozenInvoiceError, match="payable_amount"):
+        frozen.save()
+    assert Invoice.objects.get(pk=frozen.pk).payable_amount == Decimal("107.50")
+
+
+@pytest.mark.django_db
+def test_orm_save_allows_workflow_fields_of_frozen_invoice(frozen):
+    frozen.signed_at = timezone.now()
+    frozen.save()
+    assert Invoice.objects.get(pk=frozen.pk).signed_at is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", [
+    {"payable_amount": Decimal("1.00")},
+    {"irn": "OTHER-ABCD1234-20261102"},
+    {"number": "INV000002"},
+    {"canonical": {"x": 1}},
+    {"frozen_at": None},
+])
+def test_database_trigger_refuses_raw_update_of_frozen_invoice(frozen, change):
+    with pytest.raises(IntegrityError, match="frozen"):
+        with transaction.atomic():
+            Invoice.objects.filter(pk=frozen.pk).update(**change)
+    assert Invoice.objects.get(pk=frozen.pk).number == "INV000001"
+
+
+@pytest.mark.django_db
+def test_database_trigger_allows_workflow_columns(frozen):
+    Invoice.objects.filter(pk=frozen.pk).update(signed_at=timezone.now(), connection=None)
+    assert Invoice.objects.get(pk=frozen.pk).signed_at is not None
+
+
+@pytest.mark.django_db
+def test_lines_of_frozen_invoice_are_immutable(frozen):
+    line = frozen.lines.get()
+    line.quantity = Decimal("5")
+    with pytest.raises(FrozenInvoiceError):
+        line.save()
+    with pytest.raises(FrozenInvoiceError):
+        line.delete()
+    with pytest.raises(IntegrityError, match="frozen"):
+        with transaction.atomic():
+            InvoiceLine.objects.filter(pk=line.pk).update(quantity=Decimal("5"))
+    with pytest.raises(IntegrityError, match="frozen"):
+        with transaction.atomic():
+            InvoiceLine.objects.bulk_create([InvoiceLine(
+                invoice=frozen, position=2, description="extra", quantity=Decimal("1"), unit_price=Decimal("1"),
+                line_extension_amount=Decimal("1"), tax_category="STANDARD_VAT", tax_rate=Decimal("7.5"))])
+    assert frozen.lines.get().quantity == Decimal("1")
