@@ -73,12 +73,12 @@ def line_net_amount(line: Line) -> Decimal:
 
 def compute_totals(inv: CanonicalInvoice) -> Totals:
     nets, line_allowances, line_charges = [], [], []
-    # (category, rate) -> [taxable base, exemption reasons in first-seen order]
+    # (category, rate) -> [taxable base, exemption reasons in first-seen order, rate as first written]
     groups: dict[tuple[str, Decimal], list] = {}
 
     def group(category: str, rate: Decimal) -> list:
-        # Normalise so 7.5 and 7.50 are one group (one TaxSubtotal per rate).
-        return groups.setdefault((category, rate.normalize()), [Decimal(0), []])
+        # Keyed on the normalised rate so 7.5 and 7.50 are one group (one TaxSubtotal per rate).
+        return groups.setdefault((category, rate.normalize()), [Decimal(0), [], rate])
 
     def add_reason(g: list, reason: str) -> None:
         if reason and reason not in g[1]:
@@ -109,7 +109,7 @@ def compute_totals(inv: CanonicalInvoice) -> Totals:
 
     line_extension = sum(nets, Decimal(0))
     subtotals = []
-    for (category, rate), (base, reasons) in groups.items():
+    for (category, _), (base, reasons, rate) in groups.items():
         subtotals.append(TaxSubtotal(
             category=category, rate=rate, taxable_amount=round2(base),
             tax_amount=round2(base * rate / _HUNDRED), exemption_reason="; ".join(reasons)))

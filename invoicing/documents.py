@@ -1,0 +1,46 @@
+"""Renders a canonical invoice into its documents: totals, the UBL 2.1 XML and
+the FIRS JSON payload, after every rule has been checked.
+
+This is the one entry point services call (`render`). It raises
+`InvoiceRuleError` listing EVERY failed rule at once: the canonical business
+rules (TP-nn), then the UBL 2.1 XSD and the fatal EN 16931 schematron asserts
+of the built XML. The UBL is built and checked even when canonical rules fail,
+as long as it can be built at all (an unknown tax category, say, has no UBL
+code), so one round trip shows the caller everything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from invoicing.canonical import CanonicalInvoice
+from invoicing.firs.payload import build_firs_payload, payload_json
+from invoicing.tax import Totals, compare_source_figures, compute_totals
+from invoicing.ubl.builder import build_ubl
+from invoicing.ubl.validator import validate_ubl
+from invoicing.validation import InvoiceRuleError, validate_canonical
+
+
+@dataclass
+class Rendered:
+    totals: Totals
+    ubl_xml: bytes
+    firs_payload: dict  # amounts are Decimals: send `firs_json`
+    source_mismatch: dict | None
+    firs_json: bytes  # the payload serialised with exact numbers (invoicing.firs.payload.payload_json)
+
+
+def render(inv: CanonicalInvoice, *, business_id: str) -> Rendered:
+    violations = validate_canonical(inv)
+    try:
+        totals = compute_totals(inv)
+        ubl_xml = build_ubl(inv, totals)
+    except (KeyError, ValueError, ArithmeticError, TypeError, AttributeError):
+        if not violations:
+            raise  # a valid invoice that cannot be built is our bug, not the caller's
+        raise InvoiceRuleError(violations) from None
+    violations += validate_ubl(ubl_xml)
+    if violations:
+        raise InvoiceRuleError(violations)
+    payload = build_firs_payload(inv, totals, business_id=business_id)
+    return Rendered(totals=totals, ubl_xml=ubl_xml, firs_payload=payload,
+                    source_mismatch=compare_source_figures(inv, totals), firs_json=payload_json(payload))

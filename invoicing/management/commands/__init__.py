@@ -1,0 +1,1 @@
+"""`render_invoice`: one canonical invoice JSON file → UBL XML + FIRS JSON."""

