@@ -1,0 +1,79 @@
+"""Dashboard lists, detail and analytics: content, filters with errors, tenancy."""
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+
+from integrations.pos.models import Location, Transaction
+from tests import factories
+
+
+@pytest.fixture
+def merchant(client, make_user, make_org):
+    user = make_user()
+    org = make_org(name="Shop Co", owner=user)
+    client.force_login(user)
+    return user, org
+
+
+@pytest.mark.django_db
+def test_transactions_page_and_live_feed(client, merchant):
+    user, org = merchant
+    conn = factories.connection(org, vendor="square", kind="pos")
+    loc = Location.objects.create(organization=org, connection=conn, external_id="L1", name="Lekki")
+    inv = factories.invoice(org, conn)
+    Transaction.objects.create(organization=org, connection=conn, location=loc, external_id="SALE-42",
+                               status="completed", total_amount="1075.00", invoice=inv,
+                               occurred_at=datetime.datetime(2026, 11, 2, 9, tzinfo=ZoneInfo("Africa/Lagos")))
+    page = client.get(reverse("dashboard:transactions"))
+    assert page.status_code == 200 and b"SALE-42" in page.content and b"Lekki" in page.content
+    live = client.get(reverse("dashboard:transactions-live")).json()["results"]
+    assert live[0]["external_id"] == "SALE-42" and live[0]["firs_state"] == "draft"
+    assert live[0]["invoice_url"] == f"/dashboard/invoices/{inv.pk}"
+
+
+@pytest.mark.django_db
+def test_filter_errors_are_shown_in_the_page(client, merchant):
+    resp = client.get(reverse("dashboard:transactions"), {"date_from": "2026-11-05", "date_to": "2026-11-01"})
+    assert resp.status_code == 200
+    assert b"The end date must not be before the start date." in resp.content
+    resp = client.get(reverse("dashboard:invoices"), {"firs_status": "lost-in-space"})
+    assert b"Select a valid choice" in resp.content
+
+
+@pytest.mark.django_db
+def test_invoice_detail_shows_lines_history_and_other_tenants_get_404(client, merchant, make_org):
+    user, org = merchant
+    inv = factories.invoice(org, customer_name="Acme Nigeria Ltd")
+    resp = client.get(reverse("dashboard:invoice-detail", args=[inv.pk]))
+    assert resp.status_code == 200
+    for text in (b"Acme Nigeria Ltd", b"Widget", b"107.50", b"validate"):
+        assert text in resp.content
+    other = factories.invoice(make_org(), customer_name="Secret Buyer")
+    resp = client.get(reverse("dashboard:invoice-detail", args=[other.pk]))
+    assert resp.status_code == 404 and b"Secret Buyer" not in resp.content
+
+
+@pytest.mark.django_db
+def test_invoices_list_search(client, merchant):
+    user, org = merchant
+    factories.invoice(org, customer_name="Dangote Foods")
+    factories.invoice(org, customer_name="Zenith Retail")
+    resp = client.get(reverse("dashboard:invoices"), {"q": "Zenith"})
+    assert b"Zenith Retail" in resp.content and b"Dangote Foods" not in resp.content
+
+
+@pytest.mark.django_db
+def test_analytics_page_embeds_chart_data_and_local_chart_library(client, merchant):
+    user, org = merchant
+    conn = factories.connection(org, vendor="square", kind="pos")
+    Transaction.objects.create(organization=org, connection=conn, external_id="S1", status="completed",
+                               total_amount="50.00",
+                               occurred_at=datetime.datetime(2026, 11, 2, 12, tzinfo=ZoneInfo("Africa/Lagos")))
+    resp = client.get(reverse("dashboard:analytics"))
+    assert resp.status_code == 200
+    assert b'id="chart-data"' in resp.content and b"2026-11-02" in resp.content
+    assert b"/static/vendor/chartjs/chart.umd.min.js" in resp.content
+    assert b"http://" not in resp.content.replace(b"http://testserver", b"") and b"cdn" not in resp.content.lower()
+    assert b"Busiest hour: Mon 12:00" in resp.content
