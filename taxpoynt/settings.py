@@ -54,12 +54,14 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     # ours
     "taxpoynt.tenancy",
     "taxpoynt.audit",
     "taxpoynt.ops",
     "taxpoynt.dashboard",
+    "taxpoynt.apitokens",
     "integrations.connections",
     "integrations.crm",
     "integrations.pos",
@@ -185,7 +187,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its `authenticate_header` makes unauthenticated calls answer 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "taxpoynt.apitokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -193,12 +197,37 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "taxpoynt.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "taxpoynt.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
+    # Budgets per token/user and per organization (docs/api.md); counted in the default cache (Redis).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "taxpoynt.api.throttling.CallerRateThrottle",
+        "taxpoynt.api.throttling.OrganizationRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "caller": os.environ.get("API_THROTTLE_RATE_CALLER", "600/min"),
+        "organization": os.environ.get("API_THROTTLE_RATE_ORGANIZATION", "1200/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TaxPoynt API",
-    "DESCRIPTION": "E-invoicing for Nigerian businesses: connections, deals, POS sales, FIRS invoices.",
+    "DESCRIPTION": (
+        "E-invoicing for Nigerian businesses: connections, deals, POS sales, FIRS invoices.\n\n"
+        "Authenticate with `Authorization: Token <token>` (create tokens under Dashboard → API tokens). "
+        "Every error answers `{code, message, errors}`; lists are cursor-paginated; calls are rate-limited "
+        "per token and per organization (429 with `Retry-After`). See docs/api.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Docs pages from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
+    "REDOC_UI_SETTINGS": {"hideDownloadButton": False},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "taxpoynt.api.schema.add_error_responses",
+    ],
 }
 
 # --- i18n, static -------------------------------------------------------------------

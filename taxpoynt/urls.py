@@ -16,7 +16,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("taxpoynt.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/", include("taxpoynt.api.docs_urls")),  # /api/docs/, /api/redoc/, JSON 404 for other /api/ paths
     path("dashboard/", include("taxpoynt.dashboard.urls")),
+    path("dashboard/api-tokens/", include("taxpoynt.apitokens.urls")),
     path("dashboard/connections/", include("integrations.connections.dashboard_urls")),
     path("webhooks/", include("integrations.connections.webhook_urls")),
     path("", RedirectView.as_view(pattern_name="dashboard:overview", permanent=False)),

@@ -1,0 +1,25 @@
+"""Docs pages (Swagger UI and Redoc served from drf-spectacular-sidecar's
+static files: no CDN), and the JSON 404 for unknown paths under /api/."""
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from .errors import json_error_response
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    permission_classes = [AllowAny]
+    url_name = "api-schema"
+    title = "TaxPoynt API"
+
+
+class ApiRedocView(SpectacularRedocView):
+    permission_classes = [AllowAny]
+    url_name = "api-schema"
+    title = "TaxPoynt API"
+    # drf-spectacular's own template loads web fonts from a CDN; ours does not.
+    template_name = "api/redoc.html"
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any method on an unknown /api/ path: the API error shape, not an HTML page."""
+    return json_error_response(status_code=404, code="not_found", message="No such API endpoint.")
