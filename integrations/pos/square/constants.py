@@ -1,0 +1,105 @@
+"""Square protocol facts, kept as data in one place (VENDORS.md §4).
+
+Everything the client, the webhook verifier, the mapper and the sandbox need to
+agree on lives here. Facts that no source read for this project confirms are
+marked UNCONFIRMED with the reading chosen; change them here only.
+"""
+from datetime import timedelta
+
+# The API version this code was written against; sent on every request.
+SQUARE_VERSION = "2026-09-16"
+
+PRODUCTION_BASE_URL = "https://connect.squareup.com"
+SANDBOX_BASE_URL = "https://connect.squareupsandbox.com"
+
+# OAuth (oauth-api overview; ObtainToken reference).
+SCOPES = ("ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ", "ITEMS_READ", "CUSTOMERS_READ")
+DEFAULT_SCOPES = ("ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ")
+AUTHORIZATION_CODE_TTL = timedelta(minutes=5)
+ACCESS_TOKEN_TTL = timedelta(days=30)
+# Square advises refreshing at least every 7 days.
+REFRESH_EVERY = timedelta(days=7)
+# UNCONFIRMED: PKCE refresh tokens expire after 90 days; code-flow ones never.
+PKCE_REFRESH_TOKEN_TTL = timedelta(days=90)
+
+# Orders search (SearchOrders reference; square-python-sdk SearchOrdersSort /
+# SearchOrdersDateTimeFilter docstrings). VENDORS.md lists "the sort field must
+# match the date filter field" as UNCONFIRMED; the SDK's SearchOrdersSort
+# docstring states it ("Otherwise, SearchOrders throws an error").
+SEARCH_MAX_LOCATIONS = 10
+SEARCH_DEFAULT_LIMIT = 500
+SEARCH_MAX_LIMIT = 1000
+SORT_FIELDS = ("CREATED_AT", "UPDATED_AT", "CLOSED_AT")
+ORDER_STATES = ("OPEN", "COMPLETED", "CANCELED", "DRAFT")
+PAYMENTS_MAX_LIMIT = 100
+
+# Rate limiting. UNCONFIRMED: Square publishes no numbers and sends no
+# Retry-After; a 429 carries errors[{category RATE_LIMIT_ERROR, code RATE_LIMITED}].
+RATE_LIMIT_CATEGORY = "RATE_LIMIT_ERROR"
+RATE_LIMIT_CODE = "RATE_LIMITED"
+# The back-off hint we use when a 429 carries no Retry-After header.
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
+
+# Webhooks (webhooks step2subscribe / step3validate).
+SIGNATURE_HEADER = "x-square-hmacsha256-signature"
+LEGACY_SIGNATURE_HEADER = "x-square-signature"  # base64 HMAC-SHA1, legacy
+EVENT_TYPES = (
+    "order.created",
+    "order.updated",
+    "order.fulfillment.updated",
+    "payment.created",
+    "payment.updated",
+    "refund.created",
+    "refund.updated",
+)
+# data.object key holding the summary for order events; payment/refund events
+# carry the full object under "payment" / "refund".
+ORDER_EVENT_OBJECT_KEYS = {
+    "order.created": "order_created",
+    "order.updated": "order_updated",
+    "order.fulfillment.updated": "order_fulfillment_updated",
+}
+# Square retries a failed delivery for 24 h (72 h in some doc versions) with
+# back-off. UNCONFIRMED: the exact schedule; this is the one the sandbox uses.
+WEBHOOK_RETRY_WINDOW = timedelta(hours=24)
+WEBHOOK_RETRY_DELAYS_SECONDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800)
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+# UNCONFIRMED: header names Square adds on a retried delivery.
+RETRY_NUMBER_HEADER = "square-retry-number"
+RETRY_REASON_HEADER = "square-retry-reason"
+
+# Pricing (Orders API "Order price adjustments"): Bankers' rounding.
+# UNCONFIRMED readings the sandbox calculator and the mapper share:
+# - FIXED_AMOUNT discounts apply before FIXED_PERCENTAGE ones, and each
+#   percentage applies to the amount left after the fixed ones (a Square forum
+#   order, 915 JPY - 4 fixed - 10 % = 91, fits this and not the other order);
+# - ORDER-scoped discounts are apportioned over line items by their amount
+#   after line discounts (largest remainder);
+# - for Nigeria, as for Europe, inclusive tax stays inside gross_sales_money;
+# - an additive tax on a line that also has inclusive taxes applies to the
+#   amount net of the inclusive taxes;
+# - the order's total_money includes tips (tender amount_money includes the
+#   tip, and the tenders add up to the order total).
+INCLUSIVE_TAX_IN_GROSS_SALES = True
+TOTAL_INCLUDES_TIPS = True
+
+# ISO 4217 minor-unit exponents for the currencies Square settles in; anything
+# else defaults to 2.
+CURRENCY_EXPONENTS = {
+    "NGN": 2, "USD": 2, "GBP": 2, "EUR": 2, "CAD": 2, "AUD": 2,
+    "JPY": 0, "KRW": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3,
+}
+
+# Square tender type → UNCL4461 payment means code.
+PAYMENT_MEANS_CODES = {
+    "CARD": "48",
+    "CASH": "10",
+    "BANK_ACCOUNT": "30",
+    "SQUARE_GIFT_CARD": "ZZZ",
+    "WALLET": "ZZZ",
+    "OTHER": "ZZZ",
+}
+
+
+def currency_exponent(currency: str) -> int:
+    return CURRENCY_EXPONENTS.get(currency.upper(), 2)

@@ -1,0 +1,51 @@
+"""Local Square sandbox: a WSGI app (`app.create_app(**options)`) faithful to
+Square's OAuth, Locations, Orders, Payments and Refunds APIs and its webhooks,
+for the tests, the benches and the demo. Served by `taxpoynt.sandboxing`.
+
+Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
+{"errors":[{"category","code","detail","field"}]}):
+  GET  /oauth2/authorize?client_id&scope&session=false&state[&code_challenge&code_challenge_method=S256]
+       → consent page; its "Allow" button POSTs back and redirects to the app's
+       redirect URL with ?code&response_type=code&state ("Deny" → ?error=access_denied)
+  POST /oauth2/token          JSON; grants authorization_code (client_secret or
+       code_verifier) and refresh_token (code flow: same refresh token back;
+       PKCE: rotated, the old one rejected). Codes are single use, 5 min.
+  POST /oauth2/revoke         header `Authorization: Client <APP_SECRET>`,
+       {client_id, access_token | merchant_id[, revoke_only_access_token]}
+  POST /oauth2/token/status   Bearer → {scopes, expires_at, client_id, merchant_id}
+  GET  /v2/locations, /v2/locations/{id}
+  GET  /v2/orders/{id}; POST /v2/orders/batch-retrieve; POST /v2/orders/search
+       (location_ids 1..10, filter/sort, limit ≤ 1000 default 500, cursor bound
+       to the query that issued it, sort field = date filter field)
+  GET  /v2/payments (begin_time, end_time, location_id, sort_order, cursor, limit ≤ 100),
+       /v2/payments/{id}; POST /v2/refunds; GET /v2/refunds/{id}
+
+Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
+  POST /_sandbox/reset                      everything cleared, default app/merchant/locations re-seeded
+  GET  /_sandbox/state                      merchants, locations, apps, counts, subscriptions
+  POST /_sandbox/apps                       {client_id, client_secret, redirect_uri}   register_app()
+  POST /_sandbox/merchants                  {business_name, locations: n}             add_merchant()
+  POST /_sandbox/locations                  {merchant_id?, count | names}             seed_locations()
+  POST /_sandbox/tokens                     {merchant_id?, client_id?, scopes?, pkce?} issue_token()
+  PUT  /_sandbox/webhook-subscription       {notification_url, event_types?, signature_key?} set_subscription()
+  PUT  /_sandbox/delivery                   {duplicate_rate?, time_scale?, retry_delays?, timeout?}
+  GET  /_sandbox/deliveries[?event_id=]     the delivery log (every attempt)               deliveries()
+  POST /_sandbox/events/{event_id}/redeliver  same event, same event_id, again             redeliver()
+  POST /_sandbox/sales                      {order (CreateOrder shape) | random: true, location_id?, tip?,
+                                             tender_type?, customer_id?, complete?, duplicates?} create_sale()
+  POST /_sandbox/orders/{id}/fulfillment    {new_state}                                 update_fulfillment()
+  POST /_sandbox/refunds                    {payment_id, amount? | line_items?, reason?} refund_payment()
+  PUT  /_sandbox/faults                     {faults: [{path, method?, status?, count?, latency_ms?}]}
+  PUT  /_sandbox/rate-limit                 {requests, per_seconds} (null requests: off) → 429 RATE_LIMITED
+  POST /_sandbox/load/start                 {rate (sales/s), seconds, location_ids?}   start_load()
+  POST /_sandbox/load/stop; GET /_sandbox/load
+
+A completed sale emits order.created (OPEN), payment.created (APPROVED),
+payment.updated (COMPLETED) and order.updated (COMPLETED); a refund emits
+refund.created, refund.updated, payment.updated, order.created (the return
+order) and order.updated (the sale). Deliveries are signed with
+x-square-hmacsha256-signature (and legacy x-square-signature) over
+notification URL + raw body and retried on Square's back-off schedule
+(`constants.WEBHOOK_RETRY_DELAYS_SECONDS` × `time_scale`) within 24 h.
+Order money fields are computed by `pricing.price_order`.
+"""

@@ -1,0 +1,893 @@
+"""The Square sandbox's state and its in-process control object (`app.sandbox`):
+apps, merchants, locations, OAuth codes and tokens, orders, payments, refunds,
+webhook subscriptions, faults, rate limits and the load generator. The HTTP
+layer (`app.py`) only parses requests and calls these methods."""
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import hashlib
+import json
+import random
+import secrets
+import string
+import threading
+import time
+import uuid
+
+from integrations.pos.square import constants
+from integrations.pos.square.sandbox import pricing
+from integrations.pos.square.sandbox.delivery import WebhookSender
+from integrations.pos.square.sandbox.sales import CARD_BRANDS, random_order_shape
+
+_ALNUM = string.ascii_letters + string.digits
+_UPPER = string.ascii_uppercase + string.digits
+
+
+class SquareAPIError(Exception):
+    """An error answered in Square's shape {"errors": [{category, code, detail, field}]}."""
+
+    def __init__(self, status: int, category: str, code: str, detail: str, field: str | None = None,
+                 headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.category, self.code, self.detail, self.field = status, category, code, detail, field
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        err = {"category": self.category, "code": self.code, "detail": self.detail}
+        if self.field:
+            err["field"] = self.field
+        return {"errors": [err]}
+
+
+def bad_request(code: str, detail: str, field: str | None = None) -> SquareAPIError:
+    return SquareAPIError(400, "INVALID_REQUEST_ERROR", code, detail, field)
+
+
+def unauthorized(code: str = "UNAUTHORIZED", detail: str = "This request could not be authorized.") -> SquareAPIError:
+    return SquareAPIError(401, "AUTHENTICATION_ERROR", code, detail)
+
+
+def not_found(detail: str) -> SquareAPIError:
+    return SquareAPIError(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", detail)
+
+
+def rate_limited() -> SquareAPIError:
+    return SquareAPIError(429, constants.RATE_LIMIT_CATEGORY, constants.RATE_LIMIT_CODE,
+                          "Rate limit exceeded; retry later.")
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def rfc3339(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_rfc3339(value: str, field: str) -> dt.datetime:
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        raise bad_request("INVALID_TIME", f"Invalid RFC 3339 timestamp: {value!r}", field) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t
+
+
+def _id(n: int, alphabet: str = _ALNUM) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+class Sandbox:
+    """In-process control of one Square sandbox (see the package docstring)."""
+
+    def __init__(self, *, client_id: str = "demo-square-client-id", client_secret: str = "demo-square-client-secret",
+                 redirect_uri: str = "", merchant_id: str | None = None, time_scale: float = 1.0,
+                 webhook_workers: int = 8, seed: int | None = None, locations: int = 2):
+        self.lock = threading.RLock()
+        self.base_url = ""
+        self._defaults = dict(client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri,
+                              merchant_id=merchant_id, locations=locations)
+        self.rng = random.Random(seed)
+        self.sender = WebhookSender(time_scale=time_scale, workers=webhook_workers)
+        self._load_thread: threading.Thread | None = None
+        self._load_stop = threading.Event()
+        self.load_stats: dict = {"running": False}
+        self.reset()
+
+    # --- lifecycle -----------------------------------------------------------------
+    def reset(self):
+        self.stop_load()
+        with self.lock:
+            self.apps: dict[str, dict] = {}
+            self.merchants: dict[str, dict] = {}
+            self.locations: dict[str, dict] = {}
+            self.codes: dict[str, dict] = {}
+            self.access_tokens: dict[str, dict] = {}
+            self.refresh_tokens: dict[str, dict] = {}
+            self.orders: dict[str, dict] = {}
+            self.payments: dict[str, dict] = {}
+            self.refunds: dict[str, dict] = {}
+            self.idempotency: dict[str, tuple[str, str]] = {}
+            self.cursors: dict[str, dict] = {}
+            self.subscriptions: list[dict] = []
+            self.faults: list[dict] = []
+            self.rate_limit: dict | None = None
+            self._rate_windows: dict[str, list] = {}
+            self.duplicate_rate = 0.0
+            self.events: list[dict] = []
+            self.sender.clear()
+            d = self._defaults
+            self.register_app(client_id=d["client_id"], client_secret=d["client_secret"],
+                               redirect_uri=d["redirect_uri"])
+            merchant = self.add_merchant(merchant_id=d["merchant_id"], business_name="Mama Put Lagos Ltd")
+            self.seed_locations(merchant_id=merchant["id"], count=d["locations"])
+
+    def close(self):
+        self.stop_load()
+        self.sender.close()
+
+    @property
+    def default_merchant_id(self) -> str:
+        return next(iter(self.merchants))
+
+    # --- apps, merchants, locations ------------------------------------------------
+    def register_app(self, *, client_id: str, client_secret: str, redirect_uri: str = "") -> dict:
+        with self.lock:
+            self.apps[client_id] = {"client_id": client_id, "client_secret": client_secret,
+                                    "redirect_uri": redirect_uri}
+            return dict(self.apps[client_id])
+
+    def add_merchant(self, *, merchant_id: str | None = None, business_name: str = "Sandbox Merchant") -> dict:
+        with self.lock:
+            mid = merchant_id or "ML" + _id(11, _UPPER)
+            self.merchants[mid] = {"id": mid, "business_name": business_name, "country": "NG",
+                                   "language_code": "en-NG", "currency": "NGN", "status": "ACTIVE",
+                                   "created_at": rfc3339(now_utc())}
+            return dict(self.merchants[mid])
+
+    def seed_locations(self, *, merchant_id: str | None = None, count: int = 1, names: list[str] | None = None
+                       ) -> list[dict]:
+        areas = (("Victoria Island", "Lagos", "101241"), ("Ikeja", "Lagos", "100271"),
+                 ("Wuse II", "FCT", "904101"), ("GRA", "Rivers", "500272"), ("Bodija", "Oyo", "200284"))
+        with self.lock:
+            mid = merchant_id or self.default_merchant_id
+            merchant = self.merchants[mid]
+            out = []
+            names = names or [None] * count
+            for name in names:
+                n = len([x for x in self.locations.values() if x["merchant_id"] == mid])
+                area, state, postal = areas[n % len(areas)]
+                loc = {
+                    "id": "L" + _id(12, _UPPER),
+                    "name": name or f"{merchant['business_name']} - {area}",
+                    "address": {"address_line_1": f"{12 + n} Adeola Odeku Street", "locality": area,
+                                "administrative_district_level_1": state, "postal_code": postal, "country": "NG"},
+                    "timezone": "Africa/Lagos",
+                    "capabilities": ["CREDIT_CARD_PROCESSING"],
+                    "status": "ACTIVE",
+                    "created_at": rfc3339(now_utc()),
+                    "merchant_id": mid,
+                    "country": "NG",
+                    "language_code": "en-NG",
+                    "currency": "NGN",
+                    "business_name": merchant["business_name"],
+                    "type": "PHYSICAL",
+                    "mcc": "5812",
+                }
+                self.locations[loc["id"]] = loc
+                out.append(copy.deepcopy(loc))
+            return out
+
+    def merchant_locations(self, merchant_id: str) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(x) for x in self.locations.values() if x["merchant_id"] == merchant_id]
+
+    # --- OAuth ---------------------------------------------------------------------
+    def create_code(self, *, client_id: str, merchant_id: str, scopes: list[str], state: str = "",
+                    code_challenge: str | None = None, code_challenge_method: str | None = None) -> str:
+        with self.lock:
+            code = "sq0cgp-" + _id(22)
+            self.codes[code] = {"client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes),
+                                "state": state, "code_challenge": code_challenge,
+                                "code_challenge_method": code_challenge_method,
+                                "expires": time.time() + constants.AUTHORIZATION_CODE_TTL.total_seconds()}
+            return code
+
+    def _issue(self, *, client_id, merchant_id, scopes, pkce: bool, refresh_token: str | None = None) -> dict:
+        access = "EAAA" + _id(60)
+        expires_at = now_utc() + constants.ACCESS_TOKEN_TTL
+        self.access_tokens[access] = {"client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes),
+                                      "expires_at": expires_at, "revoked": False}
+        if refresh_token is None:
+            refresh_token = "EQAA" + _id(60)
+            self.refresh_tokens[refresh_token] = {
+                "client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes), "pkce": pkce,
+                "expires_at": (now_utc() + constants.PKCE_REFRESH_TOKEN_TTL) if pkce else None, "revoked": False}
+        body = {"access_token": access, "token_type": "bearer", "expires_at": rfc3339(expires_at).replace(".000", ""),
+                "merchant_id": merchant_id, "refresh_token": refresh_token, "short_lived": False}
+        rt = self.refresh_tokens[refresh_token]
+        if rt["expires_at"] is not None:
+            body["refresh_token_expires_at"] = rfc3339(rt["expires_at"]).replace(".000", "")
+        return body
+
+    def issue_token(self, *, client_id: str | None = None, merchant_id: str | None = None,
+                    scopes=constants.DEFAULT_SCOPES + ("PAYMENTS_WRITE",), pkce: bool = False) -> dict:
+        """Control shortcut: a token pair without the browser step."""
+        with self.lock:
+            return self._issue(client_id=client_id or self._defaults["client_id"],
+                               merchant_id=merchant_id or self.default_merchant_id, scopes=scopes, pkce=pkce)
+
+    def obtain_token(self, body: dict) -> dict:
+        client_id = body.get("client_id")
+        grant = body.get("grant_type")
+        with self.lock:
+            app = self.apps.get(client_id or "")
+            if app is None:
+                raise unauthorized("UNAUTHORIZED", "Unknown client_id.")
+            if grant == "authorization_code":
+                code = self.codes.pop(body.get("code") or "", None)  # single use, even when it then fails
+                if code is None or code["client_id"] != client_id:
+                    raise unauthorized("UNAUTHORIZED", "Invalid or already used authorization code.")
+                if code["expires"] < time.time():
+                    raise unauthorized("UNAUTHORIZED", "Authorization code expired.")
+                if body.get("redirect_uri") and app["redirect_uri"] and body["redirect_uri"] != app["redirect_uri"]:
+                    raise bad_request("INVALID_VALUE", "redirect_uri does not match.", "redirect_uri")
+                if code["code_challenge"]:
+                    verifier = body.get("code_verifier") or ""
+                    if code["code_challenge_method"] == "S256":
+                        computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+                    else:
+                        computed = verifier
+                    if not verifier or not secrets.compare_digest(computed, code["code_challenge"]):
+                        raise unauthorized("UNAUTHORIZED", "code_verifier does not match the code_challenge.")
+                    pkce = True
+                else:
+                    if not secrets.compare_digest(body.get("client_secret") or "", app["client_secret"]):
+                        raise unauthorized("UNAUTHORIZED", "Invalid client_secret.")
+                    pkce = False
+                return self._issue(client_id=client_id, merchant_id=code["merchant_id"], scopes=code["scopes"],
+                                   pkce=pkce)
+            if grant == "refresh_token":
+                token = body.get("refresh_token") or ""
+                rt = self.refresh_tokens.get(token)
+                if rt is None or rt["revoked"] or rt["client_id"] != client_id:
+                    raise unauthorized("UNAUTHORIZED", "Invalid refresh token.")
+                if rt["expires_at"] is not None and rt["expires_at"] < now_utc():
+                    raise unauthorized("UNAUTHORIZED", "Refresh token expired.")
+                if rt["pkce"]:
+                    rt["revoked"] = True  # rotation: the old one stops working
+                    return self._issue(client_id=client_id, merchant_id=rt["merchant_id"], scopes=rt["scopes"],
+                                       pkce=True)
+                if not secrets.compare_digest(body.get("client_secret") or "", app["client_secret"]):
+                    raise unauthorized("UNAUTHORIZED", "Invalid client_secret.")
+                return self._issue(client_id=client_id, merchant_id=rt["merchant_id"], scopes=rt["scopes"],
+                                   pkce=False, refresh_token=token)
+            if grant == "migration_token":
+                raise bad_request("INVALID_VALUE", "migration_token is not supported by this sandbox.", "grant_type")
+            raise bad_request("INVALID_VALUE", f"Unsupported grant_type {grant!r}.", "grant_type")
+
+    def revoke(self, *, app_secret: str, body: dict) -> dict:
+        with self.lock:
+            app = self.apps.get(body.get("client_id") or "")
+            if app is None or not secrets.compare_digest(app_secret, app["client_secret"]):
+                raise unauthorized("UNAUTHORIZED", "Invalid client credentials.")
+            merchant_id = body.get("merchant_id")
+            if body.get("access_token"):
+                tok = self.access_tokens.get(body["access_token"])
+                if tok is None or tok["client_id"] != app["client_id"]:
+                    raise not_found("Access token not found.")
+                merchant_id = tok["merchant_id"]
+            if not merchant_id:
+                raise bad_request("MISSING_REQUIRED_PARAMETER", "access_token or merchant_id is required.")
+            only_access = bool(body.get("revoke_only_access_token"))
+            for tok in self.access_tokens.values():
+                if tok["merchant_id"] == merchant_id and tok["client_id"] == app["client_id"]:
+                    tok["revoked"] = True
+            if not only_access:
+                for rt in self.refresh_tokens.values():
+                    if rt["merchant_id"] == merchant_id and rt["client_id"] == app["client_id"]:
+                        rt["revoked"] = True
+            return {"success": True}
+
+    def authenticate(self, token: str, scope: str | None) -> dict:
+        with self.lock:
+            tok = self.access_tokens.get(token)
+            if tok is None:
+                raise unauthorized()
+            if tok["revoked"]:
+                raise unauthorized("ACCESS_TOKEN_REVOKED", "The access token has been revoked.")
+            if tok["expires_at"] < now_utc():
+                raise unauthorized("ACCESS_TOKEN_EXPIRED", "The access token has expired.")
+            if scope and scope not in tok["scopes"]:
+                raise SquareAPIError(403, "AUTHENTICATION_ERROR", "INSUFFICIENT_SCOPES",
+                                     f"The merchant has not given your application sufficient permissions. "
+                                     f"Required: {scope}.")
+            return tok
+
+    def token_status(self, token: str) -> dict:
+        tok = self.authenticate(token, None)
+        return {"scopes": list(tok["scopes"]), "expires_at": rfc3339(tok["expires_at"]).replace(".000", ""),
+                "client_id": tok["client_id"], "merchant_id": tok["merchant_id"]}
+
+    # --- faults and rate limits ----------------------------------------------------
+    def set_faults(self, faults: list[dict]):
+        """Each fault: {path (prefix), method?, status, count (None = forever), latency_ms?}."""
+        with self.lock:
+            self.faults = [dict(f, remaining=f.get("count")) for f in faults]
+
+    def set_rate_limit(self, *, requests: int | None, per_seconds: float = 1.0):
+        with self.lock:
+            self.rate_limit = None if not requests else {"requests": int(requests), "per_seconds": float(per_seconds)}
+            self._rate_windows = {}
+
+    def check_faults(self, method: str, path: str) -> tuple[float, SquareAPIError | None]:
+        with self.lock:
+            for f in self.faults:
+                if not path.startswith(f.get("path", "/")) or f.get("method", method) != method:
+                    continue
+                if f["remaining"] is not None:
+                    if f["remaining"] <= 0:
+                        continue
+                    f["remaining"] -= 1
+                latency = f.get("latency_ms", 0) / 1000
+                status = f.get("status")
+                if not status:
+                    return latency, None
+                if status == 429:
+                    return latency, rate_limited()
+                code = {500: "INTERNAL_SERVER_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
+                        504: "GATEWAY_TIMEOUT"}.get(status, "BAD_REQUEST")
+                category = "API_ERROR" if status >= 500 else "INVALID_REQUEST_ERROR"
+                return latency, SquareAPIError(status, category, code, f"Injected fault ({status}).")
+            return 0.0, None
+
+    def check_rate(self, key: str):
+        with self.lock:
+            rl = self.rate_limit
+            if not rl:
+                return
+            now = time.monotonic()
+            window = [t for t in self._rate_windows.get(key, []) if now - t < rl["per_seconds"]]
+            if len(window) >= rl["requests"]:
+                self._rate_windows[key] = window
+                raise rate_limited()
+            window.append(now)
+            self._rate_windows[key] = window
+
+    # --- webhooks ------------------------------------------------------------------
+    def set_subscription(self, *, notification_url: str, event_types=constants.EVENT_TYPES,
+                         signature_key: str | None = None, enabled: bool = True) -> dict:
+        """Replace the subscriptions with this one (the usual single-endpoint case)."""
+        with self.lock:
+            self.subscriptions = []
+            return self.add_subscription(notification_url=notification_url, event_types=event_types,
+                                         signature_key=signature_key, enabled=enabled)
+
+    def add_subscription(self, *, notification_url: str, event_types=constants.EVENT_TYPES,
+                         signature_key: str | None = None, enabled: bool = True) -> dict:
+        unknown = set(event_types) - set(constants.EVENT_TYPES)
+        if unknown:
+            raise bad_request("INVALID_VALUE", f"Unknown event types: {sorted(unknown)}", "event_types")
+        with self.lock:
+            sub = {"id": "wbhk_" + uuid.uuid4().hex, "name": "TaxPoynt", "enabled": enabled,
+                   "event_types": list(event_types), "notification_url": notification_url,
+                   "api_version": constants.SQUARE_VERSION,
+                   "signature_key": signature_key or base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("="),
+                   "created_at": rfc3339(now_utc())}
+            self.subscriptions.append(sub)
+            return dict(sub)
+
+    def configure_delivery(self, *, duplicate_rate: float | None = None, time_scale: float | None = None,
+                           retry_delays: list[float] | None = None, timeout: float | None = None):
+        with self.lock:
+            if duplicate_rate is not None:
+                self.duplicate_rate = float(duplicate_rate)
+            if time_scale is not None:
+                self.sender.time_scale = float(time_scale)
+            if retry_delays is not None:
+                self.sender.retry_delays = tuple(retry_delays)
+            if timeout is not None:
+                self.sender.timeout = float(timeout)
+                self.sender._http.timeout = __import__("httpx").Timeout(float(timeout))
+
+    def emit(self, *, merchant_id: str, event_type: str, data_type: str, object_id: str, obj: dict,
+             duplicates: int = 0) -> dict:
+        """Build one event and hand it to every subscription that wants it."""
+        event = {"merchant_id": merchant_id, "type": event_type, "event_id": str(uuid.uuid4()),
+                 "created_at": rfc3339(now_utc()), "data": {"type": data_type, "id": object_id, "object": obj}}
+        body = json.dumps(event, separators=(",", ":")).encode()
+        with self.lock:
+            self.events.append(event)
+            if len(self.events) > 50_000:
+                del self.events[:10_000]
+            subs = [s for s in self.subscriptions if s["enabled"] and event_type in s["event_types"]]
+            extra = duplicates + (1 if self.duplicate_rate and self.rng.random() < self.duplicate_rate else 0)
+        for sub in subs:
+            for n in range(1 + extra):
+                self.sender.enqueue(event_id=event["event_id"], event_type=event_type, url=sub["notification_url"],
+                                    signature_key=sub["signature_key"], body=body, duplicate=n > 0,
+                                    delay=0.05 * n * self.sender.time_scale if n else 0.0)
+        return event
+
+    def redeliver(self, event_id: str) -> dict:
+        with self.lock:
+            event = next((e for e in self.events if e["event_id"] == event_id), None)
+            if event is None:
+                raise not_found(f"Event {event_id} not found.")
+            subs = [s for s in self.subscriptions if s["enabled"] and event["type"] in s["event_types"]]
+        body = json.dumps(event, separators=(",", ":")).encode()
+        for sub in subs:
+            self.sender.enqueue(event_id=event_id, event_type=event["type"], url=sub["notification_url"],
+                                signature_key=sub["signature_key"], body=body, duplicate=True)
+        return event
+
+    def deliveries(self, event_id: str | None = None) -> list[dict]:
+        return self.sender.log(event_id=event_id)
+
+    # --- orders and sales ----------------------------------------------------------
+    def _order_summary(self, order: dict) -> dict:
+        return {"order_id": order["id"], "version": order["version"], "location_id": order["location_id"],
+                "state": order["state"], "created_at": order["created_at"], "updated_at": order["updated_at"]}
+
+    def _touch(self, order: dict, at: dt.datetime | None = None):
+        order["version"] += 1
+        order["updated_at"] = rfc3339(at or now_utc())
+
+    def create_sale(self, *, order: dict | None = None, location_id: str | None = None, tip: int = 0,
+                    tender_type: str = "CARD", card_brand: str = "VISA", customer_id: str | None = None,
+                    complete: bool = True, random_sale: bool = False, duplicates: int = 0,
+                    fulfillment: bool = False, at: dt.datetime | None = None) -> dict:
+        """Create an order (OPEN) and, when `complete`, pay and close it, emitting
+        order.created, payment.created, payment.updated, order.updated as Square does.
+        `order` is the CreateOrder body (line_items, taxes, discounts, service_charges)."""
+        if random_sale or order is None:
+            shape = random_order_shape(self.rng)
+            order, tip, tender_type, card_brand = shape["order"], shape["tip"], shape["tender_type"], shape["card_brand"]
+        order = copy.deepcopy(order)
+        at = at or now_utc()
+        with self.lock:
+            if location_id is None:
+                location_id = order.get("location_id") or next(iter(self.locations))
+            loc = self.locations.get(location_id)
+            if loc is None:
+                raise not_found(f"Location {location_id} not found.")
+            merchant_id = loc["merchant_id"]
+            order.update({"id": _id(27), "location_id": location_id, "state": "OPEN", "version": 1,
+                          "created_at": rfc3339(at), "updated_at": rfc3339(at),
+                          "source": {"name": "Square Point of Sale"}})
+            if customer_id:
+                order["customer_id"] = customer_id
+            if not order.get("line_items"):
+                raise bad_request("MISSING_REQUIRED_PARAMETER", "An order needs line items.", "order.line_items")
+            for li in order["line_items"]:
+                li.setdefault("item_type", "ITEM")
+                if li["base_price_money"]["currency"] != loc["currency"]:
+                    raise bad_request("CURRENCY_MISMATCH", "Money currency must match the location's.",
+                                      "order.line_items.base_price_money.currency")
+            if fulfillment:
+                order["fulfillments"] = [{"uid": "f1", "type": "PICKUP", "state": "PROPOSED"}]
+            pricing.price_order(order)
+            self.orders[order["id"]] = order
+            summary = self._order_summary(order)
+        self.emit(merchant_id=merchant_id, event_type="order.created", data_type="order", object_id=order["id"],
+                  obj={"order_created": summary}, duplicates=duplicates)
+        payment = None
+        if complete:
+            payment = self.pay_order(order_id=order["id"], tip=tip, tender_type=tender_type, card_brand=card_brand,
+                                     duplicates=duplicates)
+        with self.lock:
+            return {"order": copy.deepcopy(self.orders[order["id"]]), "payment": copy.deepcopy(payment)}
+
+    def pay_order(self, *, order_id: str, tip: int = 0, tender_type: str = "CARD", card_brand: str = "VISA",
+                  duplicates: int = 0) -> dict:
+        with self.lock:
+            order = self.orders[order_id]
+            if order["state"] != "OPEN":
+                raise bad_request("BAD_REQUEST", f"Order {order_id} is {order['state']}.")
+            cur = order["total_money"]["currency"]
+            amount = order["total_money"]["amount"] - order.get("total_tip_money", {}).get("amount", 0)
+            at = now_utc()
+            pid = _id(27)
+            payment = {
+                "id": pid, "created_at": rfc3339(at), "updated_at": rfc3339(at),
+                "amount_money": pricing.money(amount, cur), "tip_money": pricing.money(tip, cur),
+                "total_money": pricing.money(amount + tip, cur), "approved_money": pricing.money(amount + tip, cur),
+                "status": "APPROVED", "source_type": tender_type, "location_id": order["location_id"],
+                "order_id": order_id, "receipt_number": pid[:4], "version_token": _id(40),
+                "receipt_url": f"{self.base_url}/receipt/preview/{pid}",
+                "delay_action": "CANCEL", "capabilities": ["EDIT_TIP_AMOUNT", "REFUND"],
+            }
+            if order.get("customer_id"):
+                payment["customer_id"] = order["customer_id"]
+            if tender_type == "CARD":
+                payment["card_details"] = {"status": "AUTHORIZED", "entry_method": "EMV",
+                                           "card": {"card_brand": card_brand, "last_4": f"{self.rng.randint(0, 9999):04d}",
+                                                    "card_type": "DEBIT", "prepaid_type": "NOT_PREPAID"}}
+            else:
+                payment["cash_details"] = {"buyer_supplied_money": pricing.money(amount + tip, cur),
+                                           "change_back_money": pricing.money(0, cur)}
+            self.payments[pid] = payment
+            created = copy.deepcopy(payment)
+            merchant_id = self.locations[order["location_id"]]["merchant_id"]
+        self.emit(merchant_id=merchant_id, event_type="payment.created", data_type="payment", object_id=pid,
+                  obj={"payment": created}, duplicates=duplicates)
+        with self.lock:
+            at = now_utc()
+            payment["status"] = "COMPLETED"
+            payment["updated_at"] = rfc3339(at)
+            payment["version_token"] = _id(40)
+            if "card_details" in payment:
+                payment["card_details"]["status"] = "CAPTURED"
+            order["tenders"] = [{"id": pid, "location_id": order["location_id"], "transaction_id": order_id,
+                                 "created_at": payment["created_at"], "amount_money": dict(payment["total_money"]),
+                                 "tip_money": dict(payment["tip_money"]), "type": tender_type,
+                                 "payment_id": pid}]
+            if order.get("customer_id"):
+                order["tenders"][0]["customer_id"] = order["customer_id"]
+            pricing.price_order(order)  # picks up the tip
+            order["state"] = "COMPLETED"
+            order["closed_at"] = rfc3339(at)
+            self._touch(order, at)
+            if order["total_money"]["amount"] != payment["total_money"]["amount"]:
+                raise AssertionError("sandbox invariant: tenders must add up to the order total")
+            completed = copy.deepcopy(payment)
+            summary = self._order_summary(order)
+        self.emit(merchant_id=merchant_id, event_type="payment.updated", data_type="payment", object_id=pid,
+                  obj={"payment": completed}, duplicates=duplicates)
+        self.emit(merchant_id=merchant_id, event_type="order.updated", data_type="order", object_id=order_id,
+                  obj={"order_updated": summary}, duplicates=duplicates)
+        return completed
+
+    def update_fulfillment(self, *, order_id: str, new_state: str = "COMPLETED") -> dict:
+        with self.lock:
+            order = self.orders[order_id]
+            ful = order.setdefault("fulfillments", [{"uid": "f1", "type": "PICKUP", "state": "PROPOSED"}])[0]
+            old = ful["state"]
+            ful["state"] = new_state
+            self._touch(order)
+            summary = dict(self._order_summary(order),
+                           fulfillment_update=[{"fulfillment_uid": ful["uid"], "old_state": old, "new_state": new_state}])
+            merchant_id = self.locations[order["location_id"]]["merchant_id"]
+        return self.emit(merchant_id=merchant_id, event_type="order.fulfillment.updated", data_type="order",
+                         object_id=order_id, obj={"order_fulfillment_updated": summary})
+
+    # --- refunds -------------------------------------------------------------------
+    def refund_payment(self, *, payment_id: str, amount: int | None = None, reason: str = "",
+                       idempotency_key: str | None = None, line_items: list[dict] | None = None,
+                       merchant_id: str | None = None) -> dict:
+        """RefundPayment. A full refund returns every line, service charge and tip;
+        `line_items` ([{source_line_item_uid, quantity}]) returns those items; a
+        bare partial amount returns a custom amount taxed like the sale's first
+        tax (inclusive). The return is a new order (refund.order_id) whose
+        `returns[0].source_order_id` is the sale."""
+        key = idempotency_key or str(uuid.uuid4())
+        fingerprint = json.dumps([payment_id, amount, reason, line_items], sort_keys=True)
+        with self.lock:
+            if key in self.idempotency:
+                prev_fp, refund_id = self.idempotency[key]
+                if prev_fp != fingerprint:
+                    raise bad_request("IDEMPOTENCY_KEY_REUSED", "The idempotency key was used with another request.",
+                                      "idempotency_key")
+                return copy.deepcopy(self.refunds[refund_id])
+            payment = self.payments.get(payment_id)
+            if payment is None or (merchant_id and self.locations[payment["location_id"]]["merchant_id"] != merchant_id):
+                raise not_found(f"Payment {payment_id} not found.")
+            if payment["status"] != "COMPLETED":
+                raise SquareAPIError(400, "REFUND_ERROR", "REFUND_ERROR_PAYMENT_NEEDS_COMPLETION",
+                                     "The payment must be completed before it can be refunded.")
+            sale = self.orders[payment["order_id"]]
+            cur = payment["total_money"]["currency"]
+            refunded = payment.get("refunded_money", {}).get("amount", 0)
+            left = payment["total_money"]["amount"] - refunded
+            n = len(sale.get("refunds", [])) + 1
+            if line_items:
+                ret = pricing.price_return(sale, line_items, include_service_charges=False, include_tips=False,
+                                           uid_prefix=f"ret{n}")
+            elif amount is None or amount == payment["total_money"]["amount"] and refunded == 0:
+                ret = pricing.price_return(sale, [{"source_line_item_uid": li["uid"], "quantity": li["quantity"]}
+                                                  for li in sale["line_items"]],
+                                           include_service_charges=True, include_tips=True, uid_prefix=f"ret{n}")
+            else:
+                ret = self._custom_amount_return(sale, amount, n)
+            amount = ret["return_amounts"]["total_money"]["amount"]
+            if amount <= 0 or amount > left:
+                raise SquareAPIError(400, "REFUND_ERROR", "REFUND_AMOUNT_INVALID",
+                                     f"Refund amount must be between 1 and {left}.", "amount_money")
+            at = now_utc()
+            return_order = {
+                "id": _id(27), "location_id": sale["location_id"], "state": "COMPLETED", "version": 1,
+                "created_at": rfc3339(at), "updated_at": rfc3339(at), "closed_at": rfc3339(at),
+                "source": {"name": "Square Point of Sale"}, "returns": [ret], "line_items": [],
+                "return_amounts": ret["return_amounts"],
+            }
+            if sale.get("customer_id"):
+                return_order["customer_id"] = sale["customer_id"]
+            zero = pricing.money(0, cur)
+            return_order.update(total_money=zero, total_tax_money=zero, total_discount_money=zero,
+                                total_tip_money=zero, total_service_charge_money=zero)
+            pricing.set_net_amounts(return_order)
+            refund_id = f"{payment_id}_{_id(26)}"
+            refund = {"id": refund_id, "status": "PENDING", "location_id": sale["location_id"],
+                      "amount_money": pricing.money(amount, cur), "payment_id": payment_id,
+                      "order_id": return_order["id"], "reason": reason or "Returned goods",
+                      "created_at": rfc3339(at), "updated_at": rfc3339(at), "destination_type": payment["source_type"],
+                      "unlinked": False}
+            self.orders[return_order["id"]] = return_order
+            self.refunds[refund_id] = refund
+            self.idempotency[key] = (fingerprint, refund_id)
+            merchant = self.locations[sale["location_id"]]["merchant_id"]
+            created = copy.deepcopy(refund)
+        self.emit(merchant_id=merchant, event_type="refund.created", data_type="refund", object_id=refund_id,
+                  obj={"refund": created})
+        self._complete_refund(refund_id)
+        return created
+
+    def _custom_amount_return(self, sale: dict, amount: int, n: int) -> dict:
+        cur = sale["total_money"]["currency"]
+        tax = next(iter(sale.get("taxes", [])), None)
+        pct = pricing.Decimal(tax["percentage"]) if tax else pricing.Decimal(0)
+        tax_amt = pricing._round(pricing.Decimal(amount) * pct / (100 + pct))
+        line = {"uid": f"ret{n}-li1", "name": "Custom Amount", "quantity": "1", "item_type": "CUSTOM_AMOUNT",
+                "base_price_money": pricing.money(amount, cur), "variation_total_price_money": pricing.money(amount, cur),
+                "gross_return_money": pricing.money(amount, cur), "total_discount_money": pricing.money(0, cur),
+                "total_tax_money": pricing.money(tax_amt, cur), "total_money": pricing.money(amount, cur),
+                "applied_discounts": [], "return_modifiers": [],
+                "applied_taxes": [{"uid": f"ret{n}-at1", "tax_uid": f"ret{n}-tax", "applied_money": pricing.money(tax_amt, cur)}]
+                if tax else []}
+        return {
+            "uid": f"ret{n}", "source_order_id": sale["id"], "return_line_items": [line], "return_service_charges": [],
+            "return_taxes": [{"uid": f"ret{n}-tax", "source_tax_uid": tax["uid"], "name": tax.get("name"),
+                              "type": "INCLUSIVE", "percentage": tax["percentage"], "scope": "LINE_ITEM",
+                              "applied_money": pricing.money(tax_amt, cur)}] if tax else [],
+            "return_discounts": [], "return_tips": [],
+            "return_amounts": {"total_money": pricing.money(amount, cur), "tax_money": pricing.money(tax_amt, cur),
+                               "discount_money": pricing.money(0, cur), "tip_money": pricing.money(0, cur),
+                               "service_charge_money": pricing.money(0, cur)},
+        }
+
+    def _complete_refund(self, refund_id: str):
+        with self.lock:
+            refund = self.refunds[refund_id]
+            payment = self.payments[refund["payment_id"]]
+            sale = self.orders[payment["order_id"]]
+            return_order = self.orders[refund["order_id"]]
+            at = now_utc()
+            cur = refund["amount_money"]["currency"]
+            refund["status"] = "COMPLETED"
+            refund["updated_at"] = rfc3339(at)
+            payment["refunded_money"] = pricing.money(payment.get("refunded_money", {}).get("amount", 0)
+                                                      + refund["amount_money"]["amount"], cur)
+            payment.setdefault("refund_ids", []).append(refund_id)
+            payment["updated_at"] = rfc3339(at)
+            sale.setdefault("refunds", []).append({
+                "id": refund_id.split("_")[-1], "location_id": sale["location_id"], "transaction_id": sale["id"],
+                "tender_id": payment["id"], "created_at": refund["created_at"], "reason": refund["reason"],
+                "amount_money": dict(refund["amount_money"]), "status": "APPROVED"})
+            ra = return_order["return_amounts"]
+            prev = sale.get("return_amounts")
+            sale["return_amounts"] = {k: pricing.money(ra[k]["amount"] + (prev[k]["amount"] if prev else 0), cur)
+                                      for k in ra}
+            pricing.set_net_amounts(sale)
+            self._touch(sale, at)
+            merchant = self.locations[sale["location_id"]]["merchant_id"]
+            events = [("refund.updated", "refund", refund_id, {"refund": copy.deepcopy(refund)}),
+                      ("payment.updated", "payment", payment["id"], {"payment": copy.deepcopy(payment)}),
+                      ("order.created", "order", return_order["id"], {"order_created": self._order_summary(return_order)}),
+                      ("order.updated", "order", sale["id"], {"order_updated": self._order_summary(sale)})]
+        for event_type, data_type, oid, obj in events:
+            self.emit(merchant_id=merchant, event_type=event_type, data_type=data_type, object_id=oid, obj=obj)
+
+    # --- reads used by the API -----------------------------------------------------
+    def get_order(self, order_id: str, merchant_id: str) -> dict | None:
+        with self.lock:
+            o = self.orders.get(order_id)
+            if o is None or self.locations[o["location_id"]]["merchant_id"] != merchant_id:
+                return None
+            return copy.deepcopy(o)
+
+    def search_orders(self, body: dict, merchant_id: str) -> dict:
+        location_ids = body.get("location_ids")
+        if not isinstance(location_ids, list) or not location_ids:
+            raise bad_request("MISSING_REQUIRED_PARAMETER", "location_ids must name at least one location.",
+                              "location_ids")
+        if len(location_ids) > constants.SEARCH_MAX_LOCATIONS:
+            raise bad_request("ARRAY_LENGTH_TOO_LONG",
+                              f"At most {constants.SEARCH_MAX_LOCATIONS} location_ids are allowed.", "location_ids")
+        limit = body.get("limit", constants.SEARCH_DEFAULT_LIMIT)
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise bad_request("EXPECTED_INTEGER", "limit must be an integer.", "limit")
+        if limit < 1:
+            raise bad_request("VALUE_TOO_LOW", "limit must be at least 1.", "limit")
+        if limit > constants.SEARCH_MAX_LIMIT:
+            raise bad_request("VALUE_TOO_HIGH", f"limit must be at most {constants.SEARCH_MAX_LIMIT}.", "limit")
+        query = body.get("query") or {}
+        filt = query.get("filter") or {}
+        sort = query.get("sort") or {}
+        sort_field = sort.get("sort_field", "CREATED_AT")
+        sort_order = sort.get("sort_order", "DESC")
+        if sort_field not in constants.SORT_FIELDS:
+            raise bad_request("INVALID_ENUM_VALUE", f"Unknown sort_field {sort_field!r}.", "query.sort.sort_field")
+        if sort_order not in ("ASC", "DESC"):
+            raise bad_request("INVALID_SORT_ORDER", f"Unknown sort_order {sort_order!r}.", "query.sort.sort_order")
+        dtf = filt.get("date_time_filter") or {}
+        ranges = {k: v for k, v in dtf.items() if v}
+        if len(ranges) > 1:
+            raise bad_request("INVALID_VALUE", "Only one date_time_filter time range can be set.",
+                              "query.filter.date_time_filter")
+        if ranges and sort_field.lower() not in ranges:
+            raise bad_request("INVALID_VALUE",
+                              "The sort_field must match the timestamp field used in the date_time_filter.",
+                              "query.sort.sort_field")
+        states = (filt.get("state_filter") or {}).get("states")
+        if states is not None:
+            bad = set(states) - set(constants.ORDER_STATES)
+            if bad or not states:
+                raise bad_request("INVALID_ENUM_VALUE", f"Invalid states {sorted(bad)}.", "query.filter.state_filter")
+        fingerprint = hashlib.sha256(json.dumps(
+            [sorted(location_ids), query, bool(body.get("return_entries"))], sort_keys=True).encode()).hexdigest()
+        with self.lock:
+            for lid in location_ids:
+                loc = self.locations.get(lid)
+                if loc is None or loc["merchant_id"] != merchant_id:
+                    raise SquareAPIError(403, "AUTHENTICATION_ERROR", "FORBIDDEN",
+                                         f"Location {lid} is not accessible.", "location_ids")
+            cursor = body.get("cursor")
+            if cursor:
+                state = self.cursors.get(cursor)
+                if state is None or state["fingerprint"] != fingerprint or state["merchant_id"] != merchant_id:
+                    raise bad_request("INVALID_CURSOR",
+                                      "The cursor is invalid or was issued for a different query.", "cursor")
+                ids, offset = state["ids"], state["offset"]
+            else:
+                ids, offset = self._matching_ids(location_ids, filt, ranges, sort_field, sort_order), 0
+            page_ids = ids[offset: offset + limit]
+            orders = [copy.deepcopy(self.orders[i]) for i in page_ids]
+            out: dict = {}
+            if body.get("return_entries"):
+                out["order_entries"] = [{"order_id": o["id"], "version": o["version"], "location_id": o["location_id"]}
+                                        for o in orders]
+            else:
+                out["orders"] = orders
+            if offset + limit < len(ids):
+                token = base64.urlsafe_b64encode(secrets.token_bytes(24)).decode().rstrip("=")
+                self.cursors[token] = {"fingerprint": fingerprint, "ids": ids, "offset": offset + limit,
+                                       "merchant_id": merchant_id}
+                out["cursor"] = token
+            return out
+
+    def _matching_ids(self, location_ids, filt, ranges, sort_field, sort_order) -> list[str]:
+        key = sort_field.lower()
+        states = (filt.get("state_filter") or {}).get("states")
+        customers = (filt.get("customer_filter") or {}).get("customer_ids")
+        sources = (filt.get("source_filter") or {}).get("source_names")
+        start = end = None
+        if ranges:
+            (field, rng_), = ranges.items()
+            if rng_.get("start_at"):
+                start = parse_rfc3339(rng_["start_at"], f"query.filter.date_time_filter.{field}.start_at")
+            # An absent end defaults to the time of the first request for the cursor.
+            end = parse_rfc3339(rng_["end_at"], f"query.filter.date_time_filter.{field}.end_at") \
+                if rng_.get("end_at") else now_utc()
+            if start and end < start:
+                raise bad_request("INVALID_TIME_RANGE", "end_at is before start_at.", "query.filter.date_time_filter")
+        rows = []
+        for o in self.orders.values():
+            if o["location_id"] not in location_ids:
+                continue
+            if states is not None and o["state"] not in states:
+                continue
+            if customers is not None and o.get("customer_id") not in customers:
+                continue
+            if sources is not None and (o.get("source") or {}).get("name") not in sources:
+                continue
+            value = o.get(key)
+            if ranges:
+                if value is None:
+                    continue
+                t = parse_rfc3339(value, key)
+                if (start and t < start) or t > end:
+                    continue
+            rows.append((value or "", o["id"]))
+        rows.sort(reverse=sort_order == "DESC")
+        return [oid for _, oid in rows]
+
+    def list_payments(self, args: dict, merchant_id: str) -> dict:
+        limit = int(args.get("limit") or constants.PAYMENTS_MAX_LIMIT)
+        if limit > constants.PAYMENTS_MAX_LIMIT or limit < 1:
+            raise bad_request("VALUE_TOO_HIGH" if limit > 1 else "VALUE_TOO_LOW", "limit out of range.", "limit")
+        sort_order = args.get("sort_order", "DESC")
+        begin = parse_rfc3339(args["begin_time"], "begin_time") if args.get("begin_time") else None
+        end = parse_rfc3339(args["end_time"], "end_time") if args.get("end_time") else None
+        with self.lock:
+            rows = []
+            for p in self.payments.values():
+                if self.locations[p["location_id"]]["merchant_id"] != merchant_id:
+                    continue
+                if args.get("location_id") and p["location_id"] != args["location_id"]:
+                    continue
+                t = parse_rfc3339(p["created_at"], "created_at")
+                if (begin and t < begin) or (end and t >= end):
+                    continue
+                rows.append((p["created_at"], p["id"]))
+            rows.sort(reverse=sort_order == "DESC")
+            offset = 0
+            if args.get("cursor"):
+                try:
+                    offset = int(base64.urlsafe_b64decode(args["cursor"] + "==").decode())
+                except ValueError:
+                    raise bad_request("INVALID_CURSOR", "Invalid cursor.", "cursor") from None
+            page = rows[offset: offset + limit]
+            out = {"payments": [copy.deepcopy(self.payments[i]) for _, i in page]}
+            if offset + limit < len(rows):
+                out["cursor"] = base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
+            return out
+
+    def get_payment(self, payment_id: str, merchant_id: str) -> dict | None:
+        with self.lock:
+            p = self.payments.get(payment_id)
+            if p is None or self.locations[p["location_id"]]["merchant_id"] != merchant_id:
+                return None
+            return copy.deepcopy(p)
+
+    def get_refund(self, refund_id: str, merchant_id: str) -> dict | None:
+        with self.lock:
+            r = self.refunds.get(refund_id)
+            if r is None or self.locations[r["location_id"]]["merchant_id"] != merchant_id:
+                return None
+            return copy.deepcopy(r)
+
+    # --- load generator ------------------------------------------------------------
+    def start_load(self, *, rate: float, seconds: float, location_ids: list[str] | None = None) -> dict:
+        """Complete `rate` random sales per second for `seconds` in a thread."""
+        self.stop_load()
+        self._load_stop = threading.Event()
+        stats = {"running": True, "rate": rate, "seconds": seconds, "created": 0, "errors": 0,
+                 "started_at": time.time(), "order_ids": []}
+        self.load_stats = stats
+        stop = self._load_stop
+
+        def run():
+            start = time.monotonic()
+            n = 0
+            while not stop.is_set():
+                elapsed = time.monotonic() - start
+                if elapsed >= seconds:
+                    break
+                due = int(elapsed * rate) + 1
+                while n < due and not stop.is_set():
+                    with self.lock:
+                        locs = location_ids or list(self.locations)
+                        loc = self.rng.choice(locs)
+                    try:
+                        sale = self.create_sale(random_sale=True, location_id=loc)
+                        stats["order_ids"].append(sale["order"]["id"])
+                        stats["created"] += 1
+                    except Exception:  # noqa: BLE001 - counted and reported by the control API
+                        stats["errors"] += 1
+                    n += 1
+                next_at = start + n / rate
+                stop.wait(max(0.0, next_at - time.monotonic()))
+            stats["running"] = False
+            stats["finished_at"] = time.time()
+
+        self._load_thread = threading.Thread(target=run, name="square-sandbox-load", daemon=True)
+        self._load_thread.start()
+        return self.load_status()
+
+    def stop_load(self) -> dict:
+        if self._load_thread is not None:
+            self._load_stop.set()
+            self._load_thread.join(timeout=10)
+            self._load_thread = None
+        return self.load_status()
+
+    def load_status(self) -> dict:
+        s = dict(self.load_stats)
+        s.pop("order_ids", None)
+        return s
+
+
+__all__ = ["Sandbox", "SquareAPIError", "CARD_BRANDS"]
