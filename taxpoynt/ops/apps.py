@@ -8,3 +8,6 @@ class OpsConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401 (registers the deploy checks)
+        from .metrics import register_collectors
+
+        register_collectors()

@@ -1,0 +1,112 @@
+"""Every TaxPoynt Prometheus metric, defined once (SPEC §5). Code that measures
+imports the metric from here; `/metrics` (django-prometheus) exports them.
+
+Two are computed at scrape time by collectors:
+- `celery_queue_depth` / `celery_queue_oldest_age_seconds` per queue, read from
+  the Redis broker (the oldest message's `published_at` header, stamped by the
+  `before_task_publish` hook below);
+- `invoice_generation_success_ratio`: confirmed / (confirmed + rejected + dead)
+  over the submissions of the last 24 hours.
+"""
+import json
+import logging
+import time
+
+from celery.signals import before_task_publish
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger(__name__)
+
+crm_deal_processing_seconds = Histogram(
+    "crm_deal_processing_seconds", "Time from a CRM event being taken to its deal being processed.",
+    ["vendor"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
+pos_transaction_total = Counter(
+    "pos_transaction_total", "POS transactions processed, by vendor and outcome.", ["vendor", "outcome"])
+api_errors_total = Counter("api_errors_total", "API responses with a 4xx/5xx status.", ["status", "code"])
+webhook_events_total = Counter(
+    "webhook_events_total", "Inbound webhook deliveries, by vendor and outcome.", ["vendor", "outcome"])
+pos_sale_to_confirmed_seconds = Histogram(
+    "pos_sale_to_confirmed_seconds", "From a POS webhook's receipt to FIRS confirming its invoice.", ["vendor"],
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30))
+
+
+@before_task_publish.connect
+def stamp_published_at(headers=None, **kwargs):
+    """Lets the queue-age collector see how long the oldest message has waited."""
+    if headers is not None:
+        headers.setdefault("published_at", time.time())
+
+
+class QueueCollector:
+    def collect(self):
+        from django.conf import settings
+
+        depth = GaugeMetricFamily("celery_queue_depth", "Messages waiting per Celery queue.", labels=["queue"])
+        age = GaugeMetricFamily("celery_queue_oldest_age_seconds", "Age of the oldest waiting message.",
+                                labels=["queue"])
+        if settings.CELERY_TASK_ALWAYS_EAGER or not settings.CELERY_BROKER_URL.startswith("redis"):
+            return
+        import redis
+
+        try:
+            client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
+            now = time.time()
+            for queue in settings.CELERY_QUEUES:
+                # kombu's Redis transport keeps one list per queue and priority step.
+                keys = [queue] + [f"{queue}\x06\x16{p}" for p in range(1, 10)]
+                total, oldest = 0, None
+                for key in keys:
+                    n = client.llen(key)
+                    if not n:
+                        continue
+                    total += n
+                    raw = client.lindex(key, -1)  # LPUSH/BRPOP: the oldest is at the right end
+                    try:
+                        published = json.loads(raw)["headers"].get("published_at")
+                    except (ValueError, KeyError, TypeError):
+                        published = None
+                    if published:
+                        oldest = published if oldest is None else min(oldest, published)
+                depth.add_metric([queue], total)
+                age.add_metric([queue], max(0.0, now - oldest) if oldest else 0.0)
+        except redis.RedisError as exc:
+            logger.warning("queue metrics unavailable: %s", exc)
+            return
+        yield depth
+        yield age
+
+
+class InvoiceRatioCollector:
+    def collect(self):
+        from datetime import timedelta
+
+        from django.db import DatabaseError
+        from django.db.models import Count, Q
+        from django.utils import timezone
+
+        from invoicing.models import Submission
+
+        try:
+            counts = Submission.objects.filter(updated_at__gte=timezone.now() - timedelta(hours=24)).aggregate(
+                ok=Count("id", filter=Q(state=Submission.State.CONFIRMED)),
+                failed=Count("id", filter=Q(state__in=[Submission.State.REJECTED, Submission.State.DEAD])))
+        except DatabaseError as exc:
+            logger.warning("invoice ratio unavailable: %s", exc)
+            return
+        finished = counts["ok"] + counts["failed"]
+        gauge = GaugeMetricFamily("invoice_generation_success_ratio",
+                                  "Confirmed / finished FIRS submissions over the last 24 h (1 when none).")
+        gauge.add_metric([], counts["ok"] / finished if finished else 1.0)
+        yield gauge
+
+
+_registered = False
+
+
+def register_collectors():
+    global _registered
+    if not _registered:
+        REGISTRY.register(QueueCollector())
+        REGISTRY.register(InvoiceRatioCollector())
+        _registered = True
