@@ -1,0 +1,394 @@
+"""The HTTP client for the FIRS MBS API (FIRS.md §3).
+
+One pooled `httpx.Client` per (base URL, credentials). Every call returns an
+`Exchange` (method, URL, request body with secrets masked, status, response
+body, latency, parsed `data`), and every failure raises a `FirsError` carrying
+the Exchange, so the submission state machine can record each attempt. The
+api key and secret travel only as headers and never appear in an Exchange.
+
+How a failure is classified decides what the caller may do next:
+
+- `FirsRejected` (4xx validation; `.details`, `.public_message`, `.errors`):
+  the document is wrong; resending the same bytes cannot help.
+- `FirsNotFound` (a FirsRejected, 404): e.g. confirm of an IRN FIRS does not hold.
+- `FirsDuplicate`: `sign` answered 400 with handler "invoice_actions", i.e. the
+  IRN is already signed; check `confirm` rather than treat it as a rejection.
+- `FirsAuthError`: 401/403, or FIRS's 400 "unable to validate api key".
+- `FirsRetryable` (`.retry_after` seconds or None): 5xx, 429, or the
+  connection failed before the request was sent; `FirsCircuitOpen` is one,
+  raised without sending while the breaker is open.
+- `FirsOutcomeUnknown`: a POST/PATCH timed out or the connection dropped after
+  the request went out; FIRS may have acted on it (the duplicate-IRN trap), so
+  the caller must look it up before resending. A GET has no side effects, so
+  the same transport failures on a GET are merely `FirsRetryable`.
+"""
+import email.utils
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from django.conf import settings
+from prometheus_client import Histogram
+
+from taxpoynt.errors import ApplicationError
+
+from . import codes
+from .breaker import CircuitBreaker
+
+logger = logging.getLogger(__name__)
+
+FIRS_REQUEST_LATENCY = Histogram(
+    "firs_request_latency_seconds",
+    "Latency of requests to the FIRS API, by endpoint and outcome.",
+    ["endpoint", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 20, 30, 60),
+)
+
+# JSON keys whose values are masked in recorded request bodies.
+SECRET_FIELDS = frozenset({"password", "api_key", "api_secret", "x-api-key", "x-api-secret", "secret", "token"})
+MASK = "********"
+
+# Outcome labels (metric label and Exchange.outcome).
+OK, REJECTED, NOT_FOUND, DUPLICATE, AUTH, RETRY, UNKNOWN, CIRCUIT_OPEN = (
+    "ok", "rejected", "not_found", "duplicate", "auth", "retry", "unknown", "circuit_open",
+)
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    request_body: str
+    status_code: int | None
+    response_body: str
+    latency_ms: int
+    data: Any = None
+    endpoint: str = ""
+    outcome: str = OK
+    error: str = ""
+
+
+class FirsError(Exception):
+    """Base of every FIRS failure; `.exchange` is the attempt that failed."""
+
+    outcome = "error"
+
+    def __init__(self, message, *, exchange=None, handler="", details="", public_message="", error_id="", errors=None):
+        super().__init__(message)
+        self.message = message
+        self.exchange = exchange
+        self.handler = handler
+        self.details = details
+        self.public_message = public_message
+        self.error_id = error_id
+        self.errors = errors or []
+
+
+class FirsRejected(FirsError):
+    outcome = REJECTED
+
+
+class FirsNotFound(FirsRejected):
+    outcome = NOT_FOUND
+
+
+class FirsDuplicate(FirsError):
+    outcome = DUPLICATE
+
+
+class FirsAuthError(FirsError):
+    outcome = AUTH
+
+
+class FirsRetryable(FirsError):
+    outcome = RETRY
+
+    def __init__(self, message, *, retry_after=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class FirsCircuitOpen(FirsRetryable):
+    outcome = CIRCUIT_OPEN
+
+
+class FirsOutcomeUnknown(FirsError):
+    outcome = UNKNOWN
+
+
+def mask_body(content: bytes | None) -> str:
+    """The request body as text for the record, secret values masked."""
+    if not content:
+        return ""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    found = False
+
+    def walk(value):
+        nonlocal found
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                if isinstance(key, str) and key.lower() in SECRET_FIELDS:
+                    found = True
+                    out[key] = MASK
+                else:
+                    out[key] = walk(item)
+            return out
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    masked = walk(data)
+    # Keep the exact bytes sent unless something had to be masked.
+    return json.dumps(masked) if found else text
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class FirsClient:
+    def __init__(self, base_url: str, api_key: str, api_secret: str, timeout: float | None = None, *,
+                 breaker: CircuitBreaker | None = None, transport: httpx.BaseTransport | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = float(settings.FIRS_TIMEOUT_SECONDS if timeout is None else timeout)
+        self.breaker = breaker or CircuitBreaker(self.base_url)
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            headers={
+                codes.API_KEY_HEADER: api_key,
+                codes.API_SECRET_HEADER: api_secret,
+                "accept": "application/json",
+                "user-agent": "TaxPoynt-FIRS-client",
+            },
+            transport=transport,
+        )
+
+    def close(self):
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- the API ---------------------------------------------------------------
+    def health(self) -> Exchange:
+        return self._send("health", "GET", codes.HEALTH_PATH)
+
+    def validate_irn(self, business_id: str, invoice_reference: str, irn: str) -> Exchange:
+        body = {"business_id": str(business_id), "invoice_reference": invoice_reference, "irn": irn}
+        return self._call("irn_validate", body=body)
+
+    def validate_invoice(self, body: bytes | dict) -> Exchange:
+        return self._call("validate", body=body)
+
+    def sign_invoice(self, body: bytes | dict) -> Exchange:
+        return self._call("sign", body=body)
+
+    def confirm(self, irn: str) -> Exchange:
+        return self._call("confirm", irn=irn)
+
+    def download(self, irn: str) -> Exchange:
+        return self._call("download", irn=irn)
+
+    def search(self, business_id: str, **params) -> Exchange:
+        return self._call("search", business_id=business_id, params=params)
+
+    def transmit(self, irn: str) -> Exchange:
+        return self._call("transmit", irn=irn)
+
+    def transmit_confirm(self, irn: str) -> Exchange:
+        """The buyer's acknowledgement of receipt (PATCH transmit)."""
+        return self._call("transmit_confirm", irn=irn, body={})
+
+    def lookup(self, irn: str) -> Exchange:
+        return self._call("lookup", irn=irn)
+
+    def lookup_tin(self, tin: str) -> Exchange:
+        return self._call("lookup_tin", tin=tin)
+
+    def lookup_party(self, party_id: str) -> Exchange:
+        return self._call("lookup_party", party_id=party_id)
+
+    def pull(self, **params) -> Exchange:
+        return self._call("pull", params=params)
+
+    def self_health_check(self) -> Exchange:
+        return self._call("self_health_check")
+
+    def update_payment(self, irn: str, status: str, *, reference: str | None = None) -> Exchange:
+        if status not in codes.PAYMENT_STATUSES:
+            raise ApplicationError(
+                f"Payment status {status!r} is not one FIRS accepts ({', '.join(codes.PAYMENT_STATUSES)}).",
+                code="invalid_payment_status",
+            )
+        body = {"payment_status": status}
+        if reference:
+            body["reference"] = reference
+        return self._call("update", irn=irn, body=body)
+
+    def entity(self, entity_id: str) -> Exchange:
+        return self._call("entity", entity_id=entity_id)
+
+    def search_entities(self, **params) -> Exchange:
+        return self._call("entity_search", params=params)
+
+    def create_party(self, party: dict) -> Exchange:
+        return self._call("party_create", body=party)
+
+    def list_parties(self, business_id: str) -> Exchange:
+        return self._call("party_list", business_id=business_id)
+
+    def verify_tin(self, tin: str) -> Exchange:
+        return self._call("verify_tin", body={"tin": tin})
+
+    def authenticate(self, email: str, password: str) -> Exchange:
+        return self._call("authenticate", body={"email": email, "password": password})
+
+    def resources(self, name: str) -> Exchange:
+        return self._call("resources", resource=name)
+
+    # --- machinery -------------------------------------------------------------
+    def _call(self, endpoint: str, *, body=None, params=None, **path_params) -> Exchange:
+        method, template = codes.ENDPOINTS[endpoint]
+        path = codes.API_PREFIX + template.format(**{k: quote(str(v), safe="") for k, v in path_params.items()})
+        return self._send(endpoint, method, path, body=body, params=params)
+
+    def _send(self, endpoint, method, path, *, body=None, params=None) -> Exchange:
+        if isinstance(body, dict | list):
+            content = json.dumps(body).encode("utf-8")
+        elif isinstance(body, str):
+            content = body.encode("utf-8")
+        else:
+            content = body
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        url = str(httpx.URL(self.base_url + path, params=params or None))
+        exchange = Exchange(method=method, url=url, request_body=mask_body(content), status_code=None,
+                            response_body="", latency_ms=0, endpoint=endpoint)
+        if not self.breaker.allow():
+            exchange.outcome = CIRCUIT_OPEN
+            exchange.error = f"circuit open for {self.base_url}"
+            raise FirsCircuitOpen(f"FIRS circuit breaker is open for {self.base_url}; not sending.",
+                                  exchange=exchange, retry_after=self.breaker.cooldown_seconds)
+        headers = {"content-type": "application/json"} if content is not None else None
+        started = time.perf_counter()
+        try:
+            response = self._http.request(method, url, content=content, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            self._fail(exchange, started, FirsRetryable, f"could not connect to FIRS: {exc!r}")
+        except httpx.LocalProtocolError:
+            raise  # our bug, not FIRS's: surface it
+        except httpx.TransportError as exc:
+            if method == "GET":
+                self._fail(exchange, started, FirsRetryable, f"FIRS read failed: {exc!r}")
+            self._fail(exchange, started, FirsOutcomeUnknown,
+                       f"FIRS may have received the request but no answer came ({type(exc).__name__}: {exc})")
+        exchange.latency_ms = round((time.perf_counter() - started) * 1000)
+        exchange.status_code = response.status_code
+        exchange.response_body = response.text
+        return self._interpret(exchange, response)
+
+    def _fail(self, exchange, started, error_class, message):
+        exchange.latency_ms = round((time.perf_counter() - started) * 1000)
+        exchange.outcome = error_class.outcome
+        exchange.error = message
+        self._finish(exchange, upstream_failed=True)
+        raise error_class(message, exchange=exchange)
+
+    def _finish(self, exchange, *, upstream_failed: bool):
+        if upstream_failed:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        FIRS_REQUEST_LATENCY.labels(endpoint=exchange.endpoint, outcome=exchange.outcome).observe(
+            exchange.latency_ms / 1000
+        )
+        logger.info(
+            "firs request",
+            extra={"endpoint": exchange.endpoint, "status": exchange.status_code,
+                   "outcome": exchange.outcome, "latency_ms": exchange.latency_ms},
+        )
+
+    def _interpret(self, exchange: Exchange, response: httpx.Response) -> Exchange:
+        status = response.status_code
+        try:
+            envelope = response.json()
+        except ValueError:
+            envelope = None
+        if 200 <= status < 300:
+            if not isinstance(envelope, dict | list):
+                error_class = FirsRetryable if exchange.method == "GET" else FirsOutcomeUnknown
+                return self._raise(exchange, error_class, f"FIRS answered {status} with a body that is not JSON",
+                                   upstream_failed=True)
+            # Envelope {"code", "data"}; /api and some resources answer bare.
+            is_envelope = isinstance(envelope, dict) and "code" in envelope and "data" in envelope
+            exchange.data = envelope["data"] if is_envelope else envelope
+            exchange.outcome = OK
+            self._finish(exchange, upstream_failed=False)
+            return exchange
+        error = (envelope or {}).get("error") if isinstance(envelope, dict) else None
+        error = error if isinstance(error, dict) else {}
+        info = {
+            "handler": error.get("handler") or "",
+            "details": error.get("details") or "",
+            "public_message": error.get("public_message") or "",
+            "error_id": error.get("id") or "",
+            "errors": error.get("errors") or [],
+        }
+        summary = info["details"] or info["public_message"] or (response.text[:200] if response.text else "")
+        if status in (401, 403) or (status == 400 and codes.AUTH_PUBLIC_MESSAGE in info["public_message"].lower()):
+            return self._raise(exchange, FirsAuthError, f"FIRS refused the credentials ({status}): {summary}", **info)
+        if status == 429 or status >= 500 or status == 408:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return self._raise(exchange, FirsRetryable, f"FIRS is unavailable ({status}): {summary}",
+                               upstream_failed=True, retry_after=retry_after, **info)
+        if exchange.endpoint == "sign" and status == 400 and info["handler"] == codes.DUPLICATE_HANDLER:
+            return self._raise(exchange, FirsDuplicate, f"FIRS says this IRN is already signed: {summary}", **info)
+        if status == 404:
+            return self._raise(exchange, FirsNotFound, f"FIRS does not know it (404): {summary}", **info)
+        return self._raise(exchange, FirsRejected, f"FIRS rejected the request ({status}): {summary}", **info)
+
+    def _raise(self, exchange, error_class, message, *, upstream_failed=False, **kwargs):
+        exchange.outcome = error_class.outcome
+        exchange.error = message
+        self._finish(exchange, upstream_failed=upstream_failed)
+        raise error_class(message, exchange=exchange, **kwargs)
+
+
+_clients: dict[tuple, FirsClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(*, api_key: str, api_secret: str, base_url: str | None = None, timeout: float | None = None) -> FirsClient:
+    """One pooled client per process per (base URL, credentials, timeout)."""
+    base_url = (base_url or settings.FIRS_BASE_URL).rstrip("/")
+    key = (base_url, api_key, hashlib.sha256(api_secret.encode()).hexdigest(), timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = FirsClient(base_url, api_key, api_secret, timeout)
+        return client
