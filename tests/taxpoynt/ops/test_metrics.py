@@ -41,6 +41,7 @@ def test_declared_metrics_are_exported(client):
 
     metrics.pos_transaction_total.labels(vendor="square", outcome="invoiced").inc()
     body = client.get("/metrics").content.decode()
-    for name in ("crm_deal_processing_seconds_bucket", "pos_transaction_total", "api_errors_total",
-                 "pos_sale_to_confirmed_seconds_bucket"):
-        assert name in body, name
+    for name in ("crm_deal_processing_seconds", "pos_transaction_total", "api_errors_total",
+                 "pos_sale_to_confirmed_seconds", "webhook_events_total"):
+        assert f"# HELP {name} " in body, name
+    assert metric(body, "pos_transaction_total", '{outcome="invoiced",vendor="square"}') >= 1
