@@ -60,7 +60,8 @@ class Invoice(models.Model):
     canonical = models.JSONField(default=dict, help_text="The canonical invoice document (docs/canonical-invoice.md).")
     # Built once at freeze time and kept verbatim: the documents FIRS and the buyer see.
     ubl_xml = models.TextField(blank=True)
-    firs_payload = models.JSONField(default=dict, blank=True)
+    # The FIRS payload as the exact JSON text sent (amounts as exact numbers, never floats).
+    firs_json = models.TextField("FIRS JSON", blank=True)
     stamp = models.TextField(blank=True, help_text="The FIRS cryptographic stamp (base64); the QR encodes it.")
     credit_reason = models.TextField(blank=True, help_text="Why a credit note was issued.")
     frozen_at = models.DateTimeField(null=True, blank=True, help_text="Set when numbered + signed; immutable after.")
@@ -93,7 +94,7 @@ class Invoice(models.Model):
         "customer_tin", "line_extension_amount", "allowance_total_amount", "charge_total_amount",
         "tax_exclusive_amount", "tax_amount", "tax_inclusive_amount", "payable_amount", "source_figures",
         "tax_mismatch", "source_system", "source_type", "source_id", "original_invoice_id", "canonical",
-        "ubl_xml", "firs_payload", "stamp", "credit_reason", "frozen_at",
+        "ubl_xml", "firs_json", "stamp", "credit_reason", "frozen_at",
     )
 
     def __str__(self):

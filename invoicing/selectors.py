@@ -1,9 +1,9 @@
 """Reads on invoices and submissions, always scoped to the user's orgs."""
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from taxpoynt.tenancy.selectors import scope_to_user
 
-from .models import Invoice
+from .models import Invoice, Submission, SubmissionAttempt
 
 
 def invoice_list(*, user, filters: dict | None = None) -> QuerySet:
@@ -31,3 +31,23 @@ def invoice_list(*, user, filters: dict | None = None) -> QuerySet:
 
 def invoice_get(*, user, invoice_id) -> Invoice:
     return invoice_list(user=user).prefetch_related("lines", "submissions").get(pk=invoice_id)
+
+
+def invoice_submissions(*, invoice: Invoice) -> QuerySet:
+    """The invoice's submissions with their full attempt history."""
+    return (Submission.objects.filter(invoice=invoice)
+            .prefetch_related(Prefetch("attempts", queryset=SubmissionAttempt.objects.order_by("created_at")))
+            .order_by("created_at"))
+
+
+def firs_submission(*, invoice: Invoice) -> Submission | None:
+    return next((s for s in invoice.submissions.all() if s.format == "firs"), None)
+
+
+def submissions_dead_letter(*, organization=None) -> QuerySet:
+    """Submissions that stopped and need a person: dead, unknown, rejected."""
+    qs = Submission.objects.filter(state__in=[Submission.State.DEAD, Submission.State.UNKNOWN,
+                                              Submission.State.REJECTED])
+    if organization is not None:
+        qs = qs.filter(invoice__organization=organization)
+    return qs.select_related("invoice").order_by("-updated_at")

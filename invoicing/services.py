@@ -170,7 +170,8 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
                     invoice=invoice, position=i, description=line.description[:500],
                     item_code=line.item_code[:100], classification_code=line.classification_code[:20],
                     quantity=line.quantity, unit_price=line.unit_price,
-                    allowance_amount=_line_sums(line)[0], charge_amount=_line_sums(line)[1],
+                    allowance_amount=totals.line_allowance_amounts[i - 1] if totals else _line_sums(line)[0],
+                    charge_amount=totals.line_charge_amounts[i - 1] if totals else _line_sums(line)[1],
                     line_extension_amount=totals.line_net_amounts[i - 1] if totals else zero,
                     tax_category=line.tax_category, tax_rate=line.tax_rate,
                     exemption_reason=line.exemption_reason[:300],
@@ -410,12 +411,6 @@ class _LocalRejection(Exception):
         self.source = source
 
 
-def payload_bytes(payload: dict) -> bytes:
-    """The one serialization of a FIRS payload; stored, then sent verbatim."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
-                      default=str).encode("utf-8")
-
-
 def _freeze(sub: Submission):
     """Number, IRN, documents, stamp and payload bytes, in the caller's
     transaction (rolled back as a whole on any failure)."""
@@ -452,14 +447,15 @@ def _freeze(sub: Submission):
     except ApplicationError as exc:
         raise _LocalRejection(f"Not sent: the FIRS key file cannot stamp the IRN: {exc.message}",
                               source=SOURCE.AUTH)
-    body = payload_bytes(rendered.firs_payload)
+    # The one serialization of the payload (exact numbers); stored, then sent verbatim.
+    body = bytes(rendered.firs_json)
 
     ubl = rendered.ubl_xml.decode("utf-8") if isinstance(rendered.ubl_xml, bytes) else rendered.ubl_xml
     invoice.number = number
     invoice.irn = irn
     invoice.canonical = canonical_to_dict(canonical)
     invoice.ubl_xml = ubl
-    invoice.firs_payload = json.loads(body)
+    invoice.firs_json = body.decode("utf-8")
     invoice.stamp = stamp
     invoice.frozen_at = timezone.now()
     invoice.save()
@@ -504,6 +500,12 @@ def _call(sub, token, step, from_state, to_state, call, *, unknown_to=None):
         exchange = call()
     except firs.FirsDuplicate as exc:
         if step == "sign":
+            # Keep FIRS's answer in the history, then look the IRN up.
+            new_state = _record(sub.pk, token, from_state, from_state, step=step, exchange=exc.exchange,
+                                blocking_level=LEVEL.WARNING, error_source=SOURCE.FIRS,
+                                error=f"FIRS says this IRN is already signed ({_firs_reason(exc)}); looking it up")
+            if new_state != from_state:
+                return new_state, None
             return _resolve_duplicate(sub, token, from_state, exc), None
         return _record(sub.pk, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
                        blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
@@ -564,6 +566,20 @@ def _step_confirm(sub, token) -> bool:
     # FIRS answering is not enough: its record must show the transmission.
     _call(sub, token, "confirm", S.TRANSMITTED, S.CONFIRMED, lambda: _confirmed_or_raise(client, sub.irn))
     return False
+
+
+def _data(exchange) -> dict:
+    data = getattr(exchange, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        return data["data"]
+    return data if isinstance(data, dict) else {}
+
+
+def _flag(data: dict, name: str, *, default: bool) -> bool:
+    value = data.get(name, default)
+    if isinstance(value, str):
+        return value.lower() in ("true", "1", "yes")
+    return bool(value)
 
 
 def _confirmed_or_raise(client, irn):
