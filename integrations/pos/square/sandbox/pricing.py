@@ -304,13 +304,16 @@ def price_return(source: dict, items: list[dict], *, include_service_charges: bo
         applied_d = []
         for a in src.get("applied_discounts", []):
             amt = _round(a["applied_money"]["amount"] * frac)
-            applied_d.append({"uid": f"{uid_prefix}-ad{n}-{a['discount_uid']}", "discount_uid": a["discount_uid"],
+            # On a return, applied discounts/taxes reference the return's own
+            # return_discounts / return_taxes entries (uid "<prefix>-<source uid>").
+            applied_d.append({"uid": f"{uid_prefix}-ad{n}-{a['discount_uid']}",
+                              "discount_uid": f"{uid_prefix}-{a['discount_uid']}",
                               "applied_money": money(amt, cur)})
             used_discounts[a["discount_uid"]] = used_discounts.get(a["discount_uid"], 0) + amt
         applied_t, additive = [], 0
         for a in src.get("applied_taxes", []):
             amt = _round(a["applied_money"]["amount"] * frac)
-            applied_t.append({"uid": f"{uid_prefix}-at{n}-{a['tax_uid']}", "tax_uid": a["tax_uid"],
+            applied_t.append({"uid": f"{uid_prefix}-at{n}-{a['tax_uid']}", "tax_uid": f"{uid_prefix}-{a['tax_uid']}",
                               "applied_money": money(amt, cur)})
             used_taxes[a["tax_uid"]] = used_taxes.get(a["tax_uid"], 0) + amt
             if tax_by_uid[a["tax_uid"]].get("type") != "INCLUSIVE":
@@ -349,7 +352,8 @@ def price_return(source: dict, items: list[dict], *, include_service_charges: bo
                 "percentage": sc.get("percentage"), "amount_money": sc.get("amount_money"),
                 "applied_money": dict(sc["applied_money"]), "total_money": dict(sc["total_money"]),
                 "total_tax_money": dict(sc["total_tax_money"]), "calculation_phase": sc.get("calculation_phase"),
-                "taxable": sc.get("taxable", False), "applied_taxes": [dict(a) for a in sc.get("applied_taxes", [])],
+                "taxable": sc.get("taxable", False),
+                "applied_taxes": [dict(a, tax_uid=f"{uid_prefix}-{a['tax_uid']}") for a in sc.get("applied_taxes", [])],
             })
             sc_total += sc["total_money"]["amount"]
             sc_applied_total += sc["applied_money"]["amount"]

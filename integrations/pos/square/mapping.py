@@ -1,0 +1,341 @@
+"""Square order (sale) or return order (refund) → `CanonicalInvoice`.
+
+Choices, and why:
+- Money: Square's integer minor units → Decimal major units with the
+  currency's ISO 4217 exponent (`constants.currency_exponent`; NGN has 2).
+- Modifiers are folded into their line: the description lists them and the
+  unit price is base price + Σ modifier price × modifier quantity. Square
+  charges modifiers per unit of the line and discounts/taxes them with it, so
+  one line keeps one tax category and the line's discounts apply to the whole.
+- Taxes: the line's Square tax percentage → our category through
+  `MappingOptions.tax_categories` (7.5 → STANDARD_VAT, 0 → ZERO_VAT by
+  default). A line without a tax is `untaxed_category` (ZERO_VAT by default,
+  with `zero_rated_reason`). Two non-zero taxes on one line are refused.
+- Tax-inclusive prices are converted to net: unit price × 100 / (100 + rate)
+  and each discount likewise, rounded half-even to the currency exponent.
+  Whatever cent is left between that and Square's own net line amount
+  (total_money − total_tax_money) becomes a line allowance/charge "Rounding
+  (tax-inclusive price)", so the line net we send equals Square's.
+- Discounts: LINE_ITEM-scoped ones are line allowances; ORDER-scoped ones are
+  document allowances, one per tax category/rate (Square apportions them over
+  the lines; we add up the apportioned amounts per category, EN 16931 BG-20).
+- Service charges are document charges: taxable ones in the category of their
+  tax, net of any inclusive tax; non-taxable ones in `untaxed_category`.
+- Tips are a gratuity for staff, not consideration for a supply: outside the
+  scope of VAT. There is no "outside scope" category in our canonical model,
+  so by default (`tips="exclude"`) they are left off the invoice and taken off
+  Square's total in `source_figures`; `tips="charge"` adds them as a ZERO_VAT
+  document charge instead.
+- Customer: B2C walk-in (None) unless `field_map["customer_tin"]` names a
+  customer custom attribute that holds a TIN: then a B2B Party.
+- Supplier is left empty: the invoicing core fills it from the Organization.
+- `source_figures` carries Square's total_tax_money and total_money so the
+  core flags any difference from its own totals.
+- A return order (refund) gives a CREDIT_NOTE; the caller fills
+  `billing_reference` from the original invoice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from invoicing.canonical import (
+    CREDIT_NOTE,
+    INVOICE,
+    ZERO_VAT,
+    AllowanceCharge,
+    CanonicalInvoice,
+    Line,
+    Party,
+    PaymentMeans,
+    SourceFigures,
+    SourceRef,
+    STANDARD_VAT,
+)
+from integrations.pos.square import constants
+from taxpoynt.errors import ApplicationError
+
+SYSTEM = "square"
+ROUNDING_REASON = "Rounding (tax-inclusive price)"
+
+
+class SquareMappingError(ApplicationError):
+    pass
+
+
+def _default_tax_categories() -> dict[Decimal, str]:
+    return {Decimal("7.5"): STANDARD_VAT, Decimal("0"): ZERO_VAT}
+
+
+@dataclass
+class MappingOptions:
+    tax_categories: dict[Decimal, str] = field(default_factory=_default_tax_categories)
+    untaxed_category: str = ZERO_VAT
+    zero_rated_reason: str = "Zero-rated supply"
+    exempt_reason: str = "VAT-exempt supply"
+    tips: str = "exclude"  # or "charge"
+    timezone: str = "Africa/Lagos"
+    unit_code: str = "EA"
+
+
+class _Money:
+    def __init__(self, currency: str):
+        self.currency = currency
+        self.exp = constants.currency_exponent(currency)
+        self.quantum = Decimal(1).scaleb(-self.exp)
+
+    def major(self, minor) -> Decimal:
+        """Minor units → major units, exactly (1500 kobo → Decimal("15.00"))."""
+        return Decimal(minor).scaleb(-self.exp)
+
+    def q(self, value: Decimal) -> Decimal:
+        return value.quantize(self.quantum, rounding=ROUND_HALF_EVEN)
+
+    def of(self, m: dict | None) -> int:
+        if not m:
+            return 0
+        if m.get("currency") and m["currency"] != self.currency:
+            raise SquareMappingError(f"Mixed currencies {m['currency']} / {self.currency} in one order.")
+        return int(m.get("amount", 0))
+
+
+def _category_for(pct: Decimal | None, opts: MappingOptions) -> tuple[str, Decimal]:
+    if pct is None:
+        cat = opts.untaxed_category
+        return cat, Decimal("0") if cat != STANDARD_VAT else Decimal("7.5")
+    for rate, cat in opts.tax_categories.items():
+        if Decimal(rate) == pct:
+            return cat, pct
+    raise SquareMappingError(f"Square tax rate {pct} % has no tax category mapping.", extra={"rate": str(pct)})
+
+
+def _exemption_reason(cat: str, opts: MappingOptions) -> str:
+    return {ZERO_VAT: opts.zero_rated_reason}.get(cat, opts.exempt_reason if cat != STANDARD_VAT else "")
+
+
+def _line_tax(applied: list[dict], taxes: dict[str, dict]) -> tuple[Decimal | None, bool]:
+    """(percentage or None, inclusive?) of a line's applied taxes."""
+    found = [taxes[a["tax_uid"]] for a in applied or [] if a.get("tax_uid") in taxes]
+    nonzero = [t for t in found if Decimal(t.get("percentage") or "0") != 0]
+    if len(nonzero) > 1:
+        raise SquareMappingError("A Square line with more than one non-zero tax cannot be mapped to one VAT category.",
+                                 extra={"taxes": [t.get("name") for t in nonzero]})
+    if nonzero:
+        t = nonzero[0]
+        return Decimal(t["percentage"]), t.get("type") == "INCLUSIVE"
+    if found:
+        return Decimal("0"), False
+    return None, False
+
+
+def _attr(attrs: dict | None, key: str | None) -> str:
+    if not attrs or not key:
+        return ""
+    value = attrs.get(key)
+    if isinstance(value, dict):
+        value = value.get("value")
+    return str(value).strip() if value not in (None, "") else ""
+
+
+def _customer_party(customer: dict | None, attrs: dict | None, field_map: dict | None) -> Party | None:
+    field_map = field_map or {}
+    tin = _attr(attrs, field_map.get("customer_tin"))
+    if not tin:
+        return None  # B2C walk-in customer
+    customer = customer or {}
+    name = _attr(attrs, field_map.get("customer_name")) or customer.get("company_name") or " ".join(
+        p for p in (customer.get("given_name"), customer.get("family_name")) if p) or tin
+    addr = customer.get("address") or {}
+    return Party(name=name, tin=tin, email=customer.get("email_address", ""),
+                 telephone=customer.get("phone_number", ""),
+                 street_name=" ".join(p for p in (addr.get("address_line_1"), addr.get("address_line_2")) if p),
+                 city_name=addr.get("locality", ""), postal_zone=addr.get("postal_code", ""),
+                 country=addr.get("country", "NG") or "NG")
+
+
+def _issue(order: dict, opts: MappingOptions) -> tuple[dt.date, dt.time]:
+    stamp = order.get("closed_at") or order.get("updated_at") or order.get("created_at")
+    if not stamp:
+        raise SquareMappingError("The Square order has no timestamp.")
+    t = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(ZoneInfo(opts.timezone))
+    return t.date(), t.time().replace(microsecond=0)
+
+
+def _description(name: str, variation: str | None, modifiers: list[dict]) -> str:
+    text = name or "Item"
+    if variation and variation.lower() not in ("regular", ""):
+        text = f"{text}, {variation}"
+    mods = [m.get("name") for m in modifiers if m.get("name")]
+    if mods:
+        text = f"{text} + {', '.join(mods)}"
+    return text
+
+
+def _net(amount_minor: int, inclusive_pct: Decimal | None) -> Decimal:
+    if not inclusive_pct:
+        return Decimal(amount_minor)
+    return Decimal(amount_minor) * 100 / (100 + inclusive_pct)
+
+
+def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, opts: MappingOptions, is_return: bool):
+    """Lines plus per-category order-discount totals (major units)."""
+    lines: list[Line] = []
+    doc_allowances: "OrderedDict[tuple[str, Decimal], list]" = OrderedDict()
+    for li in items:
+        qty = Decimal(str(li["quantity"]))
+        if qty <= 0:
+            continue
+        modifiers = li.get("return_modifiers" if is_return else "modifiers") or []
+        pct, inclusive = _line_tax(li.get("applied_taxes"), taxes)
+        cat, rate = _category_for(pct, opts)
+        incl_pct = pct if inclusive else None
+        base = money.of(li.get("base_price_money"))
+        unit_minor = Decimal(base) + sum(
+            Decimal(money.of(m.get("base_price_money"))) * Decimal(str(m.get("quantity") or "1")) for m in modifiers)
+        line_allowances: list[AllowanceCharge] = []
+        line_disc = order_disc = 0
+        order_disc_names = []
+        for a in li.get("applied_discounts") or []:
+            d = discounts.get(a.get("discount_uid"), {})
+            amt = money.of(a.get("applied_money"))
+            if not amt:
+                continue
+            if d.get("scope") == "ORDER":
+                order_disc += amt
+                order_disc_names.append(d.get("name") or "Discount")
+            else:
+                line_disc += amt
+                line_allowances.append(AllowanceCharge(
+                    charge_indicator=False, amount=money.q(money.major(_net(amt, incl_pct))),
+                    reason=d.get("name") or "Discount", tax_category=cat, tax_rate=rate))
+        unit_price = money.q(money.major(_net(unit_minor, incl_pct))) if incl_pct else money.major(unit_minor)
+        total = money.of(li.get("total_money"))
+        tax = money.of(li.get("total_tax_money"))
+        square_net = money.major(total - tax)
+        order_disc_net = money.q(money.major(_net(order_disc, incl_pct)))
+        ours = (qty * unit_price).quantize(money.quantum, rounding=ROUND_HALF_UP) - sum(
+            (a.amount for a in line_allowances), Decimal(0))
+        residual = square_net + order_disc_net - ours
+        if residual:
+            line_allowances.append(AllowanceCharge(charge_indicator=residual > 0, amount=abs(residual),
+                                                   reason=ROUNDING_REASON, tax_category=cat, tax_rate=rate))
+        lines.append(Line(
+            description=_description(li.get("name") or "", li.get("variation_name"), modifiers),
+            quantity=qty, unit_price=unit_price, tax_category=cat, tax_rate=rate,
+            item_code=li.get("catalog_object_id") or "", unit_code=opts.unit_code,
+            allowance_charges=line_allowances, exemption_reason=_exemption_reason(cat, opts)))
+        if order_disc_net:
+            bucket = doc_allowances.setdefault((cat, rate), [Decimal(0), []])
+            bucket[0] += order_disc_net
+            bucket[1].extend(n for n in order_disc_names if n not in bucket[1])
+    allowances = [AllowanceCharge(charge_indicator=False, amount=amount, reason=", ".join(names),
+                                  tax_category=cat, tax_rate=rate)
+                  for (cat, rate), (amount, names) in doc_allowances.items()]
+    return lines, allowances
+
+
+def _service_charges(charges, *, money: _Money, taxes: dict, opts: MappingOptions) -> list[AllowanceCharge]:
+    out = []
+    for sc in charges or []:
+        total = money.of(sc.get("total_money")) or money.of(sc.get("applied_money"))
+        tax = money.of(sc.get("total_tax_money"))
+        if not total:
+            continue
+        pct, _inclusive = _line_tax(sc.get("applied_taxes"), taxes) if sc.get("taxable") else (None, False)
+        cat, rate = _category_for(pct, opts)
+        out.append(AllowanceCharge(charge_indicator=True, amount=money.major(total - tax),
+                                   reason=sc.get("name") or "Service charge", tax_category=cat, tax_rate=rate))
+    return out
+
+
+def _tip_charge(tip_minor: int, money: _Money, opts: MappingOptions) -> list[AllowanceCharge]:
+    if not tip_minor or opts.tips != "charge":
+        return []
+    return [AllowanceCharge(charge_indicator=True, amount=money.major(tip_minor), reason="Tip",
+                            tax_category=ZERO_VAT, tax_rate=Decimal("0"))]
+
+
+def _payment_means(types: list[str]) -> list[PaymentMeans]:
+    codes = []
+    for t in types:
+        code = constants.PAYMENT_MEANS_CODES.get(t or "", "ZZZ")
+        if code not in codes:
+            codes.append(code)
+    return [PaymentMeans(code=c) for c in codes]
+
+
+def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: dict | None = None,
+                       customer_attributes: dict | None = None, options: MappingOptions | None = None
+                       ) -> CanonicalInvoice:
+    """A completed Square sale → an INVOICE."""
+    opts = options or MappingOptions()
+    if not order.get("line_items"):
+        raise SquareMappingError("The Square order has no line items.", extra={"order_id": order.get("id")})
+    currency = (order.get("total_money") or order["line_items"][0]["base_price_money"])["currency"]
+    money = _Money(currency)
+    taxes = {t["uid"]: t for t in order.get("taxes") or []}
+    discounts = {d["uid"]: d for d in order.get("discounts") or []}
+    lines, allowances = _build_lines(order["line_items"], money=money, taxes=taxes, discounts=discounts,
+                                     opts=opts, is_return=False)
+    tip = money.of(order.get("total_tip_money"))
+    charges = _service_charges(order.get("service_charges"), money=money, taxes=taxes, opts=opts)
+    charges += _tip_charge(tip, money, opts)
+    issue_date, issue_time = _issue(order, opts)
+    payable = money.of(order.get("total_money"))
+    if opts.tips != "charge" and constants.TOTAL_INCLUDES_TIPS:
+        payable -= tip
+    return CanonicalInvoice(
+        kind=INVOICE, issue_date=issue_date, issue_time=issue_time, currency=currency,
+        supplier=Party(name=""), customer=_customer_party(customer, customer_attributes, field_map),
+        lines=lines, allowance_charges=allowances + charges,
+        payment_means=_payment_means([t.get("type") for t in order.get("tenders") or []]),
+        source=SourceRef(system=SYSTEM, type="order", id=order["id"]),
+        buyer_reference=order.get("reference_id") or "",
+        source_figures=SourceFigures(tax_amount=money.major(money.of(order.get("total_tax_money"))),
+                                     payable_amount=money.major(payable)),
+    )
+
+
+def return_to_canonical(return_order: dict, *, refund: dict | None = None, field_map: dict | None = None,
+                        customer: dict | None = None, customer_attributes: dict | None = None,
+                        options: MappingOptions | None = None) -> CanonicalInvoice:
+    """A Square return order (the `order_id` of a refund) → a CREDIT_NOTE.
+    `billing_reference` is left for the caller (the original invoice)."""
+    opts = options or MappingOptions()
+    returns = return_order.get("returns") or []
+    if not returns:
+        raise SquareMappingError("The Square order has no returns.", extra={"order_id": return_order.get("id")})
+    first_money = (return_order.get("return_amounts") or {}).get("total_money") or \
+        returns[0]["return_line_items"][0]["base_price_money"]
+    money = _Money(first_money["currency"])
+    lines, allowances, charges = [], [], []
+    tax_total = payable = 0
+    for ret in returns:
+        taxes = {t["uid"]: t for t in ret.get("return_taxes") or []}
+        discounts = {d["uid"]: d for d in ret.get("return_discounts") or []}
+        ls, al = _build_lines(ret.get("return_line_items") or [], money=money, taxes=taxes, discounts=discounts,
+                              opts=opts, is_return=True)
+        lines += ls
+        allowances += al
+        charges += _service_charges(ret.get("return_service_charges"), money=money, taxes=taxes, opts=opts)
+        amounts = ret.get("return_amounts") or {}
+        tip = money.of(amounts.get("tip_money")) or sum(money.of(t.get("applied_money")) for t in ret.get("return_tips") or [])
+        charges += _tip_charge(tip, money, opts)
+        tax_total += money.of(amounts.get("tax_money"))
+        payable += money.of(amounts.get("total_money")) - (tip if opts.tips != "charge" else 0)
+    if not lines:
+        raise SquareMappingError("The Square return has no returned line items.")
+    issue_date, issue_time = _issue(return_order, opts)
+    source_id = (refund or {}).get("id") or return_order["id"]
+    return CanonicalInvoice(
+        kind=CREDIT_NOTE, issue_date=issue_date, issue_time=issue_time, currency=money.currency,
+        supplier=Party(name=""), customer=_customer_party(customer, customer_attributes, field_map),
+        lines=lines, allowance_charges=allowances + charges,
+        payment_means=_payment_means([(refund or {}).get("destination_type") or ""]) if refund else [],
+        source=SourceRef(system=SYSTEM, type="refund", id=source_id),
+        note=(refund or {}).get("reason") or "",
+        source_figures=SourceFigures(tax_amount=money.major(tax_total), payable_amount=money.major(payable)),
+    )
