@@ -17,6 +17,7 @@ import re
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
+import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -61,7 +62,7 @@ RULES = {
     "TP-11": ("BR-16", "The invoice has at least one line."),
     "TP-12": ("BR-DEC-01", "An allowance or charge amount is not negative and has at most 2 decimals."),
     "TP-13": ("BR-06", "The supplier has a name; a B2B/B2G customer has a name (BR-07)."),
-    "TP-14": ("BR-CL-14", "A country is an ISO 3166-1 alpha-2 code (two capital letters)."),
+    "TP-14": ("BR-CL-14", "A country is an ISO 3166-1 alpha-2 code, e.g. NG."),
     "TP-15": ("BR-61", "Credit transfer payment means (30, 58) give the payee account."),
     "TP-16": ("", "An email address is well formed."),
     "TP-17": ("BR-25", "A line has a description (the item name)."),
@@ -119,7 +120,7 @@ def _check_party(ck: _Check, party: c.Party, path: str, *, tin_required: bool, n
             validate_email(party.email)
         except ValidationError:
             ck.fail("TP-16", f"{path}.email", f"{party.email!r} is not an email address")
-    if not _COUNTRY.match(party.country or ""):
+    if not (_COUNTRY.match(party.country or "") and pycountry.countries.get(alpha_2=party.country)):
         ck.fail("TP-14", f"{path}.country", f"{party.country!r} is not an ISO 3166-1 alpha-2 code")
 
 

