@@ -47,8 +47,9 @@ only for private-app tokens (HubSpot sends no daily headers on OAuth calls); sea
 
 create_app options (all keyword; defaults in brackets)
 ------------------------------------------------------
-portal_id [62515], app_id [54321], client_id ["taxpoynt-sandbox-client-id"], client_secret
-["taxpoynt-sandbox-client-secret"], redirect_uris [() = any redirect URI accepted], webhook_url [None = no
+portal_id [62515], app_id [54321], client_id / client_secret [settings.VENDORS["hubspot"] when Django is
+configured ("demo-hubspot-client-id" / "demo-hubspot-client-secret" by default), else
+"taxpoynt-sandbox-client-id" / "taxpoynt-sandbox-client-secret"], redirect_uris [() = any redirect URI accepted], webhook_url [None = no
 webhooks], subscriptions [deal.creation, deal.deletion, deal.associationChange, deal.propertyChange for
 dealstage and amount; each {"eventType", "propertyName"?}], access_token_ttl [1800 s], ten_secondly_limit [100],
 search_per_second [4], daily_limit [250000], time_factor [1.0: webhook retry delays 60 s × 2^n; 0.001 in tests],

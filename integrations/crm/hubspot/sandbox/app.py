@@ -5,6 +5,7 @@ authentication, scopes, forced faults and rate limits to API calls the way
 HubSpot does, and serves the /_sandbox/ control API. See the package
 docstring for options and the control API.
 """
+from django.core.exceptions import ImproperlyConfigured
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
@@ -113,5 +114,18 @@ class HubSpotSandboxApp:
 
 
 def create_app(**options) -> HubSpotSandboxApp:
-    """Build a sandbox app; options are Sandbox's keyword arguments (see the package docstring)."""
-    return HubSpotSandboxApp(Sandbox(**options))
+    """Build a sandbox app; options are Sandbox's keyword arguments (see the package docstring).
+
+    Without client_id/client_secret options the app takes them from
+    settings.VENDORS["hubspot"] (when Django is configured), so the demo's
+    connector and `manage.py sandboxes` agree on the OAuth app."""
+    return HubSpotSandboxApp(Sandbox(**{**_settings_credentials(), **options}))
+
+
+def _settings_credentials() -> dict:
+    try:
+        from django.conf import settings
+        vendor = settings.VENDORS["hubspot"]
+    except (ImportError, ImproperlyConfigured, AttributeError, KeyError):
+        return {}
+    return {"client_id": vendor["client_id"], "client_secret": vendor["client_secret"]}

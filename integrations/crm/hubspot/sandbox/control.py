@@ -414,34 +414,33 @@ def _ms(value) -> int | None:
 
 # HTTP face ------------------------------------------------------------------------
 CONTROL_RULES = Map([
-    Rule("/_sandbox/reset", methods=["POST"], endpoint=("reset", ())),
-    Rule("/_sandbox/state", methods=["GET"], endpoint=("state", ())),
-    Rule("/_sandbox/app", methods=["POST"], endpoint=("configure_app", ())),
-    Rule("/_sandbox/limits", methods=["POST"], endpoint=("set_limits", ())),
-    Rule("/_sandbox/limits/reset", methods=["POST"], endpoint=("reset_rate_limits", ())),
-    Rule("/_sandbox/faults", methods=["POST"], endpoint=("fail_next", ())),
-    Rule("/_sandbox/authorize", methods=["POST"], endpoint=("authorize", ())),
-    Rule("/_sandbox/tokens", methods=["POST"], endpoint=("issue_token", ())),
-    Rule("/_sandbox/tokens/expire", methods=["POST"], endpoint=("expire_access_tokens", ())),
-    Rule("/_sandbox/clock", methods=["POST"], endpoint=("advance_clock", ())),
-    Rule("/_sandbox/properties", methods=["POST"], endpoint=("define_property", ("object_type_",))),
-    Rule("/_sandbox/seed", methods=["POST"], endpoint=("seed", ())),
-    Rule("/_sandbox/deals/generate", methods=["POST"], endpoint=("generate_deals", ())),
-    Rule("/_sandbox/deals/<deal_id>/stage", methods=["POST"], endpoint=("move_deal_stage", ())),
-    Rule("/_sandbox/objects/<object_type_>", methods=["POST"], endpoint=("create_object", ())),
-    Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["GET"], endpoint=("get_object", ())),
-    Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["PATCH"], endpoint=("update_object", ())),
-    Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["DELETE"], endpoint=("delete_object", ())),
-    Rule("/_sandbox/associations", methods=["POST"], endpoint=("associate", ())),
-    Rule("/_sandbox/webhooks/deliveries", methods=["GET"], endpoint=("deliveries", ())),
-    Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint=("wait_for_webhooks", ())),
-    Rule("/_sandbox/webhooks/redeliver", methods=["POST"], endpoint=("redeliver", ())),
-    Rule("/_sandbox/webhooks/tampered", methods=["POST"], endpoint=("send_tampered", ())),
+    Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
+    Rule("/_sandbox/state", methods=["GET"], endpoint="state"),
+    Rule("/_sandbox/app", methods=["POST"], endpoint="configure_app"),
+    Rule("/_sandbox/limits", methods=["POST"], endpoint="set_limits"),
+    Rule("/_sandbox/limits/reset", methods=["POST"], endpoint="reset_rate_limits"),
+    Rule("/_sandbox/faults", methods=["POST"], endpoint="fail_next"),
+    Rule("/_sandbox/authorize", methods=["POST"], endpoint="authorize"),
+    Rule("/_sandbox/tokens", methods=["POST"], endpoint="issue_token"),
+    Rule("/_sandbox/tokens/expire", methods=["POST"], endpoint="expire_access_tokens"),
+    Rule("/_sandbox/clock", methods=["POST"], endpoint="advance_clock"),
+    Rule("/_sandbox/properties", methods=["POST"], endpoint="define_property"),
+    Rule("/_sandbox/seed", methods=["POST"], endpoint="seed"),
+    Rule("/_sandbox/deals/generate", methods=["POST"], endpoint="generate_deals"),
+    Rule("/_sandbox/deals/<deal_id>/stage", methods=["POST"], endpoint="move_deal_stage"),
+    Rule("/_sandbox/objects/<object_type_>", methods=["POST"], endpoint="create_object"),
+    Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["GET"], endpoint="get_object"),
+    Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["PATCH"], endpoint="update_object"),
+    Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["DELETE"], endpoint="delete_object"),
+    Rule("/_sandbox/associations", methods=["POST"], endpoint="associate"),
+    Rule("/_sandbox/webhooks/deliveries", methods=["GET"], endpoint="deliveries"),
+    Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait_for_webhooks"),
+    Rule("/_sandbox/webhooks/redeliver", methods=["POST"], endpoint="redeliver"),
+    Rule("/_sandbox/webhooks/tampered", methods=["POST"], endpoint="send_tampered"),
 ])
 
 
 def control_dispatch(sandbox: Sandbox, request, endpoint, args) -> object:
-    name, _ = endpoint
     try:
         body = json.loads(request.get_data(as_text=True) or "{}") if request.method != "GET" else {}
     except json.JSONDecodeError:
@@ -451,7 +450,7 @@ def control_dispatch(sandbox: Sandbox, request, endpoint, args) -> object:
     if "object_type" in body:
         body["object_type_"] = body.pop("object_type")
     try:
-        result = getattr(sandbox, name)(**args, **body)
+        result = getattr(sandbox, endpoint)(**args, **body)
     except TypeError as exc:
         raise HubSpotError(400, f"bad control arguments: {exc}", category="VALIDATION_ERROR") from None
     return json_response(result)

@@ -43,7 +43,9 @@ def multi(request, key: str) -> list[str]:
 
 def render(sb, obj, *, properties: list[str] | None, associations: list[str] = ()) -> dict:
     if properties:
-        names = list(dict.fromkeys([*properties, *facts.ALWAYS_PROPERTIES[obj.type]]))
+        # Names the portal does not define are left out, as HubSpot does.
+        known = sb.store.property_types(obj.type)
+        names = [n for n in dict.fromkeys([*properties, *facts.ALWAYS_PROPERTIES[obj.type]]) if n in known]
     else:
         names = facts.DEFAULT_PROPERTIES[obj.type]
     out = {
@@ -132,7 +134,7 @@ def get_object(sb, request, otype: str, oid: str):
                                     associations=multi(request, "associations")))
 
 
-def validate_properties(sb, otype: str, properties, *, creating: bool) -> dict:
+def validate_properties(sb, otype: str, properties) -> dict:
     if not isinstance(properties, dict):
         raise validation_error("Invalid input JSON: properties must be an object")
     types = sb.store.property_types(otype)
@@ -178,7 +180,7 @@ def update_object(sb, request, otype: str, oid: str):
         obj = sb.store.get(otype, oid)
         if obj is None:
             raise not_found()
-        clean = validate_properties(sb, otype, body.get("properties", {}), creating=False)
+        clean = validate_properties(sb, otype, body.get("properties", {}))
         changed = sb.store.update(obj, clean)
         sb.object_changed(obj, changed, source="INTEGRATION")
         return json_response(render(sb, obj, properties=list(clean)))
@@ -188,7 +190,7 @@ def create_object(sb, request, otype: str):
     otype = object_type(otype)
     body = read_json(request)
     with sb.store.lock:
-        clean = validate_properties(sb, otype, body.get("properties", {}), creating=True)
+        clean = validate_properties(sb, otype, body.get("properties", {}))
         obj = sb.store.create(otype, clean)
         for assoc in body.get("associations") or []:
             to = assoc.get("to", {}).get("id")

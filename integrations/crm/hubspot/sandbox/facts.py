@@ -43,7 +43,8 @@ PROPERTIES = {
     },
     "contacts": {
         "firstname": "string", "lastname": "string", "email": "string", "phone": "string",
-        "company": "string", "createdate": "datetime", "lastmodifieddate": "datetime",
+        "company": "string", "address": "string", "city": "string", "state": "string", "zip": "string",
+        "country": "string", "createdate": "datetime", "lastmodifieddate": "datetime",
         "hs_lastmodifieddate": "datetime", "hs_object_id": "number",
     },
 }

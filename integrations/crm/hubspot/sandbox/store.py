@@ -37,14 +37,6 @@ def parse_ms(value) -> int | None:
     return int(dt.timestamp() * 1000)
 
 
-def decimal_text(value) -> str:
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    return format(d.normalize(), "f") if d == d.to_integral() else format(d, "f")
-
-
 @dataclass
 class CrmObject:
     type: str
@@ -252,7 +244,7 @@ def line_item_amount(props: dict) -> str | None:
             gross -= gross * Decimal(props["hs_discount_percentage"]) / 100
     except InvalidOperation:
         return props.get("amount")
-    return decimal_text(gross.quantize(Decimal("0.01")) if gross != gross.to_integral() else gross)
+    return str(gross.quantize(Decimal("0.01")))  # two decimals (UNCONFIRMED format)
 
 
 def _uuidish() -> str:

@@ -1,0 +1,594 @@
+"""The HubSpot sandbox (integrations/crm/hubspot/sandbox) over real sockets:
+OAuth (code + PKCE, refresh, revoke, bad/reused codes), CRM v3 paging and
+updates, search semantics and limits, v4 associations, rate limits, signed
+webhook delivery with HubSpot's retry rules, and HubSpot's own Python client
+pointed at the sandbox."""
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from taxpoynt import sandboxing
+
+REDIRECT = "http://127.0.0.1:9/oauth/hubspot/callback"
+SCOPES = "crm.objects.deals.read crm.objects.deals.write crm.objects.line_items.read crm.objects.companies.read"
+
+
+@pytest.fixture
+def hs():
+    running = sandboxing.start("hubspot", port=0, redirect_uris=[REDIRECT], time_factor=0.001)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sb(hs):
+    return hs.app.sandbox
+
+
+@pytest.fixture
+def api(hs, sb):
+    token = sb.issue_token()["access_token"]
+    with httpx.Client(base_url=hs.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+        yield client
+
+
+class Receiver:
+    """A tiny webhook endpoint: verifies signatures independently, answers from a script."""
+
+    def __init__(self, secret: str):
+        self.secret = secret
+        self.requests: list[dict] = []
+        self.script: list[tuple[int, dict]] = []
+        self.lock = threading.Lock()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/hubspot"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def app(self, environ, start_response):
+        request = Request(environ)
+        body = request.get_data(as_text=True)
+        timestamp = request.headers.get("X-HubSpot-Request-Timestamp", "")
+        source = f"{request.method}{request.url}{body}{timestamp}".encode()
+        expected = base64.b64encode(hmac.new(self.secret.encode(), source, hashlib.sha256).digest()).decode()
+        fresh = timestamp.isdigit() and abs(time.time() * 1000 - int(timestamp)) < 300_000
+        valid = hmac.compare_digest(expected, request.headers.get("X-HubSpot-Signature-v3", "")) and fresh
+        with self.lock:
+            self.requests.append({"url": request.url, "headers": dict(request.headers), "body": body,
+                                  "valid": valid, "events": json.loads(body)})
+            status, headers = self.script.pop(0) if self.script else (200, {})
+        if not valid:
+            status, headers = 401, {}
+        return Response("", status=status, headers=headers)(environ, start_response)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(sb):
+    rec = Receiver(sb.app_settings()["client_secret"])
+    sb.configure_app(webhook_url=rec.url)
+    yield rec
+    rec.stop()
+
+
+class _Form(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.action, self.fields, self.buttons = None, {}, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.action = a.get("action")
+        elif tag == "input" and a.get("type") == "hidden":
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "button":
+            self.buttons.append(a)
+
+
+def _pkce():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def _consent(hs, sb, *, challenge=None, state="st-123") -> str:
+    """Open the consent page, press "Grant access", return the code from the redirect."""
+    params = {"client_id": sb.app_settings()["client_id"], "redirect_uri": REDIRECT, "scope": SCOPES,
+              "optional_scope": "crm.objects.contacts.read", "state": state}
+    if challenge:
+        params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    page = httpx.get(f"{hs.url}/oauth/authorize", params=params)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    form = _Form()
+    form.feed(page.text)
+    grant = [b for b in form.buttons if b.get("value") == "grant"]
+    assert grant and grant[0].get("type") == "submit"
+    assert "Grant access" in page.text
+    answer = httpx.post(form.action, data=form.fields | {"decision": "grant"})
+    assert answer.status_code == 302
+    location = urlparse(answer.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    query = parse_qs(location.query)
+    assert query["state"] == [state]
+    return query["code"][0]
+
+
+def _token(hs, sb, **fields):
+    app = sb.app_settings()
+    data = {"client_id": app["client_id"], "client_secret": app["client_secret"]} | fields
+    return httpx.post(f"{hs.url}/oauth/v1/token", data=data)
+
+
+# OAuth -----------------------------------------------------------------------
+
+def test_oauth_code_flow_with_pkce_refresh_and_revoke(hs, sb):
+    verifier, challenge = _pkce()
+    code = _consent(hs, sb, challenge=challenge)
+    answer = _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code,
+                    code_verifier=verifier)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) == {"token_type", "refresh_token", "access_token", "expires_in"}
+    assert body["token_type"] == "bearer" and body["expires_in"] == 1800
+
+    info = httpx.get(f"{hs.url}/oauth/v1/access-tokens/{body['access_token']}").json()
+    assert info["hub_id"] == sb.portal_id and info["token_type"] == "access"
+    assert "crm.objects.deals.read" in info["scopes"] and "crm.objects.contacts.read" in info["scopes"]
+    assert 0 < info["expires_in"] <= 1800
+    refresh_info = httpx.get(f"{hs.url}/oauth/v1/refresh-tokens/{body['refresh_token']}").json()
+    assert refresh_info["client_id"] == sb.app_settings()["client_id"]
+
+    deals = httpx.get(f"{hs.url}/crm/v3/objects/deals",
+                      headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert deals.status_code == 200 and deals.json() == {"results": []}
+
+    refreshed = _token(hs, sb, grant_type="refresh_token", refresh_token=body["refresh_token"]).json()
+    assert refreshed["access_token"] != body["access_token"]
+    assert refreshed["refresh_token"] == body["refresh_token"]
+
+    assert httpx.delete(f"{hs.url}/oauth/v1/refresh-tokens/{body['refresh_token']}").status_code == 204
+    again = _token(hs, sb, grant_type="refresh_token", refresh_token=body["refresh_token"])
+    assert again.status_code == 400 and again.json()["status"] == "BAD_REFRESH_TOKEN"
+    # Access tokens already issued stay valid after the refresh token is revoked.
+    still = httpx.get(f"{hs.url}/crm/v3/objects/deals", headers={"Authorization": f"Bearer {refreshed['access_token']}"})
+    assert still.status_code == 200
+
+
+def test_auth_codes_are_single_use_checked_and_short_lived(hs, sb):
+    bad = _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code="nope")
+    assert bad.status_code == 400 and bad.json()["status"] == "BAD_AUTH_CODE"
+
+    code = _consent(hs, sb)
+    assert _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code).status_code == 200
+    reused = _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code)
+    assert reused.status_code == 400 and reused.json()["status"] == "BAD_AUTH_CODE"
+
+    verifier, challenge = _pkce()
+    code = _consent(hs, sb, challenge=challenge)
+    wrong = _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code,
+                   code_verifier=_pkce()[0])
+    assert wrong.status_code == 400 and wrong.json()["status"] == "BAD_AUTH_CODE"
+
+    code = _consent(hs, sb)
+    sb.advance_clock(301)
+    late = _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code)
+    assert late.status_code == 400 and late.json()["status"] == "BAD_AUTH_CODE"
+
+    secret = _token(hs, sb, client_secret="wrong", grant_type="refresh_token", refresh_token="x")
+    assert secret.status_code == 400 and secret.json()["status"] == "BAD_CLIENT_SECRET"
+
+
+def test_authorize_rejects_unknown_client_and_foreign_redirect(hs, sb):
+    base = {"redirect_uri": REDIRECT, "scope": SCOPES}
+    unknown = httpx.get(f"{hs.url}/oauth/authorize", params=base | {"client_id": "someone-else"})
+    assert unknown.status_code == 400 and "client_id" in unknown.text
+    foreign = httpx.get(f"{hs.url}/oauth/authorize", params=base | {
+        "client_id": sb.app_settings()["client_id"], "redirect_uri": "https://evil.example/cb"})
+    assert foreign.status_code == 400 and "redirect_uri" in foreign.text
+
+
+def test_missing_and_expired_tokens_get_hubspot_401s(hs, sb, api):
+    none = httpx.get(f"{hs.url}/crm/v3/objects/deals")
+    assert none.status_code == 401
+    assert none.json()["category"] == "INVALID_AUTHENTICATION"
+    assert none.json()["message"].startswith("Authentication credentials not found")
+    assert api.get("/crm/v3/objects/deals").status_code == 200
+    sb.expire_access_tokens()
+    expired = api.get("/crm/v3/objects/deals")
+    assert expired.status_code == 401 and expired.json()["category"] == "EXPIRED_AUTHENTICATION"
+
+
+def test_scopes_are_enforced(hs, sb):
+    token = sb.issue_token(scopes=["crm.objects.deals.read"])["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    deal = sb.create_deal({"dealname": "Scoped"})
+    assert httpx.get(f"{hs.url}/crm/v3/objects/deals", headers=headers).status_code == 200
+    denied = httpx.patch(f"{hs.url}/crm/v3/objects/deals/{deal['id']}", headers=headers,
+                         json={"properties": {"dealname": "x"}})
+    assert denied.status_code == 403 and denied.json()["category"] == "MISSING_SCOPES"
+    assert httpx.get(f"{hs.url}/crm/v3/objects/contacts", headers=headers).status_code == 403
+
+
+# CRM v3 ------------------------------------------------------------------------
+
+def test_list_pages_to_the_end_following_links(sb, api):
+    ids = sb.generate_deals(count=23)["ids"]
+    seen, pages, url = [], 0, "/crm/v3/objects/deals?limit=10&properties=dealname&properties=amount"
+    while url:
+        body = api.get(url).json()
+        pages += 1
+        for row in body["results"]:
+            assert set(row) >= {"id", "properties", "createdAt", "updatedAt", "archived"}
+            assert set(row["properties"]) == {"dealname", "amount", "createdate", "hs_lastmodifieddate",
+                                              "hs_object_id"}
+            assert all(isinstance(v, str) for v in row["properties"].values())
+            seen.append(row["id"])
+        nxt = body.get("paging", {}).get("next")
+        url = nxt["link"] if nxt else None
+    assert seen == ids and pages == 3
+
+
+def test_get_patch_and_property_validation(sb, api):
+    deal = sb.create_deal({"dealname": "Acme supply", "amount": "12500.00", "deal_currency_code": "NGN"},
+                          line_items=[{"name": "Cement", "quantity": "5", "price": "2500.00"}])
+    got = api.get(f"/crm/v3/objects/deals/{deal['id']}", params={"properties": "dealname,amount"}).json()
+    assert got["properties"]["amount"] == "12500.00"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", got["properties"]["hs_lastmodifieddate"])
+
+    patched = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"amount": "13000"}})
+    assert patched.status_code == 200
+    after = patched.json()
+    assert after["properties"]["amount"] == "13000"
+    assert after["properties"]["hs_lastmodifieddate"] > got["properties"]["hs_lastmodifieddate"]
+    assert after["updatedAt"] == after["properties"]["hs_lastmodifieddate"]
+
+    unknown = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"taxpoynt_irn": "X"}})
+    assert unknown.status_code == 400 and unknown.json()["category"] == "VALIDATION_ERROR"
+    assert "PROPERTY_DOESNT_EXIST" in unknown.json()["message"]
+    sb.define_property("deals", "taxpoynt_irn")
+    assert api.patch(f"/crm/v3/objects/deals/{deal['id']}",
+                     json={"properties": {"taxpoynt_irn": "INV001-94ND90NR-20240611"}}).status_code == 200
+    readonly = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"hs_object_id": "1"}})
+    assert readonly.status_code == 400
+    stage = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"dealstage": "nonsense"}})
+    assert stage.status_code == 400 and "INVALID_OPTION" in stage.json()["message"]
+
+    item = api.get(f"/crm/v3/objects/line_items/{deal['line_item_ids'][0]}").json()
+    assert item["properties"]["amount"] == "12500.00" and item["properties"]["quantity"] == "5"
+    missing = api.get("/crm/v3/objects/deals/999")
+    assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
+
+
+def test_batch_read_reports_missing_ids(sb, api):
+    deal = sb.create_deal({"dealname": "A"}, line_items=[{"name": "x", "quantity": "2", "price": "3"}] * 2)
+    both = api.post("/crm/v3/objects/line_items/batch/read",
+                    json={"inputs": [{"id": i} for i in deal["line_item_ids"]], "properties": ["name", "price"]})
+    assert both.status_code == 200 and both.json()["status"] == "COMPLETE"
+    assert sorted(r["id"] for r in both.json()["results"]) == sorted(deal["line_item_ids"])
+    partial = api.post("/crm/v3/objects/line_items/batch/read",
+                       json={"inputs": [{"id": deal["line_item_ids"][0]}, {"id": "404"}], "properties": []})
+    assert partial.status_code == 207
+    assert partial.json()["errors"][0]["context"]["ids"] == ["404"]
+
+
+def test_pipelines_list_default_stages(api):
+    body = api.get("/crm/v3/pipelines/deals").json()
+    stages = {s["id"]: s for s in body["results"][0]["stages"]}
+    assert body["results"][0]["id"] == "default"
+    assert stages["closedwon"]["metadata"] == {"isClosed": "true", "probability": "1.0"}
+    assert stages["closedlost"]["metadata"]["isClosed"] == "true"
+    assert stages["appointmentscheduled"]["metadata"]["isClosed"] == "false"
+
+
+# search -------------------------------------------------------------------------
+
+def _search(api, body, otype="deals"):
+    return api.post(f"/crm/v3/objects/{otype}/search", json=body)
+
+
+def test_search_filters_sorts_and_paging(sb, api):
+    sb.set_limits(search_per_second=1000)
+    base = 1_714_644_000_000
+    rows = [("A", "100", "closedwon", 0), ("B", "250.50", "closedwon", 1000), ("C", "999", "closedlost", 2000),
+            ("D", "40", "contractsent", 3000), ("E", None, "closedwon", 4000)]
+    ids = {}
+    for name, amount, stage, offset in rows:
+        props = {"dealname": name, "dealstage": stage} | ({"amount": amount} if amount else {})
+        ids[name] = sb.create_deal(props, modified_at=base + offset)["id"]
+
+    def names(body):
+        answer = _search(api, body)
+        assert answer.status_code == 200, answer.text
+        return [r["properties"]["dealname"] for r in answer.json()["results"]]
+
+    f = lambda prop, op, value=None, **kw: {"propertyName": prop, "operator": op, **({"value": value} if value is not None else {}), **kw}  # noqa: E731
+    assert names({"filterGroups": [{"filters": [f("dealstage", "EQ", "closedwon")]}],
+                  "properties": ["dealname"]}) == ["A", "B", "E"]
+    assert names({"filterGroups": [{"filters": [f("dealstage", "NEQ", "closedwon")]}],
+                  "properties": ["dealname"]}) == ["C", "D"]
+    assert names({"filterGroups": [{"filters": [f("amount", "GT", "100")]}], "properties": ["dealname"]}) == ["B", "C"]
+    assert names({"filterGroups": [{"filters": [f("amount", "LTE", "100")]}], "properties": ["dealname"]}) == ["A", "D"]
+    assert names({"filterGroups": [{"filters": [f("amount", "BETWEEN", "50", highValue="300")]}],
+                  "properties": ["dealname"]}) == ["A", "B"]
+    assert names({"filterGroups": [{"filters": [f("dealstage", "IN", values=["closedlost", "contractsent"])]}],
+                  "properties": ["dealname"]}) == ["C", "D"]
+    assert names({"filterGroups": [{"filters": [f("amount", "HAS_PROPERTY")]}],
+                  "properties": ["dealname"]}) == ["A", "B", "C", "D"]
+    # Groups are ORed, filters inside a group ANDed.
+    assert names({"filterGroups": [{"filters": [f("dealstage", "EQ", "closedwon"), f("amount", "GT", "200")]},
+                                   {"filters": [f("dealname", "EQ", "d")]}], "properties": ["dealname"]}) == ["B", "D"]
+    # Datetime filters take epoch ms or ISO text.
+    cursor = {"filterGroups": [{"filters": [f("hs_lastmodifieddate", "GTE", str(base + 2000))]}],
+              "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}],
+              "properties": ["dealname"]}
+    assert names(cursor) == ["E", "D", "C"]
+    cursor["filterGroups"][0]["filters"][0]["value"] = "2024-05-02T10:00:02.000Z"
+    assert names(cursor) == ["E", "D", "C"]
+
+    collected, after = [], None
+    while True:
+        body = {"sorts": [{"propertyName": "amount", "direction": "ASCENDING"}], "limit": 2,
+                "properties": ["dealname"]} | ({"after": after} if after else {})
+        page = _search(api, body).json()
+        assert page["total"] == 5
+        collected += [r["properties"]["dealname"] for r in page["results"]]
+        after = page.get("paging", {}).get("next", {}).get("after")
+        if not after:
+            break
+    assert collected == ["D", "A", "B", "C", "E"]  # objects without the sort property come last
+
+
+def test_search_limits_match_hubspot(sb, api):
+    sb.set_limits(search_per_second=1000)
+    one = {"propertyName": "dealname", "operator": "HAS_PROPERTY"}
+    too_many_groups = _search(api, {"filterGroups": [{"filters": [one]}] * 6})
+    assert too_many_groups.status_code == 400 and too_many_groups.json()["category"] == "VALIDATION_ERROR"
+    assert _search(api, {"filterGroups": [{"filters": [one] * 10}] * 2}).status_code == 200
+    assert _search(api, {"filterGroups": [{"filters": [one] * 11}]}).status_code == 400
+    assert _search(api, {"filterGroups": [{"filters": [one] * 10}] * 2 + [{"filters": [one] * 6}]}).status_code == 400
+    assert _search(api, {"limit": 201}).status_code == 400
+    assert _search(api, {"filterGroups": [{"filters": [{"propertyName": "x", "operator": "LIKE"}]}]}).status_code == 400
+
+    sb.generate_deals(count=10_050, line_items_per_deal=0, with_company=False, modified_step_ms=0)
+    page = _search(api, {"limit": 200, "after": "9800"}).json()
+    assert page["total"] == 10_050 and len(page["results"]) == 200
+    assert page["paging"]["next"]["after"] == "10000"
+    beyond = _search(api, {"limit": 200, "after": "10000"})
+    assert beyond.status_code == 400 and beyond.json()["category"] == "VALIDATION_ERROR"
+
+
+# associations ------------------------------------------------------------------------
+
+def test_associations_v4_batch_read_and_v3_expansion(sb, api):
+    company = sb.create_company({"name": "Dangote Retail Ltd", "tin": "01234567-0001", "country": "NG"})
+    contact = sb.create_contact({"firstname": "Ada", "lastname": "Obi", "email": "ada@example.ng"})
+    deal = sb.create_deal({"dealname": "With links"},
+                          line_items=[{"name": "a", "price": "1"}, {"name": "b", "price": "2"}],
+                          company_id=company["id"], contact_ids=[contact["id"]])
+    bare = sb.create_deal({"dealname": "Alone"})
+
+    items = api.post("/crm/v4/associations/deals/line_items/batch/read",
+                     json={"inputs": [{"id": deal["id"]}]}).json()
+    assert items["status"] == "COMPLETE"
+    (result,) = items["results"]
+    assert result["from"] == {"id": deal["id"]}
+    assert [t["toObjectId"] for t in result["to"]] == [int(i) for i in deal["line_item_ids"]]
+    assert result["to"][0]["associationTypes"] == [{"category": "HUBSPOT_DEFINED", "typeId": 19, "label": None}]
+
+    companies = api.post("/crm/v4/associations/deals/companies/batch/read",
+                         json={"inputs": [{"id": deal["id"]}, {"id": bare["id"]}]})
+    assert companies.status_code == 207
+    types = companies.json()["results"][0]["to"][0]["associationTypes"]
+    assert {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"} in types
+    assert companies.json()["errors"][0]["context"] == {"fromObjectId": [bare["id"]]}
+
+    expanded = api.get(f"/crm/v3/objects/deals/{deal['id']}",
+                       params=[("associations", "line_items"), ("associations", "contacts")]).json()
+    assert expanded["associations"]["line_items"]["results"][0] == {"id": deal["line_item_ids"][0],
+                                                                   "type": "deal_to_line_item"}
+    assert expanded["associations"]["contacts"]["results"] == [{"id": contact["id"], "type": "deal_to_contact"}]
+
+
+# rate limits ------------------------------------------------------------------------------
+
+def test_ten_secondly_limit_answers_429_with_headers(sb, api):
+    sb.set_limits(ten_secondly=5)
+    remaining = []
+    for _ in range(5):
+        answer = api.get("/crm/v3/objects/deals")
+        assert answer.status_code == 200
+        assert answer.headers["X-HubSpot-RateLimit-Max"] == "5"
+        assert answer.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+        assert "X-HubSpot-RateLimit-Secondly" in answer.headers
+        assert "X-HubSpot-RateLimit-Daily" not in answer.headers  # OAuth calls have no daily limit
+        remaining.append(int(answer.headers["X-HubSpot-RateLimit-Remaining"]))
+    assert remaining == [4, 3, 2, 1, 0]
+    limited = api.get("/crm/v3/objects/deals")
+    assert limited.status_code == 429
+    body = limited.json()
+    assert body["status"] == "error" and body["errorType"] == "RATE_LIMIT"
+    assert body["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert body["message"] == "You have reached your ten_secondly_rolling limit."
+    assert limited.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+
+
+def test_search_secondly_limit_private_app_daily_headers_and_forced_faults(hs, sb, api):
+    sb.set_limits(search_per_second=2)
+    statuses = [_search(api, {}).status_code for _ in range(3)]
+    assert statuses[:2] == [200, 200] and statuses[2] == 429
+    assert _search(api, {}).json().get("policyName") == "SECONDLY"
+
+    private = sb.issue_token(private=True)["access_token"]
+    answer = httpx.get(f"{hs.url}/crm/v3/objects/deals", headers={"Authorization": f"Bearer {private}"})
+    assert answer.status_code == 200 and "X-HubSpot-RateLimit-Daily-Remaining" in answer.headers
+
+    sb.fail_next(2, status=429)
+    assert [api.get("/crm/v3/objects/deals").status_code for _ in range(3)] == [429, 429, 200]
+    sb.fail_next(1, status=500)
+    assert api.get("/crm/v3/objects/deals").status_code == 500
+
+
+# webhooks -----------------------------------------------------------------------------------
+
+def test_stage_change_webhook_is_signed_v3_and_v1(sb, receiver):
+    deal = sb.create_deal({"dealname": "Webhook deal", "amount": "500"}, notify=False)
+    sb.move_deal_stage(deal["id"], "closedwon")
+    assert sb.wait_for_webhooks(5)
+    (request,) = receiver.requests
+    assert request["valid"]  # our independent v3 check
+    (event,) = request["events"]
+    assert event["subscriptionType"] == "deal.propertyChange"
+    assert event["propertyName"] == "dealstage" and event["propertyValue"] == "closedwon"
+    assert event["objectId"] == int(deal["id"]) and event["portalId"] == sb.portal_id
+    assert event["appId"] == sb.app_settings()["app_id"] and event["attemptNumber"] == 0
+    assert isinstance(event["eventId"], int) and isinstance(event["occurredAt"], int)
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    secret = sb.app_settings()["client_secret"]
+    assert headers["x-hubspot-signature-version"] == "v1"
+    assert headers["x-hubspot-signature"] == hashlib.sha256((secret + request["body"]).encode()).hexdigest()
+    # HubSpot's own validator accepts it too.
+    from hubspot.utils.signature import Signature
+    assert Signature.is_valid(signature=headers["x-hubspot-signature-v3"], client_secret=secret,
+                              request_body=request["body"], http_uri=request["url"], http_method="POST",
+                              signature_version="v3", timestamp=headers["x-hubspot-request-timestamp"])
+    # The stage change moved hs_lastmodifieddate.
+    after = sb.get_object("deals", deal["id"])
+    assert after["properties"]["hs_lastmodifieddate"] > deal["properties"]["hs_lastmodifieddate"]
+    assert sb.deliveries()[0]["state"] == "delivered"
+
+
+def test_webhook_retries_on_500_and_429_but_not_on_400(sb, receiver):
+    receiver.script = [(500, {}), (429, {"Retry-After": "100"}), (200, {})]
+    deal = sb.create_deal({"dealname": "Retry me"})
+    assert sb.wait_for_webhooks(10)
+    (delivery,) = sb.deliveries()
+    assert delivery["state"] == "delivered"
+    assert [a["status"] for a in delivery["attempts"]] == [500, 429, 200]
+    assert delivery["attempts"][0]["nextAttemptInSeconds"] == pytest.approx(60 * 0.001)
+    assert delivery["attempts"][1]["nextAttemptInSeconds"] == pytest.approx(100 * 0.001)  # Retry-After wins
+    events = [r["events"][0] for r in receiver.requests]
+    assert {e["eventId"] for e in events} == {delivery["eventIds"][0]}
+    assert [e["attemptNumber"] for e in events] == [0, 1, 2]
+    assert events[0]["subscriptionType"] == "deal.creation" and events[0]["objectId"] == int(deal["id"])
+
+    receiver.script = [(400, {})]
+    sb.move_deal_stage(deal["id"], "closedlost")
+    assert sb.wait_for_webhooks(10)
+    last = sb.deliveries()[-1]
+    assert last["state"] == "failed" and [a["status"] for a in last["attempts"]] == [400]
+
+
+def test_webhook_gives_up_after_max_retries_on_connection_errors(sb):
+    sb.webhooks.max_retries = 3
+    sb.configure_app(webhook_url="http://127.0.0.1:9/closed")  # discard port: connection refused
+    sb.create_deal({"dealname": "Nobody listens"})
+    assert sb.wait_for_webhooks(10)
+    (delivery,) = sb.deliveries()
+    assert delivery["state"] == "gave_up"
+    assert len(delivery["attempts"]) == 4 and all(a["error"] for a in delivery["attempts"])
+
+
+def test_redelivery_keeps_event_id_and_tampered_deliveries_fail_verification(sb, receiver):
+    sb.create_deal({"dealname": "Dup"})
+    assert sb.wait_for_webhooks(5)
+    event_id = sb.deliveries()[0]["eventIds"][0]
+    sb.redeliver(event_id)
+    for mode in ("tampered_body", "bad_signature", "old_timestamp", "wrong_secret"):
+        sb.send_tampered(event_id, mode=mode)
+    assert sb.wait_for_webhooks(5)
+    assert [r["events"][0]["eventId"] for r in receiver.requests] == [event_id] * 6
+    assert [r["valid"] for r in receiver.requests] == [True, True, False, False, False, False]
+    log = sb.deliveries()
+    assert [d["mode"] for d in log[1:]] == ["redelivery", "tampered_body", "bad_signature", "old_timestamp",
+                                            "wrong_secret"]
+    assert all(d["state"] == "failed" and len(d["attempts"]) == 1 for d in log[2:])
+
+
+def test_association_change_and_deletion_events(sb, receiver):
+    deal = sb.create_deal({"dealname": "Links"}, notify=False)
+    company = sb.create_company({"name": "Buyer"}, notify=False)
+    sb.associate("deals", deal["id"], "companies", company["id"], primary=True)
+    sb.delete_object("deals", deal["id"])
+    assert sb.wait_for_webhooks(5)
+    events = [r["events"][0] for r in receiver.requests]
+    assert [e["subscriptionType"] for e in events] == ["deal.associationChange", "deal.deletion"]
+    assert events[0]["associationType"] == "DEAL_TO_COMPANY"
+    assert events[0]["fromObjectId"] == int(deal["id"]) and events[0]["toObjectId"] == int(company["id"])
+    assert events[1]["objectId"] == int(deal["id"])
+
+
+def test_control_api_over_http(hs, sb):
+    with httpx.Client(base_url=hs.url) as c:
+        seeded = c.post("/_sandbox/seed", json={
+            "companies": [{"name": "Acme Nigeria Ltd", "tin": "11112222-0001"}],
+            "deals": [{"properties": {"dealname": "Seeded", "amount": "100"}, "company": 0,
+                       "line_items": [{"name": "Thing", "quantity": "1", "price": "100"}]}]}).json()
+        deal_id = seeded["deals"][0]["id"]
+        assert c.post(f"/_sandbox/deals/{deal_id}/stage", json={"stage": "closedwon"}).status_code == 200
+        token = c.post("/_sandbox/tokens", json={}).json()["access_token"]
+        got = c.get(f"/crm/v3/objects/deals/{deal_id}", headers={"Authorization": f"Bearer {token}"}).json()
+        assert got["properties"]["dealstage"] == "closedwon"
+        code = c.post("/_sandbox/authorize", json={"redirect_uri": REDIRECT, "scope": SCOPES}).json()["code"]
+        assert _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code).status_code == 200
+        assert c.post("/_sandbox/faults", json={"count": 1, "status": 503}).status_code == 200
+        assert c.get("/crm/v3/objects/deals", headers={"Authorization": f"Bearer {token}"}).status_code == 503
+        assert c.post("/_sandbox/reset").json() == {"reset": True}
+        assert c.get("/_sandbox/state").json()["counts"]["deals"] == 0
+
+
+# HubSpot's own client --------------------------------------------------------------------------
+
+def test_official_hubspot_client_works_with_only_the_host_changed(hs, sb):
+    hubspot = pytest.importorskip("hubspot")
+    from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+    from hubspot.crm.deals import PublicObjectSearchRequest, SimplePublicObjectInput
+
+    sb.generate_deals(count=7, line_items_per_deal=2)
+    token = sb.issue_token()
+    client = hubspot.HubSpot(access_token=token["access_token"], host=hs.url)
+
+    page = client.crm.deals.basic_api.get_page(limit=5, properties=["dealname", "amount"],
+                                               associations=["line_items"])
+    assert len(page.results) == 5 and page.paging.next.after
+    first = page.results[0]
+    assert first.properties["dealname"] == "Generated deal 1" and first.created_at.tzinfo is not None
+    assert len(first.associations["line_items"].results) == 2
+    rest = client.crm.deals.basic_api.get_page(limit=5, after=page.paging.next.after)
+    assert len(rest.results) == 2 and rest.paging is None
+
+    found = client.crm.deals.search_api.do_search(PublicObjectSearchRequest(
+        filter_groups=[{"filters": [{"propertyName": "dealstage", "operator": "EQ", "value": "closedwon"}]}],
+        sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}],
+        properties=["dealname"], limit=3))
+    assert found.total == 7 and [r.properties["dealname"] for r in found.results] == [
+        "Generated deal 7", "Generated deal 6", "Generated deal 5"]
+
+    updated = client.crm.deals.basic_api.update(first.id, SimplePublicObjectInput(properties={"amount": "1"}))
+    assert updated.properties["amount"] == "1"
+
+    links = client.crm.associations.v4.batch_api.get_page(
+        "deals", "line_items", BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": first.id}]))
+    assert links.results[0].to[0].association_types[0].type_id == 19
+
+    refreshed = client.oauth.tokens_api.create(grant_type="refresh_token", refresh_token=token["refresh_token"],
+                                               client_id=sb.app_settings()["client_id"],
+                                               client_secret=sb.app_settings()["client_secret"])
+    assert refreshed.access_token and refreshed.expires_in == 1800
+    info = client.oauth.access_tokens_api.get(refreshed.access_token)
+    assert info.hub_id == sb.portal_id
