@@ -291,6 +291,29 @@ VENDORS = {
     for name in ("hubspot", "salesforce", "pipedrive", "square", "toast", "lightspeed", "odoo")
 }
 
+# Vendor OAuth through django-allauth's "connect" flow, one entry per vendor:
+# the allauth provider app, our provider class (allauth's, with authorize/token
+# URLs from VENDORS[key]["base_url"]) and the scopes requested. Scope names are
+# UNCONFIRMED (VENDORS.md §1.1); HubSpot supports PKCE.
+ALLAUTH_CONNECTION_PROVIDERS = {
+    "hubspot": {
+        "app": "allauth.socialaccount.providers.hubspot",
+        "provider_class": "integrations.crm.hubspot.oauth.HubSpotConnectProvider",
+        "scopes": ["oauth", "crm.objects.deals.read", "crm.objects.line_items.read",
+                   "crm.objects.companies.read", "crm.objects.contacts.read"],
+        "pkce": True,
+    },
+}
+for _key, _entry in ALLAUTH_CONNECTION_PROVIDERS.items():
+    if _entry["app"] not in INSTALLED_APPS:
+        INSTALLED_APPS.append(_entry["app"])
+    SOCIALACCOUNT_PROVIDERS[_key] = {
+        "provider_class": _entry["provider_class"],
+        "SCOPE": list(_entry["scopes"]),
+        "OAUTH_PKCE_ENABLED": _entry.get("pkce", False),
+        "APPS": [{"client_id": VENDORS[_key]["client_id"], "secret": VENDORS[_key]["client_secret"]}],
+    }
+
 # Public base URL of this deployment (webhook URLs are signed over it).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 

@@ -1,11 +1,16 @@
+"""Support console for connections: connections (re-sync, revoke), webhook
+events (replay), rejected deliveries and vendor exchanges (read-only). Every
+action is audited through AuditedModelAdmin.audit_action."""
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from taxpoynt.audit.admin import AuditedModelAdmin
+from taxpoynt.audit.services import snapshot
+from taxpoynt.errors import ApplicationError
 
-from .models import Connection, WebhookEvent
+from .models import Connection, RejectedWebhook, VendorExchange, WebhookEvent
 
 
 class SourceRecordAdmin(AuditedModelAdmin):
@@ -30,12 +35,51 @@ class SourceRecordAdmin(AuditedModelAdmin):
 
 @admin.register(Connection)
 class ConnectionAdmin(AuditedModelAdmin):
-    list_display = ("__str__", "organization", "vendor", "kind", "status", "last_synced_at", "created_at")
+    list_display = ("__str__", "organization", "vendor", "kind", "status", "sync_progress", "last_synced_at",
+                    "created_at")
     list_filter = ("vendor", "kind", "status")
     search_fields = ("=id", "external_account_id", "display_name", "organization__name", "=organization__id")
-    readonly_fields = ("id", "created_at", "updated_at", "sync_checkpoint", "last_error", "token_expires_at")
+    readonly_fields = ("id", "created_at", "updated_at", "sync_checkpoint", "last_error", "token_expires_at",
+                       "import_started_at", "import_finished_at", "disconnected_at", "connected_by")
     exclude = ("credentials",)
     list_select_related = ("organization",)
+    actions = ("resync", "historical_import", "revoke")
+
+    @admin.display(description="Sync progress")
+    def sync_progress(self, obj):
+        if obj.sync_progress_total is None:
+            return "—"
+        return f"{obj.sync_progress_done} / {obj.sync_progress_total}"
+
+    def _sync(self, request, queryset, mode):
+        from .services import connection_request_sync
+
+        for conn in queryset:
+            try:
+                connection_request_sync(connection=conn, mode=mode)
+            except ApplicationError as exc:
+                self.message_user(request, f"{conn}: {exc.message}", level=messages.WARNING)
+                continue
+            self.audit_action(request, conn, f"admin_sync_{mode}")
+            self.message_user(request, f"{conn}: {mode} sync queued.")
+
+    @admin.action(description="Re-sync now (delta)")
+    def resync(self, request, queryset):
+        self._sync(request, queryset, "delta")
+
+    @admin.action(description="Historical import (from the beginning)")
+    def historical_import(self, request, queryset):
+        self._sync(request, queryset, "historical")
+
+    @admin.action(description="Revoke (disconnect upstream, erase tokens)")
+    def revoke(self, request, queryset):
+        from .services import connection_disconnect
+
+        for conn in queryset:
+            before = snapshot(conn)
+            conn = connection_disconnect(connection=conn)
+            self.audit_action(request, conn, "admin_revoke", before=before, after=snapshot(conn))
+            self.message_user(request, f"{conn}: revoked.")
 
 
 @admin.register(WebhookEvent)
@@ -54,5 +98,51 @@ class WebhookEventAdmin(AuditedModelAdmin):
         return format_html("<pre style='white-space:pre-wrap'>{}</pre>",
                            bytes(obj.raw_body).decode("utf-8", "replace"))
 
+    actions = ("replay",)
+
     def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Replay webhook event")
+    def replay(self, request, queryset):
+        from .services import webhook_event_replay
+
+        for event in queryset:
+            before = snapshot(event)
+            event = webhook_event_replay(event=event)
+            self.audit_action(request, event, "admin_replay", before=before, after=snapshot(event))
+        self.message_user(request, f"{queryset.count()} event(s) queued for replay.")
+
+
+@admin.register(RejectedWebhook)
+class RejectedWebhookAdmin(AuditedModelAdmin):
+    org_field = None
+    list_display = ("received_at", "vendor", "reason", "message", "remote_addr", "body_size")
+    list_filter = ("vendor", "reason")
+    date_hierarchy = "received_at"
+    readonly_fields = [f.name for f in RejectedWebhook._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.none()  # not tenant data: superusers only
+
+
+@admin.register(VendorExchange)
+class VendorExchangeAdmin(AuditedModelAdmin):
+    list_display = ("at", "vendor", "method", "url", "status_code", "latency_ms", "organization")
+    list_filter = ("vendor", "status_code")
+    search_fields = ("url", "=connection__id", "organization__name")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in VendorExchange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

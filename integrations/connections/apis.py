@@ -1,11 +1,15 @@
-from rest_framework import serializers
+"""/api/v1/connections…: list, detail, disconnect (DELETE), sync now."""
+from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
 from rest_framework.response import Response
 
 from taxpoynt.api.pagination import CursorPagination
 
+from taxpoynt.audit.models import AuditLog
+
 from .selectors import connection_list
+from .services import connection_disconnect, connection_request_sync
 
 
 class ConnectionOutputSerializer(serializers.Serializer):
@@ -20,6 +24,11 @@ class ConnectionOutputSerializer(serializers.Serializer):
     sync_progress_total = serializers.IntegerField(allow_null=True)
     last_synced_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
+    token_expires_at = serializers.DateTimeField(allow_null=True)
+    import_started_at = serializers.DateTimeField(allow_null=True)
+    import_finished_at = serializers.DateTimeField(allow_null=True)
+    trigger_rule = serializers.JSONField()
+    field_map = serializers.JSONField()
     created_at = serializers.DateTimeField()
 
 
@@ -44,3 +53,23 @@ class ConnectionDetailApi(APIView):
     def get(self, request, connection_id):
         conn = get_object_or_404(connection_list(user=request.user), pk=connection_id)
         return Response(ConnectionOutputSerializer(conn).data)
+
+    def delete(self, request, connection_id):
+        """Disconnect: revoke upstream, wipe the secrets, stop syncing."""
+        conn = get_object_or_404(connection_list(user=request.user), pk=connection_id)
+        connection_disconnect(connection=conn, actor=request.user, source=AuditLog.Source.API)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SyncInputSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["delta", "historical"], default="delta")
+
+
+class ConnectionSyncApi(APIView):
+    def post(self, request, connection_id):
+        conn = get_object_or_404(connection_list(user=request.user), pk=connection_id)
+        data = SyncInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conn = connection_request_sync(connection=conn, mode=data.validated_data["mode"], actor=request.user,
+                                       source=AuditLog.Source.API)
+        return Response(ConnectionOutputSerializer(conn).data, status=status.HTTP_202_ACCEPTED)

@@ -4,7 +4,7 @@ VendorExchange (every request/response with a vendor, secrets masked) and the
 SourceRecord base every vendor object row shares."""
 import uuid
 
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import models
 from fernet_fields import EncryptedTextField
 
@@ -55,7 +55,7 @@ class Connection(models.Model):
         "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     connected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     disconnected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

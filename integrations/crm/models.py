@@ -47,6 +47,8 @@ class Deal(SourceRecord):
         "invoicing.Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     lost_at = models.DateTimeField(null=True, blank=True)
+    # Why the invoice (or credit note) could not be created yet, for the dashboard.
+    invoice_error = models.TextField(blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="uniq_deal_conn_external")]

@@ -1,0 +1,222 @@
+"""The shared vendor HTTP client base (Sentry's ApiClient): one httpx client per
+vendor client object, error mapping, rate-limit handling and an audit hook that
+records every request/response (secrets masked) as a VendorExchange row.
+
+Vendor clients subclass `VendorClient`, set `vendor`, and override
+`rate_limit_delay(response)` when the vendor publishes its own headers.
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import re
+import time
+from typing import Any
+
+import httpx
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# Keys whose values never reach the exchange log (request or response bodies).
+SECRET_KEYS = re.compile(r"(token|secret|password|code_verifier|authorization|api_key|^code$)", re.I)
+MAX_LOGGED_BODY = 20_000
+
+
+class VendorError(Exception):
+    """A vendor call failed; `status_code` and `body` say how."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, body: Any = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+class VendorAuthError(VendorError):
+    """Credentials refused (401, invalid_grant): the connection needs re-auth."""
+
+
+class VendorNotFound(VendorError):
+    pass
+
+
+class RateLimited(VendorError):
+    """429 (or the vendor's equivalent) and our own retries are spent: retry the
+    whole job after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, status_code: int | None = 429, body: Any = None):
+        super().__init__(message, status_code=status_code, body=body)
+        self.retry_after = retry_after
+
+
+class VendorUnavailable(VendorError):
+    """5xx, timeout, connection refused: retryable."""
+
+
+def mask(value: Any) -> Any:
+    """A copy of a JSON-like value with every secret-looking key's value masked."""
+    if isinstance(value, dict):
+        return {k: ("***" if isinstance(k, str) and SECRET_KEYS.search(k) and v else mask(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def mask_url(url: str) -> str:
+    """Mask tokens that appear as path segments or query values."""
+    url = re.sub(r"(?i)((?:token|secret|code|refresh_token|access_token)=)[^&]+", r"\1***", url)
+    return re.sub(r"(/(?:refresh-tokens|access-tokens)/)[^/?]+", r"\1***", url)
+
+
+def _body_text(content: bytes | None, content_type: str = "") -> str:
+    if not content:
+        return ""
+    try:
+        if "json" in content_type or content[:1] in (b"{", b"["):
+            return json.dumps(mask(json.loads(content)))[:MAX_LOGGED_BODY]
+        if "x-www-form-urlencoded" in content_type:
+            from urllib.parse import parse_qsl, urlencode
+
+            return urlencode([(k, "***" if SECRET_KEYS.search(k) else v)
+                              for k, v in parse_qsl(content.decode())])[:MAX_LOGGED_BODY]
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return content[:MAX_LOGGED_BODY].decode("utf-8", "replace")
+
+
+def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float:
+    """Seconds to wait from a standard Retry-After header (seconds or HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed is None:
+            return default
+        return max(0.0, (parsed - timezone.now()).total_seconds())
+
+
+class VendorClient:
+    """Base client: `request()` sends, records, maps errors and absorbs short
+    rate-limit waits (up to `max_inline_wait` seconds in total); longer ones
+    raise RateLimited so the Celery task retries with a countdown."""
+
+    vendor: str = ""
+    timeout: float = 15.0
+    max_rate_limit_retries: int = 3
+    max_inline_wait: float = 5.0
+
+    def __init__(self, *, base_url: str, access_token: str = "", connection=None, record: bool = True):
+        self.base_url = base_url.rstrip("/")
+        self.access_token = access_token
+        self.connection = connection
+        self.record = record
+        self.http = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+        self.sleep = time.sleep  # tests may replace it to observe waits
+
+    def close(self):
+        self.http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- hooks ----------------------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+
+    def rate_limit_delay(self, response: httpx.Response, attempt: int) -> float:
+        """Seconds to wait after a 429; vendors override to read their headers."""
+        return retry_after_seconds(response, default=min(2 ** attempt, 30))
+
+    def is_rate_limited(self, response: httpx.Response) -> bool:
+        return response.status_code == 429
+
+    # --- the one place a request is sent --------------------------------------
+    def request(self, method: str, path: str, *, json_body: Any = None, data: Any = None,
+                params: dict | None = None, headers: dict | None = None, auth: bool = True) -> httpx.Response:
+        waited = 0.0
+        attempt = 0
+        while True:
+            response = self._send(method, path, json_body=json_body, data=data, params=params,
+                                  headers={**(self.auth_headers() if auth else {}), **(headers or {})})
+            if not self.is_rate_limited(response):
+                break
+            attempt += 1
+            delay = self.rate_limit_delay(response, attempt)
+            if attempt > self.max_rate_limit_retries or waited + delay > self.max_inline_wait:
+                raise RateLimited(f"{self.vendor} rate limit", retry_after=max(delay, 1.0),
+                                  body=self._safe_json(response))
+            logger.info("vendor rate limited; waiting", extra={"vendor": self.vendor, "delay": delay})
+            self.sleep(delay)
+            waited += delay
+        self.raise_for_status(response)
+        return response
+
+    def _send(self, method, path, *, json_body, data, params, headers) -> httpx.Response:
+        started = time.monotonic()
+        response = None
+        error = ""
+        try:
+            response = self.http.request(method, path, json=json_body, data=data, params=params, headers=headers)
+            return response
+        except httpx.TimeoutException as exc:
+            error = f"timeout: {exc}"
+            raise VendorUnavailable(f"{self.vendor} timed out") from exc
+        except httpx.TransportError as exc:
+            error = f"transport: {exc}"
+            raise VendorUnavailable(f"{self.vendor} unreachable: {exc}") from exc
+        finally:
+            if self.record:
+                self._record(method, path, params, json_body, data, response,
+                             int((time.monotonic() - started) * 1000), error)
+
+    def _record(self, method, path, params, json_body, data, response, latency_ms, error):
+        from .models import VendorExchange
+
+        url = str(httpx.URL(self.base_url + path, params=params or None))
+        if json_body is not None:
+            request_text = json.dumps(mask(json_body), default=str)[:MAX_LOGGED_BODY]
+        elif data is not None:
+            request_text = json.dumps(mask(dict(data)), default=str)[:MAX_LOGGED_BODY]
+        else:
+            request_text = ""
+        conn = self.connection
+        try:
+            VendorExchange.objects.create(
+                vendor=self.vendor, connection=conn, organization_id=getattr(conn, "organization_id", None),
+                method=method, url=mask_url(url)[:1000], request_body=request_text,
+                status_code=response.status_code if response is not None else None,
+                response_body=_body_text(response.content, response.headers.get("content-type", ""))
+                if response is not None else "",
+                latency_ms=latency_ms, error=error[:300],
+            )
+        except Exception:  # the audit row must never break the call itself
+            logger.exception("could not record vendor exchange")
+
+    @staticmethod
+    def _safe_json(response: httpx.Response):
+        try:
+            return response.json()
+        except ValueError:
+            return response.text[:500]
+
+    def raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        body = self._safe_json(response)
+        message = f"{self.vendor} {response.request.method} {mask_url(str(response.request.url))} → {status}"
+        if status == 401:
+            raise VendorAuthError(message, status_code=status, body=body)
+        if status == 404:
+            raise VendorNotFound(message, status_code=status, body=body)
+        if status >= 500:
+            raise VendorUnavailable(message, status_code=status, body=body)
+        raise VendorError(message, status_code=status, body=body)

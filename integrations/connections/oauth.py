@@ -1,0 +1,196 @@
+"""The OAuth token service, vendor-neutral.
+
+- `connection_start_authorization`: the authorize URL that starts
+  django-allauth's "connect" flow for a provider (allauth stashes and checks
+  `state`, and PKCE where the provider enables it); the org being connected
+  travels inside allauth's state, so two tabs never mix.
+- `on_pre_social_login`: allauth signal receiver. When the flow was started by
+  us, it turns the callback's tokens into a Connection (tokens encrypted on the
+  Connection; no allauth SocialAccount/SocialToken rows, STORE_TOKENS is off)
+  and redirects to the connection page.
+- `oauth_callback`: the generic callback view (`/api/v1/<kind>/<vendor>/callback`).
+- `connection_get_access_token`: a usable access token, refreshed before expiry
+  under a per-connection row lock (two workers never refresh at once);
+  `invalid_grant` marks the connection needs_reauth.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+
+from taxpoynt.errors import ApplicationError
+
+from .http import VendorAuthError
+from .models import Connection
+from .registry import TokenSet, get_provider
+
+logger = logging.getLogger(__name__)
+
+STATE_KEY = "taxpoynt_connect"
+
+
+class NeedsReauth(ApplicationError):
+    def __init__(self, connection):
+        super().__init__(f"{connection} must be re-authorized.", code="needs_reauth")
+        self.connection = connection
+
+
+# --- credentials -------------------------------------------------------------------
+def connection_credentials(connection: Connection) -> dict:
+    try:
+        return json.loads(connection.credentials or "{}")
+    except ValueError:
+        return {}
+
+
+def _set_credentials(connection: Connection, token: TokenSet, *, previous: dict | None = None) -> None:
+    creds = dict(previous or {})
+    creds["access_token"] = token.access_token
+    # Some vendors do not rotate refresh tokens: keep the old one when none comes back.
+    if token.refresh_token:
+        creds["refresh_token"] = token.refresh_token
+    connection.credentials = json.dumps(creds)
+    connection.token_expires_at = (timezone.now() + datetime.timedelta(seconds=int(token.expires_in))
+                                   if token.expires_in else None)
+
+
+# --- starting the flow ---------------------------------------------------------------
+def connection_start_authorization(*, request, provider_key: str, organization, next_url: str = "") -> str:
+    """The vendor authorize URL for connecting `organization`; allauth stashes
+    state (and PKCE verifier) in the session of `request`."""
+    provider = get_provider(provider_key)
+    social = get_social_adapter().get_provider(request, provider.allauth_provider_id)
+    response = social.redirect(
+        request, "connect", next_url=next_url or None,
+        data={STATE_KEY: {"organization_id": str(organization.pk), "vendor": provider.key}},
+    )
+    location = response.get("Location")
+    if not location:
+        raise ApplicationError("Could not start the authorization.", code="oauth_start_failed")
+    return location
+
+
+def oauth_callback(request, vendor: str):
+    """The redirect_uri: allauth verifies state and exchanges the code; our
+    signal receiver below turns the result into a Connection."""
+    provider = get_provider(vendor)
+    social = get_social_adapter().get_provider(request, provider.allauth_provider_id)
+    return OAuth2CallbackView.adapter_view(social.oauth2_adapter_class)(request)
+
+
+def on_pre_social_login(sender, request, sociallogin, **kwargs):
+    data = (sociallogin.state or {}).get("data") or {}
+    started = data.get(STATE_KEY) if isinstance(data, dict) else None
+    if not started:
+        return  # an ordinary allauth login, not a connection
+    if not request.user.is_authenticated:
+        raise PermissionDenied("Sign in before connecting an account.")
+    from taxpoynt.tenancy.selectors import organization_get
+
+    provider = get_provider(started["vendor"])
+    try:
+        organization = organization_get(user=request.user, organization_id=started["organization_id"])
+    except Exception:
+        raise PermissionDenied("You are not a member of that organization.") from None
+    token = sociallogin.token
+    expires_in = None
+    if token.expires_at:
+        expires_in = max(0, int((token.expires_at - timezone.now()).total_seconds()))
+    token_set = TokenSet(access_token=token.token, refresh_token=token.token_secret or "", expires_in=expires_in)
+    account = provider.account_from_oauth(token=token_set, profile=sociallogin.account.extra_data or {})
+    connection = connection_authorize(organization=organization, provider_key=provider.key, token=token_set,
+                                      account=account, user=request.user)
+    raise ImmediateHttpResponse(HttpResponseRedirect(
+        sociallogin.state.get("next") or reverse("connections:detail", kwargs={"connection_id": connection.pk})))
+
+
+# --- services ---------------------------------------------------------------------------
+@transaction.atomic
+def connection_authorize(*, organization, provider_key: str, token: TokenSet, account: dict, user=None) -> Connection:
+    """Create or re-authorize the Connection for (organization, vendor account)
+    with fresh tokens, then schedule its delta sync."""
+    from .services import connection_schedule_sync
+
+    provider = get_provider(provider_key)
+    connection = (Connection.objects.select_for_update()
+                  .filter(organization=organization, vendor=provider.key,
+                          external_account_id=account["external_account_id"])
+                  .first())
+    if connection is None:
+        connection = Connection(organization=organization, vendor=provider.key, kind=provider.kind,
+                                external_account_id=account["external_account_id"],
+                                trigger_rule=provider.default_trigger_rule())
+    previous = connection_credentials(connection)
+    _set_credentials(connection, token, previous=previous)
+    connection.display_name = account.get("display_name", "") or connection.display_name
+    connection.scopes = account.get("scopes") or token.scopes or connection.scopes
+    connection.status = Connection.Status.CONNECTED
+    connection.last_error = ""
+    connection.disconnected_at = None
+    connection.connected_by = user if user is not None and user.is_authenticated else connection.connected_by
+    connection.save()
+    connection_schedule_sync(connection=connection)
+    logger.info("connection authorized", extra={"connection": str(connection.pk), "vendor": provider.key,
+                                                 "org": str(organization.pk)})
+    return connection
+
+
+def _expiring(connection: Connection, margin: int) -> bool:
+    if connection.token_expires_at is None:
+        return False
+    return connection.token_expires_at <= timezone.now() + datetime.timedelta(seconds=margin)
+
+
+def connection_get_access_token(*, connection: Connection) -> str:
+    """A valid access token for `connection`, refreshing it first when it is
+    within the provider's margin of expiry.
+
+    The refresh runs under SELECT … FOR UPDATE on the Connection row and
+    re-checks expiry after the lock is taken, so when two workers race only the
+    first refreshes and the second reads the new token. A dead grant marks the
+    connection needs_reauth (committed) and raises NeedsReauth."""
+    provider = get_provider(connection.vendor)
+    if connection.status == Connection.Status.NEEDS_REAUTH:
+        raise NeedsReauth(connection)
+    if not _expiring(connection, provider.refresh_margin_seconds):
+        return connection_credentials(connection).get("access_token", "")
+    failed = None
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        creds = connection_credentials(locked)
+        if locked.status == Connection.Status.NEEDS_REAUTH:
+            failed = "needs_reauth"
+        elif not _expiring(locked, provider.refresh_margin_seconds):
+            pass  # another worker refreshed while we waited for the lock
+        elif not creds.get("refresh_token"):
+            failed = "no refresh token"
+        else:
+            try:
+                token = provider.refresh(refresh_token=creds["refresh_token"], connection=locked)
+            except VendorAuthError as exc:
+                failed = f"refresh refused: {exc}"
+            else:
+                _set_credentials(locked, token, previous=creds)
+                locked.save(update_fields=["credentials", "token_expires_at", "updated_at"])
+        if failed and locked.status != Connection.Status.NEEDS_REAUTH:
+            locked.status = Connection.Status.NEEDS_REAUTH
+            locked.last_error = failed[:1000]
+            locked.save(update_fields=["status", "last_error", "updated_at"])
+            logger.warning("connection needs re-authorization",
+                           extra={"connection": str(locked.pk), "reason": failed})
+    # Hand the caller's instance the committed state.
+    for field in ("credentials", "token_expires_at", "status", "last_error"):
+        setattr(connection, field, getattr(locked, field))
+    if failed:
+        raise NeedsReauth(connection)
+    return connection_credentials(locked).get("access_token", "")

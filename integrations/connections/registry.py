@@ -1,0 +1,161 @@
+"""The provider registry (Sentry's IntegrationProvider pattern).
+
+A `Provider` is one vendor's whole story as data plus a few hooks: its key,
+kind and name, OAuth facts, the webhook verifier and event parser, the sync
+class, the mapper and the trigger/field-map vocabulary. Vendor packages
+subclass it in their `provider.py` and call `register(...)`; the generic
+machinery (OAuth token service, webhook intake, sync runner, dashboard, admin)
+only ever asks the registry, never names a vendor.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+
+@dataclasses.dataclass
+class TokenSet:
+    """What a token endpoint answered, vendor-neutral."""
+
+    access_token: str
+    refresh_token: str = ""
+    expires_in: int | None = None
+    scopes: list[str] = dataclasses.field(default_factory=list)
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class ParsedEvent:
+    """One event from a verified delivery (a delivery may carry many)."""
+
+    event_id: str
+    event_type: str
+    account_id: str  # routes the event to a Connection (portalId, merchant_id …)
+    payload: dict
+
+
+class WebhookRejected(Exception):
+    """A delivery refused at the door; `reason` is a short machine code."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class Provider:
+    """Base class of every vendor provider. Class attributes are the vendor's
+    facts; methods are the few hooks the generic machinery calls."""
+
+    key: ClassVar[str]  # "hubspot": also settings.VENDORS key and URL segment
+    kind: ClassVar[str]  # "crm" | "pos" | "erp"
+    name: ClassVar[str]  # "HubSpot"
+    # OAuth facts. Real production hosts are data here; settings.VENDORS
+    # [key]["base_url"] (the sandbox in dev/tests) overrides them when set.
+    production_authorize_base: ClassVar[str] = ""
+    production_api_base: ClassVar[str] = ""
+    authorize_path: ClassVar[str] = ""
+    token_path: ClassVar[str] = ""
+    revoke_path: ClassVar[str] = ""
+    # The django-allauth provider id that runs the authorization-code flow.
+    allauth_provider_id: ClassVar[str] = ""
+    # Refresh this long before the access token expires (seconds).
+    refresh_margin_seconds: ClassVar[int] = 300
+    # Celery task (dotted name) that processes one stored WebhookEvent; its
+    # module decides its queue (taxpoynt.celery.route_task).
+    webhook_task: ClassVar[str] = ""
+    # Default delta-sync interval for the beat entry (seconds).
+    sync_interval_seconds: ClassVar[int] = 900
+    # The vendor object kinds a field map may read from, e.g. ("deal", "company").
+    field_map_sources: ClassVar[tuple[str, ...]] = ()
+
+    # --- settings -------------------------------------------------------------
+    @classmethod
+    def vendor_settings(cls) -> dict:
+        return settings.VENDORS.get(cls.key, {})
+
+    @classmethod
+    def client_id(cls) -> str:
+        return cls.vendor_settings().get("client_id", "")
+
+    @classmethod
+    def client_secret(cls) -> str:
+        return cls.vendor_settings().get("client_secret", "")
+
+    @classmethod
+    def api_base_url(cls) -> str:
+        return (cls.vendor_settings().get("base_url") or cls.production_api_base).rstrip("/")
+
+    @classmethod
+    def authorize_base_url(cls) -> str:
+        return (cls.vendor_settings().get("base_url") or cls.production_authorize_base).rstrip("/")
+
+    @classmethod
+    def authorize_url(cls) -> str:
+        return cls.authorize_base_url() + cls.authorize_path
+
+    @classmethod
+    def token_url(cls) -> str:
+        return cls.api_base_url() + cls.token_path
+
+    # --- hooks a vendor implements --------------------------------------------
+    @classmethod
+    def account_from_oauth(cls, *, token: TokenSet, profile: dict) -> dict:
+        """{"external_account_id", "display_name", "scopes"} from the callback."""
+        raise NotImplementedError
+
+    @classmethod
+    def refresh(cls, *, refresh_token: str, connection=None) -> TokenSet:
+        """Exchange a refresh token; raise `connections.http.VendorAuthError`
+        when the grant is dead (invalid_grant)."""
+        raise NotImplementedError
+
+    @classmethod
+    def revoke(cls, *, credentials: dict, connection=None) -> None:
+        """Revoke upstream; best effort (the caller wipes secrets regardless)."""
+
+    @classmethod
+    def verify_webhook(cls, *, method: str, uri: str, body: bytes, headers: dict[str, str]) -> None:
+        """Raise WebhookRejected unless the delivery is authentic and fresh."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse_webhook(cls, *, body: bytes, headers: dict[str, str]) -> list[ParsedEvent]:
+        raise NotImplementedError
+
+    @classmethod
+    def sync_class(cls):
+        """The vendor's Sync class (see connections.sync.VendorSync)."""
+        raise NotImplementedError
+
+    @classmethod
+    def default_trigger_rule(cls) -> dict:
+        return {}
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {"key": cls.key, "kind": cls.kind, "name": cls.name}
+
+
+_REGISTRY: dict[str, type[Provider]] = {}
+
+
+def register(provider: type[Provider]) -> type[Provider]:
+    """Register a vendor provider (used as a class decorator in provider.py)."""
+    _REGISTRY[provider.key] = provider
+    return provider
+
+
+def get_provider(key: str) -> type[Provider]:
+    from taxpoynt.errors import ApplicationError
+
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise ApplicationError(f"Unknown provider {key!r}.", code="unknown_provider") from None
+
+
+def providers(*, kind: str | None = None) -> list[type[Provider]]:
+    return [p for p in _REGISTRY.values() if kind is None or p.kind == kind]

@@ -1,0 +1,167 @@
+"""Writes on connections: schedule, configure, sync on demand, disconnect,
+replay a webhook event. Vendor-neutral; vendor behaviour comes from the
+provider registry."""
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from taxpoynt.audit.models import AuditLog
+from taxpoynt.audit.services import audit_log_record, snapshot
+from taxpoynt.errors import ApplicationError
+
+from .models import Connection, WebhookEvent
+from .oauth import connection_credentials
+from .registry import get_provider
+from .rules import field_map_validate, trigger_rule_validate
+from .sync import DELTA, HISTORICAL
+
+logger = logging.getLogger(__name__)
+
+SYNC_TASK = "integrations.connections.tasks.sync_connection"
+
+
+def connection_schedule_sync(*, connection: Connection, every_seconds: int | None = None) -> PeriodicTask:
+    """Create or re-enable this connection's beat entry (a django-celery-beat
+    PeriodicTask, editable in admin) running the delta sync."""
+    provider = get_provider(connection.vendor)
+    schedule, _ = IntervalSchedule.objects.get_or_create(
+        every=every_seconds or provider.sync_interval_seconds, period=IntervalSchedule.SECONDS)
+    task = connection.periodic_task
+    if task is None:
+        task, _ = PeriodicTask.objects.get_or_create(
+            name=f"sync {connection.vendor} {connection.pk}",
+            defaults={"task": SYNC_TASK, "interval": schedule,
+                      "kwargs": json.dumps({"connection_id": str(connection.pk), "mode": DELTA})})
+    task.enabled = True
+    if every_seconds:
+        task.interval = schedule
+    task.save()
+    if connection.periodic_task_id != task.pk:
+        connection.periodic_task = task
+        connection.save(update_fields=["periodic_task", "updated_at"])
+    return task
+
+
+def _enqueue_sync(connection_id, mode):
+    from .tasks import sync_connection
+
+    sync_connection.delay(connection_id=str(connection_id), mode=mode)
+
+
+@transaction.atomic
+def connection_request_sync(*, connection: Connection, mode: str = DELTA, actor=None, source=AuditLog.Source.SYSTEM):
+    """Queue a sync now ("Sync now", admin re-sync, historical import)."""
+    if mode not in (DELTA, HISTORICAL):
+        raise ApplicationError("Unknown sync mode.", code="invalid")
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    if locked.status in (Connection.Status.DISCONNECTED, Connection.Status.NEEDS_REAUTH, Connection.Status.PENDING):
+        raise ApplicationError(f"Cannot sync a connection that is {locked.get_status_display().lower()}.",
+                               code="connection_inactive")
+    if mode == HISTORICAL:
+        # A fresh import from the beginning: drop any delta checkpoint in flight.
+        locked.sync_checkpoint = {}
+        locked.import_started_at = timezone.now()
+        locked.import_finished_at = None
+        locked.sync_progress_done = 0
+        locked.sync_progress_total = None
+        locked.save()
+    if actor is not None:
+        audit_log_record(actor=actor, source=source, action=f"sync_{mode}", instance=locked)
+    transaction.on_commit(lambda: _enqueue_sync(locked.pk, mode))
+    return locked
+
+
+@transaction.atomic
+def connection_update_config(*, connection: Connection, trigger_rule: dict, field_map: dict, actor=None,
+                             source=AuditLog.Source.DASHBOARD) -> Connection:
+    """Validate and store the trigger rule and field map (errors per field)."""
+    provider = get_provider(connection.vendor)
+    errors = {}
+    rule = fmap = None
+    try:
+        rule = trigger_rule_validate(trigger_rule, defaults=provider.default_trigger_rule())
+    except ApplicationError as exc:
+        errors.update({f"trigger_rule.{k}": v for k, v in exc.extra.items()})
+    try:
+        fmap = field_map_validate(field_map, sources=provider.field_map_sources)
+    except ApplicationError as exc:
+        errors.update({f"field_map.{k}": v for k, v in (exc.extra or {"": [exc.message]}).items()})
+    if errors:
+        raise ApplicationError("The settings are invalid.", extra=errors, code="invalid")
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    before = snapshot(locked)
+    locked.trigger_rule = rule
+    locked.field_map = fmap
+    locked.save(update_fields=["trigger_rule", "field_map", "updated_at"])
+    audit_log_record(actor=actor, source=source, action="configure", instance=locked, before=before,
+                     after=snapshot(locked))
+    return locked
+
+
+def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog.Source.DASHBOARD) -> Connection:
+    """Revoke upstream (best effort), wipe the secrets, stop the schedule."""
+    provider = get_provider(connection.vendor)
+    credentials = connection_credentials(connection)
+    if credentials:
+        try:
+            provider.revoke(credentials=credentials, connection=connection)
+        except Exception as exc:  # revocation failing upstream must not keep our copy of the secret
+            logger.warning("upstream revoke failed", extra={"connection": str(connection.pk), "error": str(exc)})
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        before = snapshot(locked)
+        locked.credentials = ""
+        locked.token_expires_at = None
+        locked.status = Connection.Status.DISCONNECTED
+        locked.disconnected_at = timezone.now()
+        locked.sync_checkpoint = {}
+        locked.save()
+        if locked.periodic_task_id:
+            PeriodicTask.objects.filter(pk=locked.periodic_task_id).update(enabled=False)
+        if actor is not None:  # admin actions audit through AuditedModelAdmin.audit_action
+            audit_log_record(actor=actor, source=source, action="disconnect", instance=locked, before=before,
+                             after=snapshot(locked))
+    return locked
+
+
+@transaction.atomic
+def webhook_event_replay(*, event: WebhookEvent, actor=None, source=AuditLog.Source.ADMIN) -> WebhookEvent:
+    """Process a stored event again (support action). Processing is
+    idempotent, so a replay can never make a second invoice."""
+    from .webhooks import enqueue_webhook_event
+
+    locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
+    provider = get_provider(locked.vendor)
+    before = snapshot(locked)
+    locked.status = WebhookEvent.Status.RECEIVED
+    locked.error = ""
+    locked.save(update_fields=["status", "error"])
+    if actor is not None:
+        audit_log_record(actor=actor, source=source, action="replay", instance=locked, before=before,
+                         after=snapshot(locked))
+    transaction.on_commit(lambda: enqueue_webhook_event(provider=provider, event_id=locked.pk))
+    return locked
+
+
+def webhook_event_claim(*, event_id) -> WebhookEvent | None:
+    """Take one stored event for processing (row lock, SKIP LOCKED: two workers
+    never process the same event at once). Returns None when taken or done."""
+    with transaction.atomic():
+        event = (WebhookEvent.objects.select_for_update(skip_locked=True)
+                 .filter(pk=event_id).exclude(status__in=[WebhookEvent.Status.PROCESSED,
+                                                          WebhookEvent.Status.IGNORED]).first())
+        if event is None:
+            return None
+        event.status = WebhookEvent.Status.PROCESSING
+        event.attempts += 1
+        event.save(update_fields=["status", "attempts"])
+        return event
+
+
+def webhook_event_finish(*, event: WebhookEvent, status: str, error: str = "") -> None:
+    WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error[:2000], processed_at=timezone.now())

@@ -1,0 +1,35 @@
+"""Thin Celery tasks for the generic machinery. `sync_connection` lands on the
+`sync` queue by its name (taxpoynt.celery.route_task)."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from .http import RateLimited, VendorUnavailable
+from .oauth import NeedsReauth
+from .sync import DELTA, sync_record_failure, sync_run
+
+logger = logging.getLogger(__name__)
+
+PAGES_PER_TASK = 50  # bound one task's run; it re-enqueues itself to continue
+
+
+@shared_task(bind=True, max_retries=8, acks_late=True)
+def sync_connection(self, connection_id: str, mode: str = DELTA):
+    try:
+        result = sync_run(connection_id=connection_id, mode=mode, max_pages=PAGES_PER_TASK)
+    except RateLimited as exc:
+        # The checkpoint keeps the place; come back when the vendor allows.
+        raise self.retry(exc=exc, countdown=max(1, int(exc.retry_after + 0.999)), max_retries=50)
+    except NeedsReauth:
+        return {"skipped": "needs_reauth"}
+    except VendorUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            sync_record_failure(connection_id=connection_id, error=str(exc))
+            raise
+        raise self.retry(exc=exc, countdown=min(600, 2 ** self.request.retries * 5))
+    if not result.complete and not result.skipped:
+        sync_connection.apply_async(kwargs={"connection_id": connection_id, "mode": mode})
+    return {"pages": result.pages, "records": result.records, "complete": result.complete,
+            "skipped": result.skipped}

@@ -1,0 +1,149 @@
+"""Dashboard pages for connections (/dashboard/connections/…): providers with
+"Connect <Vendor>" buttons, a connection's page (status, re-auth banner,
+trigger rule + field map editor, sync now, historical import with a progress
+bar polled from `progress`, disconnect with confirmation), and the deals list.
+Views parse input, call one service or selector, render."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from taxpoynt.audit.models import AuditLog
+from taxpoynt.errors import ApplicationError
+from taxpoynt.tenancy.selectors import current_organization
+
+from .models import Connection
+from .oauth import connection_start_authorization
+from .registry import get_provider, providers
+from .rules import MAPPABLE_FIELDS
+from .selectors import connection_list
+from .services import connection_disconnect, connection_request_sync, connection_update_config
+
+
+def _org_or_403(request):
+    org = current_organization(request=request)
+    if org is None:
+        raise Http404
+    return org
+
+
+def _connection(request, connection_id) -> Connection:
+    try:
+        return connection_list(user=request.user).get(pk=connection_id)
+    except Connection.DoesNotExist:
+        raise Http404 from None
+
+
+@login_required
+@require_GET
+def connection_index(request):
+    org = _org_or_403(request)
+    conns = list(connection_list(user=request.user, filters={"organization": org.pk}))
+    return render(request, "connections/list.html", {
+        "organization": org, "connections": conns,
+        "providers": sorted(providers(), key=lambda p: (p.kind, p.name)),
+    })
+
+
+@login_required
+@require_POST
+def connection_connect(request, vendor):
+    org = _org_or_403(request)
+    try:
+        provider = get_provider(vendor)
+        url = connection_start_authorization(request=request, provider_key=provider.key, organization=org)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("connections:index")
+    return redirect(url)
+
+
+def _split_lines(text: str) -> list[str]:
+    return [p.strip() for p in text.replace(",", "\n").splitlines() if p.strip()]
+
+
+@login_required
+def connection_detail(request, connection_id):
+    conn = _connection(request, connection_id)
+    provider = get_provider(conn.vendor)
+    errors = {}
+    rule = {**provider.default_trigger_rule(), **(conn.trigger_rule or {})}
+    field_map = dict(conn.field_map or {})
+    if request.method == "POST":
+        rule = {"won_stages": _split_lines(request.POST.get("won_stages", "")),
+                "lost_stages": _split_lines(request.POST.get("lost_stages", "")),
+                "tax_category": request.POST.get("tax_category", ""),
+                "tax_rate": request.POST.get("tax_rate", ""),
+                "exemption_reason": request.POST.get("exemption_reason", "")}
+        field_map = {target: request.POST.get(f"map:{target}", "").strip() for target in MAPPABLE_FIELDS}
+        try:
+            connection_update_config(connection=conn, trigger_rule=rule, field_map=field_map, actor=request.user)
+        except ApplicationError as exc:
+            errors = exc.extra or {"": [exc.message]}
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("connections:detail", connection_id=conn.pk)
+    mapping_rows = [{"target": t, "label": label, "source": field_map.get(t, ""),
+                     "errors": errors.get(f"field_map.{t}", [])} for t, label in MAPPABLE_FIELDS.items()]
+    return render(request, "connections/detail.html", {
+        "connection": conn, "provider": provider, "rule": rule, "errors": errors,
+        "rule_errors": {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith("trigger_rule.")},
+        "mapping_rows": mapping_rows, "field_map_sources": provider.field_map_sources,
+        "won_text": "\n".join(rule.get("won_stages", [])), "lost_text": "\n".join(rule.get("lost_stages", [])),
+        "progress_url": reverse("connections:progress", kwargs={"connection_id": conn.pk}),
+        "recent_events": conn.webhook_events.order_by("-received_at")[:10],
+    }, status=400 if errors else 200)
+
+
+@login_required
+@require_POST
+def connection_sync(request, connection_id):
+    conn = _connection(request, connection_id)
+    mode = request.POST.get("mode", "delta")
+    try:
+        connection_request_sync(connection=conn, mode=mode, actor=request.user, source=AuditLog.Source.DASHBOARD)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Historical import started." if mode == "historical" else "Sync started.")
+    return redirect("connections:detail", connection_id=conn.pk)
+
+
+@login_required
+@require_POST
+def connection_disconnect_view(request, connection_id):
+    conn = _connection(request, connection_id)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the confirmation box to disconnect.")
+        return redirect("connections:detail", connection_id=conn.pk)
+    connection_disconnect(connection=conn, actor=request.user, source=AuditLog.Source.DASHBOARD)
+    messages.success(request, f"{get_provider(conn.vendor).name} disconnected; its tokens were revoked and erased.")
+    return redirect("connections:index")
+
+
+@login_required
+@require_GET
+def connection_progress(request, connection_id):
+    conn = _connection(request, connection_id)
+    return JsonResponse({
+        "status": conn.status, "done": conn.sync_progress_done, "total": conn.sync_progress_total,
+        "import_started_at": conn.import_started_at, "import_finished_at": conn.import_finished_at,
+        "last_synced_at": conn.last_synced_at, "last_error": conn.last_error,
+    })
+
+
+@login_required
+@require_GET
+def deal_index(request):
+    from integrations.crm.selectors import deal_list
+
+    org = _org_or_403(request)
+    filters = {"organization": org.pk, "status": request.GET.get("status") or None,
+               "q": request.GET.get("q") or None}
+    page = Paginator(deal_list(user=request.user, filters=filters).order_by("-source_updated_at", "-created_at"),
+                     50).get_page(request.GET.get("page"))
+    return render(request, "connections/deals.html", {"organization": org, "page": page, "filters": filters})

@@ -1,0 +1,119 @@
+"""Generic webhook intake: `POST /webhooks/<kind>/<vendor>`.
+
+1. The provider verifies the delivery over the raw bytes and the full public
+   URI (settings.PUBLIC_BASE_URL + path: proxies rewrite Host, the vendor
+   signed the URL it called). Refused → 401 {code, message}, a log line and a
+   RejectedWebhook row; nothing enters WebhookEvent.
+2. Events are inserted in one transaction, ON CONFLICT (vendor, event_id) DO
+   NOTHING, so a vendor's retry is acknowledged and ignored.
+3. After commit, each new event is handed to the provider's task; the answer
+   is 200 at once (processing never happens in the request).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+
+from celery import current_app
+from django.conf import settings
+from django.db import connection as db_connection, transaction
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from taxpoynt.errors import ApplicationError
+
+from .models import Connection, RejectedWebhook, WebhookEvent
+from .registry import ParsedEvent, WebhookRejected, get_provider
+
+logger = logging.getLogger(__name__)
+
+# Headers kept with the event (never Authorization / cookies).
+_KEPT_HEADER_PREFIXES = ("x-", "content-type", "user-agent")
+
+
+def _kept_headers(request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()
+            if k.lower().startswith(_KEPT_HEADER_PREFIXES) and "authorization" not in k.lower()}
+
+
+def public_uri(request) -> str:
+    """The URI the vendor called, as configured publicly (path + query kept)."""
+    return settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+
+
+def _reject(request, vendor: str, reason: str, message: str, status: int = 401):
+    body = request.body
+    logger.warning("webhook rejected", extra={"vendor": vendor, "reason": reason,
+                                              "remote": request.META.get("REMOTE_ADDR", "")})
+    try:
+        RejectedWebhook.objects.create(
+            vendor=vendor[:40], reason=reason[:40], message=message[:300],
+            remote_addr=request.META.get("REMOTE_ADDR", "")[:64], headers=_kept_headers(request),
+            body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body))
+    except Exception:  # the refusal must still be answered
+        logger.exception("could not record rejected webhook")
+    return JsonResponse({"code": reason, "message": message}, status=status)
+
+
+def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
+                         headers: dict) -> list[uuid.UUID]:
+    """Insert the events (duplicates skipped) and return the ids of the new
+    rows. Connection/organization are resolved from the event's account id."""
+    if not events:
+        return []
+    account_ids = {e.account_id for e in events}
+    routes = {c.external_account_id: c for c in Connection.objects.filter(
+        vendor=vendor, external_account_id__in=account_ids).exclude(status=Connection.Status.DISCONNECTED)
+        .order_by("created_at")}
+    rows = []
+    for event in events:
+        conn = routes.get(event.account_id)
+        rows.append((uuid.uuid4(), vendor, event.event_id[:200], event.event_type[:100],
+                     conn.organization_id if conn else None, conn.pk if conn else None, body))
+    table = WebhookEvent._meta.db_table
+    # One statement: every event or none; a known (vendor, event_id) is skipped.
+    values_sql = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, now(), 'received', 0, '')"] * len(rows))
+    import json
+
+    params = []
+    headers_json = json.dumps(headers)
+    for row in rows:
+        params.extend([*row, headers_json])
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (id, vendor, event_id, event_type, organization_id, connection_id, raw_body, "
+            f"headers, received_at, status, attempts, error) VALUES {values_sql} "
+            f"ON CONFLICT (vendor, event_id) DO NOTHING RETURNING id",
+            params,
+        )
+        return [r[0] for r in cursor.fetchall()]
+
+
+def enqueue_webhook_event(*, provider, event_id) -> None:
+    current_app.send_task(provider.webhook_task, kwargs={"event_id": str(event_id)})
+
+
+@csrf_exempt
+@require_POST
+def webhook_receive(request, kind: str, vendor: str):
+    try:
+        provider = get_provider(vendor)
+    except ApplicationError:
+        return JsonResponse({"code": "unknown_vendor", "message": "No such webhook endpoint."}, status=404)
+    if provider.kind != kind:
+        return JsonResponse({"code": "unknown_vendor", "message": "No such webhook endpoint."}, status=404)
+    body = request.body
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        provider.verify_webhook(method=request.method, uri=public_uri(request), body=body, headers=headers)
+        events = provider.parse_webhook(body=body, headers=headers)
+    except WebhookRejected as exc:
+        return _reject(request, vendor, exc.reason, exc.message,
+                       status=400 if exc.reason == "malformed" else 401)
+    with transaction.atomic():
+        new_ids = webhook_events_store(vendor=provider.key, events=events, body=body, headers=_kept_headers(request))
+        for event_id in new_ids:
+            transaction.on_commit(lambda eid=event_id: enqueue_webhook_event(provider=provider, event_id=eid))
+    return JsonResponse({"received": len(events), "new": len(new_ids)}, status=200)

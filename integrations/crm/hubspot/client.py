@@ -1,0 +1,70 @@
+"""HubSpot API client on the shared VendorClient (recording, error mapping).
+
+Rate limits (VENDORS.md §1.3): a 429 says which budget ran out in
+`policyName` (TEN_SECONDLY_ROLLING, SECONDLY for search, DAILY; names
+UNCONFIRMED) and may carry Retry-After and X-HubSpot-RateLimit-* headers. We
+wait the rolling interval inline when short, else hand the wait to the task.
+"""
+from __future__ import annotations
+
+import datetime
+
+import httpx
+from django.utils import timezone
+
+from integrations.connections.http import VendorClient, retry_after_seconds
+
+
+class HubSpotClient(VendorClient):
+    vendor = "hubspot"
+    max_inline_wait = 12.0  # one ten-second rolling window
+
+    def rate_limit_delay(self, response: httpx.Response, attempt: int) -> float:
+        if response.headers.get("Retry-After"):
+            return retry_after_seconds(response)
+        try:
+            policy = (response.json() or {}).get("policyName", "")
+        except ValueError:
+            policy = ""
+        if policy == "DAILY" or response.headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0":
+            now = timezone.now()
+            tomorrow = (now + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            return (tomorrow - now).total_seconds()
+        if policy == "SECONDLY" or response.headers.get("X-HubSpot-RateLimit-Secondly-Remaining") == "0":
+            return 1.0 * attempt
+        interval_ms = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+        if interval_ms and interval_ms.isdigit():
+            return int(interval_ms) / 1000
+        return min(2.0 ** attempt, 10.0)
+
+    # --- CRM ------------------------------------------------------------------
+    def search(self, object_type: str, body: dict) -> dict:
+        return self.request("POST", f"/crm/v3/objects/{object_type}/search", json_body=body).json()
+
+    def get_object(self, object_type: str, object_id: str, *, properties=(), associations=()) -> dict:
+        params = {}
+        if properties:
+            params["properties"] = ",".join(properties)
+        if associations:
+            params["associations"] = ",".join(associations)
+        return self.request("GET", f"/crm/v3/objects/{object_type}/{object_id}", params=params).json()
+
+    def batch_read(self, object_type: str, ids: list[str], *, properties=()) -> list[dict]:
+        results = []
+        for start in range(0, len(ids), 100):
+            chunk = ids[start:start + 100]
+            body = {"inputs": [{"id": i} for i in chunk], "properties": list(properties)}
+            results.extend(self.request("POST", f"/crm/v3/objects/{object_type}/batch/read",
+                                        json_body=body).json().get("results", []))
+        return results
+
+    def associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[dict]]:
+        """{from id: [{toObjectId, associationTypes}]} via the v4 batch read."""
+        out: dict[str, list[dict]] = {}
+        for start in range(0, len(ids), 100):
+            chunk = ids[start:start + 100]
+            data = self.request("POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                                json_body={"inputs": [{"id": i} for i in chunk]}).json()
+            for row in data.get("results", []):
+                out.setdefault(str(row["from"]["id"]), []).extend(row.get("to", []))
+        return out

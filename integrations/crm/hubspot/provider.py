@@ -1,0 +1,122 @@
+"""HubSpot as a TaxPoynt provider: its facts as data (VENDORS.md §1) and its
+registration. Everything HubSpot-specific the generic machinery needs is
+reachable from `HubSpotProvider`.
+
+UNCONFIRMED facts (VENDORS.md) kept here and only here: scope names (in
+settings.ALLAUTH_CONNECTION_PROVIDERS, next to the allauth entry), the revoke
+path, the 10 000-result search cap and the 200 search page limit, the 429
+`policyName` values, and line-item discount property semantics (mapping.py).
+"""
+from __future__ import annotations
+
+import datetime
+
+from integrations.connections.registry import Provider, TokenSet, register
+
+# Real HubSpot hosts; settings.VENDORS["hubspot"]["base_url"] (the sandbox in
+# dev and tests) replaces both when set.
+AUTHORIZE_HOST = "https://app.hubspot.com"
+API_HOST = "https://api.hubapi.com"
+
+AUTHORIZE_PATH = "/oauth/authorize"
+TOKEN_PATH = "/oauth/v1/token"
+ACCESS_TOKEN_INFO_PATH = "/oauth/v1/access-tokens/{token}"
+REVOKE_PATH = "/oauth/v1/refresh-tokens/{token}"  # DELETE; path UNCONFIRMED
+
+# Webhooks (v3 signature).
+SIGNATURE_HEADER = "x-hubspot-signature-v3"
+TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
+MAX_TIMESTAMP_AGE_MS = 300_000
+# HubSpot decodes these escapes in the URI before signing ("Validating requests").
+V3_URI_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
+                 "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+DEAL_EVENTS = ("deal.creation", "deal.propertyChange", "deal.associationChange", "deal.deletion",
+               "deal.restore", "deal.merge")
+
+# Search.
+SEARCH_RESULT_CAP = 10_000  # UNCONFIRMED exact figure (VENDORS.md §1.2)
+SEARCH_PAGE_LIMIT = 100  # below the UNCONFIRMED 200 maximum
+BATCH_READ_MAX = 100
+LAST_MODIFIED = "hs_lastmodifieddate"
+
+# Properties we read.
+DEAL_PROPERTIES = ("dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "closedate",
+                   "hs_lastmodifieddate", "hs_object_id", "description")
+LINE_ITEM_PROPERTIES = ("name", "quantity", "price", "amount", "hs_product_id", "hs_sku", "description",
+                        "discount", "hs_discount_percentage", "hs_tax_rate", "hs_tax_amount")
+COMPANY_PROPERTIES = ("name", "domain", "address", "address2", "city", "state", "zip", "country", "phone",
+                      "hs_lastmodifieddate")
+CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone", "company", "address", "city", "zip", "country",
+                      "lastmodifieddate")
+
+# Trigger default: the `closedwon` / `closedlost` stage ids every portal's
+# default pipeline has; custom pipelines add "<pipeline>:<stage id>" entries.
+DEFAULT_WON_STAGES = ["closedwon"]
+DEFAULT_LOST_STAGES = ["closedlost"]
+
+
+@register
+class HubSpotProvider(Provider):
+    key = "hubspot"
+    kind = "crm"
+    name = "HubSpot"
+    production_authorize_base = AUTHORIZE_HOST
+    production_api_base = API_HOST
+    authorize_path = AUTHORIZE_PATH
+    token_path = TOKEN_PATH
+    revoke_path = REVOKE_PATH
+    allauth_provider_id = "hubspot"
+    # Access tokens live 30 min: refresh in the last 5.
+    refresh_margin_seconds = 300
+    webhook_task = "integrations.crm.hubspot.tasks.process_webhook_event"
+    sync_interval_seconds = 900
+    field_map_sources = ("deal", "company", "contact", "line_item")
+
+    @classmethod
+    def account_from_oauth(cls, *, token: TokenSet, profile: dict) -> dict:
+        return {
+            "external_account_id": str(profile.get("hub_id") or ""),
+            "display_name": profile.get("hub_domain") or f"HubSpot {profile.get('hub_id')}",
+            "scopes": list(profile.get("scopes") or []),
+        }
+
+    @classmethod
+    def refresh(cls, *, refresh_token: str, connection=None) -> TokenSet:
+        from .oauth import refresh_access_token
+
+        return refresh_access_token(refresh_token=refresh_token, connection=connection)
+
+    @classmethod
+    def revoke(cls, *, credentials: dict, connection=None) -> None:
+        from .oauth import revoke_refresh_token
+
+        if credentials.get("refresh_token"):
+            revoke_refresh_token(refresh_token=credentials["refresh_token"], connection=connection)
+
+    @classmethod
+    def verify_webhook(cls, *, method, uri, body, headers) -> None:
+        from .webhooks import verify_v3
+
+        verify_v3(secret=cls.client_secret(), method=method, uri=uri, body=body, headers=headers)
+
+    @classmethod
+    def parse_webhook(cls, *, body, headers):
+        from .webhooks import parse_events
+
+        return parse_events(body)
+
+    @classmethod
+    def sync_class(cls):
+        from .sync import HubSpotDealSync
+
+        return HubSpotDealSync
+
+    @classmethod
+    def default_trigger_rule(cls) -> dict:
+        return {"won_stages": list(DEFAULT_WON_STAGES), "lost_stages": list(DEFAULT_LOST_STAGES)}
+
+    @classmethod
+    def deal_to_canonical(cls, *, deal, connection):
+        from .mapping import canonical_from_bundle
+
+        return canonical_from_bundle(deal.raw, connection=connection, issue_fallback=datetime.date.today())
