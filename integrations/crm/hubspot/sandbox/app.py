@@ -72,7 +72,11 @@ class HubSpotSandboxApp:
         extra_headers = {}
         if kind != "public":
             extra_headers = self._guard(request, kind, args)
-        response = handler(self.sandbox, request, **args)
+        try:
+            response = handler(self.sandbox, request, **args)
+        except HubSpotError as exc:
+            exc.headers = {**extra_headers, **exc.headers}  # rate-limit headers ride on errors too
+            raise
         for name, value in extra_headers.items():
             response.headers[name] = value
         return response

@@ -289,7 +289,7 @@ class Sandbox:
         with self.store.lock:
             obj = self._require(otype, object_id)
             self.store.archive(obj)
-            self._emit(otype, "deletion", obj.id, {"changeFlag": "DELETED"}, source="CRM_UI")
+            self._send(self._events(otype, "deletion", obj.id, {"changeFlag": "DELETED"}, source="CRM_UI"))
         return {"archived": obj.id}
 
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str, *, primary: bool = False,
@@ -323,22 +323,28 @@ class Sandbox:
 
     # webhooks ----------------------------------------------------------------
     def object_created(self, obj, *, source: str):
-        self._emit(obj.type, "creation", obj.id, {"changeFlag": "CREATED"}, source=source)
+        self._send(self._events(obj.type, "creation", obj.id, {"changeFlag": "CREATED"}, source=source))
 
     def object_changed(self, obj, changed: dict, *, source: str):
+        """One delivery per app holding an event for each subscribed property that changed."""
+        events = []
         for name, (_, new) in changed.items():
-            self._emit(obj.type, "propertyChange", obj.id, {"propertyName": name, "propertyValue": new or ""},
-                       source=source, property_name=name)
+            events += self._events(obj.type, "propertyChange", obj.id,
+                                   {"propertyName": name, "propertyValue": new or ""},
+                                   source=source, property_name=name)
+        self._send(events)
 
     def _emit_association(self, deal_id, to_type, to_id, *, removed, primary):
         extra = {"associationType": facts.WEBHOOK_ASSOCIATION_TYPE.get(to_type, f"DEAL_TO_{to_type.upper()}"),
                  "fromObjectId": int(deal_id), "toObjectId": int(to_id), "associationRemoved": removed,
                  "isPrimaryAssociation": bool(primary)}
-        self._emit("deals", "associationChange", None, extra, source="CRM_UI")
+        self._send(self._events("deals", "associationChange", None, extra, source="CRM_UI"))
 
-    def _emit(self, otype, action, object_id, extra, *, source, property_name=None):
+    def _events(self, otype, action, object_id, extra, *, source, property_name=None) -> list:
+        """(app, event) pairs for every active subscription matching this change."""
         event_type = f"{facts.SINGULAR[otype]}.{action}"
         now = self.store.now_ms()
+        pairs = []
         for app in list(self.store.apps.values()):
             if not app.webhook_url:
                 continue
@@ -356,7 +362,17 @@ class Sandbox:
                 event["changeSource"] = source
                 if source == "INTEGRATION":
                     event["sourceId"] = str(app.app_id)
-                self.webhooks.enqueue(url=app.webhook_url, secret=app.client_secret, events=[event])
+                pairs.append((app, event))
+        return pairs
+
+    def _send(self, pairs):
+        by_app = {}
+        for app, event in pairs:
+            by_app.setdefault(app.client_id, (app, []))[1].append(event)
+        for app, events in by_app.values():
+            for start in range(0, len(events), facts.WEBHOOK_MAX_BATCH):
+                self.webhooks.enqueue(url=app.webhook_url, secret=app.client_secret,
+                                      events=events[start:start + facts.WEBHOOK_MAX_BATCH])
 
     def deliveries(self) -> list[dict]:
         """Delivery log, oldest first: {id, url, mode, state, eventIds, events, attempts[{attemptNumber,

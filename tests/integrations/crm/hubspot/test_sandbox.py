@@ -273,6 +273,7 @@ def test_get_patch_and_property_validation(sb, api):
     assert item["properties"]["amount"] == "12500.00" and item["properties"]["quantity"] == "5"
     missing = api.get("/crm/v3/objects/deals/999")
     assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
+    assert "X-HubSpot-RateLimit-Remaining" in missing.headers
 
 
 def test_batch_read_reports_missing_ids(sb, api):
@@ -518,6 +519,20 @@ def test_redelivery_keeps_event_id_and_tampered_deliveries_fail_verification(sb,
     assert [d["mode"] for d in log[1:]] == ["redelivery", "tampered_body", "bad_signature", "old_timestamp",
                                             "wrong_secret"]
     assert all(d["state"] == "failed" and len(d["attempts"]) == 1 for d in log[2:])
+
+
+def test_api_patch_sends_one_batch_for_subscribed_properties(sb, api, receiver):
+    deal = sb.create_deal({"dealname": "Batch", "amount": "10"}, notify=False)
+    answer = api.patch(f"/crm/v3/objects/deals/{deal['id']}",
+                       json={"properties": {"dealstage": "closedwon", "amount": "20", "dealname": "Renamed"}})
+    assert answer.status_code == 200
+    assert sb.wait_for_webhooks(5)
+    (request,) = receiver.requests
+    events = request["events"]
+    assert {(e["propertyName"], e["propertyValue"]) for e in events} == {("dealstage", "closedwon"), ("amount", "20")}
+    assert len({e["eventId"] for e in events}) == 2
+    assert all(e["changeSource"] == "INTEGRATION" and e["sourceId"] == str(sb.app_settings()["app_id"])
+               for e in events)
 
 
 def test_association_change_and_deletion_events(sb, receiver):
