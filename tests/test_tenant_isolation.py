@@ -119,3 +119,28 @@ def test_admin_staff_see_only_assigned_organizations(client, make_user, two_tena
         assert change.status_code == 302, f"{model}: staff opened another org's object"
         checked += 1
     assert checked >= 10
+
+
+@pytest.mark.django_db
+def test_api_token_limited_to_one_org_sees_nothing_of_the_users_other_orgs(api_client, make_user, make_org):
+    """A user in orgs A and C with a token limited to A: through every API route, C is another tenant."""
+    from taxpoynt.apitokens.services import token_create
+
+    user = make_user()
+    org_a, org_c = make_org(owner=user), make_org(owner=user)
+    ours, theirs = factories.tenant_world(org_a), factories.tenant_world(org_c)
+    issued = token_create(user=user, name="only A", organization=org_a)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {issued.plaintext}")
+    c_ids = {str(obj.pk) for obj in theirs.values() if hasattr(obj, "pk")}
+    for name, kwargs in api_routes():
+        if any(k not in KWARG_OBJECTS for k in kwargs):
+            continue  # not an object id (e.g. a vendor name); test_every_api_route_is_covered flags it
+        if kwargs:
+            resp = api_client.get(reverse(name, kwargs={k: theirs[KWARG_OBJECTS[k]].pk for k in kwargs}))
+            assert resp.status_code in (404, 405), f"{name}: {resp.status_code} for the token's other org"
+        else:
+            resp = api_client.get(reverse(name))
+            assert resp.status_code == 200, name
+            assert not c_ids & {str(row.get("id")) for row in resp.json().get("results", [])
+                                if isinstance(row, dict)}, name
+    assert ours["invoice"].pk  # org A's rows exist, so the checks above were not vacuous

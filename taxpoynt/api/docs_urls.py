@@ -7,5 +7,5 @@ from .views import ApiDocsView, ApiRedocView, api_not_found
 urlpatterns = [
     path("docs/", ApiDocsView.as_view(), name="api-docs"),
     path("redoc/", ApiRedocView.as_view(), name="api-redoc"),
-    re_path(r"^.*$", api_not_found),  # keep last
+    re_path(r"^[\s\S]*$", api_not_found),  # keep last
 ]

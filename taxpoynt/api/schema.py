@@ -2,8 +2,8 @@
 
 - `add_error_responses` (a drf-spectacular POSTPROCESSING_HOOK) adds the
   reusable `Error` component and references it from every operation's error
-  responses (400, 401, 403, 404, 429 with Retry-After, 500), unless the
-  operation documents its own.
+  responses (400, 401, 403, 404, 429 with Retry-After, 500; and 409 on
+  operations on one object), unless the operation documents its own.
 - `ErrorSerializer` names the same shape in `responses={404: ErrorSerializer}`
   and `error_example(...)` builds an OpenApiExample of it for an operation's
   `@extend_schema(examples=[...])` (declare that status in `responses` too).
@@ -53,6 +53,8 @@ ERROR_RESPONSES = {
     "403": ("Authenticated, but not allowed to do this.", "permission_denied",
             "You do not have permission to perform this action."),
     "404": ("No such object in your organizations (or an invalid cursor).", "not_found", "Not found."),
+    "409": ("The object's current state does not allow this (e.g. not signed yet).", "conflict",
+            "The invoice is not signed yet."),
     "429": ("Rate limit reached for this token/user or organization; retry after `Retry-After` seconds.",
             "throttled", "Request was throttled. Expected available in 12 seconds."),
     "500": ("Unexpected server error (reported to us).", "server_error", "Internal server error."),
@@ -84,7 +86,10 @@ def add_error_responses(result, generator, request, public):
             if method not in {"get", "put", "post", "patch", "delete", "head", "options"}:
                 continue
             responses = operation.setdefault("responses", {})
+            acts_on_one_object = any(p.get("in") == "path" for p in operation.get("parameters", []))
             for status in ERROR_RESPONSES:
+                if status == "409" and not acts_on_one_object:
+                    continue  # a state conflict needs an object with a state
                 responses.setdefault(status, _error_response(status))
     return result
 

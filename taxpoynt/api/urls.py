@@ -10,5 +10,5 @@ urlpatterns = [
     path("", include("invoicing.urls")),
     path("crm/", include("integrations.crm.urls")),
     path("pos/", include("integrations.pos.urls")),
-    re_path(r"^.*$", api_not_found),  # keep last
+    re_path(r"^[\s\S]*$", api_not_found),  # keep last
 ]

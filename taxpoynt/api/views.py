@@ -1,5 +1,6 @@
 """Docs pages (Swagger UI and Redoc served from drf-spectacular-sidecar's
 static files: no CDN), and the JSON 404 for unknown paths under /api/."""
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
@@ -20,6 +21,7 @@ class ApiRedocView(SpectacularRedocView):
     template_name = "api/redoc.html"
 
 
+@csrf_exempt  # a POST/DELETE to an unknown path is a 404, not Django's HTML CSRF page
 def api_not_found(request, *args, **kwargs):
     """Any method on an unknown /api/ path: the API error shape, not an HTML page."""
     return json_error_response(status_code=404, code="not_found", message="No such API endpoint.")
