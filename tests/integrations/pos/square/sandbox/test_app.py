@@ -1,0 +1,384 @@
+"""The Square sandbox over real sockets (integrations/pos/square/sandbox/app.py):
+OAuth, locations, orders search, payments, refunds, rate limits, faults and
+signed webhook delivery, checked with raw HTTP (httpx)."""
+import base64
+import datetime as dt
+import hashlib
+import json
+import time
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import lxml.html
+import pytest
+
+from integrations.pos.square import webhooks
+from tests.integrations.pos.square.conftest import REDIRECT_URI
+
+CLIENT_ID, CLIENT_SECRET = "demo-square-client-id", "demo-square-client-secret"
+HEADERS = {"Square-Version": "2026-09-16"}
+
+
+def consent(http, base, *, challenge=None, state="st-1", decision="allow"):
+    """Open the consent page and press its button as a browser would."""
+    params = {"client_id": CLIENT_ID, "scope": "ORDERS_READ PAYMENTS_READ MERCHANT_PROFILE_READ",
+              "session": "false", "state": state}
+    if challenge:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    page = http.get(f"{base}/oauth2/authorize", params=params)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    doc = lxml.html.fromstring(page.text)
+    form = doc.forms[0]
+    button = doc.xpath(f'//form//button[@value="{decision}"]')[0]
+    assert button.text_content().strip() == decision.capitalize()
+    assert doc.xpath('//label[@for="merchant_id"]')  # the seller picker is labelled
+    data = dict(form.form_values())
+    data[button.get("name")] = button.get("value")
+    resp = http.post(f"{base}{form.action}", data=data)
+    assert resp.status_code == 302
+    location = urlparse(resp.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
+    return {k: v[0] for k, v in parse_qs(location.query).items()}
+
+
+def token(http, base, body):
+    return http.post(f"{base}/oauth2/token", json=body, headers=HEADERS)
+
+
+def bearer(access_token):
+    return {**HEADERS, "Authorization": f"Bearer {access_token}"}
+
+
+def control(http, base, method, path, body=None):
+    resp = http.request(method, f"{base}/_sandbox{path}", json=body)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+@pytest.fixture
+def http():
+    with httpx.Client(timeout=10) as c:
+        yield c
+
+
+def test_oauth_code_flow_refresh_returns_same_token(square, http):
+    q = consent(http, square.url)
+    assert q["state"] == "st-1" and q["response_type"] == "code" and q["code"].startswith("sq0cgp-")
+    resp = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                    "grant_type": "authorization_code", "code": q["code"]})
+    assert resp.status_code == 200, resp.text
+    t = resp.json()
+    assert t["token_type"] == "bearer" and t["short_lived"] is False
+    assert t["merchant_id"] == square.app.sandbox.default_merchant_id
+    expires = dt.datetime.fromisoformat(t["expires_at"].replace("Z", "+00:00"))
+    assert abs((expires - dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=30)) < dt.timedelta(minutes=1)
+    # codes are single use
+    again = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                     "grant_type": "authorization_code", "code": q["code"]})
+    assert again.status_code == 401 and again.json()["errors"][0]["category"] == "AUTHENTICATION_ERROR"
+    # code-flow refresh: a new access token, the same refresh token, which keeps working
+    r1 = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                  "grant_type": "refresh_token", "refresh_token": t["refresh_token"]}).json()
+    r2 = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                  "grant_type": "refresh_token", "refresh_token": t["refresh_token"]}).json()
+    assert r1["refresh_token"] == r2["refresh_token"] == t["refresh_token"]
+    assert len({t["access_token"], r1["access_token"], r2["access_token"]}) == 3
+    # the code flow needs the secret
+    bad = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": "nope",
+                                   "grant_type": "refresh_token", "refresh_token": t["refresh_token"]})
+    assert bad.status_code == 401
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(r2["access_token"]))
+    assert status.json()["merchant_id"] == t["merchant_id"]
+    assert set(status.json()["scopes"]) == {"ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"}
+
+
+def test_oauth_deny_redirects_with_error(square, http):
+    q = consent(http, square.url, decision="deny", state="s9")
+    assert q == {"error": "access_denied", "error_description": "user_denied", "state": "s9"}
+
+
+def test_pkce_code_verifier_and_rotating_refresh_token(square, http):
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    q = consent(http, square.url, challenge=challenge)
+    wrong = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "authorization_code",
+                                     "code": q["code"], "code_verifier": "w" * 64})
+    assert wrong.status_code == 401
+    q = consent(http, square.url, challenge=challenge)
+    t = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "authorization_code",
+                                 "code": q["code"], "code_verifier": verifier}).json()
+    assert "refresh_token_expires_at" in t
+    rotated = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "refresh_token",
+                                       "refresh_token": t["refresh_token"]})
+    assert rotated.status_code == 200
+    assert rotated.json()["refresh_token"] != t["refresh_token"]
+    old = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "refresh_token",
+                                   "refresh_token": t["refresh_token"]})
+    assert old.status_code == 401
+    newer = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "refresh_token",
+                                     "refresh_token": rotated.json()["refresh_token"]})
+    assert newer.status_code == 200
+
+
+def test_revoke_needs_client_auth_and_revokes_every_token_of_the_merchant(square, http):
+    a = control(http, square.url, "POST", "/tokens", {})
+    b = control(http, square.url, "POST", "/tokens", {})
+    body = {"client_id": CLIENT_ID, "access_token": a["access_token"]}
+    assert http.post(f"{square.url}/oauth2/revoke", json=body, headers=bearer(a["access_token"])).status_code == 401
+    wrong = http.post(f"{square.url}/oauth2/revoke", json=body, headers={"Authorization": "Client wrong"})
+    assert wrong.status_code == 401
+    ok = http.post(f"{square.url}/oauth2/revoke", json=body, headers={"Authorization": f"Client {CLIENT_SECRET}"})
+    assert ok.status_code == 200 and ok.json() == {"success": True}
+    for t in (a, b):
+        r = http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"]))
+        assert r.status_code == 401 and r.json()["errors"][0]["code"] == "ACCESS_TOKEN_REVOKED"
+        assert token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                        "grant_type": "refresh_token",
+                                        "refresh_token": t["refresh_token"]}).status_code == 401
+
+
+def test_locations_and_error_shapes(square, http):
+    t = control(http, square.url, "POST", "/tokens", {})
+    locs = http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"])).json()["locations"]
+    assert len(locs) == 2
+    loc = locs[0]
+    assert loc["currency"] == "NGN" and loc["country"] == "NG" and loc["status"] == "ACTIVE"
+    assert loc["timezone"] == "Africa/Lagos" and loc["merchant_id"] == t["merchant_id"]
+    one = http.get(f"{square.url}/v2/locations/{loc['id']}", headers=bearer(t["access_token"])).json()
+    assert one["location"] == loc
+    missing = http.get(f"{square.url}/v2/locations/LNOPE", headers=bearer(t["access_token"]))
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "NOT_FOUND"
+    anon = http.get(f"{square.url}/v2/locations")
+    assert anon.status_code == 401
+    assert set(anon.json()["errors"][0]) >= {"category", "code", "detail"}
+    bad_version = http.get(f"{square.url}/v2/locations",
+                           headers={"Authorization": f"Bearer {t['access_token']}", "Square-Version": "v2"})
+    assert bad_version.json()["errors"][0]["code"] == "INVALID_SQUARE_VERSION_FORMAT"
+    # another merchant's token sees only its own locations
+    other = control(http, square.url, "POST", "/merchants", {"business_name": "Other", "locations": 1})
+    t2 = control(http, square.url, "POST", "/tokens", {"merchant_id": other["merchant"]["id"]})
+    locs2 = http.get(f"{square.url}/v2/locations", headers=bearer(t2["access_token"])).json()["locations"]
+    assert [x["id"] for x in locs2] == [other["locations"][0]["id"]]
+
+
+def test_insufficient_scope(square, http):
+    t = control(http, square.url, "POST", "/tokens", {"scopes": ["MERCHANT_PROFILE_READ"]})
+    r = http.post(f"{square.url}/v2/orders/search", json={"location_ids": ["L1"]}, headers=bearer(t["access_token"]))
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "INSUFFICIENT_SCOPES"
+
+
+def _search(http, square, t, body):
+    return http.post(f"{square.url}/v2/orders/search", json=body, headers=bearer(t["access_token"]))
+
+
+def test_orders_search_paging_filters_and_cursor_rules(square, http):
+    sb = square.app.sandbox
+    loc_ids = list(sb.locations)
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    for i in range(25):
+        sb.create_sale(random_sale=True, location_id=loc_ids[i % 2])
+    sb.create_sale(random_sale=True, location_id=loc_ids[0], complete=False)  # one OPEN order
+    t = control(http, square.url, "POST", "/tokens", {})
+    query = {"filter": {"state_filter": {"states": ["COMPLETED"]},
+                        "date_time_filter": {"updated_at": {"start_at": start.isoformat()}}},
+             "sort": {"sort_field": "UPDATED_AT", "sort_order": "ASC"}}
+    body = {"location_ids": loc_ids, "query": query, "limit": 10}
+    pages, cursor = [], None
+    while True:
+        resp = _search(http, square, t, dict(body, cursor=cursor) if cursor else body)
+        assert resp.status_code == 200, resp.text
+        data = resp.json()
+        pages.append(data["orders"])
+        if len(pages) == 1:
+            # created after the first page: outside the pinned (absent) end_at
+            sb.create_sale(random_sale=True, location_id=loc_ids[0])
+        cursor = data.get("cursor")
+        if not cursor:
+            break
+    assert [len(p) for p in pages] == [10, 10, 5]
+    orders = [o for p in pages for o in p]
+    assert len({o["id"] for o in orders}) == 25
+    assert all(o["state"] == "COMPLETED" for o in orders)
+    assert [o["updated_at"] for o in orders] == sorted(o["updated_at"] for o in orders)
+    # a cursor is bound to the query that issued it
+    first = _search(http, square, t, body).json()
+    other_query = dict(body, cursor=first["cursor"], query=dict(query, sort={"sort_field": "UPDATED_AT",
+                                                                             "sort_order": "DESC"}))
+    bad = _search(http, square, t, other_query)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == "INVALID_CURSOR"
+    # default sort is CREATED_AT DESC; return_entries gives summaries
+    entries = _search(http, square, t, {"location_ids": loc_ids, "return_entries": True}).json()
+    assert len(entries["order_entries"]) == 27 and "orders" not in entries
+    assert set(entries["order_entries"][0]) == {"order_id", "version", "location_id"}
+
+
+@pytest.mark.parametrize("body, code, field", [
+    ({"location_ids": [], "query": {}}, "MISSING_REQUIRED_PARAMETER", "location_ids"),
+    ({"location_ids": [f"L{i}" for i in range(11)]}, "ARRAY_LENGTH_TOO_LONG", "location_ids"),
+    ({"limit": 1001}, "VALUE_TOO_HIGH", "limit"),
+    ({"limit": 0}, "VALUE_TOO_LOW", "limit"),
+    ({"query": {"filter": {"date_time_filter": {"closed_at": {"start_at": "2026-01-01T00:00:00Z"}}},
+                "sort": {"sort_field": "CREATED_AT"}}}, "INVALID_VALUE", "query.sort.sort_field"),
+    ({"query": {"filter": {"date_time_filter": {"closed_at": {"start_at": "2026-01-01T00:00:00Z"},
+                                                "created_at": {"start_at": "2026-01-01T00:00:00Z"}}}}},
+     "INVALID_VALUE", "query.filter.date_time_filter"),
+])
+def test_orders_search_validation(square, http, body, code, field):
+    t = control(http, square.url, "POST", "/tokens", {})
+    full = {"location_ids": list(square.app.sandbox.locations)[:1], **body}
+    resp = _search(http, square, t, full)
+    assert resp.status_code == 400
+    err = resp.json()["errors"][0]
+    assert (err["category"], err["code"], err.get("field")) == ("INVALID_REQUEST_ERROR", code, field)
+
+
+def test_limit_1000_is_accepted_and_batch_retrieve(square, http):
+    sb = square.app.sandbox
+    ids = [sb.create_sale(random_sale=True)["order"]["id"] for _ in range(3)]
+    t = control(http, square.url, "POST", "/tokens", {})
+    resp = _search(http, square, t, {"location_ids": list(sb.locations), "limit": 1000})
+    assert resp.status_code == 200 and len(resp.json()["orders"]) == 3 and "cursor" not in resp.json()
+    batch = http.post(f"{square.url}/v2/orders/batch-retrieve", json={"order_ids": ids + ["nope"]},
+                      headers=bearer(t["access_token"])).json()
+    assert sorted(o["id"] for o in batch["orders"]) == sorted(ids)
+    one = http.get(f"{square.url}/v2/orders/{ids[0]}", headers=bearer(t["access_token"])).json()["order"]
+    assert one["state"] == "COMPLETED" and one["tenders"][0]["payment_id"]
+    assert one["total_money"]["currency"] == "NGN" and isinstance(one["total_money"]["amount"], int)
+
+
+def test_rate_limit_429_and_injected_faults(square, http):
+    t = control(http, square.url, "POST", "/tokens", {})
+    control(http, square.url, "PUT", "/rate-limit", {"requests": 3, "per_seconds": 30})
+    codes = [http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"])).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"]))
+    assert r.json() == {"errors": [{"category": "RATE_LIMIT_ERROR", "code": "RATE_LIMITED",
+                                    "detail": "Rate limit exceeded; retry later."}]}
+    control(http, square.url, "PUT", "/rate-limit", {"requests": None})
+    control(http, square.url, "PUT", "/faults", {"faults": [{"path": "/v2/locations", "status": 503, "count": 1}]})
+    assert http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"])).status_code == 503
+    assert http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"])).status_code == 200
+
+
+def _events(requests):
+    return [json.loads(r["body"]) for r in requests]
+
+
+def test_sale_webhooks_are_signed_over_the_exact_url_and_body(square, http, receiver):
+    sub = control(http, square.url, "PUT", "/webhook-subscription", {"notification_url": receiver.url})["subscription"]
+    sale = control(http, square.url, "POST", "/sales", {"random": True})
+    reqs = receiver.wait_for(4)
+    time.sleep(0.1)
+    assert len(receiver.requests) == 4
+    for r in reqs:
+        sig = webhooks.signature_from_headers(r["headers"])
+        assert webhooks.verify_signature(signature_key=sub["signature_key"], notification_url=receiver.url,
+                                         body=r["body"], signature=sig)
+        # the URL is part of the signature: a different one (even a trailing slash) fails
+        assert not webhooks.verify_signature(signature_key=sub["signature_key"], notification_url=receiver.url + "/",
+                                             body=r["body"], signature=sig)
+        assert not webhooks.verify_signature(signature_key="other", notification_url=receiver.url,
+                                             body=r["body"], signature=sig)
+        assert r["headers"].get("X-Square-Signature")  # legacy SHA-1 header is sent too
+    events = {e["type"]: e for e in _events(reqs)}
+    assert set(events) == {"order.created", "order.updated", "payment.created", "payment.updated"}
+    assert len({e["event_id"] for e in events.values()}) == 4
+    order_id = sale["order"]["id"]
+    assert events["order.created"]["data"]["object"]["order_created"]["state"] == "OPEN"
+    upd = events["order.updated"]["data"]["object"]["order_updated"]
+    assert upd["order_id"] == order_id and upd["state"] == "COMPLETED" and upd["version"] == 2
+    assert set(upd) == {"order_id", "version", "state", "location_id", "created_at", "updated_at"}
+    assert events["payment.updated"]["data"]["object"]["payment"]["status"] == "COMPLETED"
+    assert events["payment.updated"]["data"]["object"]["payment"]["order_id"] == order_id
+    parsed = webhooks.parse_event(next(r["body"] for r in reqs if b"order.updated" in r["body"]))
+    assert (parsed.order_id, parsed.state, parsed.object_type) == (order_id, "COMPLETED", "order")
+
+
+def test_duplicates_and_redelivery_keep_the_event_id(square, http, receiver):
+    control(http, square.url, "PUT", "/webhook-subscription",
+            {"notification_url": receiver.url, "event_types": ["order.updated"]})
+    control(http, square.url, "POST", "/sales", {"random": True, "duplicates": 1})
+    reqs = receiver.wait_for(2)
+    ids = [e["event_id"] for e in _events(reqs)]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    assert reqs[0]["body"] == reqs[1]["body"]
+    control(http, square.url, "POST", f"/events/{ids[0]}/redeliver")
+    reqs = receiver.wait_for(3)
+    assert json.loads(reqs[2]["body"])["event_id"] == ids[0]
+
+
+def test_failed_deliveries_are_retried_with_backoff(square, http, receiver):
+    control(http, square.url, "PUT", "/webhook-subscription",
+            {"notification_url": receiver.url, "event_types": ["order.created"]})
+    receiver.statuses = [500, 503]
+    control(http, square.url, "POST", "/sales", {"random": True, "complete": False})
+    reqs = receiver.wait_for(3)
+    assert [r["status"] for r in reqs] == [500, 503, 200]
+    assert len({r["body"] for r in reqs}) == 1
+    assert reqs[1]["headers"].get("Square-Retry-Number") == "1"
+    assert reqs[2]["headers"].get("Square-Retry-Number") == "2"
+    log = control(http, square.url, "GET", "/deliveries")["deliveries"]
+    assert [(x["attempt"], x["ok"]) for x in log] == [(1, False), (2, False), (3, True)]
+
+
+def test_refund_creates_a_return_order_and_events(square, http, receiver):
+    control(http, square.url, "PUT", "/webhook-subscription",
+            {"notification_url": receiver.url, "event_types": ["refund.created", "refund.updated"]})
+    sale = control(http, square.url, "POST", "/sales", {"random": True})
+    payment = sale["payment"]
+    t = control(http, square.url, "POST", "/tokens", {})
+    body = {"idempotency_key": "k1", "payment_id": payment["id"], "amount_money": payment["total_money"],
+            "reason": "Customer returned the goods"}
+    r = http.post(f"{square.url}/v2/refunds", json=body, headers=bearer(t["access_token"]))
+    assert r.status_code == 200, r.text
+    refund = r.json()["refund"]
+    assert refund["status"] == "PENDING" and refund["amount_money"] == payment["total_money"]
+    same = http.post(f"{square.url}/v2/refunds", json=body, headers=bearer(t["access_token"])).json()["refund"]
+    assert same["id"] == refund["id"]
+    reused = http.post(f"{square.url}/v2/refunds", json=dict(body, amount_money={"amount": 1, "currency": "NGN"}),
+                       headers=bearer(t["access_token"]))
+    assert reused.status_code == 400 and reused.json()["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    got = http.get(f"{square.url}/v2/refunds/{refund['id']}", headers=bearer(t["access_token"])).json()["refund"]
+    assert got["status"] == "COMPLETED"
+    ret = http.get(f"{square.url}/v2/orders/{refund['order_id']}", headers=bearer(t["access_token"])).json()["order"]
+    assert ret["returns"][0]["source_order_id"] == sale["order"]["id"]
+    assert ret["return_amounts"]["total_money"] == payment["total_money"]
+    original = http.get(f"{square.url}/v2/orders/{sale['order']['id']}", headers=bearer(t["access_token"])).json()
+    assert original["order"]["net_amounts"]["total_money"]["amount"] == 0
+    assert original["order"]["refunds"][0]["amount_money"] == payment["total_money"]
+    pay = http.get(f"{square.url}/v2/payments/{payment['id']}", headers=bearer(t["access_token"])).json()["payment"]
+    assert pay["refunded_money"] == payment["total_money"] and pay["refund_ids"] == [refund["id"]]
+    too_much = http.post(f"{square.url}/v2/refunds", json=dict(body, idempotency_key="k2"),
+                         headers=bearer(t["access_token"]))
+    assert too_much.status_code == 400 and too_much.json()["errors"][0]["code"] == "REFUND_AMOUNT_INVALID"
+    # deliveries run in parallel (Square does not promise an order either)
+    events = {e["type"]: e for e in _events(receiver.wait_for(2))}
+    assert set(events) == {"refund.created", "refund.updated"}
+    assert events["refund.created"]["data"]["object"]["refund"]["status"] == "PENDING"
+    assert events["refund.updated"]["data"]["object"]["refund"]["status"] == "COMPLETED"
+
+
+def test_payments_list_paging(square, http):
+    sb = square.app.sandbox
+    begin = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
+    for _ in range(5):
+        sb.create_sale(random_sale=True)
+    t = control(http, square.url, "POST", "/tokens", {})
+    first = http.get(f"{square.url}/v2/payments", params={"begin_time": begin, "limit": 3},
+                     headers=bearer(t["access_token"])).json()
+    second = http.get(f"{square.url}/v2/payments", params={"begin_time": begin, "limit": 3,
+                                                           "cursor": first["cursor"]},
+                      headers=bearer(t["access_token"])).json()
+    assert len(first["payments"]) == 3 and len(second["payments"]) == 2 and "cursor" not in second
+    assert len({p["id"] for p in first["payments"] + second["payments"]}) == 5
+
+
+def test_load_mode_creates_sales_at_the_requested_rate(square, http):
+    control(http, square.url, "POST", "/load/start", {"rate": 40, "seconds": 0.5})
+    deadline = time.monotonic() + 5
+    while control(http, square.url, "GET", "/load")["running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = control(http, square.url, "GET", "/load")
+    assert status["running"] is False and status["errors"] == 0
+    assert 18 <= status["created"] <= 21
+    assert len([o for o in square.app.sandbox.orders.values() if o["state"] == "COMPLETED"]) == status["created"]
