@@ -1,0 +1,196 @@
+"""HubSpot OAuth through allauth's connect flow against the sandbox, token
+refresh under the per-connection lock, needs-reauth, disconnect/revoke."""
+import datetime
+import json
+import threading
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from django.db import connection as db_connection, connections
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from integrations.connections.models import Connection, VendorExchange
+from integrations.connections.oauth import NeedsReauth, connection_credentials, connection_get_access_token
+from integrations.connections.services import connection_disconnect
+from taxpoynt.audit.models import AuditLog
+
+from .conftest import connect
+
+
+def _grant(authorize_url: str) -> str:
+    """Play the merchant on the sandbox consent page; returns the redirect URL."""
+    page = httpx.get(authorize_url)
+    assert page.status_code == 200 and "Grant access" in page.text
+    form = {k: v[0] for k, v in parse_qs(urlparse(authorize_url).query).items()}
+    form["decision"] = "grant"
+    action = authorize_url.split("?")[0]
+    response = httpx.post(action, data=form)
+    assert response.status_code == 302
+    return response.headers["location"]
+
+
+@pytest.mark.django_db
+def test_connect_flow_creates_an_encrypted_connection(client, hubspot_org, sandbox, hubspot_sandbox):
+    client.force_login(hubspot_org.owner)
+    response = client.post("/api/v1/crm/hubspot/connect", {"organization": str(hubspot_org.pk)},
+                           content_type="application/json")
+    assert response.status_code == 200, response.content
+    url = response.json()["authorize_url"]
+    query = parse_qs(urlparse(url).query)
+    assert url.startswith(hubspot_sandbox.url + "/oauth/authorize?")
+    assert query["redirect_uri"] == ["http://testserver/api/v1/crm/hubspot/callback"]
+    assert "crm.objects.deals.read" in query["scope"][0].split()
+    assert query["state"][0] and query["code_challenge_method"] == ["S256"]
+
+    redirect = _grant(url)
+    callback = urlparse(redirect)
+    assert callback.path == "/api/v1/crm/hubspot/callback"
+    response = client.get(callback.path + "?" + callback.query)
+    conn = Connection.objects.get(organization=hubspot_org, vendor="hubspot")
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/connections/{conn.pk}"
+    assert conn.status == Connection.Status.CONNECTED
+    assert conn.external_account_id == str(sandbox.portal_id)
+    assert conn.token_expires_at > timezone.now() + datetime.timedelta(minutes=25)
+    creds = connection_credentials(conn)
+    assert creds["access_token"] and creds["refresh_token"]
+    # Encrypted at rest: the column never holds the token text.
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT credentials FROM connections_connection WHERE id = %s", [conn.pk])
+        stored = cursor.fetchone()[0]
+    stored = bytes(stored).decode() if isinstance(stored, (bytes, memoryview)) else stored
+    assert creds["access_token"] not in stored and creds["refresh_token"] not in stored
+    # The delta sync is on the beat schedule, editable in admin.
+    task = PeriodicTask.objects.get(pk=conn.periodic_task_id)
+    assert task.enabled and json.loads(task.kwargs)["connection_id"] == str(conn.pk)
+    # No allauth token rows: tokens live on the Connection only.
+    from allauth.socialaccount.models import SocialToken
+
+    assert not SocialToken.objects.exists()
+    # The token exchange was recorded with secrets masked.
+    exchange = VendorExchange.objects.filter(url__endswith="/oauth/v1/access-tokens/***").first()
+    assert exchange is not None and creds["access_token"] not in exchange.url + exchange.response_body
+
+
+@pytest.mark.django_db
+def test_callback_with_a_forged_state_creates_nothing(client, hubspot_org, sandbox):
+    client.force_login(hubspot_org.owner)
+    url = client.post("/api/v1/crm/hubspot/connect", {}, content_type="application/json").json()["authorize_url"]
+    redirect = urlparse(_grant(url))
+    params = parse_qs(redirect.query)
+    response = client.get(redirect.path, {"code": params["code"][0], "state": "forged-state"})
+    assert response.status_code == 401  # allauth refuses an unknown state
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_dashboard_connect_button_redirects_to_hubspot(client, hubspot_org, hubspot_sandbox):
+    client.force_login(hubspot_org.owner)
+    page = client.get("/dashboard/connections/")
+    assert page.status_code == 200 and b"Connect HubSpot" in page.content
+    response = client.post("/dashboard/connections/connect/hubspot")
+    assert response.status_code == 302
+    assert response["Location"].startswith(hubspot_sandbox.url + "/oauth/authorize?")
+
+
+@pytest.mark.django_db
+def test_connect_needs_membership(client, make_user, hubspot_org, sandbox):
+    stranger = make_user()
+    client.force_login(stranger)
+    response = client.post("/api/v1/crm/hubspot/connect", {"organization": str(hubspot_org.pk)},
+                           content_type="application/json")
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_fresh_token_is_used_without_refresh(hubspot_connection):
+    before = connection_credentials(hubspot_connection)["access_token"]
+    assert connection_get_access_token(connection=hubspot_connection) == before
+    assert not VendorExchange.objects.filter(url__contains="/oauth/v1/token").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_race_refreshes_once(hubspot_org, sandbox):
+    conn = connect(hubspot_org, sandbox)
+    Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() + datetime.timedelta(seconds=30))
+    old = connection_credentials(conn)["access_token"]
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def worker():
+        try:
+            mine = Connection.objects.get(pk=conn.pk)
+            barrier.wait()
+            results.append(connection_get_access_token(connection=mine))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(set(results)) == 1 and results[0] != old
+    assert VendorExchange.objects.filter(url__endswith="/oauth/v1/token", method="POST").count() == 1
+    conn.refresh_from_db()
+    assert conn.token_expires_at > timezone.now() + datetime.timedelta(minutes=25)
+    # The new token works against the API.
+    with httpx.Client() as http:
+        r = http.get(f"{sandbox.base_url}/crm/v3/objects/deals", headers={"Authorization": f"Bearer {results[0]}"})
+    assert r.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dead_refresh_token_marks_needs_reauth(client, hubspot_org, sandbox):
+    conn = connect(hubspot_org, sandbox)
+    refresh = connection_credentials(conn)["refresh_token"]
+    assert httpx.delete(f"{sandbox.base_url}/oauth/v1/refresh-tokens/{refresh}").status_code == 204
+    Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    conn.refresh_from_db()
+    with pytest.raises(NeedsReauth):
+        connection_get_access_token(connection=conn)
+    conn.refresh_from_db()
+    assert conn.status == Connection.Status.NEEDS_REAUTH
+    assert "refresh" in conn.last_error
+    # Visible on the dashboard (banner with reconnect) …
+    client.force_login(hubspot_org.owner)
+    page = client.get(f"/dashboard/connections/{conn.pk}")
+    assert b"needs to be re-authorized" in page.content and b"Reconnect HubSpot" in page.content
+    # … and in the API.
+    data = client.get(f"/api/v1/connections/{conn.pk}").json()
+    assert data["status"] == "needs_reauth"
+
+
+@pytest.mark.django_db
+def test_disconnect_revokes_upstream_and_wipes_secrets(client, hubspot_org, sandbox, hubspot_connection):
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    client.force_login(hubspot_org.owner)
+    response = client.delete(f"/api/v1/connections/{hubspot_connection.pk}")
+    assert response.status_code == 204
+    conn = Connection.objects.get(pk=hubspot_connection.pk)
+    assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == "" and conn.token_expires_at is None
+    assert httpx.get(f"{sandbox.base_url}/oauth/v1/refresh-tokens/{refresh}").status_code == 404
+    assert AuditLog.objects.filter(action="disconnect", object_id=str(conn.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_disconnect_wipes_secrets_even_when_upstream_is_down(hubspot_org, sandbox, hubspot_connection, settings):
+    settings.VENDORS = {**settings.VENDORS, "hubspot": {**settings.VENDORS["hubspot"],
+                                                        "base_url": "http://127.0.0.1:9"}}
+    conn = connection_disconnect(connection=hubspot_connection)
+    assert conn.credentials == "" and conn.status == Connection.Status.DISCONNECTED
+
+
+@pytest.mark.django_db
+def test_other_tenants_cannot_delete(client, make_user, make_org, hubspot_connection):
+    other = make_user()
+    make_org(owner=other)
+    client.force_login(other)
+    assert client.delete(f"/api/v1/connections/{hubspot_connection.pk}").status_code == 404
+    hubspot_connection.refresh_from_db()
+    assert hubspot_connection.status == Connection.Status.CONNECTED
