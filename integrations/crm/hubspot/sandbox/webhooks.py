@@ -67,6 +67,7 @@ class WebhookSender:
         self._event_ids = itertools.count(1000000001)
         self._thread = None
         self._client = None
+        self.in_flight = 0  # not reset: a send may be under way across reset()
         self.reset()
 
     def reset(self):
@@ -74,7 +75,6 @@ class WebhookSender:
             self.queue: list[tuple[float, int, Delivery]] = []
             self.deliveries: dict[int, Delivery] = {}
             self.events: dict[int, dict] = {}
-            self.in_flight = 0
             self.cond.notify_all()
 
     def next_event_id(self) -> int:
