@@ -11,8 +11,11 @@ How a failure is classified decides what the caller may do next:
 - `FirsRejected` (4xx validation; `.details`, `.public_message`, `.errors`):
   the document is wrong; resending the same bytes cannot help.
 - `FirsNotFound` (a FirsRejected, 404): e.g. confirm of an IRN FIRS does not hold.
-- `FirsDuplicate`: `sign` answered 400 with handler "invoice_actions", i.e. the
-  IRN is already signed; check `confirm` rather than treat it as a rejection.
+- `FirsDuplicate`: `sign` answered 400 with handler "invoice_actions" and
+  FIRS's duplicate details ("unable to complete this operation at this time,
+  kindly try again later"), i.e. the IRN is already signed; check `confirm`
+  rather than treat it as a rejection. (Validation failures on invoice routes
+  carry the same handler, so the handler alone is not enough.)
 - `FirsAuthError`: 401/403, or FIRS's 400 "unable to validate api key".
 - `FirsRetryable` (`.retry_after` seconds or None): 5xx, 429, or the
   connection failed before the request was sent; `FirsCircuitOpen` is one,
@@ -43,12 +46,17 @@ from .breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
-FIRS_REQUEST_LATENCY = Histogram(
-    "firs_request_latency_seconds",
-    "Latency of requests to the FIRS API, by endpoint and outcome.",
-    ["endpoint", "outcome"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 20, 30, 60),
-)
+try:
+    # Metrics are meant to live once in taxpoynt.ops.metrics; use it from there
+    # when that module defines it, so the name is never registered twice.
+    from taxpoynt.ops.metrics import firs_request_latency_seconds as FIRS_REQUEST_LATENCY
+except ImportError:
+    FIRS_REQUEST_LATENCY = Histogram(
+        "firs_request_latency_seconds",
+        "Latency of requests to the FIRS API, by endpoint and outcome.",
+        ["endpoint", "outcome"],
+        buckets=(0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 20, 30, 60),
+    )
 
 # JSON keys whose values are masked in recorded request bodies.
 SECRET_FIELDS = frozenset({"password", "api_key", "api_secret", "x-api-key", "x-api-secret", "secret", "token"})
@@ -366,11 +374,18 @@ class FirsClient:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             return self._raise(exchange, FirsRetryable, f"FIRS is unavailable ({status}): {summary}",
                                upstream_failed=True, retry_after=retry_after, **info)
-        if exchange.endpoint == "sign" and status == 400 and info["handler"] == codes.DUPLICATE_HANDLER:
+        if exchange.endpoint == "sign" and status == 400 and self._is_duplicate(info):
             return self._raise(exchange, FirsDuplicate, f"FIRS says this IRN is already signed: {summary}", **info)
         if status == 404:
             return self._raise(exchange, FirsNotFound, f"FIRS does not know it (404): {summary}", **info)
         return self._raise(exchange, FirsRejected, f"FIRS rejected the request ({status}): {summary}", **info)
+
+    @staticmethod
+    def _is_duplicate(info) -> bool:
+        # FIRS names its handler after the route group, so invoice validation
+        # failures carry "invoice_actions" too; the details tell them apart.
+        return (info["handler"] == codes.DUPLICATE_HANDLER
+                and info["details"].strip().lower() == codes.DUPLICATE_DETAILS)
 
     def _raise(self, exchange, error_class, message, *, upstream_failed=False, **kwargs):
         exchange.outcome = error_class.outcome

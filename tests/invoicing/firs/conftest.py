@@ -12,16 +12,24 @@ CLIENT_TIMEOUT = 1.0
 HANG_SECONDS = 4.0
 
 
-@pytest.fixture
-def firs_sandbox():
-    """The FIRS sandbox served over a real socket on port 0.
-
-    `running.url` is its base URL, `running.app.sandbox` its control object.
-    """
+@pytest.fixture(scope="module")
+def firs_sandbox_server():
+    """One FIRS sandbox per test module, served over a real socket on port 0."""
     running = sandboxing.start("firs", port=0, hang_seconds=HANG_SECONDS)
     yield running
     running.app.sandbox.close()  # release any request still hanging
     running.stop()
+
+
+@pytest.fixture
+def firs_sandbox(firs_sandbox_server):
+    """The FIRS sandbox, reset to a clean slate (no businesses, invoices, faults).
+
+    `firs_sandbox.url` is its base URL, `firs_sandbox.app.sandbox` its control object.
+    """
+    firs_sandbox_server.app.sandbox.reset()
+    yield firs_sandbox_server
+    firs_sandbox_server.app.sandbox.reset()  # also ends any request left hanging
 
 
 @pytest.fixture
