@@ -525,9 +525,15 @@ def _call(sub, token, step, from_state, to_state, call, *, unknown_to=None):
                        error_source=SOURCE.NETWORK), None
     except firs.FirsError as exc:
         # FirsRetryable (5xx, 429, refused, circuit open) and anything else FIRS-side.
-        return _record(sub.pk, token, from_state, from_state, step=step, exchange=getattr(exc, "exchange", None),
-                       blocking_level=LEVEL.WARNING, error=f"FIRS unavailable, will retry: {exc}",
-                       error_source=SOURCE.NETWORK), None
+        new_state = _record(sub.pk, token, from_state, from_state, step=step,
+                            exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
+                            error=f"FIRS unavailable, will retry: {exc}", error_source=SOURCE.NETWORK)
+        retry_after = getattr(exc, "retry_after", None)
+        if new_state == from_state and retry_after:
+            # Never sooner than FIRS (or the open breaker) asked.
+            earliest = timezone.now() + datetime.timedelta(seconds=float(retry_after))
+            Submission.objects.filter(pk=sub.pk, next_attempt_at__lt=earliest).update(next_attempt_at=earliest)
+        return new_state, None
     return _record(sub.pk, token, from_state, to_state, step=step, exchange=exchange), exchange
 
 

@@ -71,7 +71,7 @@ def backoff_delay(attempt_count: int, *, rng=random) -> float:
     return rng.uniform(0, ceiling)
 
 
-def _outcome(from_state, to_state, blocking_level):
+def _outcome(from_state, to_state):
     if to_state == S.REJECTED:
         return "rejected"
     if to_state == S.UNKNOWN:
@@ -142,7 +142,7 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         response_status=getattr(exchange, "status_code", None),
         response_body=_text(getattr(exchange, "response_body", "")),
         latency_ms=_latency(getattr(exchange, "latency_ms", None)),
-        outcome=_outcome(from_state, to_state, blocking_level),
+        outcome=_outcome(from_state, to_state),
         error=error,
     )
 

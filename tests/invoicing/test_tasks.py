@@ -1,0 +1,132 @@
+"""The worker: two workers never send one submission twice; the beat task
+claims due rows with SKIP LOCKED and leases; tasks go to the submission's queue."""
+import datetime
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from invoicing import services, tasks
+from invoicing.models import Submission
+from tests.invoicing.test_services import create, firs, firs_org, make_canonical  # noqa: F401 - fixtures
+
+S = Submission.State
+
+
+def _race(n, target):
+    barrier, errors = threading.Barrier(n), []
+
+    def go():
+        try:
+            barrier.wait()
+            target()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=go) for _ in range(n)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_on_one_submission_sign_once(firs, firs_org, make_canonical):  # noqa: F811
+    # Latency makes both workers overlap for the whole run.
+    firs.app.sandbox.set_latency("fixed", ms=150)
+    inv = create(firs_org, make_canonical())
+    sub = inv.submissions.get()
+    _race(2, lambda: services.submission_process(submission_id=sub.pk))
+    sub.refresh_from_db()
+    assert sub.state == S.CONFIRMED
+    requests = firs.app.sandbox.requests
+    assert (requests["validate"], requests["sign"], requests["transmit"], requests["confirm"]) == (1, 1, 1, 1)
+    assert sub.attempts.filter(step="sign").count() == 1
+    assert sub.lease_token is None and sub.locked_until is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_workers_racing_process_each_submission_once(firs, firs_org, make_canonical):  # noqa: F811
+    firs.app.sandbox.set_latency("fixed", ms=30)
+    subs = [create(firs_org, make_canonical()).submissions.get() for _ in range(6)]
+    _race(3, tasks.process_due_submissions)
+    states = set(Submission.objects.filter(pk__in=[s.pk for s in subs]).values_list("state", flat=True))
+    assert states == {S.CONFIRMED}
+    assert firs.app.sandbox.requests["sign"] == 6
+    assert len(firs.app.sandbox.invoices()) == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claim_skips_rows_locked_by_another_transaction(firs_org, make_canonical):  # noqa: F811
+    locked = create(firs_org, make_canonical()).submissions.get()
+    free = create(firs_org, make_canonical()).submissions.get()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        with transaction.atomic():
+            Submission.objects.select_for_update().get(pk=locked.pk)
+            held.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    held.wait(10)
+    try:
+        claimed = dict(services.submission_claim_due(limit=10))
+    finally:
+        release.set()
+        holder.join()
+    assert free.pk in claimed and locked.pk not in claimed
+    # The claim is a lease: claiming again skips the leased row.
+    assert free.pk not in dict(services.submission_claim_due(limit=10))
+    services.submission_release(submission_id=free.pk, token=claimed[free.pk])
+    assert free.pk in dict(services.submission_claim_due(limit=10))
+
+
+@pytest.mark.django_db
+def test_due_selection(firs_org, make_canonical):  # noqa: F811
+    now = timezone.now()
+    rows = {}
+    for name, state, next_at in [("due_null", S.DRAFT, None), ("due_past", S.UNKNOWN, now - datetime.timedelta(1)),
+                                 ("later", S.SIGNED, now + datetime.timedelta(hours=1)),
+                                 ("dead", S.DEAD, None), ("confirmed", S.CONFIRMED, None),
+                                 ("rejected", S.REJECTED, None), ("transmitted", S.TRANSMITTED, None)]:
+        sub = create(firs_org, make_canonical()).submissions.get()
+        Submission.objects.filter(pk=sub.pk).update(state=state, next_attempt_at=next_at)
+        rows[name] = sub.pk
+    claimed = {pk for pk, _ in services.submission_claim_due(limit=50)}
+    assert claimed == {rows["due_null"], rows["due_past"], rows["transmitted"]}
+
+
+@pytest.mark.django_db
+def test_expired_lease_is_claimed_again(firs_org, make_canonical):  # noqa: F811
+    sub = create(firs_org, make_canonical()).submissions.get()
+    Submission.objects.filter(pk=sub.pk).update(locked_until=timezone.now() - datetime.timedelta(seconds=1),
+                                                lease_token="00000000-0000-0000-0000-000000000001")
+    assert sub.pk in {pk for pk, _ in services.submission_claim_due()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_enqueues_on_the_submissions_queue(firs_org, make_canonical, monkeypatch):  # noqa: F811
+    sent = []
+    # Observe the enqueue call itself; the broker is the real Redis in every other respect.
+    monkeypatch.setattr(tasks.process_submission, "apply_async",
+                        lambda args=None, queue=None, **kw: sent.append((args, queue)))
+    inv = create(firs_org, make_canonical(), queue="pos_realtime")
+    assert sent == [([str(inv.submissions.get().pk)], "pos_realtime")]
+
+
+def test_process_submission_is_a_thin_task():
+    assert tasks.process_submission.name == "invoicing.tasks.process_submission"
+    assert tasks.process_due_submissions.name == "invoicing.tasks.process_due_submissions"
+
+
+@pytest.mark.django_db
+def test_beat_schedule_is_registered():
+    from django_celery_beat.models import PeriodicTask
+
+    beat = PeriodicTask.objects.get(task="invoicing.tasks.process_due_submissions")
+    assert beat.enabled and beat.interval.every <= 10 and beat.interval.period == "seconds"
