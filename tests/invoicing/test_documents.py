@@ -1,0 +1,67 @@
+import json
+from decimal import Decimal
+
+import pytest
+
+from invoicing import canonical as c
+from invoicing.documents import Rendered, render
+from invoicing.firs.payload import payload_json
+from invoicing.ubl.validator import validate_ubl
+from invoicing.validation import InvoiceRuleError
+from tests.invoicing.fixtures import invoice
+
+BUSINESS_ID = "3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10"
+
+
+@pytest.mark.parametrize("name", ["invoice_b2b.json", "credit_note.json", "pos_b2c.json"])
+def test_render_returns_every_document(name):
+    r = render(invoice(name), business_id=BUSINESS_ID)
+    assert isinstance(r, Rendered)
+    assert validate_ubl(r.ubl_xml) == []
+    assert r.firs_payload["business_id"] == BUSINESS_ID
+    assert r.firs_json == payload_json(r.firs_payload)
+    # Both formats carry the same figures.
+    payable = json.loads(r.firs_json, parse_float=Decimal)["legal_monetary_total"]["payable_amount"]
+    assert payable == r.totals.payable_amount
+    assert f">{r.totals.payable_amount}</cbc:PayableAmount>".encode() in r.ubl_xml
+    assert r.source_mismatch is None
+
+
+def test_source_mismatch_is_reported_not_applied():
+    inv = invoice()
+    inv.source_figures = c.SourceFigures(tax_amount=Decimal("2737.50"), payable_amount=Decimal("62237.48"))
+    r = render(inv, business_id=BUSINESS_ID)
+    assert r.source_mismatch["source"] == {"tax_amount": "2737.50", "payable_amount": "62237.48"}
+    assert r.source_mismatch["ours"] == {"tax_amount": "2850.00", "payable_amount": "62349.98"}
+    assert r.totals.tax_amount == Decimal("2850.00")
+
+
+def test_every_failed_rule_at_once_canonical_and_en16931():
+    inv = invoice()
+    inv.currency = "XYZ"  # TP-01, and the UBL then fails BR-CL-03/BR-CL-04
+    inv.lines[0].quantity = Decimal(0)  # TP-08
+    inv.customer.telephone = "0803"  # TP-04
+    with pytest.raises(InvoiceRuleError) as exc:
+        render(inv, business_id=BUSINESS_ID)
+    rules = {v.rule for v in exc.value.violations}
+    assert {"TP-01", "TP-08", "TP-04", "BR-CL-04", "BR-CL-03"} <= rules
+    paths = {v.path for v in exc.value.violations if v.rule.startswith("TP-")}
+    assert {"currency", "lines[0].quantity", "customer.telephone"} <= paths
+
+
+def test_unbuildable_invoice_still_lists_canonical_rules():
+    inv = invoice()
+    inv.lines[0].tax_category = "STAMP_DUTY"  # no UNCL5305 code: the UBL cannot be built
+    inv.supplier.tin = ""
+    with pytest.raises(InvoiceRuleError) as exc:
+        render(inv, business_id=BUSINESS_ID)
+    assert [(v.rule, v.path) for v in exc.value.violations] == [
+        ("TP-02", "supplier.tin"), ("TP-05", "lines[0].tax_category")]
+
+
+def test_en16931_rule_the_canonical_rules_do_not_cover_is_still_caught():
+    inv = invoice()
+    inv.payment_means[0].code = "99"  # looks like UNCL4461, is not in the list
+    with pytest.raises(InvoiceRuleError) as exc:
+        render(inv, business_id=BUSINESS_ID)
+    assert [v.rule for v in exc.value.violations] == ["BR-CL-16"]
