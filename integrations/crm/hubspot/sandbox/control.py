@@ -42,6 +42,8 @@ class Sandbox:
         self.webhooks = WebhookSender(time_factor=time_factor, timeout=webhook_timeout,
                                       max_retries=webhook_max_retries, backoff_base=facts.WEBHOOK_BACKOFF_BASE)
         self._subscription_ids = itertools.count(100001)
+        self._initial_limits = dict(ten_secondly=ten_secondly_limit, search_per_second=search_per_second,
+                                    daily=daily_limit, access_token_ttl=access_token_ttl)
         self._initial_app = dict(client_id=client_id, client_secret=client_secret, redirect_uris=list(redirect_uris),
                                  webhook_url=webhook_url, subscriptions=subscriptions, app_id=app_id)
         self.configure_app(**self._initial_app)
@@ -56,7 +58,8 @@ class Sandbox:
 
     # configuration ---------------------------------------------------------
     def reset(self) -> dict:
-        """Back to an empty portal: CRM data, tokens, codes, faults, deliveries; app config as created."""
+        """Back to an empty portal: CRM data, tokens, codes, faults, deliveries; app config and
+        limits as created."""
         with self.store.lock:
             self.store.reset_crm()
             self.store.codes.clear()
@@ -64,6 +67,7 @@ class Sandbox:
             self.store.apps.clear()
             self.store.clock_offset = 0.0
             self.limiter.reset()
+            self.set_limits(**self._initial_limits)
             self.webhooks.reset()
             self.configure_app(**self._initial_app)
         return {"reset": True}

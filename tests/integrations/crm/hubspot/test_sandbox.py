@@ -194,6 +194,17 @@ def test_auth_codes_are_single_use_checked_and_short_lived(hs, sb):
     assert secret.status_code == 400 and secret.json()["status"] == "BAD_CLIENT_SECRET"
 
 
+def test_cancel_on_the_consent_page_redirects_with_access_denied(hs, sb):
+    page = httpx.get(f"{hs.url}/oauth/authorize", params={
+        "client_id": sb.app_settings()["client_id"], "redirect_uri": REDIRECT, "scope": SCOPES, "state": "s1"})
+    form = _Form()
+    form.feed(page.text)
+    answer = httpx.post(form.action, data=form.fields | {"decision": "deny"})
+    query = parse_qs(urlparse(answer.headers["location"]).query)
+    assert answer.status_code == 302 and query["error"] == ["access_denied"] and query["state"] == ["s1"]
+    assert "code" not in query
+
+
 def test_authorize_rejects_unknown_client_and_foreign_redirect(hs, sb):
     base = {"redirect_uri": REDIRECT, "scope": SCOPES}
     unknown = httpx.get(f"{hs.url}/oauth/authorize", params=base | {"client_id": "someone-else"})
@@ -547,6 +558,15 @@ def test_association_change_and_deletion_events(sb, receiver):
     assert events[0]["associationType"] == "DEAL_TO_COMPANY"
     assert events[0]["fromObjectId"] == int(deal["id"]) and events[0]["toObjectId"] == int(company["id"])
     assert events[1]["objectId"] == int(deal["id"])
+
+
+def test_deleted_deals_are_archived(sb, api):
+    keep, gone = sb.create_deal({"dealname": "Keep"}), sb.create_deal({"dealname": "Gone"})
+    sb.delete_object("deals", gone["id"])
+    assert [r["id"] for r in api.get("/crm/v3/objects/deals").json()["results"]] == [keep["id"]]
+    assert api.get(f"/crm/v3/objects/deals/{gone['id']}").status_code == 404
+    archived = api.get("/crm/v3/objects/deals", params={"archived": "true"}).json()["results"]
+    assert [(r["id"], r["archived"]) for r in archived] == [(gone["id"], True)] and "archivedAt" in archived[0]
 
 
 def test_control_api_over_http(hs, sb):
