@@ -94,6 +94,18 @@ redeliver(event_id)                         POST /_sandbox/webhooks/redeliver  (
 send_tampered(event_id, mode="tampered_body"|"bad_signature"|"old_timestamp"|"wrong_secret")
                                             POST /_sandbox/webhooks/tampered   (one attempt, not retried)
 
+Example (pytest):
+    running = sandboxing.start("hubspot", port=0, time_factor=0.001)
+    sb = running.app.sandbox
+    sb.configure_app(webhook_url=f"{live_server.url}/webhooks/crm/hubspot", redirect_uris=[callback_url])
+    deal = sb.create_deal({"dealname": "Acme", "amount": "12500.00", "deal_currency_code": "NGN"},
+                          line_items=[{"name": "Cement", "quantity": "5", "price": "2500.00"}],
+                          company_id=sb.create_company({"name": "Acme Ltd", "tin": "01234567-0001"})["id"])
+    tokens = sb.issue_token()            # or the real consent flow at running.url + "/oauth/authorize"
+    sb.move_deal_stage(deal["id"], "closedwon"); sb.wait_for_webhooks(5); sb.deliveries()
+Over HTTP: POST {url}/_sandbox/deals/{id}/stage {"stage": "closedwon"}, GET {url}/_sandbox/webhooks/deliveries.
+Body keys use the Python names; "object_type" is accepted for define_property.
+
 Webhook requests: POST to webhook_url, body a JSON array of events {eventId, subscriptionId, portalId,
 appId, occurredAt (ms), subscriptionType, attemptNumber, objectId, propertyName?, propertyValue?,
 changeFlag?, changeSource ("CRM_UI" from control, "INTEGRATION" from API PATCH), sourceId?}; headers
