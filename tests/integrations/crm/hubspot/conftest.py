@@ -35,7 +35,8 @@ def hubspot_org(make_org, make_user):
 
 
 def connect(org, sandbox, **fields) -> Connection:
-    """A connected HubSpot Connection holding real sandbox tokens."""
+    """A connected HubSpot Connection holding real sandbox tokens; its field map
+    reads the buyer's TIN from the portal's `tin` company property."""
     tokens = sandbox.issue_token()
     import datetime
 
@@ -46,7 +47,8 @@ def connect(org, sandbox, **fields) -> Connection:
         external_account_id=str(sandbox.portal_id), display_name="sandbox portal",
         credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"]}),
         token_expires_at=timezone.now() + datetime.timedelta(seconds=int(tokens["expires_in"])),
-        trigger_rule={"won_stages": ["closedwon"], "lost_stages": ["closedlost"]}, **fields)
+        trigger_rule={"won_stages": ["closedwon"], "lost_stages": ["closedlost"]},
+        field_map=fields.pop("field_map", {"customer.tin": "company.tin"}), **fields)
 
 
 @pytest.fixture
