@@ -849,14 +849,17 @@ class Sandbox:
         self.load_stats = stats
         stop = self._load_stop
 
+        total = max(1, round(rate * seconds))
+        stats["target"] = total
+
         def run():
+            # Paced at `rate`; when behind (a slow machine) it catches up, so a
+            # run always makes rate × seconds sales unless stopped.
             start = time.monotonic()
             n = 0
-            while not stop.is_set():
+            while not stop.is_set() and n < total:
                 elapsed = time.monotonic() - start
-                if elapsed >= seconds:
-                    break
-                due = int(elapsed * rate) + 1
+                due = min(total, int(elapsed * rate) + 1)
                 while n < due and not stop.is_set():
                     with self.lock:
                         locs = location_ids or list(self.locations)
