@@ -659,8 +659,14 @@ RETRYABLE_REJECTIONS = (SOURCE.AUTH, SOURCE.NETWORK)
 
 
 def submission_can_retry(submission: Submission) -> bool:
-    return submission.state in (S.DEAD, S.UNKNOWN) or (
-        submission.state == S.REJECTED and submission.error_source in RETRYABLE_REJECTIONS)
+    """Dead and unknown always; rejected only when retrying can help: our
+    credentials/setup or the network were at fault, or FIRS had already
+    accepted the document (a transmit/confirm refusal, e.g. no webhook set up).
+    A document FIRS or our rules rejected for its content is never resent."""
+    if submission.state in (S.DEAD, S.UNKNOWN):
+        return True
+    return submission.state == S.REJECTED and (
+        submission.error_source in RETRYABLE_REJECTIONS or submission.resume_state in (S.SIGNED, S.TRANSMITTED))
 
 
 def submission_retry(*, submission: Submission, actor=None, audit_source: str = AuditLog.Source.SYSTEM) \

@@ -42,9 +42,11 @@ ALLOWED: dict[str, frozenset] = {
     S.CANCELLED: frozenset(),
 }
 
-BACKOFF_BASE_SECONDS = 2
-BACKOFF_CAP_SECONDS = 15 * 60
-MAX_ATTEMPTS = 8
+# With full jitter these give up after roughly an hour of consecutive failures:
+# a FIRS outage delays documents, only a long one dead-letters them.
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_CAP_SECONDS = 30 * 60
+MAX_ATTEMPTS = 12
 # How long a worker's claim on a submission lasts; renewed at every transition.
 LEASE_SECONDS = 5 * 60
 

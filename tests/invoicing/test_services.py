@@ -403,3 +403,15 @@ def test_credit_note_needs_a_frozen_original(firs_org, make_canonical):
     draft = create(firs_org, make_canonical())
     with pytest.raises(ApplicationError, match="IRN"):
         services.credit_note_create(invoice=draft, source=SourceRef("hubspot", "x", "1"), reason="r")
+
+
+@pytest.mark.django_db
+def test_transmit_refusal_can_be_retried_without_resigning(firs, firs_org, make_canonical):
+    firs.app.sandbox.set_webhook(firs.business.business_id, "")  # FIRS refuses transmit without one
+    sub = process(create(firs_org, make_canonical()))
+    assert sub.state == S.REJECTED and sub.resume_state == S.SIGNED and "webhook" in sub.error
+    assert services.submission_can_retry(sub)
+    firs.app.sandbox.set_webhook(firs.business.business_id, "http://127.0.0.1:9/firs-webhook")
+    services.submission_retry(submission=sub)
+    assert process(sub).state == S.CONFIRMED
+    assert firs.app.sandbox.requests["sign"] == 1

@@ -130,3 +130,42 @@ def test_beat_schedule_is_registered():
 
     beat = PeriodicTask.objects.get(task="invoicing.tasks.process_due_submissions")
     assert beat.enabled and beat.interval.every <= 10 and beat.interval.period == "seconds"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_runs_the_pipeline_on_the_submissions_queue(firs, firs_org, make_canonical):  # noqa: F811
+    """create → on_commit enqueue (queue=pos_realtime) → a real Celery worker
+    consuming only pos_realtime → confirmed at FIRS."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+
+    from taxpoynt.celery import app
+
+    db = connection.settings_dict
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="taxpoynt.settings_test", REDIS_URL=settings.REDIS_URL,
+               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+               FIRS_BASE_URL=firs.url)
+    app.control.purge()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", "pos_realtime", "--pool", "solo",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        sub = create(firs_org, make_canonical(), queue="pos_realtime").submissions.get()
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            sub.refresh_from_db()
+            if sub.state not in (S.DRAFT, S.VALIDATED, S.SIGNED, S.TRANSMITTED):
+                break
+            time.sleep(0.2)
+        assert sub.state == S.CONFIRMED, (sub.state, sub.error,
+                                          worker.stdout.read1().decode() if worker.poll() is not None else "")
+        assert firs.app.sandbox.requests["sign"] == 1
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
