@@ -14,11 +14,16 @@ Outbound messages carry no signature; the only check Salesforce offers is the
 OrganizationId, compared here (15- or 18-character forms). Fields an admin adds
 to the action that our WSDL does not list are returned as text. Notifications
 may repeat (retries, duplicates): callers de-duplicate on the notification id.
+zeep reads an unparseable date/datetime/boolean as absent (it logs and returns
+None) but refuses a non-numeric decimal; either way the sync re-reads the
+Opportunity over REST, so a notification is only a trigger.
 """
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +38,7 @@ from .ids import same_id
 
 WSDL_PATH = Path(__file__).with_name("outbound_message.wsdl")
 _BINDING = f"{{{facts.OUTBOUND_NS}}}NotificationBinding"
+_ID = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
 
 
@@ -82,16 +88,17 @@ def parse_message(body: bytes, *, expected_org_id: str | None) -> OutboundMessag
         raise OutboundMessageError(f"{len(items)} notifications; at most {facts.OUTBOUND_MAX_NOTIFICATIONS} are sent at once")
     try:
         result = _operation().input.deserialize(envelope)
-    except (ZeepError, ValueError, TypeError) as exc:
+    except (ZeepError, ValueError, TypeError, ArithmeticError, decimal.InvalidOperation) as exc:
         raise OutboundMessageError(f"does not match the outbound message WSDL: {exc}") from None
-    if not result.OrganizationId:
-        raise OutboundMessageError("OrganizationId is missing")
+    if not _ID.match(result.OrganizationId or ""):
+        # zeep does not enforce the WSDL's ID facets, so the shape is checked here.
+        raise OutboundMessageError(f"OrganizationId {result.OrganizationId!r} is not a Salesforce id")
     if expected_org_id is not None and not same_id(result.OrganizationId, expected_org_id):
         raise OutboundMessageError(f"OrganizationId {result.OrganizationId} is not the connected org")
     parsed = []
     for item, value in zip(items, result.Notification):
         sobject = item.find(f"{{{facts.OUTBOUND_NS}}}sObject")
-        if not value.Id or sobject is None:
+        if not _ID.match(value.Id or "") or sobject is None:
             raise OutboundMessageError("a Notification lacks its Id or sObject")
         parsed.append({"id": value.Id, "sobject_type": _sobject_type(sobject), "fields": _fields(value.sObject)})
     return OutboundMessage(

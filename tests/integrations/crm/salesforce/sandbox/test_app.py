@@ -1,0 +1,62 @@
+"""Sandbox wire details not covered through the client: the control API,
+the CDC feed, error shapes, and the token response shape."""
+import httpx
+
+
+def test_cdc_feed_replays_change_events(salesforce, seeded):
+    base = salesforce.url
+    everything = httpx.get(f"{base}/_sandbox/cdc", params={"replayId": -2}).json()
+    latest = everything["latestReplayId"]
+    assert {e["payload"]["ChangeEventHeader"]["changeType"] for e in everything["events"]} == {"CREATE"}
+    assert httpx.get(f"{base}/_sandbox/cdc", params={"replayId": -1}).json()["events"] == []
+    opp_id = seeded["opportunities"][0]["Id"]
+    response = httpx.post(f"{base}/_sandbox/opportunities/{opp_id}", json={"StageName": "Closed Won"})
+    assert response.status_code == 200 and response.json()["IsWon"] is True
+    [event] = httpx.get(f"{base}/_sandbox/cdc", params={"replayId": latest,
+                                                        "channel": "/data/OpportunityChangeEvent"}).json()["events"]
+    header = event["payload"]["ChangeEventHeader"]
+    assert event["replayId"] == latest + 1
+    assert header["entityName"] == "Opportunity" and header["recordIds"] == [opp_id]
+    assert header["changeType"] == "UPDATE"
+    assert {"StageName", "IsWon", "IsClosed"} <= set(header["changedFields"])
+    assert event["payload"]["StageName"] == "Closed Won"
+    assert isinstance(header["commitTimestamp"], int) and header["transactionKey"] and header["sequenceNumber"] == 1
+
+
+def test_control_api_limits_tokens_settings_and_state(salesforce, token):
+    base = salesforce.url
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    assert httpx.post(f"{base}/_sandbox/limits", json={"daily_limit": 10, "used": 10}).status_code == 200
+    over = httpx.get(f"{base}/services/data/v60.0/limits", headers=auth)
+    assert over.status_code == 403 and over.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    assert over.headers["Sforce-Limit-Info"] == "api-usage=10/10"
+    httpx.post(f"{base}/_sandbox/limits", json={"daily_limit": 100, "used": 0})
+    assert httpx.get(f"{base}/services/data/v60.0/limits", headers=auth).headers["Sforce-Limit-Info"] == "api-usage=1/100"
+    httpx.post(f"{base}/_sandbox/tokens", json={"expire_all": True})
+    expired = httpx.get(f"{base}/services/data/v60.0/limits", headers=auth)
+    assert expired.status_code == 401 and expired.json()[0]["errorCode"] == "INVALID_SESSION_ID"
+    state = httpx.get(f"{base}/_sandbox/state").json()
+    assert state["instance_url"] == base and state["org_id"].startswith("00D") and len(state["org_id"]) == 18
+    assert httpx.post(f"{base}/_sandbox/reset").json() == {"ok": True}
+    assert httpx.get(f"{base}/_sandbox/state").json()["org_id"] != state["org_id"]
+
+
+def test_unknown_paths_and_bad_versions_are_salesforce_not_found(salesforce, token):
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    for path in ("/services/data/vX/limits", "/services/data/v60.0/sobjects/Nope/001000000000000AAA"):
+        response = httpx.get(salesforce.url + path, headers=auth)
+        assert response.status_code == 404 and response.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+def test_token_endpoint_rejects_unknown_client_and_grant(salesforce):
+    url = salesforce.url + "/services/oauth2/token"
+    assert httpx.post(url, data={"grant_type": "password"}).json()["error"] == "unsupported_grant_type"
+    answer = httpx.post(url, data={"grant_type": "refresh_token", "client_id": "nope", "refresh_token": "x"})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_client_id"
+
+
+def test_authorize_refuses_unregistered_redirect(salesforce):
+    salesforce.app.sandbox.configure_app(redirect_uris=["https://app.taxpoynt.example/cb"])
+    page = httpx.get(salesforce.url + "/services/oauth2/authorize", params={
+        "response_type": "code", "client_id": "demo-salesforce-client-id", "redirect_uri": "https://evil.example/cb"})
+    assert page.status_code == 400 and "redirect_uri_mismatch" in page.text
