@@ -76,6 +76,9 @@ def parse_message(body: bytes, *, expected_org_id: str | None) -> OutboundMessag
         envelope = etree.fromstring(body, parser=_SAFE_PARSER)
     except etree.XMLSyntaxError as exc:
         raise OutboundMessageError(f"not XML: {exc}") from None
+    if envelope.getroottree().docinfo.doctype:
+        # SOAP messages must not carry a DTD (SOAP 1.1 §3); refusing it also shuts out entity tricks.
+        raise OutboundMessageError("a SOAP message must not contain a DTD")
     if envelope.tag != f"{{{facts.SOAP_ENV_NS}}}Envelope":
         raise OutboundMessageError(f"not a SOAP 1.1 envelope (root element {envelope.tag})")
     notifications = envelope.find(f"{{{facts.SOAP_ENV_NS}}}Body/{{{facts.OUTBOUND_NS}}}notifications")

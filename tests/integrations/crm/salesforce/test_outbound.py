@@ -100,7 +100,7 @@ def test_wrong_org_and_bad_soap_are_rejected(salesforce, seeded):
             outbound.parse(bad, expected_org_id=None)
     assert issubclass(outbound.OutboundMessageError, ValueError)
     entity = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + body.split(b"?>", 1)[1])
-    with pytest.raises(outbound.OutboundMessageError):
+    with pytest.raises(outbound.OutboundMessageError, match="DTD"):
         outbound.parse(entity.replace(b"<ActionId>", b"<ActionId>&x;"), expected_org_id=None)
 
 
