@@ -31,7 +31,8 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -344,8 +345,9 @@ class FirsClient:
     def _interpret(self, exchange: Exchange, response: httpx.Response) -> Exchange:
         status = response.status_code
         try:
-            envelope = response.json()
-        except ValueError:
+            # Amounts stay Decimal (never float) in `data`.
+            envelope = json.loads(response.content, parse_float=Decimal) if response.content else None
+        except ValueError:  # includes UnicodeDecodeError
             envelope = None
         if 200 <= status < 300:
             if not isinstance(envelope, dict | list):
@@ -367,7 +369,8 @@ class FirsClient:
             "error_id": error.get("id") or "",
             "errors": error.get("errors") or [],
         }
-        summary = info["details"] or info["public_message"] or (response.text[:200] if response.text else "")
+        message = envelope.get("message") if isinstance(envelope, dict) else None
+        summary = info["details"] or info["public_message"] or message or response.text[:200]
         if status in (401, 403) or (status == 400 and codes.AUTH_PUBLIC_MESSAGE in info["public_message"].lower()):
             return self._raise(exchange, FirsAuthError, f"FIRS refused the credentials ({status}): {summary}", **info)
         if status == 429 or status >= 500 or status == 408:

@@ -17,16 +17,30 @@ are our most faithful reading of incomplete or conflicting sources:
   authority; ours is the union of the ids in FIRS.md §5 and a public
   integrator's copy of the endpoint's answer.
 - UNCONFIRMED: `error.errors` on validation failures (our sandbox adds it; the
-  real sandbox may not), the 404 body for an unknown IRN, and the shapes of the
-  countries / currencies / vat-exemptions / services-codes resources (ours
-  carry the fields we know; the vat-exemption and service-code lists are
-  small samples, not FIRS's full tables).
+  real sandbox may not), the 404 body for an unknown IRN, and the
+  payment-means list (UNCL4461 codes integrators report; not in the recorded
+  documentation). The invoice types, currencies, VAT exemptions and service
+  codes are FIRS's recorded answers (files in `resources/`), as of the
+  documentation's capture: the live endpoints remain the authority.
 - UNCONFIRMED: a maximum IRN length (none enforced) and whether the IRN date
   must equal issue_date (enforced, as FIRS.md §1 asks).
 """
+import functools
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pycountry
+
+# FIRS's own answers to GET /invoice/resources/{name}, recorded from the live
+# sandbox in FIRS's documentation ([MBS]); one JSON file per resource.
+RESOURCES_DIR = Path(__file__).with_name("resources")
+RECORDED_RESOURCES = ("invoice-types", "currencies", "vat-exemptions", "services-codes")
+
+
+@functools.cache
+def _recorded(name: str) -> list[dict]:
+    return json.loads((RESOURCES_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 SANDBOX_BASE_URL = "https://eivc-k6z6d.ondigitalocean.app"
 PRODUCTION_BASE_URL = None  # UNCONFIRMED: set FIRS_BASE_URL explicitly.
@@ -97,30 +111,9 @@ DEFAULT_PAYMENT_STATUS = "PENDING"
 WEBHOOK_MESSAGES = ("TRANSMITTING", "TRANSMITTED", "ACKNOWLEDGED", "FAILED")  # UNCONFIRMED
 MIN_TIN_LENGTH = 5
 
-# FIRS's own list (live resources/invoice-types): NOT UNTDID 1001 —
-# 380 is the Credit Note and 381 the Commercial Invoice [COM d/167].
-INVOICE_TYPES = {
-    "380": "Credit Note",
-    "381": "Commercial Invoice",
-    "384": "Debit Note",
-    "385": "Self Billed Invoice",
-    "386": "Factored Invoice",
-    "388": "Statement of Account",
-    "389": "Purchase Order",
-    "390": "Proforma Invoice",
-    "392": "Consignment Invoice",
-    "393": "Self-billed Credit Note",
-    "394": "Self-billed Invoice",
-    "395": "Credit Note Request",
-    "396": "Invoice Request",
-    "397": "Final Settlement",
-    "399": "Bill of Lading",
-    "400": "Waybill",
-    "402": "Shipping Instructions",
-    "404": "Certificate of Origin",
-    "406": "Customs Declaration",
-    "408": "Packing List",
-}
+# FIRS's own list (recorded from the live resources/invoice-types): NOT
+# UNTDID 1001 — 380 is the Credit Note and 381 the Commercial Invoice [COM d/167].
+INVOICE_TYPES = {row["code"]: row["value"] for row in _recorded("invoice-types")}
 CREDIT_NOTE_TYPE = "380"
 COMMERCIAL_INVOICE_TYPE = "381"
 DEBIT_NOTE_TYPE = "384"
@@ -161,31 +154,20 @@ PAYMENT_MEANS = {
     "ZZZ": "Mutually defined",
 }
 
-# Samples only (UNCONFIRMED; FIRS's tables are longer): VAT exemptions keyed by
-# HS code, service codes as ISIC rev.4 4-digit classes.
-VAT_EXEMPTIONS_SAMPLE = {
-    "0401": "Milk and cream (basic food item)",
-    "1006": "Rice (basic food item)",
-    "3004": "Medicaments (medical and pharmaceutical products)",
-    "4901": "Books and printed matter (educational materials)",
-}
-SERVICE_CODES_SAMPLE = {
-    "0112": "Growing of rice",
-    "6201": "Computer programming activities",
-    "6920": "Accounting, bookkeeping and auditing activities; tax consultancy",
-    "8510": "Pre-primary and primary education",
-}
+# Recorded FIRS lists: currencies (FIRS's 118, not ISO 4217's current set: it
+# keeps e.g. EEK and lacks others), VAT exemptions keyed by HS code, service
+# codes (ISIC rev.4 classes).
+CURRENCIES = {row["code"]: row["name"] for row in _recorded("currencies")}
+VAT_EXEMPT_HS_CODES = frozenset(row["harmonized_system_code"] for row in _recorded("vat-exemptions"))
+SERVICE_CODES = {row["code"]: row["description"] for row in _recorded("services-codes")}
 
-# ISO 3166 alpha-2 countries and ISO 4217 currencies from pycountry (the
-# maintained tables), rather than hand-copied lists.
+# Countries: FIRS's recorded list is exactly ISO 3166-1's 249 alpha-2 codes, so
+# the maintained pycountry table stands in for it.
 COUNTRIES = {c.alpha_2: c.name for c in pycountry.countries}
-CURRENCIES = {c.alpha_3: c.name for c in pycountry.currencies}
 
 
 def resource(name: str) -> list[dict]:
     """The body of `GET /invoice/resources/{name}` as our sandbox serves it."""
-    if name == "invoice-types":
-        return [{"code": code, "value": value} for code, value in INVOICE_TYPES.items()]
     if name == "tax-categories":
         return [
             {"code": code, "value": value, "percent": "N/A" if percent is None else str(percent)}
@@ -193,15 +175,12 @@ def resource(name: str) -> list[dict]:
         ]
     if name == "payment-means":
         return [{"code": code, "value": value} for code, value in PAYMENT_MEANS.items()]
-    if name == "currencies":
-        return [{"code": code, "name": value} for code, value in sorted(CURRENCIES.items())]
+    if name in RECORDED_RESOURCES:
+        return _recorded(name)
     if name == "countries":
         return [
-            {"alpha_2": c.alpha_2, "alpha_3": c.alpha_3, "name": c.name, "numeric": c.numeric}
-            for c in sorted(pycountry.countries, key=lambda c: c.alpha_2)
+            {"name": c.name, "alpha_2": c.alpha_2, "alpha_3": c.alpha_3, "country_code": c.numeric,
+             "iso_3166_2": f"ISO 3166-2:{c.alpha_2}"}
+            for c in sorted(pycountry.countries, key=lambda c: c.name)
         ]
-    if name == "vat-exemptions":
-        return [{"hs_code": code, "description": value} for code, value in VAT_EXEMPTIONS_SAMPLE.items()]
-    if name == "services-codes":
-        return [{"code": code, "description": value} for code, value in SERVICE_CODES_SAMPLE.items()]
     raise KeyError(name)

@@ -53,18 +53,31 @@ NOT_FOUND_DETAILS = "invoice not found"
 NO_WEBHOOK_DETAILS = "no webhook url is configured for this business, kindly set one up on the dashboard"
 
 
-def _json_default(value):
-    if isinstance(value, Decimal):
-        # float's shortest repr round-trips any 2-dp amount below 2**53 / 100.
-        return float(value)
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
+def dumps(payload) -> str:
+    """JSON with Decimals written back as the exact numbers they were parsed from."""
+    numbers = {}
+
+    def mark(value):
+        if isinstance(value, Decimal):
+            key = f"@@decimal{len(numbers)}@@"
+            numbers[key] = format(value, "f")
+            return key
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mark(v) for v in value]
+        if isinstance(value, datetime.datetime | datetime.date):
+            return value.isoformat()
+        return value
+
+    text = json.dumps(mark(payload), ensure_ascii=False)
+    for key, number in numbers.items():
+        text = text.replace(f'"{key}"', number, 1)
+    return text
 
 
 def json_response(payload, status=200, headers=None) -> Response:
-    return Response(json.dumps(payload, default=_json_default), status=status, headers=headers,
-                    content_type="application/json; charset=utf-8")
+    return Response(dumps(payload), status=status, headers=headers, content_type="application/json; charset=utf-8")
 
 
 def ok(data, status=200) -> Response:
@@ -91,7 +104,8 @@ def not_found(details=NOT_FOUND_DETAILS, handler=INVOICE_HANDLER) -> Response:
 
 
 def no_route() -> Response:
-    return error(404, handler=codes.AUTH_HANDLER, details=codes.NO_ROUTE_MESSAGE, public_message=codes.NO_ROUTE_MESSAGE)
+    # Recorded from FIRS: no `error` object on this one.
+    return json_response({"code": 404, "data": None, "message": codes.NO_ROUTE_MESSAGE}, 404)
 
 
 class DropConnection(Exception):
@@ -479,11 +493,17 @@ class FirsSandboxApp:
                                                f"must be at least {codes.MIN_TIN_LENGTH} characters")],
                                     handler="utility_actions")
         with self.sandbox.lock:
-            known = [b.name for b in self.sandbox.businesses.values() if b.tin == tin]
-            known += [p.get("party_name") for p in self.sandbox.parties.values() if p.get("tin") == tin]
+            known = [{"taxpayer_name": b.name, "email": b.email} for b in self.sandbox.businesses.values()
+                     if b.tin == tin]
+            known += [{"taxpayer_name": p.get("party_name", ""), "email": p.get("email", "")}
+                      for p in self.sandbox.parties.values() if p.get("tin") == tin]
         if not known:
             return not_found("tin not found", handler="utility_actions")
-        return ok({"tin": tin, "name": known[0], "valid": True})
+        # The shape of FIRS's documented 200 sample; fields we cannot know are empty.
+        return ok({"address": "", "email": known[0]["email"], "id": str(uuid.uuid4()), "jtb_tin": "",
+                   "message": "TIN Information", "phone": "", "rc_number": "", "status": "200 OK",
+                   "taxofficer_id": "", "taxofficer_name": "", "taxpayer_name": known[0]["taxpayer_name"],
+                   "taxpayer_type": "C", "tin": tin})
 
     def on_authenticate(self, request, callers):
         _, body = self.read_json(request)
@@ -491,7 +511,9 @@ class FirsSandboxApp:
         with self.sandbox.lock:
             for business in self.sandbox.businesses.values():
                 if business.email == body.get("email") and business.password == body.get("password"):
-                    return ok({"entity_id": business.entity_id})
+                    return ok({"entity_id": business.entity_id, "id": str(uuid.uuid4()), "message": "User logged in",
+                               "received_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                               "status": "200 OK"})
         return error(400, handler="auth_actions", details="invalid email or password",
                      public_message="invalid email or password")
 

@@ -169,8 +169,10 @@ class Sandbox:
     # --- businesses ----------------------------------------------------------
     def register_business(self, *, name="Sandbox Business Ltd", tin=None, service_id=None, business_id=None,
                           entity_id=None, api_key=None, api_secret=None, email=None, password=None,
-                          webhook_url="") -> Business:
-        keys = generate_test_crypto_keys()
+                          webhook_url="", keys=None) -> Business:
+        """Register a business; `keys` (a stamp.TestCryptoKeys) reuses a key pair
+        instead of generating one (RSA generation is the slow part)."""
+        keys = keys or generate_test_crypto_keys()
         service_id = service_id or secrets.token_hex(4).upper()
         irn_template(service_id)  # raises ApplicationError on a bad service id
         business = Business(

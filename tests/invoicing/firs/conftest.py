@@ -5,6 +5,7 @@ import pytest
 
 from invoicing.firs.breaker import CircuitBreaker
 from invoicing.firs.client import FirsClient
+from invoicing.firs.stamp import generate_test_crypto_keys
 from taxpoynt import sandboxing
 
 # Short enough that the fault tests stay quick, long enough for a loaded CI box.
@@ -32,9 +33,16 @@ def firs_sandbox(firs_sandbox_server):
     firs_sandbox_server.app.sandbox.reset()  # also ends any request left hanging
 
 
+@pytest.fixture(scope="session")
+def firs_test_keys():
+    return generate_test_crypto_keys()
+
+
 @pytest.fixture
-def firs_business(firs_sandbox):
-    return firs_sandbox.app.sandbox.register_business(name="Dangote Test Ltd", tin="31569955-0001", service_id="59854B81")
+def firs_business(firs_sandbox, firs_test_keys):
+    """A registered business: service id 59854B81, TIN 31569955-0001."""
+    return firs_sandbox.app.sandbox.register_business(
+        name="Dangote Test Ltd", tin="31569955-0001", service_id="59854B81", keys=firs_test_keys)
 
 
 @pytest.fixture

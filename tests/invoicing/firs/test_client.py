@@ -3,6 +3,7 @@ submission state machine has to tell apart, and what each attempt records."""
 import hashlib
 import socket
 import time
+from decimal import Decimal
 
 import pytest
 from invoicing.firs.breaker import CLOSED, OPEN
@@ -82,12 +83,20 @@ def test_resign_is_a_duplicate_and_confirm_proves_it(firs_client, firs_business)
     assert caught.value.exchange.outcome == "duplicate"
     confirmed = firs_client.confirm("INV001-59854B81-20250115").data
     assert confirmed["body_sha256"] == hashlib.sha256(raw).hexdigest()
+    assert confirmed["legal_monetary_total"]["payable_amount"] == Decimal("3494.29")  # Decimal, not float
+    assert isinstance(confirmed["legal_monetary_total"]["line_extension_amount"], Decimal)
 
 
 def test_validate_of_a_signed_irn_is_not_a_duplicate(firs_client, firs_business):
     raw = encode(sample_invoice(firs_business))
     firs_client.sign_invoice(raw)
     assert firs_client.validate_invoice(raw).data == {"ok": True}
+
+
+def test_unknown_route_is_not_found(make_firs_client, firs_business):
+    client = make_firs_client(firs_business)
+    with pytest.raises(FirsNotFound, match="no route found"):
+        client._send("nowhere", "GET", "/api/v9/nowhere")
 
 
 def test_unknown_irn_is_not_found(firs_client):
@@ -111,7 +120,7 @@ def test_bad_credentials(make_firs_client, firs_business, firs_sandbox, mode, st
 
 def test_password_is_masked_in_the_record(firs_client, firs_business):
     exchange = firs_client.authenticate(firs_business.email, firs_business.password)
-    assert exchange.data == {"entity_id": firs_business.entity_id}
+    assert exchange.data["entity_id"] == firs_business.entity_id
     assert firs_business.password not in exchange.request_body
     assert '"password": "********"' in exchange.request_body
     assert mask_body(b'{"a": [{"api_secret": "s"}]}') == '{"a": [{"api_secret": "********"}]}'
