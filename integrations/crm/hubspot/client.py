@@ -26,15 +26,18 @@ class HubSpotClient(VendorClient):
             policy = (response.json() or {}).get("policyName", "")
         except ValueError:
             policy = ""
+        interval_ms = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")
         if policy == "DAILY" or response.headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0":
             now = timezone.now()
             tomorrow = (now + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
             return (tomorrow - now).total_seconds()
-        if policy == "SECONDLY" or response.headers.get("X-HubSpot-RateLimit-Secondly-Remaining") == "0":
+        if policy == "SECONDLY":
             return 1.0 * attempt
-        interval_ms = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
-        if interval_ms and interval_ms.isdigit():
+        if interval_ms.isdigit() and (policy == "TEN_SECONDLY_ROLLING"
+                                      or response.headers.get("X-HubSpot-RateLimit-Remaining") == "0"):
             return int(interval_ms) / 1000
+        if response.headers.get("X-HubSpot-RateLimit-Secondly-Remaining") == "0":
+            return 1.0 * attempt
         return min(2.0 ** attempt, 10.0)
 
     # --- CRM ------------------------------------------------------------------

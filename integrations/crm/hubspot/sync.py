@@ -5,11 +5,12 @@ Search facts (VENDORS.md §1.2): filter on `hs_lastmodifieddate`, sort
 ascending, page with `after`; one query can never page past 10 000 results.
 So a run is a list of time windows [lo, hi] (epoch ms, inclusive):
 
-- the first page of a window also tells its `total`; a window holding more
-  than the cap is split in two (halving the time range) before any of it is
-  read, so no query ever needs to pass the cap;
+- the first page of a window also tells its `total`; up to the cap the window
+  is paged with `after`; past it, the window is narrowed instead: the first
+  page's records older than its last timestamp are kept and the window
+  restarts at that timestamp, so no query ever needs to page past the cap;
 - a window one millisecond wide that still holds more than the cap (many
-  records sharing one timestamp) is read by `hs_object_id` keyset instead:
+  records sharing one timestamp) is read by `hs_object_id` keyset:
   `hs_lastmodifieddate = t AND hs_object_id > last`, sorted by id — it always
   moves forward, never loops;
 - `hi` is fixed when the run is planned; anything modified later is picked up
@@ -25,9 +26,13 @@ from integrations.connections.oauth import connection_get_access_token
 from integrations.connections.sync import DELTA, SyncPage, SyncPlan, VendorSync
 
 from .client import HubSpotClient
-from .mapping import deal_record_from_bundle
+from .mapping import deal_record_from_bundle, deal_updated_at
 from .provider import (BATCH_READ_MAX, COMPANY_PROPERTIES, CONTACT_PROPERTIES, DEAL_PROPERTIES, LAST_MODIFIED,
                        LINE_ITEM_PROPERTIES, SEARCH_PAGE_LIMIT, SEARCH_RESULT_CAP, HubSpotProvider)
+
+
+def _ms(result: dict) -> int:
+    return int(deal_updated_at(result).timestamp() * 1000)
 
 
 def client_for(connection) -> HubSpotClient:
@@ -173,17 +178,32 @@ class HubSpotDealSync(VendorSync):
             return self._page(results, {**state, "keyset": str(results[-1]["id"])})
         data = self.client.search("deals", self._window_body(lo, hi, limit=self.page_limit, after=state.get("after")))
         total = int(data.get("total", 0))
-        if state.get("after") is None and total > self.result_cap:
-            if hi > lo:
-                mid = lo + (hi - lo) // 2
-                windows[0:1] = [[lo, mid], [mid + 1, hi]]
-                return SyncPage(records=[], state={**state, "windows": windows, "after": None, "keyset": None})
-            return SyncPage(records=[], state={**state, "keyset": "0", "after": None})
         results = data.get("results", [])
+        if state.get("after") is None and total > self.result_cap:
+            return self._narrow(state, windows, results)
         after = ((data.get("paging") or {}).get("next") or {}).get("after")
         if after:
             return self._page(results, {**state, "after": str(after)})
         return self._page(results, self._next_window(windows, state))
+
+    def _narrow(self, state: dict, windows: list, results: list[dict]) -> SyncPage:
+        """The window holds more than one query may page through. Its first page
+        is sorted by hs_lastmodifieddate: every record older than the page's
+        last timestamp is on it, so keep those and restart the window at that
+        timestamp (lo strictly increases: progress, never a loop). A page whose
+        records all share one timestamp isolates that millisecond, which is
+        then paged by `after` or, past the cap, by hs_object_id keyset."""
+        lo, hi = windows[0]
+        if lo == hi:
+            return SyncPage(records=[], state={**state, "keyset": "0", "after": None})
+        stamps = [_ms(r) for r in results]
+        first, last = stamps[0], stamps[-1]
+        if first == last:
+            windows[0:1] = [[first, first]] + ([[first + 1, hi]] if first < hi else [])
+            return SyncPage(records=[], state={**state, "windows": windows, "after": None, "keyset": None})
+        windows[0] = [last, hi]
+        kept = [r for r, ts in zip(results, stamps) if ts < last]
+        return self._page(kept, {**state, "windows": windows, "after": None, "keyset": None})
 
     @staticmethod
     def _next_window(windows, state=None) -> dict | None:
