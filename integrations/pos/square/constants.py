@@ -6,6 +6,8 @@ marked UNCONFIRMED with the reading chosen; change them here only.
 """
 from datetime import timedelta
 
+import iso4217
+
 # The API version this code was written against; sent on every request.
 SQUARE_VERSION = "2026-09-16"
 
@@ -83,13 +85,6 @@ RETRY_REASON_HEADER = "square-retry-reason"
 INCLUSIVE_TAX_IN_GROSS_SALES = True
 TOTAL_INCLUDES_TIPS = True
 
-# ISO 4217 minor-unit exponents for the currencies Square settles in; anything
-# else defaults to 2.
-CURRENCY_EXPONENTS = {
-    "NGN": 2, "USD": 2, "GBP": 2, "EUR": 2, "CAD": 2, "AUD": 2,
-    "JPY": 0, "KRW": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3,
-}
-
 # Square tender type → UNCL4461 payment means code.
 PAYMENT_MEANS_CODES = {
     "CARD": "48",
@@ -102,4 +97,11 @@ PAYMENT_MEANS_CODES = {
 
 
 def currency_exponent(currency: str) -> int:
-    return CURRENCY_EXPONENTS.get(currency.upper(), 2)
+    """ISO 4217 minor-unit exponent (NGN 2, JPY 0, BHD 3), from the iso4217 package."""
+    try:
+        exponent = iso4217.Currency(currency.upper()).exponent
+    except ValueError:
+        raise ValueError(f"Unknown ISO 4217 currency {currency!r}") from None
+    if exponent is None:  # XAU and other non-monetary codes
+        raise ValueError(f"Currency {currency!r} has no minor unit")
+    return exponent

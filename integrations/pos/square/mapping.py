@@ -84,7 +84,10 @@ class MappingOptions:
 class _Money:
     def __init__(self, currency: str):
         self.currency = currency
-        self.exp = constants.currency_exponent(currency)
+        try:
+            self.exp = constants.currency_exponent(currency)
+        except ValueError as exc:
+            raise SquareMappingError(str(exc)) from None
         self.quantum = Decimal(1).scaleb(-self.exp)
 
     def major(self, minor) -> Decimal:

@@ -183,7 +183,9 @@ class Sandbox:
 
     def merchant_locations(self, merchant_id: str) -> list[dict]:
         with self.lock:
-            return [copy.deepcopy(x) for x in self.locations.values() if x["merchant_id"] == merchant_id]
+            # ListLocations lists alphabetically by name.
+            return sorted((copy.deepcopy(x) for x in self.locations.values() if x["merchant_id"] == merchant_id),
+                          key=lambda x: x["name"])
 
     # --- OAuth ---------------------------------------------------------------------
     def create_code(self, *, client_id: str, merchant_id: str, scopes: list[str], state: str = "",

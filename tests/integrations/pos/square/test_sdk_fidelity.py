@@ -1,0 +1,37 @@
+"""Square's official Python SDK (PyPI `squareup`) against our sandbox, with
+only the base URL changed: if the sandbox's wire format drifted from
+Square's, the SDK's own models and calls would break here."""
+import pytest
+
+square_sdk = pytest.importorskip("square")  # pinned in requirements.txt (# tests)
+from square import Square  # noqa: E402
+
+CLIENT_ID, CLIENT_SECRET = "demo-square-client-id", "demo-square-client-secret"
+
+
+def test_sdk_lists_locations_searches_orders_and_obtains_tokens(square):
+    sb = square.app.sandbox
+    for _ in range(7):
+        sb.create_sale(random_sale=True)
+    code = sb.create_code(client_id=CLIENT_ID, merchant_id=sb.default_merchant_id,
+                          scopes=["ORDERS_READ", "MERCHANT_PROFILE_READ", "PAYMENTS_READ"])
+    anonymous = Square(base_url=square.url, token="unused")  # ObtainToken needs no bearer
+    tokens = anonymous.o_auth.obtain_token(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                                           grant_type="authorization_code", code=code)
+    assert tokens.merchant_id == sb.default_merchant_id and tokens.token_type == "bearer"
+
+    client = Square(base_url=square.url, token=tokens.access_token)
+    locations = client.locations.list().locations
+    assert sorted(x.id for x in locations) == sorted(sb.locations)
+    assert locations[0].currency == "NGN" and locations[0].country == "NG"
+
+    query = {"filter": {"state_filter": {"states": ["COMPLETED"]}},
+             "sort": {"sort_field": "CREATED_AT", "sort_order": "ASC"}}
+    page1 = client.orders.search(location_ids=[x.id for x in locations], query=query, limit=5)
+    assert len(page1.orders) == 5 and page1.cursor
+    page2 = client.orders.search(location_ids=[x.id for x in locations], query=query, limit=5, cursor=page1.cursor)
+    assert len(page2.orders) == 2 and not page2.cursor
+    order = page1.orders[0]
+    assert order.state == "COMPLETED" and order.total_money.currency == "NGN"
+    assert order.line_items[0].gross_sales_money.amount >= order.line_items[0].base_price_money.amount
+    assert client.orders.get(order_id=order.id).order.id == order.id
