@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/taxpoynt
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: demo test venv services ci-deps migrate-demo clean
+.PHONY: demo test venv services screenshots clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -43,6 +43,10 @@ demo: venv
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py demo_setup
 	$(PY) manage.py run_demo
+
+# Refresh docs/screenshots/ from the browser suite.
+screenshots: venv services
+	SAVE_SCREENSHOTS=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest tests/browser -q
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -38,11 +38,14 @@ def page(browser):
 
 
 @pytest.fixture
-def screenshot():
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def screenshot(tmp_path):
+    """Every test takes its screenshots; they land in docs/screenshots/ only when
+    SAVE_SCREENSHOTS=1 (`make screenshots`), so a test run leaves the tree clean."""
+    target = SCREENSHOTS if os.environ.get("SAVE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
 
     def take(page, name):
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(target / f"{name}.png"), full_page=True)
     return take
 
 
