@@ -153,6 +153,8 @@ class InvoiceFilterSerializer(serializers.Serializer):
 
 
 class InvoiceListApi(APIView):
+    @extend_schema(operation_id="invoices_list", parameters=[InvoiceFilterSerializer],
+                   responses=InvoiceOutputSerializer(many=True))
     def get(self, request):
         filters = InvoiceFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -181,7 +183,7 @@ class InvoiceScopedApi(APIView):
 
 
 class InvoiceDetailApi(InvoiceScopedApi):
-    @extend_schema(responses=InvoiceDetailOutputSerializer)
+    @extend_schema(operation_id="invoices_detail", responses=InvoiceDetailOutputSerializer)
     def get(self, request, invoice_id):
         return Response(InvoiceDetailOutputSerializer(self.invoice).data)
 
