@@ -25,6 +25,7 @@ How a failure is classified decides what the caller may do next:
   the caller must look it up before resending. A GET has no side effects, so
   the same transport failures on a GET are merely `FirsRetryable`.
 """
+import datetime
 import email.utils
 import hashlib
 import json
@@ -71,6 +72,14 @@ OK, REJECTED, NOT_FOUND, DUPLICATE, AUTH, RETRY, UNKNOWN, CIRCUIT_OPEN = (
 
 @dataclass
 class Exchange:
+    """One request/response with FIRS, as the submission records it.
+
+    `request_body` is the text sent with secret fields masked (the api key and
+    secret are headers and never recorded); `data` is the envelope's `data`
+    parsed with Decimal amounts; `outcome` is one of ok, rejected, not_found,
+    duplicate, auth, retry, unknown, circuit_open.
+    """
+
     method: str
     url: str
     request_body: str
@@ -129,6 +138,30 @@ class FirsCircuitOpen(FirsRetryable):
 
 class FirsOutcomeUnknown(FirsError):
     outcome = UNKNOWN
+
+
+def json_bytes(body) -> bytes:
+    """`body` as JSON bytes, Decimals written as the exact JSON numbers they
+    hold (FIRS amounts are numbers; going through float could change them)."""
+    numbers = {}
+
+    def mark(value):
+        if isinstance(value, Decimal):
+            key = f"@@decimal{len(numbers)}@@"
+            numbers[key] = format(value, "f")
+            return key
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mark(v) for v in value]
+        if isinstance(value, datetime.datetime | datetime.date):
+            return value.isoformat()
+        return value
+
+    text = json.dumps(mark(body), ensure_ascii=False)
+    for key, number in numbers.items():
+        text = text.replace(f'"{key}"', number, 1)
+    return text.encode("utf-8")
 
 
 def mask_body(content: bytes | None) -> str:
@@ -289,7 +322,7 @@ class FirsClient:
 
     def _send(self, endpoint, method, path, *, body=None, params=None) -> Exchange:
         if isinstance(body, dict | list):
-            content = json.dumps(body).encode("utf-8")
+            content = json_bytes(body)
         elif isinstance(body, str):
             content = body.encode("utf-8")
         else:

@@ -126,6 +126,9 @@ def build_firs_payload(inv: c.CanonicalInvoice, totals: Totals, *, business_id: 
         "tax_inclusive_amount": totals.tax_inclusive_amount,
         "payable_amount": totals.payable_amount,
     }
+    if inv.allowance_charges:
+        payload["legal_monetary_total"]["allowance_total_amount"] = totals.allowance_total_amount
+        payload["legal_monetary_total"]["charge_total_amount"] = totals.charge_total_amount
     lines = []
     for line, net, allowance, charge in zip(inv.lines, totals.line_net_amounts,
                                             totals.line_allowance_amounts, totals.line_charge_amounts):

@@ -44,6 +44,7 @@ from werkzeug.wrappers import Request, Response
 from taxpoynt.errors import ApplicationError
 
 from .. import codes
+from ..client import json_bytes  # exact Decimal numbers in JSON
 from ..irn import IRN_RE
 from .state import STATUS_FAULTS, Sandbox
 from .validation import Violation, check_invoice, path, uuid_problem
@@ -53,31 +54,8 @@ NOT_FOUND_DETAILS = "invoice not found"
 NO_WEBHOOK_DETAILS = "no webhook url is configured for this business, kindly set one up on the dashboard"
 
 
-def dumps(payload) -> str:
-    """JSON with Decimals written back as the exact numbers they were parsed from."""
-    numbers = {}
-
-    def mark(value):
-        if isinstance(value, Decimal):
-            key = f"@@decimal{len(numbers)}@@"
-            numbers[key] = format(value, "f")
-            return key
-        if isinstance(value, dict):
-            return {k: mark(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [mark(v) for v in value]
-        if isinstance(value, datetime.datetime | datetime.date):
-            return value.isoformat()
-        return value
-
-    text = json.dumps(mark(payload), ensure_ascii=False)
-    for key, number in numbers.items():
-        text = text.replace(f'"{key}"', number, 1)
-    return text
-
-
 def json_response(payload, status=200, headers=None) -> Response:
-    return Response(dumps(payload), status=status, headers=headers, content_type="application/json; charset=utf-8")
+    return Response(json_bytes(payload), status=status, headers=headers, content_type="application/json; charset=utf-8")
 
 
 def ok(data, status=200) -> Response:

@@ -15,7 +15,7 @@ import secrets
 import threading
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 

@@ -5,8 +5,9 @@ these tests pin what the sandbox accepts, not what our builder emits.
 """
 import copy
 import datetime
-import json
 from decimal import ROUND_HALF_UP, Decimal
+
+from invoicing.firs.client import json_bytes
 
 CENT = Decimal("0.01")
 
@@ -91,23 +92,7 @@ def sample_invoice(business, *, invoice_number="INV001", issue_date=datetime.dat
 
 def encode(body) -> bytes:
     """JSON with Decimals written as exact JSON numbers (never through float)."""
-    numbers = {}
-
-    def mark(value):
-        if isinstance(value, Decimal):
-            key = f"@@decimal{len(numbers)}@@"
-            numbers[key] = format(value, "f")
-            return key
-        if isinstance(value, dict):
-            return {k: mark(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [mark(v) for v in value]
-        return value
-
-    text = json.dumps(mark(body))
-    for key, number in numbers.items():
-        text = text.replace(f'"{key}"', number)
-    return text.encode("utf-8")
+    return json_bytes(body)
 
 
 def modified(body, mutate):

@@ -18,6 +18,7 @@ from invoicing.firs.client import (
     FirsRejected,
     FirsRetryable,
     get_client,
+    json_bytes,
     mask_body,
 )
 from taxpoynt.errors import ApplicationError
@@ -261,3 +262,11 @@ def test_get_client_pools_per_credentials(firs_sandbox, firs_business):
     b = get_client(api_key=firs_business.api_key, api_secret=firs_business.api_secret, base_url=firs_sandbox.url + "/")
     c = get_client(api_key=firs_business.api_key, api_secret="other", base_url=firs_sandbox.url)
     assert a is b and a is not c
+
+
+def test_dict_bodies_keep_exact_decimal_numbers(firs_client, firs_business):
+    body = sample_invoice(firs_business)
+    exchange = firs_client.sign_invoice(body)
+    assert exchange.status_code == 201
+    assert '"payable_amount": 3494.29' in exchange.request_body
+    assert json_bytes({"a": Decimal("107.50"), "b": [Decimal("0.1")]}) == b'{"a": 107.50, "b": [0.1]}'

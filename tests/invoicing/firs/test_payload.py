@@ -50,6 +50,8 @@ def test_parties():
 
 def test_b2c_is_reported_with_a_walk_in_party_and_no_invented_tin():
     p = _payload("pos_b2c.json")
+    # FIRS.md §4 calls tin and email "now mandatory" and our FIRS sandbox enforces that; a walk-in
+    # buyer has neither, and none is invented (B2C is reported, FIRS.md §6).
     assert p["accounting_customer_party"] == {
         "party_name": "Walk-in customer", "tin": "", "email": "", "telephone": "", "business_description": "",
         "postal_address": {"street_name": "", "city_name": "", "postal_zone": "", "country": "NG"},
@@ -73,7 +75,8 @@ def test_tax_total_and_legal_monetary_total():
     }]
     assert p["legal_monetary_total"] == {
         "line_extension_amount": D("57499.98"), "tax_exclusive_amount": D("59499.98"),
-        "tax_inclusive_amount": D("62349.98"), "payable_amount": D("62349.98")}
+        "tax_inclusive_amount": D("62349.98"), "payable_amount": D("62349.98"),
+        "allowance_total_amount": D("0.00"), "charge_total_amount": D("2000.00")}
     assert p["allowance_charge"] == [{"charge_indicator": True, "amount": D("2000.00")}]
     assert p["payment_means"] == [{"payment_means_code": "30", "payment_due_date": "2026-12-02"}]
 
