@@ -25,8 +25,10 @@ def _key_and_cert(common_name="taxpoynt-jwt", san_ip=None):
                .not_valid_after(now + datetime.timedelta(days=30)))
     if san_ip:
         import ipaddress
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(san_ip))]),
-                                        critical=False)
+        # A self-signed server certificate the client trusts directly.
+        builder = (builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(san_ip))]),
+                                         critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True))
     cert = builder.sign(key, hashes.SHA256())
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
