@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from taxpoynt.errors import ApplicationError
+
 from .. import codes
 from ..irn import irn_template
 from ..stamp import decrypt_stamp, generate_test_crypto_keys
-from taxpoynt.errors import ApplicationError
 
 STATUS_FAULTS = ("500", "502", "503", "504", "429")
 FAULT_KINDS = STATUS_FAULTS + ("reset", "hang", "commit_then_timeout", "commit_then_reset")

@@ -491,3 +491,21 @@ def test_control_api_registers_businesses_faults_and_resets(http):
     assert http.post("/_sandbox/reset", json={}).json() == {"ok": True}
     assert http.get("/_sandbox/businesses").json() == []
     assert http.get("/api/v1/entity", headers=headers).status_code == 400
+
+
+def test_concurrent_signs_of_one_irn_register_it_once(firs_sandbox, firs_business):
+    raw = encode(sample_invoice(firs_business))
+    statuses, barrier = [], threading.Barrier(8)
+
+    def sign():
+        with httpx.Client(base_url=firs_sandbox.url, timeout=10) as client:
+            barrier.wait()
+            statuses.append(client.post("/api/v1/invoice/sign", content=raw, headers=auth(firs_business)).status_code)
+
+    threads = [threading.Thread(target=sign) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201] + [400] * 7
+    assert len(firs_sandbox.app.sandbox.invoices()) == 1
