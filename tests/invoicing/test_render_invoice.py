@@ -92,6 +92,7 @@ def test_firs_output_needs_a_business_id(tmp_path):
 
 def test_supplier_business_id_and_irn_from_the_organization(tmp_path, make_org):
     org = make_org(name="Org From DB", tin="99887766-0001", telephone="+2348000000001", city_name="Abuja",
+                   email="billing@orgfromdb.ng",
                    firs_business_id=uuid.UUID("0e9d3c2a-1111-4c4c-8d8d-123456789abc"), firs_service_id="F3A3A0CF")
     data = load()
     data["irn"] = ""

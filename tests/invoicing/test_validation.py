@@ -74,6 +74,8 @@ CASES = [
     ("due-before-issue", "invoice_b2b.json", lambda i: _set(i, "due_date", datetime.date(2026, 11, 1)), ("TP-19", "due_date")),
     ("original-after-credit-note", "credit_note.json",
      lambda i: _set(i.billing_reference, "issue_date", datetime.date(2026, 11, 11)), ("TP-19", "billing_reference.issue_date")),
+    ("supplier-no-email", "pos_b2c.json", lambda i: _set(i.supplier, "email", ""), ("TP-21", "supplier.email")),
+    ("b2b-customer-no-email", "invoice_b2b.json", lambda i: _set(i.customer, "email", " "), ("TP-21", "customer.email")),
     ("payment-means-text", "invoice_b2b.json", lambda i: _set(i.payment_means[0], "code", "cash"),
      ("TP-20", "payment_means[0].code")),
 ]
