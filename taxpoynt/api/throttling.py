@@ -53,13 +53,7 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         now = time.time()
         window = int(now // self.duration)
         for key in self.keys(request):
-            cache_key = f"throttle:{self.scope}:{key}:{window}"
-            self.cache.add(cache_key, 0, timeout=self.duration + 1)
-            try:
-                count = self.cache.incr(cache_key)
-            except ValueError:  # expired between add and incr
-                self.cache.set(cache_key, 1, timeout=self.duration + 1)
-                count = 1
+            count = self._count(f"throttle:{self.scope}:{key}:{window}", self.duration + 1)
             if count > self.num_requests:
                 self._wait = max(1, math.ceil((window + 1) * self.duration - now))
                 return False
@@ -67,6 +61,22 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
 
     def wait(self):
         return self._wait
+
+    def _count(self, key: str, ttl: int) -> int:
+        """Atomically add one to `key` (expiring after `ttl` s) and return the new count."""
+        client = getattr(self.cache, "client", None)
+        if hasattr(client, "get_client"):  # django-redis: INCR + EXPIRE in one round trip
+            full_key = self.cache.make_key(key)
+            pipe = client.get_client(write=True).pipeline(transaction=False)
+            pipe.incr(full_key)
+            pipe.expire(full_key, ttl)
+            return pipe.execute()[0]
+        self.cache.add(key, 0, timeout=ttl)  # other cache backends (the SQLite demo: local memory)
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.set(key, 1, timeout=ttl)
+            return 1
 
 
 class CallerRateThrottle(FixedWindowRateThrottle):
