@@ -51,6 +51,8 @@ def _schematron():
 
                 proc = PySaxonProcessor(license=False)
                 executable = proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=SCHEMATRON_XSLT_PATH)
+                # The SVRL is only parsed, never read: skip the stylesheet's indentation.
+                executable.set_property("!indent", "no")
                 _saxon = (proc, executable)
     return _saxon
 
