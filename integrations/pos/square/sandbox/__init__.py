@@ -33,6 +33,8 @@ Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   POST /_sandbox/events/{event_id}/redeliver  same event, same event_id, again             redeliver()
   POST /_sandbox/sales                      {order (CreateOrder shape) | random: true, location_id?, tip?,
                                              tender_type?, customer_id?, complete?, duplicates?} create_sale()
+  POST /_sandbox/sales/history              {count, start_at?, end_at? (default: the last day), location_ids?}
+                                            completed random sales in the past, no webhooks  seed_history()
   POST /_sandbox/orders/{id}/fulfillment    {new_state}                                 update_fulfillment()
   POST /_sandbox/refunds                    {payment_id, amount? | line_items?, reason?} refund_payment()
   PUT  /_sandbox/faults                     {faults: [{path, method?, status?, count?, latency_ms?}]}

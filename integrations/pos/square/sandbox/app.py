@@ -3,6 +3,7 @@ Orders, Payments, Refunds) in Square's wire format, and the `/_sandbox/`
 control routes. See the package docstring for the list."""
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -58,6 +59,7 @@ URLS = Map([
     Rule("/_sandbox/deliveries", endpoint="c_deliveries", methods=["GET"]),
     Rule("/_sandbox/events/<event_id>/redeliver", endpoint="c_redeliver", methods=["POST"]),
     Rule("/_sandbox/sales", endpoint="c_sale", methods=["POST"]),
+    Rule("/_sandbox/sales/history", endpoint="c_history", methods=["POST"]),
     Rule("/_sandbox/orders/<order_id>/fulfillment", endpoint="c_fulfillment", methods=["POST"]),
     Rule("/_sandbox/refunds", endpoint="c_refund", methods=["POST"]),
     Rule("/_sandbox/faults", endpoint="c_faults", methods=["PUT"]),
@@ -324,6 +326,15 @@ class SquareSandboxApp:
         kwargs = {k: b[k] for k in ("order", "location_id", "tip", "tender_type", "card_brand", "customer_id",
                                     "complete", "duplicates", "fulfillment") if k in b}
         return _json(self.sandbox.create_sale(random_sale=bool(b.get("random")) or "order" not in b, **kwargs))
+
+    def c_history(self, request):
+        from integrations.pos.square.sandbox.state import now_utc, parse_rfc3339
+
+        b = _body(request)
+        end = parse_rfc3339(b["end_at"], "end_at") if b.get("end_at") else now_utc()
+        start = parse_rfc3339(b["start_at"], "start_at") if b.get("start_at") else end - dt.timedelta(days=1)
+        return _json(self.sandbox.seed_history(count=int(b.get("count", 100)), start=start, end=end,
+                                               location_ids=b.get("location_ids")))
 
     def c_fulfillment(self, request, order_id):
         b = _body(request)

@@ -265,6 +265,7 @@ def test_mapped_sales_and_refunds_render_as_valid_ubl_and_firs_documents(square)
 
     sb = square.app.sandbox
     supplier = Party(name="Mama Put Lagos Ltd", tin="12345678-0001", street_name="12 Adeola Odeku Street",
+                     email="accounts@mamaput.example.ng", telephone="+2348012345678",
                      city_name="Lagos", postal_zone="101241")
     business_id = "3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10"
     for n in range(15):

@@ -383,3 +383,25 @@ def test_load_mode_creates_sales_at_the_requested_rate(square, http):
     assert status["created"] == status["target"] == 20
     assert status["finished_at"] - status["started_at"] >= 0.45  # paced, not a burst
     assert len([o for o in square.app.sandbox.orders.values() if o["state"] == "COMPLETED"]) == status["created"]
+
+
+def test_history_seeding_is_searchable_by_time_window_and_sends_no_webhooks(square, http, receiver):
+    control(http, square.url, "PUT", "/webhook-subscription", {"notification_url": receiver.url})
+    made = control(http, square.url, "POST", "/sales/history",
+                   {"count": 40, "start_at": "2026-05-01T00:00:00Z", "end_at": "2026-05-03T00:00:00Z"})
+    assert made == {"created": 40}
+    t = control(http, square.url, "POST", "/tokens", {})
+    day1 = {"location_ids": list(square.app.sandbox.locations),
+            "query": {"filter": {"date_time_filter": {"closed_at": {"start_at": "2026-05-01T00:00:00Z",
+                                                                   "end_at": "2026-05-02T00:00:00Z"}}},
+                      "sort": {"sort_field": "CLOSED_AT", "sort_order": "ASC"}}}
+    day2 = json.loads(json.dumps(day1))
+    day2["query"]["filter"]["date_time_filter"]["closed_at"] = {"start_at": "2026-05-02T00:00:00.001Z",
+                                                               "end_at": "2026-05-03T00:00:05Z"}
+    a = _search(http, square, t, day1).json().get("orders", [])
+    b = _search(http, square, t, day2).json().get("orders", [])
+    assert len(a) + len(b) == 40 and a and b
+    assert all("2026-05-01" <= o["closed_at"] < "2026-05-02" for o in a)
+    assert all(o["state"] == "COMPLETED" and o["closed_at"] > o["created_at"] for o in a + b)
+    time.sleep(0.2)
+    assert receiver.requests == [] and control(http, square.url, "GET", "/deliveries")["deliveries"] == []
