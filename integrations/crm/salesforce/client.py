@@ -173,7 +173,9 @@ class SalesforceOAuth:
 
     def jwt_bearer(self, *, username: str, private_key_pem: bytes | str, audience: str | None = None) -> TokenSet:
         """Server-to-server token for a pre-authorized user; no refresh token
-        comes back, so call again when the session expires."""
+        comes back, so call again when the session expires. The audience is
+        the login host; when `login_url` is a My Domain host pass
+        audience=facts.LOGIN_URL_PRODUCTION (or the sandbox-org host)."""
         assertion = build_assertion(consumer_key=self.client_id, username=username,
                                     audience=audience or self.login_url, private_key_pem=private_key_pem)
         return self._token({"grant_type": facts.JWT_BEARER_GRANT_TYPE, "assertion": assertion})

@@ -54,7 +54,7 @@ Control API (/_sandbox/, JSON; no auth) and `app.sandbox` in process
        line_items: [{product: <code>, Quantity, UnitPrice, Discount}]}]} → ids
   GET/POST/PATCH/DELETE opportunities/<id> — a user's edit (StageName → won fires
        the outbound message and a CDC event)
-  POST limits {daily_limit, used} · POST tokens {ttl_seconds, expire_all}
+  POST limits {daily_limit, used} · POST tokens {ttl_seconds, expire_all, revoke_all}
   POST settings {batch_size}
   GET/POST outbound {url, fields, trigger_stages, include_session_id,
        first_interval, max_interval, window, timeout} · GET outbound/log

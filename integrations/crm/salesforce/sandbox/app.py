@@ -482,6 +482,8 @@ class SalesforceSandboxApp:
             self.store.token_ttl = float(body["ttl_seconds"])
         if body.get("expire_all"):
             self.store.expire_access_tokens()
+        if body.get("revoke_all"):
+            self.store.revoke_all_refresh_tokens()
         return _json({"ttl_seconds": self.store.token_ttl})
 
     def on_c_settings(self, request):

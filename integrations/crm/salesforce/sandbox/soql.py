@@ -25,6 +25,8 @@ from functools import cmp_to_key
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
+from integrations.crm.salesforce.ids import to_18
+
 GRAMMAR = r"""
 start: query
 
@@ -389,6 +391,12 @@ def _coerce(literal: Literal, field_type: str, path: Path):
             hint = ""
         # Error code UNCONFIRMED: Salesforce reports these as malformed queries.
         raise SoqlError("MALFORMED_QUERY", f"value of filter criterion for field '{path.text}' must be of type {noun}{hint}")
+    if field_type == "id" and isinstance(literal.value, str) and len(literal.value) == 15:
+        # SOQL accepts the 15-character form of an id; records hold the 18-character one.
+        try:
+            return to_18(literal.value)
+        except ValueError:
+            return literal.value
     return literal.value
 
 

@@ -143,7 +143,7 @@ class RefreshToken:
 
 class Store(Resolver):
     def __init__(self, *, batch_size=200, daily_limit=15000, token_ttl=7200.0, username="admin@taxpoynt-sandbox.example",
-                 won_stages=None, seed_demo=False, **_ignored):
+                 won_stages=None, seed_demo=False):
         self.lock = threading.RLock()
         self.base_url = "http://127.0.0.1"
         self.defaults = dict(batch_size=batch_size, daily_limit=daily_limit, token_ttl=token_ttl, username=username,
@@ -438,6 +438,13 @@ class Store(Resolver):
                     del self.access_tokens[key]
                 return True
             return self.access_tokens.pop(token, None) is not None
+
+    def revoke_all_refresh_tokens(self):
+        """An admin revoking the app's access (or the Refresh Token Policy
+        expiring it): every refresh token and the sessions issued from them end."""
+        with self.lock:
+            for token in list(self.refresh_tokens):
+                self.revoke(token)
 
     def expire_access_tokens(self):
         with self.lock:

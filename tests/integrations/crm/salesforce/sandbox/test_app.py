@@ -60,3 +60,23 @@ def test_authorize_refuses_unregistered_redirect(salesforce):
     page = httpx.get(salesforce.url + "/services/oauth2/authorize", params={
         "response_type": "code", "client_id": "demo-salesforce-client-id", "redirect_uri": "https://evil.example/cb"})
     assert page.status_code == 400 and "redirect_uri_mismatch" in page.text
+
+
+def test_admin_revocation_ends_refresh_tokens_and_their_sessions(salesforce, token):
+    base = salesforce.url
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    assert httpx.get(f"{base}/services/data/v60.0/limits", headers=auth).status_code == 200
+    httpx.post(f"{base}/_sandbox/tokens", json={"revoke_all": True})
+    assert httpx.get(f"{base}/services/data/v60.0/limits", headers=auth).status_code == 401
+    refused = httpx.post(f"{base}/services/oauth2/token", data={
+        "grant_type": "refresh_token", "refresh_token": token["refresh_token"],
+        "client_id": "demo-salesforce-client-id", "client_secret": "demo-salesforce-client-secret"})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+def test_fifteen_character_ids_match_in_soql(salesforce, seeded, token):
+    opp_id = seeded["opportunities"][0]["Id"]
+    response = httpx.get(f"{salesforce.url}/services/data/v60.0/query", headers={
+        "Authorization": f"Bearer {token['access_token']}"}, params={
+        "q": f"SELECT Id FROM Opportunity WHERE Id = '{opp_id[:15]}'"})
+    assert [r["Id"] for r in response.json()["records"]] == [opp_id]
