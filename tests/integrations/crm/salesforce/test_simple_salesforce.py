@@ -11,12 +11,12 @@ from werkzeug.serving import make_server
 
 from integrations.crm.salesforce.sandbox.app import create_app
 
-from .conftest import SEED, _key_and_cert
+from .support import SEED, key_and_cert
 
 
 @pytest.fixture
 def https_sandbox(tmp_path):
-    key_pem, cert_pem = _key_and_cert("127.0.0.1", san_ip="127.0.0.1")
+    key_pem, cert_pem = key_and_cert("127.0.0.1", san_ip="127.0.0.1")
     (tmp_path / "key.pem").write_bytes(key_pem)
     (tmp_path / "cert.pem").write_bytes(cert_pem)
     app = create_app(batch_size=2, outbound_auto=False)
