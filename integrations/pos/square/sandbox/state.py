@@ -15,6 +15,8 @@ import threading
 import time
 import uuid
 
+import httpx
+
 from integrations.pos.square import constants
 from integrations.pos.square.sandbox import pricing
 from integrations.pos.square.sandbox.delivery import WebhookSender
@@ -92,10 +94,12 @@ class Sandbox:
                  webhook_workers: int = 8, seed: int | None = None, locations: int = 2):
         self.lock = threading.RLock()
         self.base_url = ""
+        # Chosen once, so the default merchant and its locations keep their ids across resets.
         self._defaults = dict(client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri,
-                              merchant_id=merchant_id, locations=locations)
+                              merchant_id=merchant_id or "ML" + _id(11, _UPPER), locations=locations)
         self.rng = random.Random(seed)
         self.sender = WebhookSender(time_scale=time_scale, workers=webhook_workers)
+        self._sender_defaults = (self.sender.time_scale, self.sender.retry_delays, self.sender.timeout)
         self._load_thread: threading.Thread | None = None
         self._load_stop = threading.Event()
         self.load_stats: dict = {"running": False}
@@ -123,6 +127,8 @@ class Sandbox:
             self.duplicate_rate = 0.0
             self.events: list[dict] = []
             self.sender.clear()
+            self.configure_delivery(time_scale=self._sender_defaults[0], retry_delays=list(self._sender_defaults[1]),
+                                    timeout=self._sender_defaults[2])
             d = self._defaults
             self.register_app(client_id=d["client_id"], client_secret=d["client_secret"],
                                redirect_uri=d["redirect_uri"])
@@ -164,8 +170,12 @@ class Sandbox:
             for name in names:
                 n = len([x for x in self.locations.values() if x["merchant_id"] == mid])
                 area, state, postal = areas[n % len(areas)]
+                # Derived from the merchant id, so a reset re-seeds the same locations.
+                loc_id = "L" + hashlib.sha256(f"{mid}:{n}".encode()).hexdigest()[:12].upper()
+                while loc_id in self.locations:
+                    loc_id = "L" + _id(12, _UPPER)
                 loc = {
-                    "id": "L" + _id(12, _UPPER),
+                    "id": loc_id,
                     "name": name or f"{merchant['business_name']} - {area}",
                     "address": {"address_line_1": f"{12 + n} Adeola Odeku Street", "locality": area,
                                 "administrative_district_level_1": state, "postal_code": postal, "country": "NG"},
@@ -397,7 +407,7 @@ class Sandbox:
                 self.sender.retry_delays = tuple(retry_delays)
             if timeout is not None:
                 self.sender.timeout = float(timeout)
-                self.sender._http.timeout = __import__("httpx").Timeout(float(timeout))
+                self.sender._http.timeout = httpx.Timeout(float(timeout))
 
     def emit(self, *, merchant_id: str, event_type: str, data_type: str, object_id: str, obj: dict,
              duplicates: int = 0) -> dict:

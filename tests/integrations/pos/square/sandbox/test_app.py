@@ -405,3 +405,55 @@ def test_history_seeding_is_searchable_by_time_window_and_sends_no_webhooks(squa
     assert all(o["state"] == "COMPLETED" and o["closed_at"] > o["created_at"] for o in a + b)
     time.sleep(0.2)
     assert receiver.requests == [] and control(http, square.url, "GET", "/deliveries")["deliveries"] == []
+
+
+def test_authorization_codes_expire_after_five_minutes(square, http):
+    q = consent(http, square.url)
+    square.app.sandbox.codes[q["code"]]["expires"] -= 301  # as if five minutes had passed
+    r = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                 "grant_type": "authorization_code", "code": q["code"]})
+    assert r.status_code == 401 and "expired" in r.json()["errors"][0]["detail"]
+
+
+def test_reset_keeps_the_default_merchant_and_location_ids(square, http):
+    before = control(http, square.url, "GET", "/state")
+    square.app.sandbox.create_sale(random_sale=True)
+    after = control(http, square.url, "POST", "/reset")
+    assert after["merchant_id"] == before["merchants"][0]["id"]
+    assert sorted(x["id"] for x in after["locations"]) == sorted(x["id"] for x in before["locations"])
+    assert control(http, square.url, "GET", "/state")["orders"] == 0
+
+
+def test_fulfillment_update_event(square, http, receiver):
+    control(http, square.url, "PUT", "/webhook-subscription",
+            {"notification_url": receiver.url, "event_types": ["order.fulfillment.updated"]})
+    sale = control(http, square.url, "POST", "/sales", {"random": True, "fulfillment": True})
+    control(http, square.url, "POST", f"/orders/{sale['order']['id']}/fulfillment", {"new_state": "COMPLETED"})
+    event = _events(receiver.wait_for(1))[0]
+    obj = event["data"]["object"]["order_fulfillment_updated"]
+    assert event["type"] == "order.fulfillment.updated" and obj["order_id"] == sale["order"]["id"]
+    assert obj["fulfillment_update"] == [{"fulfillment_uid": "f1", "old_state": "PROPOSED", "new_state": "COMPLETED"}]
+    assert webhooks.parse_event(receiver.requests[0]["body"]).order_id == sale["order"]["id"]
+
+
+def test_retries_stop_after_the_schedule_is_spent_or_past_24_hours(square, http, receiver):
+    control(http, square.url, "PUT", "/webhook-subscription",
+            {"notification_url": receiver.url, "event_types": ["order.created"]})
+    control(http, square.url, "PUT", "/delivery", {"time_scale": 1, "retry_delays": [0.01, 0.02, 0.04]})
+    receiver.statuses = [500] * 50
+    control(http, square.url, "POST", "/sales", {"random": True, "complete": False})
+    receiver.wait_for(4)
+    assert square.app.sandbox.sender.wait_idle(timeout=5)
+    time.sleep(0.2)
+    log = control(http, square.url, "GET", "/deliveries")["deliveries"]
+    assert [x["attempt"] for x in log] == [1, 2, 3, 4] and not any(x["ok"] for x in log)
+    assert len(receiver.requests) == 4
+    # a retry that would fall after the 24 h window (scaled) is not made
+    control(http, square.url, "POST", "/reset")
+    control(http, square.url, "PUT", "/webhook-subscription",
+            {"notification_url": receiver.url, "event_types": ["order.created"]})
+    control(http, square.url, "PUT", "/delivery", {"time_scale": 0.00001, "retry_delays": [100_000]})
+    control(http, square.url, "POST", "/sales", {"random": True, "complete": False})
+    receiver.wait_for(5)
+    assert square.app.sandbox.sender.wait_idle(timeout=5)
+    assert [x["attempt"] for x in control(http, square.url, "GET", "/deliveries")["deliveries"]] == [1]
