@@ -165,9 +165,11 @@ class SquareOAuthClient(_Base):
         self.client_secret = client_secret
 
     def authorize_url(self, *, state: str, scopes=constants.DEFAULT_SCOPES, code_challenge: str | None = None,
-                      session: bool = False) -> str:
+                      session: bool = False, redirect_uri: str | None = None) -> str:
         params = {"client_id": self.client_id, "scope": " ".join(scopes), "session": str(session).lower(),
                   "state": state}
+        if redirect_uri:  # optional; must equal the one registered for the application
+            params["redirect_uri"] = redirect_uri
         if code_challenge:
             params.update(code_challenge=code_challenge, code_challenge_method="S256")
         return f"{self.base_url}/oauth2/authorize?{urlencode(params)}"

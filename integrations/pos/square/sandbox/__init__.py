@@ -4,9 +4,11 @@ for the tests, the benches and the demo. Served by `taxpoynt.sandboxing`.
 
 Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
 {"errors":[{"category","code","detail","field"}]}):
-  GET  /oauth2/authorize?client_id&scope&session=false&state[&code_challenge&code_challenge_method=S256]
+  GET  /oauth2/authorize?client_id&scope&session=false&state[&redirect_uri][&code_challenge&code_challenge_method=S256]
        → consent page; its "Allow" button POSTs back and redirects to the app's
-       redirect URL with ?code&response_type=code&state ("Deny" → ?error=access_denied)
+       redirect URL with ?code&response_type=code&state ("Deny" → ?error=access_denied).
+       A redirect_uri must equal the registered one; an app registered without
+       one (the default app unless `redirect_uri=` is given) takes the request's.
   POST /oauth2/token          JSON; grants authorization_code (client_secret or
        code_verifier) and refresh_token (code flow: same refresh token back;
        PKCE: rotated, the old one rejected). Codes are single use, 5 min.

@@ -145,13 +145,20 @@ class SquareSandboxApp:
         if not scopes or unknown:
             return Response(f"<h1>Invalid scope {html.escape(' '.join(unknown))}</h1>", status=400,
                             mimetype="text/html")
+        redirect_uri = a.get("redirect_uri", "")
+        if redirect_uri and app["redirect_uri"] and redirect_uri != app["redirect_uri"]:
+            return Response("<h1>redirect_uri does not match the application's redirect URL</h1>", status=400,
+                            mimetype="text/html")
+        if not (redirect_uri or app["redirect_uri"]):
+            return Response("<h1>The application has no redirect URL</h1>", status=400, mimetype="text/html")
         method = a.get("code_challenge_method")
         if a.get("code_challenge") and method not in (None, "S256", "plain"):
             return Response("<h1>Unsupported code_challenge_method</h1>", status=400, mimetype="text/html")
         merchants = list(self.sandbox.merchants.values())
         hidden = "".join(
             f'<input type="hidden" name="{k}" value="{html.escape(a.get(k, ""))}">'
-            for k in ("client_id", "scope", "state", "code_challenge", "code_challenge_method", "session"))
+            for k in ("client_id", "scope", "state", "code_challenge", "code_challenge_method", "session",
+                      "redirect_uri"))
         options = "".join(f'<option value="{html.escape(m["id"])}">{html.escape(m["business_name"])}</option>'
                           for m in merchants)
         items = "".join(f"<li>{html.escape(s)}</li>" for s in scopes)
@@ -173,13 +180,16 @@ class SquareSandboxApp:
     def authorize_decision(self, request: Request) -> Response:
         f = request.form
         app = self.sandbox.apps.get(f.get("client_id", ""))
-        if app is None or not app["redirect_uri"]:
-            return Response("<h1>Application has no redirect URL</h1>", status=400, mimetype="text/html")
+        # The registered redirect URL; a sandbox app registered without one takes
+        # the redirect_uri of the authorize request (real apps register theirs).
+        redirect = (app or {}).get("redirect_uri") or f.get("redirect_uri", "")
+        if app is None or not redirect or (f.get("redirect_uri") and f.get("redirect_uri") != redirect):
+            return Response("<h1>Invalid application or redirect URL</h1>", status=400, mimetype="text/html")
         state = f.get("state", "")
-        sep = "&" if "?" in app["redirect_uri"] else "?"
+        sep = "&" if "?" in redirect else "?"
         if f.get("decision") != "allow":
             query = {"error": "access_denied", "error_description": "user_denied", "state": state}
-            return Response(status=302, headers={"Location": app["redirect_uri"] + sep + urlencode(query)})
+            return Response(status=302, headers={"Location": redirect + sep + urlencode(query)})
         merchant_id = f.get("merchant_id") or self.sandbox.default_merchant_id
         if merchant_id not in self.sandbox.merchants:
             return Response("<h1>Unknown seller</h1>", status=400, mimetype="text/html")
@@ -187,9 +197,10 @@ class SquareSandboxApp:
             client_id=app["client_id"], merchant_id=merchant_id,
             scopes=[s for s in re.split(r"[ +]", f.get("scope", "")) if s], state=state,
             code_challenge=f.get("code_challenge") or None,
-            code_challenge_method=(f.get("code_challenge_method") or "S256") if f.get("code_challenge") else None)
+            code_challenge_method=(f.get("code_challenge_method") or "S256") if f.get("code_challenge") else None,
+            redirect_uri=redirect)
         query = {"code": code, "response_type": "code", "state": state}
-        return Response(status=302, headers={"Location": app["redirect_uri"] + sep + urlencode(query)})
+        return Response(status=302, headers={"Location": redirect + sep + urlencode(query)})
 
     def obtain_token(self, request: Request) -> Response:
         return _json(self.sandbox.obtain_token(_body(request)))

@@ -20,7 +20,7 @@ import httpx
 from integrations.pos.square import constants
 from integrations.pos.square.sandbox import pricing
 from integrations.pos.square.sandbox.delivery import WebhookSender
-from integrations.pos.square.sandbox.sales import CARD_BRANDS, random_order_shape
+from integrations.pos.square.sandbox.sales import random_order_shape
 
 _ALNUM = string.ascii_letters + string.digits
 _UPPER = string.ascii_uppercase + string.digits
@@ -203,12 +203,13 @@ class Sandbox:
 
     # --- OAuth ---------------------------------------------------------------------
     def create_code(self, *, client_id: str, merchant_id: str, scopes: list[str], state: str = "",
-                    code_challenge: str | None = None, code_challenge_method: str | None = None) -> str:
+                    code_challenge: str | None = None, code_challenge_method: str | None = None,
+                    redirect_uri: str = "") -> str:
         with self.lock:
             code = "sq0cgp-" + _id(22)
             self.codes[code] = {"client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes),
                                 "state": state, "code_challenge": code_challenge,
-                                "code_challenge_method": code_challenge_method,
+                                "code_challenge_method": code_challenge_method, "redirect_uri": redirect_uri,
                                 "expires": time.time() + constants.AUTHORIZATION_CODE_TTL.total_seconds()}
             return code
 
@@ -249,7 +250,7 @@ class Sandbox:
                     raise unauthorized("UNAUTHORIZED", "Invalid or already used authorization code.")
                 if code["expires"] < time.time():
                     raise unauthorized("UNAUTHORIZED", "Authorization code expired.")
-                if body.get("redirect_uri") and app["redirect_uri"] and body["redirect_uri"] != app["redirect_uri"]:
+                if body.get("redirect_uri") and body["redirect_uri"] != (code.get("redirect_uri") or app["redirect_uri"]):
                     raise bad_request("INVALID_VALUE", "redirect_uri does not match.", "redirect_uri")
                 if code["code_challenge"]:
                     verifier = body.get("code_verifier") or ""
@@ -930,4 +931,4 @@ class Sandbox:
         return s
 
 
-__all__ = ["Sandbox", "SquareAPIError", "CARD_BRANDS"]
+__all__ = ["Sandbox", "SquareAPIError"]

@@ -457,3 +457,26 @@ def test_retries_stop_after_the_schedule_is_spent_or_past_24_hours(square, http,
     receiver.wait_for(5)
     assert square.app.sandbox.sender.wait_idle(timeout=5)
     assert [x["attempt"] for x in control(http, square.url, "GET", "/deliveries")["deliveries"]] == [1]
+
+
+def test_redirect_uri_must_match_the_registered_one(square, http):
+    params = {"client_id": CLIENT_ID, "scope": "ORDERS_READ", "state": "s", "redirect_uri": "http://evil.example/cb"}
+    assert http.get(f"{square.url}/oauth2/authorize", params=params).status_code == 400
+    # an app registered without a redirect URL takes the one in the request; the token call must repeat it
+    control(http, square.url, "POST", "/apps", {"client_id": "app2", "client_secret": "s2"})
+    page = http.get(f"{square.url}/oauth2/authorize",
+                    params=dict(params, client_id="app2", redirect_uri="http://127.0.0.1:8000/api/v1/pos/square/callback"))
+    form = lxml.html.fromstring(page.text).forms[0]
+    resp = http.post(f"{square.url}{form.action}", data=dict(form.form_values(), decision="allow"))
+    assert resp.headers["location"].startswith("http://127.0.0.1:8000/api/v1/pos/square/callback?code=")
+    code = parse_qs(urlparse(resp.headers["location"]).query)["code"][0]
+    wrong = token(http, square.url, {"client_id": "app2", "client_secret": "s2", "grant_type": "authorization_code",
+                                     "code": code, "redirect_uri": "http://other/cb"})
+    assert wrong.status_code == 400
+
+
+def test_token_endpoint_takes_json_only(square, http):
+    q = consent(http, square.url)
+    form = http.post(f"{square.url}/oauth2/token", data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                                          "grant_type": "authorization_code", "code": q["code"]})
+    assert form.status_code == 400 and form.json()["errors"][0]["code"] == "EXPECTED_JSON_BODY"
