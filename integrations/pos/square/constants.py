@@ -85,6 +85,19 @@ RETRY_REASON_HEADER = "square-retry-reason"
 INCLUSIVE_TAX_IN_GROSS_SALES = True
 TOTAL_INCLUDES_TIPS = True
 
+# Square measurement units (OrderQuantityUnit.measurement_unit.*_unit) → UN/ECE
+# Recommendation 20 unit codes; anything not listed (custom units, GENERIC_*
+# volumes) is invoiced per piece, "EA".
+UNIT_CODES = {
+    "METRIC_MILLIGRAM": "MGM", "METRIC_GRAM": "GRM", "METRIC_KILOGRAM": "KGM",
+    "IMPERIAL_WEIGHT_OUNCE": "ONZ", "IMPERIAL_POUND": "LBR", "IMPERIAL_STONE": "STI",
+    "METRIC_MILLILITER": "MLT", "METRIC_LITER": "LTR",
+    "IMPERIAL_CUBIC_INCH": "INQ", "IMPERIAL_CUBIC_FOOT": "FTQ", "IMPERIAL_CUBIC_YARD": "YDQ",
+    "METRIC_MILLIMETER": "MMT", "METRIC_CENTIMETER": "CMT", "METRIC_METER": "MTR", "METRIC_KILOMETER": "KMT",
+    "IMPERIAL_INCH": "INH", "IMPERIAL_FOOT": "FOT", "IMPERIAL_YARD": "YRD", "IMPERIAL_MILE": "SMI",
+    "UNIT": "EA",
+}
+
 # Square tender type → UNCL4461 payment means code.
 PAYMENT_MEANS_CODES = {
     "CARD": "48",

@@ -177,6 +177,14 @@ def _description(name: str, variation: str | None, modifiers: list[dict]) -> str
     return text
 
 
+def _unit_code(li: dict, default: str) -> str:
+    unit = ((li.get("quantity_unit") or {}).get("measurement_unit")) or {}
+    for key in ("weight_unit", "volume_unit", "length_unit", "generic_unit"):
+        if unit.get(key) in constants.UNIT_CODES:
+            return constants.UNIT_CODES[unit[key]]
+    return default
+
+
 def _net(amount_minor: int, inclusive_pct: Decimal | None) -> Decimal:
     if not inclusive_pct:
         return Decimal(amount_minor)
@@ -228,7 +236,7 @@ def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, opts: Ma
         lines.append(Line(
             description=_description(li.get("name") or "", li.get("variation_name"), modifiers),
             quantity=qty, unit_price=unit_price, tax_category=cat, tax_rate=rate,
-            item_code=li.get("catalog_object_id") or "", unit_code=opts.unit_code,
+            item_code=li.get("catalog_object_id") or "", unit_code=_unit_code(li, opts.unit_code),
             allowance_charges=line_allowances, exemption_reason=_exemption_reason(cat, opts)))
         if order_disc_net:
             bucket = doc_allowances.setdefault((cat, rate), [Decimal(0), []])
@@ -283,6 +291,8 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
     discounts = {d["uid"]: d for d in order.get("discounts") or []}
     lines, allowances = _build_lines(order["line_items"], money=money, taxes=taxes, discounts=discounts,
                                      opts=opts, is_return=False)
+    if not lines:
+        raise SquareMappingError("The Square order has no line item with a quantity.", extra={"order_id": order.get("id")})
     tip = money.of(order.get("total_tip_money"))
     charges = _service_charges(order.get("service_charges"), money=money, taxes=taxes, opts=opts)
     charges += _tip_charge(tip, money, opts)
@@ -341,4 +351,34 @@ def return_to_canonical(return_order: dict, *, refund: dict | None = None, field
         source=SourceRef(system=SYSTEM, type="refund", id=source_id),
         note=(refund or {}).get("reason") or "",
         source_figures=SourceFigures(tax_amount=money.major(tax_total), payable_amount=money.major(payable)),
+    )
+
+
+@dataclass(frozen=True)
+class OrderFigures:
+    """What the POS Transaction row keeps of a Square order (Decimal, major units)."""
+
+    order_id: str
+    location_id: str
+    state: str  # Square's OPEN | COMPLETED | CANCELED | DRAFT
+    occurred_at: dt.datetime  # closed_at, else created_at (UTC)
+    currency: str
+    total_amount: Decimal  # net of returns (net_amounts), tips included as Square counts them
+    tax_amount: Decimal
+    tip_amount: Decimal
+    refunded: bool
+
+
+def order_figures(order: dict) -> OrderFigures:
+    amounts = order.get("net_amounts") or {}
+    total = amounts.get("total_money") or order.get("total_money") or {"amount": 0, "currency": "NGN"}
+    money = _Money(total.get("currency") or "NGN")
+    stamp = order.get("closed_at") or order.get("created_at")
+    return OrderFigures(
+        order_id=order["id"], location_id=order.get("location_id", ""), state=order.get("state", ""),
+        occurred_at=dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None,
+        currency=money.currency, total_amount=money.major(money.of(total)),
+        tax_amount=money.major(money.of(amounts.get("tax_money") or order.get("total_tax_money"))),
+        tip_amount=money.major(money.of(amounts.get("tip_money") or order.get("total_tip_money"))),
+        refunded=bool(order.get("refunds")),
     )

@@ -11,6 +11,7 @@ from integrations.pos.square.mapping import (
     ROUNDING_REASON,
     MappingOptions,
     SquareMappingError,
+    order_figures,
     order_to_canonical,
     return_to_canonical,
 )
@@ -281,3 +282,33 @@ def test_mapped_sales_and_refunds_render_as_valid_ubl_and_firs_documents(square)
     rendered = render(note, business_id=business_id)
     assert rendered.source_mismatch is None
     assert rendered.totals.payable_amount == note.source_figures.payable_amount
+
+
+def test_weighed_items_keep_their_unit_and_fractional_quantity():
+    order = pricing.price_order({
+        "id": "O5", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{"uid": "a", "name": "Suya", "quantity": "1.5", "base_price_money": m(333333),
+                        "quantity_unit": {"measurement_unit": {"weight_unit": "METRIC_KILOGRAM"}, "precision": 1},
+                        "applied_taxes": [{"tax_uid": "vat"}]}],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "ORDER"}],
+    })
+    inv = order_to_canonical(order)
+    line = inv.lines[0]
+    assert (line.quantity, line.unit_price, line.unit_code) == (D("1.5"), D("3333.33"), "KGM")
+    # 1.5 × 3333.33 kobo → Square rounds 499999.5 to 500000 (half even); ours 4999.995 → 5000.00
+    assert line.allowance_charges == []
+    assert totals(inv) == (D(order["total_tax_money"]["amount"]) / 100, D(order["total_money"]["amount"]) / 100)
+
+
+def test_order_figures_for_the_transaction_row(square):
+    sb = square.app.sandbox
+    sale = sb.create_sale(order=create_order_body(), tip=30000)
+    f = order_figures(sale["order"])
+    o = sale["order"]
+    assert (f.order_id, f.location_id, f.state, f.currency, f.refunded) == (o["id"], o["location_id"], "COMPLETED",
+                                                                          "NGN", False)
+    assert f.total_amount == D(o["total_money"]["amount"]) / 100 and f.tip_amount == D("300.00")
+    assert f.occurred_at == dt.datetime.fromisoformat(o["closed_at"].replace("Z", "+00:00"))
+    sb.refund_payment(payment_id=sale["payment"]["id"])
+    after = order_figures(sb.get_order(o["id"], sb.default_merchant_id))
+    assert after.refunded and after.total_amount == D("0.00")
