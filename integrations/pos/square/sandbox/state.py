@@ -215,14 +215,15 @@ class Sandbox:
 
     def _issue(self, *, client_id, merchant_id, scopes, pkce: bool, refresh_token: str | None = None) -> dict:
         access = "EAAA" + _id(60)
-        expires_at = now_utc() + constants.ACCESS_TOKEN_TTL
+        expires_at = (now_utc() + constants.ACCESS_TOKEN_TTL).replace(microsecond=0)
         self.access_tokens[access] = {"client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes),
                                       "expires_at": expires_at, "revoked": False}
         if refresh_token is None:
             refresh_token = "EQAA" + _id(60)
             self.refresh_tokens[refresh_token] = {
                 "client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes), "pkce": pkce,
-                "expires_at": (now_utc() + constants.PKCE_REFRESH_TOKEN_TTL) if pkce else None, "revoked": False}
+                "expires_at": (now_utc() + constants.PKCE_REFRESH_TOKEN_TTL).replace(microsecond=0) if pkce else None,
+                "revoked": False}
         body = {"access_token": access, "token_type": "bearer", "expires_at": rfc3339(expires_at).replace(".000", ""),
                 "merchant_id": merchant_id, "refresh_token": refresh_token, "short_lived": False}
         rt = self.refresh_tokens[refresh_token]

@@ -70,6 +70,7 @@ def test_oauth_code_flow_refresh_returns_same_token(square, http):
     t = resp.json()
     assert t["token_type"] == "bearer" and t["short_lived"] is False
     assert t["merchant_id"] == square.app.sandbox.default_merchant_id
+    assert t["expires_at"].endswith("Z") and "." not in t["expires_at"]  # RFC 3339, whole seconds
     expires = dt.datetime.fromisoformat(t["expires_at"].replace("Z", "+00:00"))
     assert abs((expires - dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=30)) < dt.timedelta(minutes=1)
     # codes are single use
