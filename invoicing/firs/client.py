@@ -430,6 +430,24 @@ class FirsClient:
         raise error_class(message, exchange=exchange, **kwargs)
 
 
+def signed_document_matches(confirm_data: dict, body: bytes) -> bool | None:
+    """After a duplicate or an unknown outcome: is the document FIRS holds under
+    this IRN the one we sent?
+
+    True/False when the answer carries our sandbox's `body_sha256` extension;
+    with the real FIRS (only the §3 fields) False when issue or due date
+    differ, else None: FIRS holds *a* document under this IRN and nothing
+    contradicts it being ours, but nothing proves it either.
+    """
+    if confirm_data.get("body_sha256"):
+        return confirm_data["body_sha256"] == hashlib.sha256(body).hexdigest()
+    sent = json.loads(body)
+    for key in ("issue_date", "due_date"):
+        if confirm_data.get(key) and sent.get(key) and confirm_data[key][:10] != sent[key]:
+            return False
+    return None
+
+
 _clients: dict[tuple, FirsClient] = {}
 _clients_lock = threading.Lock()
 

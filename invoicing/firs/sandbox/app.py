@@ -104,6 +104,13 @@ def _drop(environ):
     raise ConnectionResetError("FIRS sandbox fault: connection dropped without an answer")
 
 
+def _int_arg(request, name, default) -> int:
+    try:
+        return max(1, int(request.args.get(name) or default))
+    except ValueError:
+        return default
+
+
 def _rule_path(template: str) -> str:
     return codes.API_PREFIX + template.replace("{", "<").replace("}", ">")
 
@@ -326,8 +333,7 @@ class FirsSandboxApp:
             if inv["business_id"] == business.business_id
             and all(str(inv.get(k)) == v for k, v in filters.items())
         ]
-        size = max(1, int(request.args.get("size") or 20))
-        page = max(1, int(request.args.get("page") or 1))
+        size, page = _int_arg(request, "size", 20), _int_arg(request, "page", 1)
         for inv in items:
             inv.pop("body", None)
         return ok({"items": items[(page - 1) * size:page * size], "page": page, "size": size, "total": len(items)})
@@ -410,8 +416,7 @@ class FirsSandboxApp:
     def on_entity_search(self, request, callers):
         reference = request.args.get("reference")
         entities = [self._entity(b) for b in callers if not reference or reference in (b.name, b.tin)]
-        size = max(1, int(request.args.get("size") or 20))
-        page = max(1, int(request.args.get("page") or 1))
+        size, page = _int_arg(request, "size", 20), _int_arg(request, "page", 1)
         return ok({"items": entities[(page - 1) * size:page * size], "page": page, "size": size,
                    "total": len(entities)})
 

@@ -19,6 +19,7 @@ from invoicing.firs.client import (
     FirsRetryable,
     get_client,
     json_bytes,
+    signed_document_matches,
     mask_body,
 )
 from taxpoynt.errors import ApplicationError
@@ -270,3 +271,17 @@ def test_dict_bodies_keep_exact_decimal_numbers(firs_client, firs_business):
     assert exchange.status_code == 201
     assert '"payable_amount": 3494.29' in exchange.request_body
     assert json_bytes({"a": Decimal("107.50"), "b": [Decimal("0.1")]}) == b'{"a": 107.50, "b": [0.1]}'
+
+
+def test_signed_document_matches(firs_client, firs_business):
+    raw = encode(sample_invoice(firs_business))
+    other = encode(sample_invoice(firs_business, lines=[("Other", Decimal("1"), Decimal("10.00"), "STANDARD_VAT",
+                                                         Decimal("7.5"))]))
+    firs_client.sign_invoice(raw)
+    data = firs_client.confirm("INV001-59854B81-20250115").data
+    assert signed_document_matches(data, raw) is True
+    assert signed_document_matches(data, other) is False
+    # What the real FIRS answers (no sandbox extensions): only dates can contradict.
+    real = {k: v for k, v in data.items() if k not in ("body_sha256", "legal_monetary_total")}
+    assert signed_document_matches(real, raw) is None
+    assert signed_document_matches(dict(real, issue_date="2025-01-16"), raw) is False
