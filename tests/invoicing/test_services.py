@@ -415,3 +415,24 @@ def test_transmit_refusal_can_be_retried_without_resigning(firs, firs_org, make_
     services.submission_retry(submission=sub)
     assert process(sub).state == S.CONFIRMED
     assert firs.app.sandbox.requests["sign"] == 1
+
+
+@pytest.mark.django_db
+def test_failed_freeze_rolls_back_its_number(firs, firs_org, make_canonical):
+    good_keys = firs_org.firs_crypto_keys
+    firs_org.firs_crypto_keys = '{"public_key": "not base64!", "certificate": "x"}'
+    firs_org.save()
+    first = process(create(firs_org, make_canonical()))
+    # The number was allocated, then the stamp failed: the whole freeze rolled back.
+    assert first.state == S.REJECTED and first.error_source == "auth" and "key file" in first.error
+    assert Invoice.objects.get(pk=first.invoice_id).number == ""
+    assert InvoiceSequence.objects.filter(organization=firs_org).values_list("last_number", flat=True) \
+        .first() in (None, 0)
+    assert firs.app.sandbox.requests["validate"] == 0
+    firs_org.firs_crypto_keys = good_keys
+    firs_org.save()
+    second = process(create(firs_org, make_canonical()))
+    assert second.state == S.CONFIRMED and second.invoice.number == "INV000001"
+    services.submission_retry(submission=first)
+    first = process(first)
+    assert first.state == S.CONFIRMED and first.invoice.number == "INV000002"
