@@ -69,6 +69,13 @@ class CircuitBreaker:
         if failures >= self.failure_threshold:
             self.cache.set(self._opened_key, self.clock(), timeout=KEY_TTL_SECONDS)
 
+    def retry_in(self) -> float:
+        """Seconds until the breaker lets a trial through (0 when it would now)."""
+        opened_at = self.cache.get(self._opened_key)
+        if opened_at is None:
+            return 0.0
+        return max(0.0, opened_at + self.cooldown_seconds - self.clock())
+
     def reset(self) -> None:
         self.record_success()
 

@@ -335,7 +335,7 @@ class FirsClient:
             exchange.outcome = CIRCUIT_OPEN
             exchange.error = f"circuit open for {self.base_url}"
             raise FirsCircuitOpen(f"FIRS circuit breaker is open for {self.base_url}; not sending.",
-                                  exchange=exchange, retry_after=self.breaker.cooldown_seconds)
+                                  exchange=exchange, retry_after=self.breaker.retry_in() or None)
         headers = {"content-type": "application/json"} if content is not None else None
         started = time.perf_counter()
         try:

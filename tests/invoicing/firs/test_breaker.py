@@ -51,7 +51,9 @@ def test_half_open_lets_one_trial_through_then_closes_on_success(make, clock):
         breaker.record_failure()
     clock.now += 29
     assert not breaker.allow()
+    assert breaker.retry_in() == 1
     clock.now += 2
+    assert breaker.retry_in() == 0
     assert breaker.current() == HALF_OPEN
     assert breaker.allow()  # the trial
     assert not breaker.allow()  # everyone else waits for it

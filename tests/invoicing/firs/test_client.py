@@ -210,6 +210,7 @@ def test_breaker_opens_on_upstream_failures_and_stops_sending(make_firs_client, 
     with pytest.raises(FirsCircuitOpen) as caught:
         client.confirm("INV001-59854B81-20250115")
     assert caught.value.exchange.status_code is None and caught.value.exchange.outcome == "circuit_open"
+    assert 29 < caught.value.retry_after <= 30  # when the breaker will let a trial through
     assert firs_sandbox.app.sandbox.requests["confirm"] == 2  # the third was never sent
 
 
