@@ -116,7 +116,7 @@ class SubmissionAdmin(AuditedModelAdmin):
                     "next_attempt_at", "short_error", "updated_at")
     list_filter = (DeadLetterFilter, "state", "format", "blocking_level", "error_source", "queue")
     search_fields = ("=id", "invoice__number", "invoice__irn", "=invoice__id", "invoice__organization__name")
-    exclude = ("signed_payload",)
+    exclude = ("signed_payload", "errors")
     inlines = [SubmissionAttemptInline]
     list_select_related = ("invoice",)
     actions = ["retry_submissions"]

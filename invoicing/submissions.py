@@ -13,6 +13,7 @@ retryable failure; only the live states allow it.
 Retry timing (exponential backoff with full jitter) and the attempt limit are
 the constants below, overridable from Django settings of the same name.
 """
+import logging
 import random
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from taxpoynt.errors import ApplicationError
 
 from .models import Submission, SubmissionAttempt
 
+logger = logging.getLogger(__name__)
 S = Submission.State
 
 LIVE_STATES = (S.DRAFT, S.VALIDATED, S.SIGNED, S.TRANSMITTED, S.UNKNOWN)
@@ -133,6 +135,12 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         submission.last_exchange_at = now
     submission.save()
 
+    logger.log(
+        logging.WARNING if to_state in (S.REJECTED, S.DEAD, S.UNKNOWN) else logging.INFO,
+        "submission %s → %s (%s)%s", from_state, to_state, step, f": {error}" if error else "",
+        extra={"submission_id": submission.pk, "invoice_id": submission.invoice_id,
+               "organization_id": getattr(submission.invoice, "organization_id", None)},
+    )
     return SubmissionAttempt.objects.create(
         submission=submission,
         step=step,
