@@ -14,9 +14,8 @@ from integrations.crm.models import Customer, Deal
 from integrations.crm.services import deal_generate_invoice, deal_ingest, deal_reconcile
 from invoicing.models import Invoice
 
-from .hubspot.conftest import connect
+from .hubspot.fixtures import connect
 
-pytest_plugins = ["tests.integrations.crm.hubspot.conftest"]
 
 
 def _record(conn, sandbox, deal_id):

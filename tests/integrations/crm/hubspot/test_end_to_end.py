@@ -22,7 +22,6 @@ from integrations.connections.sync import HISTORICAL, sync_run
 from integrations.crm.models import Deal
 from invoicing.models import Invoice, Submission
 
-pytest_plugins = ["tests.invoicing.firs.conftest"]
 
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
 

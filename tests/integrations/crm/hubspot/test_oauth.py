@@ -16,7 +16,7 @@ from integrations.connections.oauth import NeedsReauth, connection_credentials, 
 from integrations.connections.services import connection_disconnect
 from taxpoynt.audit.models import AuditLog
 
-from .conftest import connect
+from .fixtures import connect
 
 
 def _grant(authorize_url: str) -> str:

@@ -10,7 +10,7 @@ from integrations.crm.hubspot.sandbox.webhooks import v3_signature as sandbox_si
 from integrations.crm.hubspot.webhooks import v3_signature, verify_v3
 from integrations.connections.registry import WebhookRejected
 
-from .conftest import connect
+from .fixtures import connect
 
 PUBLIC = "https://taxpoynt.example"
 PATH = "/webhooks/crm/hubspot"

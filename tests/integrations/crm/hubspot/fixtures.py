@@ -1,4 +1,4 @@
-"""HubSpot connector fixtures: the HubSpot sandbox on a real socket, settings
+"""HubSpot connector fixtures (registered for tests/integrations/crm by its conftest): the HubSpot sandbox on a real socket, settings
 pointing at it, and a connected organization with real sandbox tokens."""
 import json
 
