@@ -124,7 +124,10 @@ class Command(BaseCommand):
         created = f"(timestamptz '2025-01-01 00:00:00+00' + (g::float8 / {total} * {SPAN_DAYS}) * interval '1 day')"
         payable = "(((g::bigint * 7919) % 5000000) / 100.0 + 1)::numeric(18,2)"
         exclusive = f"round({payable} / 1.075, 2)"
-        state = _state_case("g * 37")
+        # A hash of g, not g itself: organization and connection are taken from g's
+        # residues, and the status mix must be the same in every organization.
+        state = _state_case("(get_byte(decode(md5('s' || g), 'hex'), 0) * 256 + "
+                            "get_byte(decode(md5('s' || g), 'hex'), 1))")
         invoice_sql = {
             "id": "md5('inv' || g)::uuid",
             "organization_id": f"({org_array})[1 + g % {k}]",
