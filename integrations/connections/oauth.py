@@ -166,7 +166,7 @@ def connection_get_access_token(*, connection: Connection) -> str:
         return connection_credentials(connection).get("access_token", "")
     failed = None
     with transaction.atomic():
-        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         creds = connection_credentials(locked)
         if locked.status == Connection.Status.NEEDS_REAUTH:
             failed = "needs_reauth"

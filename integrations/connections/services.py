@@ -58,7 +58,7 @@ def connection_request_sync(*, connection: Connection, mode: str = DELTA, actor=
     """Queue a sync now ("Sync now", admin re-sync, historical import)."""
     if mode not in (DELTA, HISTORICAL):
         raise ApplicationError("Unknown sync mode.", code="invalid")
-    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
     if locked.status in (Connection.Status.DISCONNECTED, Connection.Status.NEEDS_REAUTH, Connection.Status.PENDING):
         raise ApplicationError(f"Cannot sync a connection that is {locked.get_status_display().lower()}.",
                                code="connection_inactive")
@@ -93,7 +93,7 @@ def connection_update_config(*, connection: Connection, trigger_rule: dict, fiel
         errors.update({f"field_map.{k}": v for k, v in (exc.extra or {"": [exc.message]}).items()})
     if errors:
         raise ApplicationError("The settings are invalid.", extra=errors, code="invalid")
-    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
     before = snapshot(locked)
     locked.trigger_rule = rule
     locked.field_map = fmap
@@ -113,7 +113,7 @@ def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog
         except Exception as exc:  # revocation failing upstream must not keep our copy of the secret
             logger.warning("upstream revoke failed", extra={"connection": str(connection.pk), "error": str(exc)})
     with transaction.atomic():
-        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         before = snapshot(locked)
         locked.credentials = ""
         locked.token_expires_at = None

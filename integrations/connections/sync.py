@@ -8,7 +8,9 @@ plan a run and fetch one page; this runner owns everything else:
   that finds one continues from it instead of starting over;
 - per-page checkpoint: the page's upserts, the next page state and the
   progress counters commit in ONE transaction, so a crash mid-page replays
-  only that page (upserts are idempotent);
+  only that page (upserts are idempotent). The Connection row is taken FOR NO
+  KEY UPDATE: webhook processing inserting rows that reference it (a KEY SHARE
+  lock) is never blocked by, nor deadlocks with, a running page;
 - completion: `sync_cursor` (the committed delta cursor) advances and the
   checkpoint is cleared in one transaction;
 - rate limits: `RateLimited` propagates with `retry_after`; the Celery task
@@ -137,7 +139,7 @@ def sync_run(*, connection_id, mode: str = DELTA, max_pages: int | None = None) 
                 return result
             page = sync.fetch_page(checkpoint["state"])
             with transaction.atomic():
-                locked = Connection.objects.select_for_update().get(pk=connection.pk)
+                locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
                 counted = sync.apply(page.records)
                 checkpoint = {**checkpoint, "state": page.state}
                 locked.sync_checkpoint = checkpoint
