@@ -71,9 +71,12 @@ def _unique(names):
 
 
 def delta_query(*, since: datetime.datetime | None, after_id: str | None = None,
-                config: DeltaQueryConfig = DeltaQueryConfig(), limit: int | None = None) -> str:
+                config: DeltaQueryConfig = DeltaQueryConfig(), limit: int | None = None,
+                ids: list[str] | None = None) -> str:
     """SELECT … FROM Opportunity WHERE <won> [AND SystemModstamp > since]
-    ORDER BY SystemModstamp, Id — with the line-item subquery and Account fields."""
+    [AND Id IN (ids)] ORDER BY SystemModstamp, Id — with the line-item
+    subquery and Account fields. `ids` re-reads the opportunities named by
+    outbound-message notifications (still only if won)."""
     opportunity = list(OPPORTUNITY_FIELDS) + (["CurrencyIsoCode"] if config.multi_currency else [])
     opportunity += list(config.extra_opportunity_fields)
     account = [f"Account.{f}" for f in (*ACCOUNT_FIELDS, config.tin_field, *config.extra_account_fields) if f]
@@ -90,6 +93,11 @@ def delta_query(*, since: datetime.datetime | None, after_id: str | None = None,
             where.append(f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {string_literal(after_id)}))")
         else:
             where.append(f"SystemModstamp > {stamp}")
+    if ids:
+        for record_id in ids:
+            if not re.match(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$", record_id):
+                raise ValueError(f"not a Salesforce id: {record_id!r}")
+        where.append(f"Id IN ({', '.join(string_literal(i) for i in ids)})")
     soql = f"SELECT {select}, {subquery} FROM Opportunity WHERE {' AND '.join(where)} ORDER BY SystemModstamp, Id"
     if limit is not None:
         soql += f" LIMIT {int(limit)}"

@@ -48,3 +48,14 @@ def test_configured_stages_and_fields(salesforce, seeded, token):
     assert "StageName IN ('Negotiation/Review')" in query and "CurrencyIsoCode" not in query
     [record] = list(api.query_records(query))
     assert record["TaxPoynt_IRN__c"] is None and record["Account"]["Phone"] == "+2348010000001"
+
+
+def test_query_by_ids_for_outbound_notifications(salesforce, seeded, token):
+    sandbox = salesforce.app.sandbox
+    api = SalesforceClient(token["instance_url"], token["access_token"])
+    won = sandbox.seed(opportunities=[{"Name": f"Won {n}", "StageName": "Closed Won"} for n in range(3)])
+    wanted = [won["opportunities"][0]["Id"], won["opportunities"][2]["Id"][:15], seeded["opportunities"][0]["Id"]]
+    found = [r["Id"] for r in api.query_records(delta_query(since=None, ids=wanted))]
+    assert sorted(found) == sorted([won["opportunities"][0]["Id"], won["opportunities"][2]["Id"]])  # not-won one left out
+    with pytest.raises(ValueError):
+        delta_query(since=None, ids=["006' OR Name != '"])
