@@ -1,0 +1,68 @@
+"""Support actions on connections and webhook events: re-sync, historical
+import, revoke, replay — each audited, each scoped."""
+import json
+
+import httpx
+import pytest
+
+from integrations.connections.models import Connection, WebhookEvent
+from integrations.connections.oauth import connection_credentials
+from taxpoynt.audit.models import AuditLog
+from tests.integrations.crm.hubspot.fixtures import connect
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user(is_staff=True, is_superuser=True)
+
+
+def _action(client, model, action, pks):
+    return client.post(f"/admin/{model}/", {"action": action, "_selected_action": [str(p) for p in pks]})
+
+
+@pytest.mark.django_db
+def test_resync_queues_and_audits(client, staff, hubspot_connection, django_capture_on_commit_callbacks):
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = _action(client, "connections/connection", "resync", [hubspot_connection.pk])
+    assert response.status_code == 302
+    assert len(callbacks) == 1
+    log = AuditLog.objects.get(action="admin_sync_delta")
+    assert log.actor == staff and log.object_id == str(hubspot_connection.pk) and log.source == "admin"
+
+
+@pytest.mark.django_db
+def test_revoke_disconnects_upstream_and_audits(client, staff, hubspot_connection, sandbox):
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    client.force_login(staff)
+    _action(client, "connections/connection", "revoke", [hubspot_connection.pk])
+    conn = Connection.objects.get(pk=hubspot_connection.pk)
+    assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == ""
+    assert httpx.get(f"{sandbox.base_url}/oauth/v1/refresh-tokens/{refresh}").status_code == 404
+    log = AuditLog.objects.get(action="admin_revoke")
+    assert log.before["credentials"] == "***" and log.after["credentials"] == ""
+
+
+@pytest.mark.django_db
+def test_replay_webhook_event(client, staff, hubspot_connection, django_capture_on_commit_callbacks):
+    event = WebhookEvent.objects.create(vendor="hubspot", event_id="9001", connection=hubspot_connection,
+                                        organization=hubspot_connection.organization, raw_body=b"[]",
+                                        status=WebhookEvent.Status.FAILED, error="boom")
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _action(client, "connections/webhookevent", "replay", [event.pk])
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.RECEIVED and event.error == ""
+    assert len(callbacks) == 1
+    assert AuditLog.objects.filter(action="admin_replay", object_id=str(event.pk), actor=staff).exists()
+
+
+@pytest.mark.django_db
+def test_needs_reauth_is_visible_in_admin(client, staff, hubspot_connection):
+    Connection.objects.filter(pk=hubspot_connection.pk).update(status=Connection.Status.NEEDS_REAUTH)
+    client.force_login(staff)
+    page = client.get("/admin/connections/connection/", {"status__exact": "needs_reauth"})
+    assert page.status_code == 200 and b"Needs re-authorization" in page.content
+    detail = client.get(f"/admin/connections/connection/{hubspot_connection.pk}/change/")
+    assert detail.status_code == 200
+    assert json.loads(hubspot_connection.credentials)["access_token"].encode() not in detail.content
