@@ -15,7 +15,11 @@ Rejections, and who made them (the error text always says which):
   `rejected`, error_source `local`, blocking level error, `errors` = every
   RuleViolation {rule, message, path}; nothing is sent to FIRS. It stops
   before `validated`, because `validated` means "FIRS validated it".
-- FIRS 4xx → `rejected`, error_source `firs`, FIRS's reason stored.
+- FIRS 4xx → `rejected`, error_source `firs`, FIRS's reason stored. Not
+  retryable when FIRS refused the document's content (validate/sign, or a
+  duplicate IRN holding different content); retryable when it refused a later
+  step of a document it had already signed (transmit/confirm, e.g. no webhook
+  URL set up yet).
 - FIRS refusing our credentials, or the organization missing its FIRS set-up
   (service id, business id, key file) → `rejected`, error_source `auth`;
   retryable once fixed.
