@@ -24,6 +24,13 @@ are our most faithful reading of incomplete or conflicting sources:
   documentation's capture: the live endpoints remain the authority.
 - UNCONFIRMED: a maximum IRN length (none enforced) and whether the IRN date
   must equal issue_date (enforced, as FIRS.md §1 asks).
+- UNCONFIRMED: `invoice_kind` (B2B, B2G, B2C; seen in newer payloads) and what
+  it relaxes. FIRS.md §4 calls the parties' `tin` and `email` "now mandatory",
+  while §6 says B2C sales are reported, not cleared, and a walk-in buyer has
+  neither. Our reading, kept here and applied by the payload builder and the
+  sandbox alike: every payload states its `invoice_kind`; the supplier always
+  needs TIN and email, the customer of a B2B/B2G document too, and the
+  customer of a B2C document may omit both (they are checked when given).
 """
 import functools
 import json
@@ -44,6 +51,10 @@ def _recorded(name: str) -> list[dict]:
 
 SANDBOX_BASE_URL = "https://eivc-k6z6d.ondigitalocean.app"
 PRODUCTION_BASE_URL = None  # UNCONFIRMED: set FIRS_BASE_URL explicitly.
+
+INVOICE_KINDS = ("B2B", "B2G", "B2C")  # UNCONFIRMED, see the module docstring
+# Parties whose TIN and email may be omitted, per invoice kind.
+PARTIES_WITHOUT_TIN = {"B2C": ("accounting_customer_party",)}
 
 API_PREFIX = "/api/v1"
 HEALTH_PATH = "/api"  # outside the prefix, no auth

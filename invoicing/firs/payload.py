@@ -14,9 +14,10 @@ Choices where FIRS.md is silent or UNCONFIRMED (kept here, in one place):
   document keeps UNTDID codes (`invoicing.ubl.codes.UNTDID_1001`).
 - `tax_currency_code` is always NGN (the sandbox requires it; validation rule
   TP-18 keeps documents in NGN until exchange rates are carried).
-- A B2C sale without a customer is reported with a walk-in party: name
-  "Walk-in customer", empty TIN (no TIN is invented; B2C is reported, not
-  cleared, FIRS.md §6), the supplier's country.
+- Every payload states `invoice_kind` (B2B, B2G or B2C; UNCONFIRMED field, see
+  `invoicing.firs.codes`). A B2C sale without a customer is reported with a
+  walk-in party: name "Walk-in customer", no TIN and no email (none is
+  invented; B2C is reported, not cleared, FIRS.md §6), the supplier's country.
 - Line `discount_rate` / `fee_rate` are the line's allowances / charges as a
   percentage of quantity × price (2 decimals; 0 when that is 0), since the
   canonical invoice carries amounts, not rates.
@@ -77,6 +78,13 @@ def walk_in_party(inv: c.CanonicalInvoice) -> c.Party:
     return customer
 
 
+def invoice_kind(inv: c.CanonicalInvoice) -> str:
+    """B2B / B2G / B2C: the canonical's own when set, else B2B when the buyer has a TIN."""
+    if inv.invoice_kind:
+        return inv.invoice_kind
+    return c.B2B if inv.is_b2b else c.B2C
+
+
 def build_firs_payload(inv: c.CanonicalInvoice, totals: Totals, *, business_id: str) -> dict:
     payload = {
         "business_id": business_id,
@@ -88,6 +96,7 @@ def build_firs_payload(inv: c.CanonicalInvoice, totals: Totals, *, business_id: 
     if inv.issue_time:
         payload["issue_time"] = inv.issue_time.strftime("%H:%M:%S")
     payload["invoice_type_code"] = FIRS_INVOICE_TYPE_CODES[inv.kind]
+    payload["invoice_kind"] = invoice_kind(inv)
     payload["payment_status"] = firs_codes.DEFAULT_PAYMENT_STATUS
     if inv.note:
         payload["note"] = inv.note

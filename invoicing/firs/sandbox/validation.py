@@ -112,12 +112,16 @@ class _Checker:
     def run(self) -> list[Violation]:
         b = self.body
         self.header()
+        kind = b.get("invoice_kind")
+        if kind not in (None, "") and kind not in codes.INVOICE_KINDS:
+            self.add(path("invoice_kind"), f"must be one of {', '.join(codes.INVOICE_KINDS)}")
+        optional_tin = codes.PARTIES_WITHOUT_TIN.get(kind, ())
         for key in ("accounting_supplier_party", "accounting_customer_party"):
             party = b.get(key)
             if not isinstance(party, dict):
                 self.add(path(key), "is required")
             else:
-                self.party(party, key)
+                self.party(party, key, tin_required=key not in optional_tin)
         for key in ("payee_party", "tax_representative_party"):
             if isinstance(b.get(key), dict) and b[key]:
                 self.party(b[key], key)
@@ -167,18 +171,20 @@ class _Checker:
             self.date(period, "start_date", "invoice_delivery_period", required=True)
             self.date(period, "end_date", "invoice_delivery_period", required=True)
 
-    def party(self, party: dict, key: str):
+    def party(self, party: dict, key: str, *, tin_required: bool = True):
         has_id = bool(party.get("id"))
         if not has_id and not party.get("party_name"):
             self.add(path(key, "party_name"), "is required")
         tin = party.get("tin")
         if not isinstance(tin, str) or not tin.strip():
-            self.add(path(key, "tin"), "is required")
+            if tin_required:
+                self.add(path(key, "tin"), "is required")
         elif len(tin.strip()) < codes.MIN_TIN_LENGTH:
             self.add(path(key, "tin"), f"must be at least {codes.MIN_TIN_LENGTH} characters")
         email = party.get("email")
         if not isinstance(email, str) or not email.strip():
-            self.add(path(key, "email"), "is required")
+            if tin_required:
+                self.add(path(key, "email"), "is required")
         elif not EMAIL_RE.match(email):
             self.add(path(key, "email"), "must be a valid email address")
         telephone = party.get("telephone")

@@ -50,8 +50,10 @@ def test_parties():
 
 def test_b2c_is_reported_with_a_walk_in_party_and_no_invented_tin():
     p = _payload("pos_b2c.json")
-    # FIRS.md §4 calls tin and email "now mandatory" and our FIRS sandbox enforces that; a walk-in
-    # buyer has neither, and none is invented (B2C is reported, FIRS.md §6).
+    # FIRS.md §4 calls tin and email "now mandatory"; a walk-in buyer has neither and none is
+    # invented (B2C is reported, FIRS.md §6): the payload says B2C (invoicing.firs.codes).
+    assert p["invoice_kind"] == "B2C"
+    assert _payload("invoice_b2b.json")["invoice_kind"] == "B2B"
     assert p["accounting_customer_party"] == {
         "party_name": "Walk-in customer", "tin": "", "email": "", "telephone": "", "business_description": "",
         "postal_address": {"street_name": "", "city_name": "", "postal_zone": "", "country": "NG"},

@@ -90,3 +90,42 @@ def test_credit_note_with_billing_reference():
     body["billing_reference"] = [{"irn": "INV001-59854B81-20250101"}]
     assert [v.details for v in check_invoice(body, BUSINESS)] == [
         "invoicerequest.invoice.billingreference[0].issuedate is required"]
+
+
+def _walk_in(body):
+    body["accounting_customer_party"] = {"party_name": "Walk-in customer", "tin": "", "email": "",
+                                         "postal_address": {"country": "NG"}}
+    return body
+
+
+def test_b2c_walk_in_customer_needs_no_tin_or_email():
+    body = _walk_in(sample_invoice(BUSINESS))
+    body["invoice_kind"] = "B2C"
+    assert check_invoice(body, BUSINESS) == []
+
+
+def test_b2b_and_unstated_kind_still_need_the_customer_tin_and_email():
+    for kind in ("B2B", None):
+        body = _walk_in(sample_invoice(BUSINESS))
+        if kind:
+            body["invoice_kind"] = kind
+        assert sorted(v.details for v in check_invoice(body, BUSINESS)) == [
+            "invoicerequest.invoice.accountingcustomerparty.email is required",
+            "invoicerequest.invoice.accountingcustomerparty.tin is required"]
+
+
+def test_b2c_never_relaxes_the_supplier_or_a_short_tin():
+    body = _walk_in(sample_invoice(BUSINESS))
+    body["invoice_kind"] = "B2C"
+    body["accounting_supplier_party"]["tin"] = ""
+    body["accounting_customer_party"]["tin"] = "123"
+    assert sorted(v.details for v in check_invoice(body, BUSINESS)) == [
+        "invoicerequest.invoice.accountingcustomerparty.tin must be at least 5 characters",
+        "invoicerequest.invoice.accountingsupplierparty.tin is required"]
+
+
+def test_unknown_invoice_kind_is_refused():
+    body = sample_invoice(BUSINESS)
+    body["invoice_kind"] = "B2X"
+    assert [v.details for v in check_invoice(body, BUSINESS)] == [
+        "invoicerequest.invoice.invoicekind must be one of B2B, B2G, B2C"]
