@@ -303,6 +303,12 @@ ALLAUTH_CONNECTION_PROVIDERS = {
                    "crm.objects.companies.read", "crm.objects.contacts.read"],
         "pkce": True,
     },
+    "salesforce": {
+        "app": "allauth.socialaccount.providers.salesforce",
+        "provider_class": "integrations.crm.salesforce.oauth.SalesforceConnectProvider",
+        "scopes": ["api", "refresh_token"],
+        "pkce": True,
+    },
 }
 for _key, _entry in ALLAUTH_CONNECTION_PROVIDERS.items():
     if _entry["app"] not in INSTALLED_APPS:

@@ -59,6 +59,8 @@ def _set_credentials(connection: Connection, token: TokenSet, *, previous: dict 
     # Some vendors do not rotate refresh tokens: keep the old one when none comes back.
     if token.refresh_token:
         creds["refresh_token"] = token.refresh_token
+    # Vendor extras answered with the token (e.g. the API host), kept encrypted with it.
+    creds.update(token.extra.get("credentials") or {})
     connection.credentials = json.dumps(creds)
     connection.token_expires_at = (timezone.now() + datetime.timedelta(seconds=int(token.expires_in))
                                    if token.expires_in else None)
@@ -132,6 +134,11 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
                                 trigger_rule=provider.default_trigger_rule())
     previous = connection_credentials(connection)
     _set_credentials(connection, token, previous=previous)
+    if account.get("credentials"):  # vendor secrets beside the tokens (API host, signing key …), encrypted
+        connection.credentials = json.dumps({**connection_credentials(connection), **account["credentials"]})
+    if account.get("settings"):
+        connection.settings = {**(connection.settings or {}), **account["settings"]}
+    provider.on_authorized(connection=connection)
     connection.display_name = account.get("display_name", "") or connection.display_name
     connection.scopes = account.get("scopes") or token.scopes or connection.scopes
     connection.status = Connection.Status.CONNECTED
@@ -189,6 +196,43 @@ def connection_get_access_token(*, connection: Connection) -> str:
             logger.warning("connection needs re-authorization",
                            extra={"connection": str(locked.pk), "reason": failed})
     # Hand the caller's instance the committed state.
+    for field in ("credentials", "token_expires_at", "status", "last_error"):
+        setattr(connection, field, getattr(locked, field))
+    if failed:
+        raise NeedsReauth(connection)
+    return connection_credentials(locked).get("access_token", "")
+
+
+def connection_refresh_rejected_token(*, connection: Connection, rejected_access_token: str) -> str:
+    """For vendors whose tokens carry no expiry: the API refused
+    `rejected_access_token` (session expired), so get a new one under the
+    same row lock as `connection_get_access_token`. When another worker has
+    already replaced that token while we waited, its token is returned and
+    nothing is refreshed. The provider's `refresh` receives the stored refresh
+    token (possibly empty: e.g. a JWT-bearer grant needs none); a
+    VendorAuthError marks the connection needs_reauth and raises NeedsReauth."""
+    provider = get_provider(connection.vendor)
+    failed = None
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
+        creds = connection_credentials(locked)
+        if locked.status in (Connection.Status.NEEDS_REAUTH, Connection.Status.DISCONNECTED):
+            failed = locked.status
+        elif creds.get("access_token") and creds.get("access_token") != rejected_access_token:
+            pass  # another worker refreshed while we waited for the lock
+        else:
+            try:
+                token = provider.refresh(refresh_token=creds.get("refresh_token", ""), connection=locked)
+            except VendorAuthError as exc:
+                failed = f"refresh refused: {exc}"
+            else:
+                _set_credentials(locked, token, previous=creds)
+                locked.save(update_fields=["credentials", "token_expires_at", "updated_at"])
+        if failed and locked.status not in (Connection.Status.NEEDS_REAUTH, Connection.Status.DISCONNECTED):
+            locked.status = Connection.Status.NEEDS_REAUTH
+            locked.last_error = failed[:1000]
+            locked.save(update_fields=["status", "last_error", "updated_at"])
+            logger.warning("connection needs re-authorization", extra={"connection": str(locked.pk), "reason": failed})
     for field in ("credentials", "token_expires_at", "status", "last_error"):
         setattr(connection, field, getattr(locked, field))
     if failed:

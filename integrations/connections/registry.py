@@ -117,6 +117,18 @@ class Provider:
         """Revoke upstream; best effort (the caller wipes secrets regardless)."""
 
     @classmethod
+    def on_authorized(cls, *, connection) -> None:
+        """Called by connection_authorize just before the row is saved (under
+        its lock): e.g. create a per-connection webhook secret once."""
+
+    @classmethod
+    def webhook_ack(cls, *, received: int, new: int) -> tuple[bytes, str] | None:
+        """(body, content type) answering an accepted delivery, or None for the
+        default JSON summary. For vendors that require a protocol-level
+        acknowledgement (e.g. a SOAP Ack), sent only after the events are stored."""
+        return None
+
+    @classmethod
     def verify_webhook(cls, *, method: str, uri: str, body: bytes, headers: dict[str, str]) -> None:
         """Raise WebhookRejected unless the delivery is authentic and fresh."""
         raise NotImplementedError

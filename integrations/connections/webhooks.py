@@ -18,7 +18,7 @@ import uuid
 from celery import current_app
 from django.conf import settings
 from django.db import connection as db_connection, transaction
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -116,4 +116,7 @@ def webhook_receive(request, kind: str, vendor: str):
         new_ids = webhook_events_store(vendor=provider.key, events=events, body=body, headers=_kept_headers(request))
         for event_id in new_ids:
             transaction.on_commit(lambda eid=event_id: enqueue_webhook_event(provider=provider, event_id=eid))
+    ack = provider.webhook_ack(received=len(events), new=len(new_ids))
+    if ack is not None:  # committed above: the acknowledgement never precedes the stored event
+        return HttpResponse(ack[0], content_type=ack[1], status=200)
     return JsonResponse({"received": len(events), "new": len(new_ids)}, status=200)

@@ -1,0 +1,146 @@
+"""Salesforce as a TaxPoynt provider: its facts as data (VENDORS.md §2, with
+the protocol facts themselves in `facts.py`) and its registration. Everything
+Salesforce-specific the generic machinery needs is reachable from
+`SalesforceProvider`.
+
+Choices kept here, in one place:
+- Trigger: the won stage names (default "Closed Won", the stage whose IsWon is
+  true in a default org; orgs with other won stages list them on the
+  connection page). The delta query asks `StageName IN (…)` for exactly those.
+- Write-back fields on Opportunity (per connection:
+  `Connection.settings["writeback_fields"]` overrides them).
+- Limits: REQUEST_LIMIT_EXCEEDED sends no Retry-After and the allocation is a
+  rolling 24 h window, so we wait until the next full hour
+  (`LIMIT_BACKOFF_*`), a documented guess that spends at most 24 attempts a day.
+- Tokens carry no expires_in: refreshed only when an API call answers
+  INVALID_SESSION_ID (`connection_refresh_rejected_token`).
+"""
+from __future__ import annotations
+
+import datetime
+import secrets
+
+from integrations.connections.registry import Provider, TokenSet, register
+
+from . import facts
+
+DEFAULT_WON_STAGES = [facts.DEFAULT_WON_STAGE]
+DEFAULT_LOST_STAGES = ["Closed Lost"]
+
+# Opportunity custom fields the write-back PATCHes (invoice number, IRN, status).
+DEFAULT_WRITEBACK_FIELDS = {"invoice_number": "TaxPoynt_Invoice_Number__c", "irn": "TaxPoynt_IRN__c",
+                            "status": "TaxPoynt_Status__c"}
+WRITEBACK_STATUS_CONFIRMED = "Confirmed"
+# Write-back retries: 30 s, 1 min, 2 min … capped at 1 h, forever (never blocks the invoice).
+WRITEBACK_FIRST_DELAY_SECONDS = 30
+WRITEBACK_MAX_DELAY_SECONDS = 3600
+
+# REQUEST_LIMIT_EXCEEDED: wait until the next hour (at least this long).
+LIMIT_BACKOFF_MIN_SECONDS = 300
+
+# Re-read this much before the last cursor: SystemModstamp has one-second
+# precision and our clock is not Salesforce's; re-reads are idempotent.
+SYNC_OVERLAP_SECONDS = 300
+
+# The query parameter carrying a connection's outbound-message secret.
+WEBHOOK_CONNECTION_PARAM = "c"
+WEBHOOK_TOKEN_PARAM = "token"
+
+
+def _org_id(value) -> str:
+    """Org ids are stored in their 18-character form (outbound messages use it)."""
+    from .ids import to_18
+
+    text = str(value or "")
+    return to_18(text) if len(text) in (15, 18) else text
+
+
+@register
+class SalesforceProvider(Provider):
+    key = "salesforce"
+    kind = "crm"
+    name = "Salesforce"
+    production_authorize_base = facts.LOGIN_URL_PRODUCTION
+    production_api_base = facts.LOGIN_URL_PRODUCTION
+    authorize_path = facts.AUTHORIZE_PATH
+    token_path = facts.TOKEN_PATH
+    revoke_path = facts.REVOKE_PATH
+    allauth_provider_id = "salesforce"
+    webhook_task = "integrations.crm.salesforce.tasks.process_webhook_event"
+    sync_interval_seconds = 900
+    field_map_sources = ("opportunity", "account", "line_item")
+
+    @classmethod
+    def login_url(cls) -> str:
+        return cls.authorize_base_url()
+
+    @classmethod
+    def account_from_oauth(cls, *, token: TokenSet, profile: dict) -> dict:
+        return {
+            "external_account_id": _org_id(profile.get("organization_id")),
+            "display_name": profile.get("username") or f"Salesforce {profile.get('organization_id')}",
+            "scopes": list(profile.get("scopes") or token.scopes or []),
+            "credentials": {"instance_url": profile.get("instance_url", ""), "flow": "web",
+                            "identity_url": profile.get("id", "")},
+        }
+
+    @classmethod
+    def on_authorized(cls, *, connection) -> None:
+        from integrations.connections.oauth import connection_credentials
+        import json
+
+        creds = connection_credentials(connection)
+        if not creds.get("webhook_token"):
+            creds["webhook_token"] = secrets.token_urlsafe(32)
+            connection.credentials = json.dumps(creds)
+        from .tasks import writeback_schedule
+
+        writeback_schedule()
+
+    @classmethod
+    def refresh(cls, *, refresh_token: str, connection=None) -> TokenSet:
+        from .oauth import refresh_connection_token
+
+        return refresh_connection_token(refresh_token=refresh_token, connection=connection)
+
+    @classmethod
+    def revoke(cls, *, credentials: dict, connection=None) -> None:
+        from .oauth import revoke_token
+
+        token = credentials.get("refresh_token") or credentials.get("access_token")
+        if token:
+            revoke_token(token=token, connection=connection)
+
+    @classmethod
+    def verify_webhook(cls, *, method, uri, body, headers) -> None:
+        from .webhooks import verify_outbound_message
+
+        verify_outbound_message(uri=uri, body=body)
+
+    @classmethod
+    def parse_webhook(cls, *, body, headers):
+        from .webhooks import parse_events
+
+        return parse_events(body)
+
+    @classmethod
+    def webhook_ack(cls, *, received: int, new: int):
+        from .outbound import ACK_CONTENT_TYPE, ack_response
+
+        return ack_response(True), ACK_CONTENT_TYPE
+
+    @classmethod
+    def sync_class(cls):
+        from .sync import SalesforceOpportunitySync
+
+        return SalesforceOpportunitySync
+
+    @classmethod
+    def default_trigger_rule(cls) -> dict:
+        return {"won_stages": list(DEFAULT_WON_STAGES), "lost_stages": list(DEFAULT_LOST_STAGES)}
+
+    @classmethod
+    def deal_to_canonical(cls, *, deal, connection):
+        from .services import canonical_for_deal
+
+        return canonical_for_deal(deal=deal, connection=connection, issue_fallback=datetime.date.today())

@@ -1,0 +1,92 @@
+"""Salesforce Celery tasks (crm queue by module, taxpoynt.celery.route_task).
+Thin: claim, call the service, record the outcome.
+
+- `process_webhook_event`: one stored outbound-message / change event.
+- `writeback_due`: the write-back beat (every WRITEBACK_BEAT_SECONDS, entry
+  created when the first Salesforce connection is authorized; editable in admin).
+- `poll_change_events`: store new CDC-style events of one connection.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from integrations.connections.http import RateLimited, VendorNotFound, VendorUnavailable
+from integrations.connections.models import Connection, WebhookEvent
+from integrations.connections.oauth import NeedsReauth
+from integrations.connections.services import webhook_event_claim, webhook_event_finish
+
+from .provider import SalesforceProvider
+
+logger = logging.getLogger(__name__)
+
+WRITEBACK_TASK = "integrations.crm.salesforce.tasks.writeback_due"
+WRITEBACK_BEAT_NAME = "salesforce write-back"
+WRITEBACK_BEAT_SECONDS = 60
+
+
+def writeback_schedule() -> None:
+    """The beat entry running `writeback_due` (created once, idempotent)."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    schedule, _ = IntervalSchedule.objects.get_or_create(every=WRITEBACK_BEAT_SECONDS,
+                                                         period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.get_or_create(name=WRITEBACK_BEAT_NAME,
+                                       defaults={"task": WRITEBACK_TASK, "interval": schedule})
+
+
+@shared_task(bind=True, max_retries=10, acks_late=True)
+def process_webhook_event(self, event_id: str):
+    from .services import webhook_event_process
+
+    event = webhook_event_claim(event_id=event_id)
+    if event is None:
+        return "skipped"
+    try:
+        outcome = webhook_event_process(event=event)
+    except RateLimited as exc:
+        webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
+        raise self.retry(exc=exc, countdown=max(1, int(exc.retry_after + 0.999)), max_retries=50)
+    except VendorUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=str(exc))
+            raise
+        webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
+        raise self.retry(exc=exc, countdown=min(600, 2 ** self.request.retries * 5))
+    except (NeedsReauth, VendorNotFound) as exc:
+        webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=str(exc))
+        return "failed"
+    except Exception as exc:
+        webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    webhook_event_finish(event=event, status=outcome)
+    return outcome
+
+
+@shared_task(acks_late=True)
+def writeback_due(connection_id: str | None = None):
+    from .writeback import connection_writeback_due
+
+    connections = Connection.objects.filter(vendor=SalesforceProvider.key).exclude(
+        status__in=[Connection.Status.DISCONNECTED, Connection.Status.NEEDS_REAUTH])
+    if connection_id:
+        connections = connections.filter(pk=connection_id)
+    totals: dict[str, int] = {}
+    for connection in connections:
+        for outcome, count in connection_writeback_due(connection=connection).items():
+            totals[outcome] = totals.get(outcome, 0) + count
+    return totals
+
+
+@shared_task(acks_late=True)
+def poll_change_events(connection_id: str):
+    from integrations.connections.webhooks import enqueue_webhook_event
+
+    from .webhooks import change_events_poll
+
+    connection = Connection.objects.get(pk=connection_id)
+    new_ids = change_events_poll(connection=connection)
+    for event_id in new_ids:
+        enqueue_webhook_event(provider=SalesforceProvider, event_id=event_id)
+    return len(new_ids)
