@@ -1,0 +1,66 @@
+"""The OpenAPI schema and the self-hosted docs pages."""
+import re
+
+import pytest
+
+from taxpoynt.api.schema import ERROR_RESPONSES
+
+METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+@pytest.fixture
+def schema(client):
+    resp = client.get("/api/schema/", {"format": "json"})
+    assert resp.status_code == 200
+    return resp.json()
+
+
+@pytest.mark.django_db
+def test_schema_documents_the_error_shape_on_every_operation(schema):
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"code", "message", "errors"}
+    operations = [(path, m, op) for path, item in schema["paths"].items() for m, op in item.items() if m in METHODS]
+    assert operations
+    for path, method, op in operations:
+        for status in set(ERROR_RESPONSES) - {"409"}:
+            ref = op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/Error", (path, method, status)
+        assert "Retry-After" in op["responses"]["429"]["headers"]
+        if "{" in path:
+            assert op["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+
+
+@pytest.mark.django_db
+def test_schema_declares_token_auth(schema):
+    assert schema["components"]["securitySchemes"]["ApiToken"] == {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": schema["components"]["securitySchemes"]["ApiToken"]["description"]}
+    org_list = schema["paths"]["/api/v1/organizations"]["get"]
+    assert {"ApiToken": []} in org_list["security"]
+
+
+@pytest.mark.django_db
+def test_organization_operations_carry_examples(schema):
+    org_list = schema["paths"]["/api/v1/organizations"]["get"]
+    examples = org_list["responses"]["200"]["content"]["application/json"]["examples"]
+    assert examples["OneOrganization"]["value"]["results"][0]["tin"]
+    assert {p["name"] for p in org_list["parameters"]} >= {"cursor", "page_size"}
+
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_load_nothing_from_outside(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert not EXTERNAL.search(html), EXTERNAL.search(html).group(0)
+    assert "http://" not in html and "https://" not in html
+    assets = re.findall(r"""(?:src|href)="(/static/[^"]+)""", html)
+    assert assets, html
+    for asset in assets:
+        asset_resp = client.get(asset)
+        assert asset_resp.status_code == 200, asset
+        b"".join(asset_resp.streaming_content) if asset_resp.streaming else asset_resp.content
