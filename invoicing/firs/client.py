@@ -39,7 +39,6 @@ from urllib.parse import quote
 
 import httpx
 from django.conf import settings
-from prometheus_client import Histogram
 
 from taxpoynt.errors import ApplicationError
 
@@ -48,17 +47,7 @@ from .breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
-try:
-    # Metrics are meant to live once in taxpoynt.ops.metrics; use it from there
-    # when that module defines it, so the name is never registered twice.
-    from taxpoynt.ops.metrics import firs_request_latency_seconds as FIRS_REQUEST_LATENCY
-except ImportError:
-    FIRS_REQUEST_LATENCY = Histogram(
-        "firs_request_latency_seconds",
-        "Latency of requests to the FIRS API, by endpoint and outcome.",
-        ["endpoint", "outcome"],
-        buckets=(0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 20, 30, 60),
-    )
+from taxpoynt.ops.metrics import firs_request_latency_seconds as FIRS_REQUEST_LATENCY
 
 # JSON keys whose values are masked in recorded request bodies.
 SECRET_FIELDS = frozenset({"password", "api_key", "api_secret", "x-api-key", "x-api-secret", "secret", "token"})

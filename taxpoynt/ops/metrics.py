@@ -26,6 +26,9 @@ pos_transaction_total = Counter(
 api_errors_total = Counter("api_errors_total", "API responses with a 4xx/5xx status.", ["status", "code"])
 webhook_events_total = Counter(
     "webhook_events_total", "Inbound webhook deliveries, by vendor and outcome.", ["vendor", "outcome"])
+firs_request_latency_seconds = Histogram(
+    "firs_request_latency_seconds", "Latency of requests to the FIRS API, by endpoint and outcome.",
+    ["endpoint", "outcome"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 20, 30, 60))
 pos_sale_to_confirmed_seconds = Histogram(
     "pos_sale_to_confirmed_seconds", "From a POS webhook's receipt to FIRS confirming its invoice.", ["vendor"],
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30))
@@ -39,6 +42,12 @@ def stamp_published_at(headers=None, **kwargs):
 
 
 class QueueCollector:
+    def describe(self):
+        # Lets the registry learn the names without a scrape (no Redis at import).
+        yield GaugeMetricFamily("celery_queue_depth", "Messages waiting per Celery queue.", labels=["queue"])
+        yield GaugeMetricFamily("celery_queue_oldest_age_seconds", "Age of the oldest waiting message.",
+                                labels=["queue"])
+
     def collect(self):
         from django.conf import settings
 
@@ -78,6 +87,10 @@ class QueueCollector:
 
 
 class InvoiceRatioCollector:
+    def describe(self):
+        # Lets the registry learn the name without a scrape (no database at app start).
+        yield GaugeMetricFamily("invoice_generation_success_ratio", "")
+
     def collect(self):
         from datetime import timedelta
 
