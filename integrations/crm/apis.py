@@ -1,11 +1,14 @@
 """/api/v1/crm/…: connect + callback per vendor, deals, customers, manual invoice."""
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.connections.oauth import connection_start_authorization, oauth_callback
 from integrations.connections.registry import get_provider
+from integrations.connections.selectors import user_can_manage
 from taxpoynt.api.pagination import CursorPagination
 from taxpoynt.errors import ApplicationError
 from taxpoynt.tenancy.models import Organization
@@ -31,10 +34,17 @@ class ConnectInputSerializer(serializers.Serializer):
     next = serializers.CharField(required=False, allow_blank=True)
 
 
+class ConnectOutputSerializer(serializers.Serializer):
+    authorize_url = serializers.URLField()
+    vendor = serializers.CharField()
+    organization = serializers.UUIDField()
+
+
 class CrmConnectApi(APIView):
     """Start the OAuth flow: returns the vendor's authorize URL (state is
     stashed in this session; follow the URL in the same browser)."""
 
+    @extend_schema(operation_id="crm_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer)
     def post(self, request, vendor):
         provider = _crm_provider(vendor)
         data = ConnectInputSerializer(data=request.data)
@@ -47,6 +57,8 @@ class CrmConnectApi(APIView):
             org = None
         if org is None:
             raise Http404
+        if not user_can_manage(user=request.user, organization_id=org.pk):
+            raise PermissionDenied("Only an owner or accountant of the organization may connect systems.")
         url = connection_start_authorization(request=request, provider_key=provider.key, organization=org,
                                              next_url=data.validated_data.get("next", ""))
         return Response({"authorize_url": url, "vendor": provider.key, "organization": str(org.pk)})
@@ -73,6 +85,18 @@ class CustomerOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class DealCustomerSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    tin = serializers.CharField()
+
+
+class DealInvoiceSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    number = serializers.CharField()
+    irn = serializers.CharField()
+
+
 class DealOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     organization_id = serializers.UUIDField()
@@ -86,20 +110,12 @@ class DealOutputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
     currency = serializers.CharField()
     close_date = serializers.DateField(allow_null=True)
-    customer = serializers.SerializerMethodField()
-    invoice = serializers.SerializerMethodField()
+    customer = DealCustomerSerializer(allow_null=True)
+    invoice = DealInvoiceSerializer(allow_null=True)
     credit_note_id = serializers.UUIDField(allow_null=True)
     invoice_error = serializers.CharField()
     source_updated_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
-
-    def get_customer(self, deal):
-        c = deal.customer
-        return None if c is None else {"id": str(c.pk), "name": c.name, "tin": c.tin}
-
-    def get_invoice(self, deal):
-        inv = deal.invoice
-        return None if inv is None else {"id": str(inv.pk), "number": inv.number, "irn": inv.irn}
 
 
 class DealFilterSerializer(serializers.Serializer):
@@ -124,6 +140,10 @@ class CustomerFilterSerializer(serializers.Serializer):
 
 
 class DealListApi(APIView):
+    pagination_class = CursorPagination
+
+    @extend_schema(operation_id="crm_deals_list", parameters=[DealFilterSerializer],
+                   responses=DealOutputSerializer(many=True))
     def get(self, request):
         filters = DealFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -134,6 +154,10 @@ class DealListApi(APIView):
 
 
 class CustomerListApi(APIView):
+    pagination_class = CursorPagination
+
+    @extend_schema(operation_id="crm_customers_list", parameters=[CustomerFilterSerializer],
+                   responses=CustomerOutputSerializer(many=True))
     def get(self, request):
         filters = CustomerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -143,14 +167,35 @@ class CustomerListApi(APIView):
         return paginator.get_paginated_response(CustomerOutputSerializer(page, many=True).data)
 
 
+class GeneratedInvoiceSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    number = serializers.CharField()
+    irn = serializers.CharField()
+    kind = serializers.CharField()
+
+
+class GenerateInvoiceOutputSerializer(serializers.Serializer):
+    deal_id = serializers.UUIDField()
+    invoice = GeneratedInvoiceSerializer()
+
+
 class DealGenerateInvoiceApi(APIView):
     """Invoice a deal now. Idempotent: 201 when created, 200 with the existing one."""
 
-    def post(self, request, deal_id):
+    def initial(self, request, *args, **kwargs):
+        # Scope first: another tenant's deal is a 404 whatever the method.
+        super().initial(request, *args, **kwargs)
         try:
-            deal = deal_get(user=request.user, deal_id=deal_id)
+            self.deal = deal_get(user=request.user, deal_id=kwargs["deal_id"])
         except Deal.DoesNotExist:
             raise Http404 from None
+
+    @extend_schema(operation_id="crm_deal_generate_invoice", request=None,
+                   responses={200: GenerateInvoiceOutputSerializer, 201: GenerateInvoiceOutputSerializer})
+    def post(self, request, deal_id):
+        deal = self.deal
+        if not user_can_manage(user=request.user, organization_id=deal.organization_id):
+            raise PermissionDenied("Only an owner or accountant of the organization may issue invoices.")
         invoice, created = deal_generate_invoice(deal=deal, actor=request.user)
         return Response({"deal_id": str(deal.pk), "invoice": {"id": str(invoice.pk), "number": invoice.number,
                                                                "irn": invoice.irn, "kind": invoice.kind}},

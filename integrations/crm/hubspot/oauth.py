@@ -14,7 +14,6 @@ from __future__ import annotations
 from allauth.socialaccount.providers.hubspot.provider import HubspotProvider
 from allauth.socialaccount.providers.hubspot.views import HubspotOAuth2Adapter
 from allauth.utils import build_absolute_uri
-from django.urls import reverse
 
 from integrations.connections.http import VendorAuthError, VendorError
 from integrations.connections.registry import TokenSet
@@ -33,7 +32,9 @@ class HubSpotConnectAdapter(HubspotOAuth2Adapter):
         return HubSpotProvider.token_url()
 
     def get_callback_url(self, request, app):
-        return build_absolute_uri(request, reverse("api-crm-oauth-callback", kwargs={"vendor": HubSpotProvider.key}))
+        from integrations.crm.urls import oauth_callback_path
+
+        return build_absolute_uri(request, oauth_callback_path(HubSpotProvider.key))
 
     def complete_login(self, request, app, token, **kwargs):
         # Token info (hub_id, user, scopes) through our client so the exchange is recorded.

@@ -117,6 +117,12 @@ class HubSpotProvider(Provider):
 
     @classmethod
     def deal_to_canonical(cls, *, deal, connection):
+        from taxpoynt.errors import ApplicationError
+
         from .mapping import canonical_from_bundle
+
+        if not (deal.raw or {}).get("deal"):
+            raise ApplicationError("The deal has not been read from HubSpot yet; sync the connection first.",
+                                   code="deal_not_synced")
 
         return canonical_from_bundle(deal.raw, connection=connection, issue_fallback=datetime.date.today())
