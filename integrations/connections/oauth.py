@@ -100,10 +100,14 @@ def on_pre_social_login(sender, request, sociallogin, **kwargs):
     from taxpoynt.tenancy.selectors import organization_get
 
     provider = get_provider(started["vendor"])
+    from .selectors import user_can_manage
+
     try:
         organization = organization_get(user=request.user, organization_id=started["organization_id"])
     except Exception:
         raise PermissionDenied("You are not a member of that organization.") from None
+    if not user_can_manage(user=request.user, organization_id=organization.pk):
+        raise PermissionDenied("Only an owner or accountant may connect systems.")
     token = sociallogin.token
     expires_in = None
     if token.expires_at:

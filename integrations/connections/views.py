@@ -5,6 +5,7 @@ bar polled from `progress`, disconnect with confirmation), and the deals list.
 Views parse input, call one service or selector, render."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,7 +20,7 @@ from .models import Connection
 from .oauth import connection_start_authorization
 from .registry import get_provider, providers
 from .rules import MAPPABLE_FIELDS
-from .selectors import connection_list
+from .selectors import connection_list, user_can_manage
 from .services import connection_disconnect, connection_request_sync, connection_update_config
 
 
@@ -30,11 +31,14 @@ def _org_or_403(request):
     return org
 
 
-def _connection(request, connection_id) -> Connection:
+def _connection(request, connection_id, *, manage=False) -> Connection:
     try:
-        return connection_list(user=request.user).get(pk=connection_id)
+        conn = connection_list(user=request.user).get(pk=connection_id)
     except Connection.DoesNotExist:
         raise Http404 from None
+    if manage and not user_can_manage(user=request.user, organization_id=conn.organization_id):
+        raise PermissionDenied("Only an owner or accountant may change connections.")
+    return conn
 
 
 @login_required
@@ -52,6 +56,8 @@ def connection_index(request):
 @require_POST
 def connection_connect(request, vendor):
     org = _org_or_403(request)
+    if not user_can_manage(user=request.user, organization_id=org.pk):
+        raise PermissionDenied("Only an owner or accountant may connect systems.")
     try:
         provider = get_provider(vendor)
         url = connection_start_authorization(request=request, provider_key=provider.key, organization=org)
@@ -73,6 +79,8 @@ def connection_detail(request, connection_id):
     rule = {**provider.default_trigger_rule(), **(conn.trigger_rule or {})}
     field_map = dict(conn.field_map or {})
     if request.method == "POST":
+        if not user_can_manage(user=request.user, organization_id=conn.organization_id):
+            raise PermissionDenied("Only an owner or accountant may change connections.")
         rule = {"won_stages": _split_lines(request.POST.get("won_stages", "")),
                 "lost_stages": _split_lines(request.POST.get("lost_stages", "")),
                 "tax_category": request.POST.get("tax_category", ""),
@@ -102,7 +110,7 @@ def connection_detail(request, connection_id):
 @login_required
 @require_POST
 def connection_sync(request, connection_id):
-    conn = _connection(request, connection_id)
+    conn = _connection(request, connection_id, manage=True)
     mode = request.POST.get("mode", "delta")
     try:
         connection_request_sync(connection=conn, mode=mode, actor=request.user, source=AuditLog.Source.DASHBOARD)
@@ -116,7 +124,7 @@ def connection_sync(request, connection_id):
 @login_required
 @require_POST
 def connection_disconnect_view(request, connection_id):
-    conn = _connection(request, connection_id)
+    conn = _connection(request, connection_id, manage=True)
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the confirmation box to disconnect.")
         return redirect("connections:detail", connection_id=conn.pk)

@@ -11,17 +11,22 @@ from .sync import client_for, fetch_deal_bundle
 from .webhooks import event_from_body
 
 
+def _deal_id(payload: dict) -> str:
+    # Association changes name the deal as fromObjectId (deal → line item/company/contact).
+    return str(payload.get("objectId") or payload.get("fromObjectId") or "")
+
+
 def _deal_changed(event: WebhookEvent, payload: dict) -> str:
     connection = event.connection
     with client_for(connection) as client:
-        bundle = fetch_deal_bundle(client, str(payload["objectId"]), connection=connection)
+        bundle = fetch_deal_bundle(client, _deal_id(payload), connection=connection)
     deal_ingest(connection=connection, record=deal_record_from_bundle(bundle, connection=connection))
     return WebhookEvent.Status.PROCESSED
 
 
 def _deal_deleted(event: WebhookEvent, payload: dict) -> str:
     connection = event.connection
-    bundle = deleted_bundle(str(payload["objectId"]), int(payload.get("occurredAt") or 0))
+    bundle = deleted_bundle(_deal_id(payload), int(payload.get("occurredAt") or 0))
     deal_ingest(connection=connection, record=deal_record_from_bundle(bundle, connection=connection))
     return WebhookEvent.Status.PROCESSED
 
@@ -42,6 +47,6 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
         return WebhookEvent.Status.IGNORED
     payload = event_from_body(bytes(event.raw_body), event.event_id) or {}
     handler = HANDLERS.get(payload.get("subscriptionType", event.event_type))
-    if handler is None or payload.get("objectId") in (None, ""):
+    if handler is None or not _deal_id(payload):
         return WebhookEvent.Status.IGNORED
     return handler(event, payload)

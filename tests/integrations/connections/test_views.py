@@ -91,3 +91,19 @@ def test_deals_page_lists_the_org_deals(owner_client, hubspot_connection):
                         external_id="42", name="Borehole drilling", stage="closedwon", status="won")
     page = owner_client.get("/dashboard/connections/deals", {"status": "won"})
     assert page.status_code == 200 and b"Borehole drilling" in page.content
+
+
+@pytest.mark.django_db
+def test_viewers_read_but_cannot_change(client, make_user, hubspot_org, hubspot_connection):
+    from taxpoynt.tenancy.models import Membership
+
+    viewer = make_user()
+    Membership.objects.create(user=viewer, organization=hubspot_org, role=Membership.Role.VIEWER)
+    client.force_login(viewer)
+    assert client.get(f"/dashboard/connections/{hubspot_connection.pk}").status_code == 200
+    assert client.post(f"/dashboard/connections/{hubspot_connection.pk}/disconnect",
+                       {"confirm": "yes"}).status_code == 403
+    assert client.post("/dashboard/connections/connect/hubspot").status_code == 403
+    assert client.delete(f"/api/v1/connections/{hubspot_connection.pk}").status_code == 403
+    hubspot_connection.refresh_from_db()
+    assert hubspot_connection.status == Connection.Status.CONNECTED

@@ -94,3 +94,15 @@ def test_webhook_and_sync_racing_make_one_invoice(hubspot_org, sandbox, monkeypa
     assert Deal.objects.count() == 5
     for deal_id in deals:
         assert Invoice.objects.filter(source_system="hubspot", source_id=deal_id).count() == 1
+
+
+@pytest.mark.django_db
+def test_association_change_refetches_the_deal(hubspot_connection, sandbox):
+    deal = sandbox.create_deal({"dealname": "Roof", "amount": "9000", "dealstage": "closedwon"}, notify=False)
+    body = json.dumps([{"eventId": 7201, "portalId": sandbox.portal_id, "occurredAt": int(time.time() * 1000),
+                        "subscriptionType": "deal.associationChange", "associationType": "DEAL_TO_LINE_ITEM",
+                        "fromObjectId": int(deal["id"]), "toObjectId": 31000000099,
+                        "associationRemoved": False}]).encode()
+    [eid] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
+    assert process_webhook_event.apply(kwargs={"event_id": str(eid)}).get() == "processed"
+    assert Deal.objects.get(external_id=deal["id"]).invoice_id
