@@ -126,6 +126,7 @@ class OrgApi:
                 return fn(client)
         except LimitExceeded as exc:
             connection_record_api_usage(connection=self.connection, usage=client.api_usage, exceeded=True)
+            self._usage_recorded = client.api_usage  # close() must not overwrite the exceeded flag
             wait = limit_wait_seconds()
             logger.warning("salesforce api limit exceeded", extra={"connection": str(self.connection.pk),
                                                                    "retry_after": wait})
