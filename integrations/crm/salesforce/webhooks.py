@@ -32,6 +32,7 @@ import json
 from urllib.parse import parse_qs, urlparse
 
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.oauth import connection_credentials
@@ -127,6 +128,11 @@ def change_events_poll(*, connection: Connection, limit_pages: int = 10) -> list
             data = response.json()
             events = data.get("events") or []
             if not events:
+                if int(replay) < 0 and data.get("latestReplayId") is not None:
+                    # First poll: remember the tip, so later polls start from here (replay -1 = new only).
+                    Connection.objects.filter(pk=connection.pk).update(settings=RawSQL(
+                        "COALESCE(settings, '{}'::jsonb) || jsonb_build_object('cdc_replay_id', %s::int)",
+                        [int(data["latestReplayId"])]))
                 break
             with transaction.atomic():
                 locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
