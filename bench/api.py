@@ -141,26 +141,32 @@ def run_load(url, requests_plan, clients, seconds):
     return latencies, dict(errors), time.monotonic() - t0
 
 
+def first_page(qs):
+    """What CursorPagination runs for the first page: ORDER BY the cursor ordering, LIMIT page_size + 1."""
+    ordering = CursorPagination.ordering
+    ordering = [ordering] if isinstance(ordering, str) else list(ordering)
+    return qs.order_by(*ordering)[: (CursorPagination.page_size or 50) + 1]
+
+
+def explain(qs):
+    plan = qs.explain(analyze=True, buffers=True)
+    execution = re.search(r"Execution Time: ([\d.]+) ms", plan)
+    return {
+        "indexes": sorted(set(PLAN_INDEX.findall(plan))),
+        "seq_scans": sorted(set(PLAN_SEQ.findall(plan))),
+        "execution_ms": float(execution.group(1)) if execution else None,
+        "plan": plan,
+    }
+
+
 def explain_lists(user, cases):
     from invoicing.apis import InvoiceFilterSerializer
 
     out = {}
-    page_size = CursorPagination.page_size or 50
     for name, params in cases.items():
         filters = InvoiceFilterSerializer(data=params)
         filters.is_valid(raise_exception=True)
-        # What CursorPagination runs for the first page: ORDER BY the cursor ordering, LIMIT page_size + 1.
-        qs = invoice_list(user=user, filters=filters.validated_data).order_by(*(
-            [CursorPagination.ordering] if isinstance(CursorPagination.ordering, str) else CursorPagination.ordering
-        ))[: page_size + 1]
-        plan = qs.explain(analyze=True, buffers=True)
-        execution = re.search(r"Execution Time: ([\d.]+) ms", plan)
-        out[name] = {
-            "indexes": sorted(set(PLAN_INDEX.findall(plan))),
-            "seq_scans": sorted(set(PLAN_SEQ.findall(plan))),
-            "execution_ms": float(execution.group(1)) if execution else None,
-            "plan": plan,
-        }
+        out[name] = explain(first_page(invoice_list(user=user, filters=filters.validated_data)))
     return out
 
 
@@ -243,6 +249,11 @@ def main():
 
     explained = explain_lists(user, cases)
     explained["invoices (user in 4 orgs)"] = explain_lists(multi, {"invoices": {}})["invoices"]
+    from integrations.connections.selectors import connection_list
+    from taxpoynt.tenancy.selectors import organization_list
+
+    explained["connections"] = explain(first_page(connection_list(user=user, filters={})))
+    explained["organizations"] = explain(first_page(organization_list(user=user)))
     for name, info in explained.items():
         print(f"\n--- EXPLAIN (ANALYZE, BUFFERS) {name}: indexes {info['indexes'] or 'NONE'}"
               f"{'; SEQ SCAN on ' + ', '.join(info['seq_scans']) if info['seq_scans'] else ''}")
