@@ -63,7 +63,8 @@ def test_docs_pages_load_nothing_from_outside(client, path):
     for asset in assets:
         asset_resp = client.get(asset)
         assert asset_resp.status_code == 200, asset
-        b"".join(asset_resp.streaming_content) if asset_resp.streaming else asset_resp.content
+        body = b"".join(asset_resp.streaming_content) if asset_resp.streaming else asset_resp.content
+        assert len(body) > 100, asset
 
 
 def _has_example(media: dict) -> bool:
