@@ -8,6 +8,8 @@ invoice's own cascade. The column list mirrors `Invoice.CONTENT_FIELDS`.
 """
 from django.db import migrations
 
+from taxpoynt.db import PostgresRunSQL
+
 CONTENT_COLUMNS = (
     "organization_id", "kind", "number", "irn", "issue_date", "due_date", "currency", "customer_name",
     "customer_tin", "line_extension_amount", "allowance_total_amount", "charge_total_amount",
@@ -81,6 +83,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(FORWARD, BACKWARD),
+        PostgresRunSQL(FORWARD, BACKWARD),
         migrations.RunPython(add_beat, remove_beat),
     ]

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from taxpoynt.db import PostgresRunSQL
+
 # The frozen-invoice trigger (0003) names its columns; firs_payload → firs_json.
 CONTENT_COLUMNS = (
     "organization_id", "kind", "number", "irn", "issue_date", "due_date", "currency", "customer_name",
@@ -37,7 +39,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(trigger_function([c for c in CONTENT_COLUMNS if c != "firs_json"]),
+        PostgresRunSQL(trigger_function([c for c in CONTENT_COLUMNS if c != "firs_json"]),
                           trigger_function(OLD_COLUMNS)),
         migrations.RemoveField(
             model_name='invoice',
@@ -48,6 +50,6 @@ class Migration(migrations.Migration):
             name='firs_json',
             field=models.TextField(blank=True, verbose_name='FIRS JSON'),
         ),
-            migrations.RunSQL(trigger_function(CONTENT_COLUMNS),
+            PostgresRunSQL(trigger_function(CONTENT_COLUMNS),
                           trigger_function([c for c in CONTENT_COLUMNS if c != "firs_json"])),
     ]
