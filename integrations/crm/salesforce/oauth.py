@@ -18,10 +18,10 @@ service makes outside the allauth flow.
 from __future__ import annotations
 
 import httpx
+from allauth.socialaccount import providers as allauth_providers
 from allauth.socialaccount.providers.salesforce.provider import SalesforceProvider as AllauthSalesforceProvider
 from allauth.socialaccount.providers.salesforce.views import SalesforceOAuth2Adapter
 from allauth.utils import build_absolute_uri
-from django.urls import reverse
 
 from integrations.connections.http import VendorAuthError, VendorUnavailable
 from integrations.connections.registry import TokenSet
@@ -44,8 +44,9 @@ class SalesforceConnectAdapter(SalesforceOAuth2Adapter):
         return SalesforceProvider.login_url()
 
     def get_callback_url(self, request, app):
-        return build_absolute_uri(request, reverse("api-crm-oauth-callback",
-                                                   kwargs={"vendor": SalesforceProvider.key}))
+        from integrations.crm.urls import oauth_callback_path
+
+        return build_absolute_uri(request, oauth_callback_path(SalesforceProvider.key))
 
     def complete_login(self, request, app, token, **kwargs):
         answer = kwargs.get("response") or {}
@@ -68,6 +69,12 @@ class SalesforceConnectProvider(AllauthSalesforceProvider):
 
     def get_default_scope(self):
         return list(facts.DEFAULT_SCOPES)
+
+
+# allauth's salesforce module registers its own class at import instead of
+# exposing `provider_classes`, so settings' "provider_class" is not applied to
+# it: register ours over it (provider.py imports this module at app ready).
+allauth_providers.registry.register(SalesforceConnectProvider)
 
 
 def _token_set(tokens, *, extra_credentials: dict | None = None) -> TokenSet:

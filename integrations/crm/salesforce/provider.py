@@ -144,3 +144,7 @@ class SalesforceProvider(Provider):
         from .services import canonical_for_deal
 
         return canonical_for_deal(deal=deal, connection=connection, issue_fallback=datetime.date.today())
+
+
+# Registers the allauth provider class for the web server flow (see oauth.py).
+from . import oauth  # noqa: E402,F401
