@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 
@@ -75,8 +76,6 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     table = WebhookEvent._meta.db_table
     # One statement: every event or none; a known (vendor, event_id) is skipped.
     values_sql = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, now(), 'received', 0, '')"] * len(rows))
-    import json
-
     params = []
     headers_json = json.dumps(headers)
     for row in rows:

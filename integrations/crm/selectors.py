@@ -45,3 +45,10 @@ def customer_list(*, user, filters: dict | None = None) -> QuerySet:
     if filters.get("q"):
         qs = qs.filter(Q(name__icontains=filters["q"]) | Q(tin=filters["q"]) | Q(email__iexact=filters["q"]))
     return qs
+
+
+def deals_awaiting_credit_note(*, limit: int = 200) -> QuerySet:
+    """Lost/deleted deals whose invoice is now signed but not yet credited (system-wide, for the beat task)."""
+    return (Deal.objects.filter(status__in=[Deal.Status.LOST, Deal.Status.DELETED], invoice__isnull=False,
+                                credit_note__isnull=True, invoice__frozen_at__isnull=False)
+            .exclude(invoice__irn="").order_by("updated_at")[:limit])

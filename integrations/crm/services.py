@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import uuid
 from decimal import Decimal
 
 from django.db import connection as db_connection, transaction
@@ -68,8 +69,6 @@ def _lock_or_create(model, *, connection: Connection, external_id: str):
     UPDATE. INSERT … ON CONFLICT DO NOTHING first, so two racing writers
     never both create it."""
     table = model._meta.db_table
-    import uuid
-
     with db_connection.cursor() as cursor:
         extra_cols, extra_vals = ("", "")
         if model is Deal:

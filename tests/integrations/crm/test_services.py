@@ -173,3 +173,22 @@ def test_concurrent_ingests_of_a_won_deal_make_one_invoice(hubspot_org, sandbox)
     assert errors == []
     assert Deal.objects.filter(external_id=deal_id).count() == 1
     assert Invoice.objects.filter(source_id=deal_id).count() == 1
+
+
+@pytest.mark.django_db
+def test_beat_issues_credit_notes_that_had_to_wait(hubspot_connection, sandbox):
+    from django_celery_beat.models import PeriodicTask
+
+    from integrations.crm.tasks import reconcile_lost_deals
+
+    assert PeriodicTask.objects.get(task="integrations.crm.tasks.reconcile_lost_deals").enabled
+    conn = hubspot_connection
+    deal_id = _new_deal(sandbox, stage="closedwon")["id"]
+    invoice = deal_ingest(connection=conn, record=_record(conn, sandbox, deal_id)).invoice
+    sandbox.move_deal_stage(deal_id, "closedlost")
+    deal_ingest(connection=conn, record=_record(conn, sandbox, deal_id))
+    assert reconcile_lost_deals.apply().get() == 0  # not signed yet: nothing to do
+    _freeze(invoice)
+    assert reconcile_lost_deals.apply().get() == 1
+    assert Deal.objects.get(external_id=deal_id).credit_note.original_invoice_id == invoice.pk
+    assert reconcile_lost_deals.apply().get() == 0
