@@ -242,3 +242,10 @@ def connection_refresh_rejected_token(*, connection: Connection, rejected_access
     if failed:
         raise NeedsReauth(connection)
     return connection_credentials(locked).get("access_token", "")
+
+
+def connection_expire_token(*, connection_id) -> None:
+    """The vendor refused our access token before its expiry (revoked, rotated
+    upstream): mark it expired so the next call refreshes it first."""
+    Connection.objects.filter(pk=connection_id, token_expires_at__isnull=False).update(
+        token_expires_at=timezone.now(), updated_at=timezone.now())

@@ -10,6 +10,9 @@ only ever asks the registry, never names a vendor.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
+import pkgutil
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -171,3 +174,24 @@ def get_provider(key: str) -> type[Provider]:
 
 def providers(*, kind: str | None = None) -> list[type[Provider]]:
     return [p for p in _REGISTRY.values() if kind is None or p.kind == kind]
+
+
+VENDOR_MODULES = ("provider", "tasks")
+
+
+def import_vendor_packages(package_name: str) -> list[str]:
+    """Import `<package>.<vendor>.provider` (registers the provider) and
+    `<package>.<vendor>.tasks` (Celery's autodiscovery only looks one level
+    down) for every vendor sub-package that has them. Called from each kind's
+    AppConfig.ready (crm, pos, erp); nothing here names a vendor."""
+    package = importlib.import_module(package_name)
+    loaded = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.ispkg:
+            continue
+        for module in VENDOR_MODULES:
+            name = f"{package_name}.{info.name}.{module}"
+            if importlib.util.find_spec(name) is not None:
+                importlib.import_module(name)
+                loaded.append(name)
+    return loaded

@@ -6,8 +6,8 @@ import logging
 
 from celery import shared_task
 
-from .http import RateLimited, VendorUnavailable
-from .oauth import NeedsReauth
+from .http import RateLimited, VendorAuthError, VendorUnavailable
+from .oauth import NeedsReauth, connection_expire_token
 from .sync import DELTA, sync_record_failure, sync_run
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,10 @@ def sync_connection(self, connection_id: str, mode: str = DELTA):
         raise self.retry(exc=exc, countdown=max(1, int(exc.retry_after + 0.999)), max_retries=50)
     except NeedsReauth:
         return {"skipped": "needs_reauth"}
+    except VendorAuthError as exc:
+        # Token refused early: refresh it on the retry (a dead grant then shows as needs_reauth).
+        connection_expire_token(connection_id=connection_id)
+        raise self.retry(exc=exc, countdown=5, max_retries=2)
     except VendorUnavailable as exc:
         if self.request.retries >= self.max_retries:
             sync_record_failure(connection_id=connection_id, error=str(exc))

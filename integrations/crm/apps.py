@@ -1,29 +1,7 @@
-import importlib
-import importlib.util
-import pkgutil
-
 from django.apps import AppConfig
 
-
-VENDOR_MODULES = ("provider", "tasks")
-
-
-def import_vendor_providers(package_name: str) -> list[str]:
-    """Import `<package>.<vendor>.provider` (registers the provider) and
-    `<package>.<vendor>.tasks` (Celery's autodiscovery only looks one level
-    down) for every vendor sub-package that has them. A new vendor is a new
-    sub-package; nothing here names one."""
-    package = importlib.import_module(package_name)
-    loaded = []
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.ispkg:
-            continue
-        for module in VENDOR_MODULES:
-            name = f"{package_name}.{info.name}.{module}"
-            if importlib.util.find_spec(name) is not None:
-                importlib.import_module(name)
-                loaded.append(name)
-    return loaded
+# Kept under its first name: integrations.pos.apps imports it from here.
+from integrations.connections.registry import import_vendor_packages as import_vendor_providers  # noqa: F401
 
 
 class CrmConfig(AppConfig):
@@ -32,4 +10,6 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
-        import_vendor_providers(self.name)
+        from integrations.connections.registry import import_vendor_packages
+
+        import_vendor_packages(self.name)

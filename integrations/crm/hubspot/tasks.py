@@ -6,9 +6,9 @@ import logging
 
 from celery import shared_task
 
-from integrations.connections.http import RateLimited, VendorNotFound, VendorUnavailable
+from integrations.connections.http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
 from integrations.connections.models import WebhookEvent
-from integrations.connections.oauth import NeedsReauth
+from integrations.connections.oauth import NeedsReauth, connection_expire_token
 from integrations.connections.services import webhook_event_claim, webhook_event_finish
 
 from .services import webhook_event_process
@@ -32,6 +32,12 @@ def process_webhook_event(self, event_id: str):
             raise
         webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
         raise self.retry(exc=exc, countdown=min(600, 2 ** self.request.retries * 5))
+    except VendorAuthError as exc:
+        # Token refused before its expiry: refresh it on the retry.
+        webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
+        if event.connection_id:
+            connection_expire_token(connection_id=event.connection_id)
+        raise self.retry(exc=exc, countdown=5, max_retries=2)
     except (NeedsReauth, VendorNotFound) as exc:
         webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=str(exc))
         return "failed"

@@ -5,7 +5,9 @@ import threading
 import time
 
 import pytest
+from celery.exceptions import Retry
 from django.db import connections
+from django.utils import timezone
 
 from integrations.connections.models import WebhookEvent
 from integrations.connections.sync import HISTORICAL, sync_run
@@ -105,4 +107,23 @@ def test_association_change_refetches_the_deal(hubspot_connection, sandbox):
                         "associationRemoved": False}]).encode()
     [eid] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
     assert process_webhook_event.apply(kwargs={"event_id": str(eid)}).get() == "processed"
+    assert Deal.objects.get(external_id=deal["id"]).invoice_id
+
+
+@pytest.mark.django_db
+def test_a_token_refused_early_is_refreshed_and_the_event_processed(hubspot_connection, sandbox):
+    deal = sandbox.create_deal({"dealname": "Tiles", "amount": "3000", "dealstage": "closedwon"}, notify=False)
+    event_id = _event_for(sandbox, deal["id"], 7301)
+    sandbox.expire_access_tokens()  # HubSpot says 401 though our clock says the token is fresh
+    old_token = json.loads(hubspot_connection.credentials)["access_token"]
+    with pytest.raises(Retry):
+        process_webhook_event.apply(kwargs={"event_id": str(event_id)})
+    assert WebhookEvent.objects.get(pk=event_id).status == "received"
+    hubspot_connection.refresh_from_db()
+    assert hubspot_connection.token_expires_at <= timezone.now()  # refresh first next time
+    # The retry refreshes the token and processes the event.
+    assert process_webhook_event.apply(kwargs={"event_id": str(event_id)}).get() == "processed"
+    hubspot_connection.refresh_from_db()
+    assert hubspot_connection.status == "connected"
+    assert json.loads(hubspot_connection.credentials)["access_token"] != old_token
     assert Deal.objects.get(external_id=deal["id"]).invoice_id
