@@ -309,6 +309,14 @@ ALLAUTH_CONNECTION_PROVIDERS = {
         "scopes": ["api", "refresh_token"],
         "pkce": True,
     },
+    # allauth has no Square provider: ours (integrations.pos.square.oauth) is
+    # registered by a tiny app. Square supports PKCE for the code flow.
+    "square": {
+        "app": "integrations.pos.square.allauth_square",
+        "provider_class": "integrations.pos.square.oauth.SquareConnectProvider",
+        "scopes": ["ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"],
+        "pkce": True,
+    },
 }
 for _key, _entry in ALLAUTH_CONNECTION_PROVIDERS.items():
     if _entry["app"] not in INSTALLED_APPS:
@@ -322,6 +330,11 @@ for _key, _entry in ALLAUTH_CONNECTION_PROVIDERS.items():
 
 # Public base URL of this deployment (webhook URLs are signed over it).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# Square signs webhook deliveries with the subscription's signature key (shown
+# in the Square Developer Console), not the OAuth client secret. DEMO value;
+# production sets SQUARE_WEBHOOK_SIGNATURE_KEY.
+SQUARE_WEBHOOK_SIGNATURE_KEY = os.environ.get("SQUARE_WEBHOOK_SIGNATURE_KEY", "demo-square-signature-key")
 
 # --- logging: structured, one JSON object per line -----------------------------------
 LOGGING = {

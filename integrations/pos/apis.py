@@ -1,12 +1,21 @@
-"""POS API: locations, transactions and analytics. Thin: parse filters, call a
-selector, serialize."""
+"""POS API: connect (per vendor), locations and their selection, the
+webhook configuration, transactions (list, detail, batch re-processing) and
+analytics. Thin: parse input, call a selector/service, serialize. Vendor
+behaviour comes from the provider registry, never a vendor name."""
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from integrations.connections.oauth import connection_start_authorization, oauth_callback
+from integrations.connections.registry import get_provider
+from integrations.connections.selectors import user_can_manage
 from taxpoynt.api.pagination import CursorPagination
+from taxpoynt.errors import ApplicationError
+from taxpoynt.tenancy.models import Organization
+from taxpoynt.tenancy.selectors import current_organization, organization_get
 
 from . import selectors
 from .models import Transaction
@@ -154,3 +163,120 @@ class TopItemsApi(APIView):
         limit = filters.pop("limit")
         rows = selectors.top_items(user=request.user, filters=filters, limit=limit)
         return Response({"results": TopItemSerializer(rows, many=True).data})
+
+
+# --- connect ------------------------------------------------------------------------------
+def _pos_provider(vendor):
+    try:
+        provider = get_provider(vendor)
+    except ApplicationError:
+        raise Http404 from None
+    if provider.kind != "pos":
+        raise Http404
+    return provider
+
+
+class ConnectInputSerializer(serializers.Serializer):
+    organization = serializers.UUIDField(required=False)
+    next = serializers.CharField(required=False, allow_blank=True)
+
+
+class ConnectOutputSerializer(serializers.Serializer):
+    authorize_url = serializers.URLField()
+    vendor = serializers.CharField()
+    organization = serializers.UUIDField()
+
+
+class PosConnectApi(APIView):
+    """POST /api/v1/pos/<vendor>/connect: the vendor's authorize URL (state and
+    the PKCE verifier are stashed in this session; follow it in the same browser)."""
+
+    @extend_schema(operation_id="pos_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer)
+    def post(self, request, vendor):
+        provider = _pos_provider(vendor)
+        data = ConnectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org_id = data.validated_data.get("organization")
+        try:
+            org = organization_get(user=request.user, organization_id=org_id) if org_id \
+                else current_organization(request=request)
+        except Organization.DoesNotExist:
+            org = None
+        if org is None:
+            raise Http404
+        if not user_can_manage(user=request.user, organization_id=org.pk):
+            raise PermissionDenied("Only an owner or accountant of the organization may connect systems.")
+        url = connection_start_authorization(request=request, provider_key=provider.key, organization=org,
+                                             next_url=data.validated_data.get("next", ""))
+        return Response({"authorize_url": url, "vendor": provider.key, "organization": str(org.pk)})
+
+
+def pos_oauth_callback(request, vendor):
+    """GET /api/v1/pos/<vendor>/callback: the OAuth redirect_uri."""
+    return oauth_callback(request, _pos_provider(vendor).key)
+
+
+# --- webhook configuration and location selection --------------------------------------------
+class WebhookConfigInputSerializer(serializers.Serializer):
+    connection = serializers.UUIDField()
+    realtime = serializers.BooleanField(required=False, help_text="Invoice sales from webhooks as they happen.")
+    active_location_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False,
+        help_text="The locations that invoice (ids from GET /api/v1/pos/locations); the others are ignored.")
+
+
+class WebhookConfigOutputSerializer(serializers.Serializer):
+    connection = serializers.UUIDField()
+    vendor = serializers.CharField()
+    realtime = serializers.BooleanField()
+    notification_url = serializers.CharField()
+    event_types = serializers.ListField(child=serializers.CharField())
+    active_location_ids = serializers.ListField(child=serializers.UUIDField())
+
+
+class WebhookConfigApi(APIView):
+    """PUT /api/v1/pos/webhook-config: turn real-time invoicing on/off and
+    choose the invoicing locations of a POS connection. Answers the
+    notification URL to register with the vendor."""
+
+    @extend_schema(operation_id="pos_webhook_config", request=WebhookConfigInputSerializer,
+                   responses=WebhookConfigOutputSerializer)
+    def put(self, request):
+        from .services import pos_webhook_config_update
+
+        data = WebhookConfigInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        connection = selectors.pos_connection_get(user=request.user, connection_id=data.validated_data["connection"])
+        if connection is None:
+            raise Http404
+        if not user_can_manage(user=request.user, organization_id=connection.organization_id):
+            raise PermissionDenied("Only an owner or accountant of the organization may change this.")
+        config = pos_webhook_config_update(connection=connection, actor=request.user,
+                                           realtime=data.validated_data.get("realtime"),
+                                           active_location_ids=data.validated_data.get("active_location_ids"))
+        return Response(WebhookConfigOutputSerializer(config).data)
+
+
+# --- batch re-processing ------------------------------------------------------------------------
+class BatchProcessInputSerializer(serializers.Serializer):
+    transaction_ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=500)
+
+
+class BatchProcessApi(APIView):
+    """POST /api/v1/pos/transactions/batch-process: invoice completed sales
+    that have none yet (e.g. after fixing a tax mapping). Idempotent."""
+
+    @extend_schema(operation_id="pos_transactions_batch_process", request=BatchProcessInputSerializer)
+    def post(self, request):
+        from .services import pos_transactions_batch_process
+
+        data = BatchProcessInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data["transaction_ids"]
+        txns = list(selectors.transaction_list(user=request.user).filter(pk__in=ids))
+        if len(txns) != len(set(ids)):
+            raise Http404  # an id that is not yours reads as not found
+        for org_id in {t.organization_id for t in txns}:
+            if not user_can_manage(user=request.user, organization_id=org_id):
+                raise PermissionDenied("Only an owner or accountant of the organization may do this.")
+        return Response(pos_transactions_batch_process(transactions=txns))

@@ -5,3 +5,9 @@ class PosConfig(AppConfig):
     name = "integrations.pos"
     label = "pos"
     verbose_name = "POS"
+
+    def ready(self):
+        # Registers each POS vendor's provider and imports its tasks.
+        from integrations.crm.apps import import_vendor_providers
+
+        import_vendor_providers(self.name)

@@ -12,6 +12,14 @@ from taxpoynt.tenancy.selectors import scope_to_user
 
 from .models import Location, Transaction
 
+
+def pos_connection_get(*, user, connection_id):
+    """The user's POS connection with that id, or None (another tenant's reads as missing)."""
+    from integrations.connections.models import Connection
+
+    return scope_to_user(Connection.objects.filter(kind="pos"), user=user).filter(pk=connection_id).first()
+
+
 ZERO = Value(0, output_field=DecimalField(max_digits=18, decimal_places=2))
 
 

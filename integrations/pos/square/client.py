@@ -6,7 +6,12 @@ can act on: `RateLimited` (429, with a retry-after hint), `SquareRetryable`
 connection needs re-authorisation), `SquareNotFound`, `SquareError`.
 
 Both clients take an optional shared `httpx.Client` so a worker reuses one
-connection pool.
+connection pool. The error classes are also the connector framework's
+(`integrations.connections.http`: VendorError, VendorAuthError,
+VendorNotFound, VendorUnavailable, RateLimited), so the generic sync task and
+token service act on them without knowing Square. Exchanges are not recorded
+as VendorExchange rows: the real-time path makes one read per sale and a
+database write per read would sit on it.
 """
 from __future__ import annotations
 
@@ -20,12 +25,13 @@ from urllib.parse import urlencode
 
 import httpx
 
+from integrations.connections import http
 from integrations.pos.square import constants
 
 
-class SquareError(Exception):
+class SquareError(http.VendorError):
     def __init__(self, message: str, *, status: int | None = None, errors: list | None = None):
-        super().__init__(message)
+        http.VendorError.__init__(self, message, status_code=status, body={"errors": errors or []})
         self.status = status
         self.errors = errors or []
 
@@ -38,19 +44,19 @@ class SquareError(Exception):
         return self.errors[0].get("category") if self.errors else None
 
 
-class SquareAuthError(SquareError):
+class SquareAuthError(SquareError, http.VendorAuthError):
     """401/403: token missing, expired, revoked or lacking a scope."""
 
 
-class SquareNotFound(SquareError):
+class SquareNotFound(SquareError, http.VendorNotFound):
     pass
 
 
-class SquareRetryable(SquareError):
+class SquareRetryable(SquareError, http.VendorUnavailable):
     """5xx, timeout or connection failure: try again later."""
 
 
-class RateLimited(SquareRetryable):
+class RateLimited(SquareRetryable, http.RateLimited):
     """429 RATE_LIMITED. `retry_after` is seconds to wait: the Retry-After
     header when Square sends one (it usually does not), else a default."""
 

@@ -1,0 +1,304 @@
+"""Square writes: locations and sales mirrored as `pos.Location` /
+`pos.Transaction`, completed sales turned into invoices and refunds into
+credit notes, and the processing of one stored webhook event.
+
+- `order_ingest(connection=, order=)`: THE path every Square sale takes
+  (webhook, delta sync, end-of-day reconciliation, batch re-processing):
+  upsert the Transaction from `mapping.order_figures`, and when the sale is
+  COMPLETED at an active location, `invoice_create_from_canonical(...,
+  queue="pos_realtime")` (idempotent on the order id: a sale seen twice, by a
+  webhook and a sync, is one invoice).
+- `refund_ingest(connection=, refund=)`: a COMPLETED refund → its return
+  order → `mapping.return_to_canonical` → a credit note referencing the
+  original sale's invoice (number, IRN, issue date). Square's return order is
+  used rather than `credit_note_create`'s line copy because a Square refund
+  may be an amount, not lines, and its return order carries Square's own
+  figures (checked against ours like a sale's).
+- B2C by default; B2B when the connection's field map names an order metadata
+  key holding the buyer's TIN (`{"customer_tin": "<key>"}`; `customer_name`
+  likewise). Reading: the Orders API carries `metadata`; Square customer
+  custom attributes need the Customers API, which TaxPoynt does not request.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+import httpx
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.connections.models import Connection, WebhookEvent
+from integrations.connections.oauth import connection_get_access_token
+from integrations.pos.models import Location, Transaction
+from invoicing.models import Invoice
+from taxpoynt.errors import ApplicationError
+from taxpoynt.ops import metrics
+
+from . import constants
+from .client import SquareClient
+from .mapping import SquareMappingError, order_figures, order_to_canonical, return_to_canonical
+from .provider import SquareProvider
+from .webhooks import parse_event
+
+logger = logging.getLogger(__name__)
+
+VENDOR = SquareProvider.key
+QUEUE = "pos_realtime"
+
+_STATUS = {"COMPLETED": Transaction.Status.COMPLETED, "CANCELED": Transaction.Status.CANCELED,
+           "OPEN": Transaction.Status.OPEN, "DRAFT": Transaction.Status.OPEN}
+
+# One pooled httpx client per worker process (keep-alive to Square).
+_local = threading.local()
+
+
+def _pool() -> httpx.Client:
+    http = getattr(_local, "http", None)
+    if http is None:
+        http = _local.http = httpx.Client(timeout=10.0, limits=httpx.Limits(max_keepalive_connections=8))
+    return http
+
+
+def client_for(connection: Connection) -> SquareClient:
+    return SquareClient(base_url=SquareProvider.api_base_url(), http=_pool(),
+                        access_token=connection_get_access_token(connection=connection))
+
+
+class InvoiceNotReady(Exception):
+    """A refund's original invoice has no IRN yet: retry the event later."""
+
+
+# --- locations -------------------------------------------------------------------------
+def location_upsert(*, connection: Connection, location: dict) -> Location:
+    row, _ = Location.objects.update_or_create(
+        connection=connection, external_id=location["id"],
+        defaults={"organization_id": connection.organization_id, "name": location.get("name", "")[:300],
+                  "address": location.get("address") or {}, "timezone": location.get("timezone", "")[:64],
+                  "currency": location.get("currency") or "NGN", "raw": location},
+        create_defaults={"organization_id": connection.organization_id, "name": location.get("name", "")[:300],
+                         "address": location.get("address") or {}, "timezone": location.get("timezone", "")[:64],
+                         "currency": location.get("currency") or "NGN", "raw": location,
+                         # Closed/inactive Square locations are not selected by default.
+                         "active": location.get("status", "ACTIVE") == "ACTIVE"})
+    return row
+
+
+def locations_refresh(*, connection: Connection, client: SquareClient | None = None) -> list[Location]:
+    """Read the merchant's locations and mirror them (the selection, `active`,
+    is kept for known ones)."""
+    own = client is None
+    client = client or client_for(connection)
+    try:
+        return [location_upsert(connection=connection, location=loc) for loc in client.list_locations()]
+    finally:
+        if own:
+            client.close()
+
+
+def _location(connection: Connection, location_id: str, client: SquareClient | None) -> Location | None:
+    if not location_id:
+        return None
+    row = Location.objects.filter(connection=connection, external_id=location_id).first()
+    if row is None and client is not None:
+        row = location_upsert(connection=connection, location=client.get_location(location_id))
+    return row
+
+
+# --- sales ---------------------------------------------------------------------------------
+def transaction_upsert(*, connection: Connection, order: dict, location: Location | None = None) -> Transaction:
+    figures = order_figures(order)
+    status = _STATUS.get(figures.state, Transaction.Status.OPEN)
+    if figures.refunded and status == Transaction.Status.COMPLETED:
+        status = Transaction.Status.REFUNDED
+    values = {"organization_id": connection.organization_id, "location": location, "status": status,
+              "occurred_at": figures.occurred_at or timezone.now(), "currency": figures.currency,
+              "total_amount": figures.total_amount, "tax_amount": figures.tax_amount,
+              "tip_amount": figures.tip_amount, "raw": order,
+              "source_updated_at": _time(order.get("updated_at"))}
+    row, _ = Transaction.objects.update_or_create(connection=connection, external_id=figures.order_id,
+                                                  defaults=values)
+    return row
+
+
+def _time(value: str | None):
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _metadata(order: dict) -> dict:
+    return order.get("metadata") or {}
+
+
+def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: str = QUEUE) -> Invoice | None:
+    """The invoice of a completed sale (made once; None when the sale is not
+    invoiceable: not completed, or its location is not selected)."""
+    if txn.invoice_id:
+        return txn.invoice
+    order = txn.raw or {}
+    if order.get("state") != "COMPLETED" or (txn.location is not None and not txn.location.active):
+        return None
+    from invoicing.services import invoice_create_from_canonical
+
+    try:
+        canonical = order_to_canonical(order, field_map=connection.field_map or {},
+                                       customer_attributes=_metadata(order))
+    except SquareMappingError as exc:
+        metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="unmappable").inc()
+        raise ApplicationError(f"Square order {txn.external_id} cannot be invoiced: {exc.message}",
+                               code="unmappable", extra=exc.extra) from exc
+    invoice = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
+                                            connection=connection, queue=queue)
+    Transaction.objects.filter(pk=txn.pk, invoice__isnull=True).update(invoice=invoice, updated_at=timezone.now())
+    txn.invoice = invoice
+    metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="mismatch" if invoice.tax_mismatch
+                                         else "invoiced").inc()
+    return invoice
+
+
+def order_ingest(*, connection: Connection, order: dict, client: SquareClient | None = None,
+                 queue: str = QUEUE) -> Transaction:
+    """Mirror one Square order and invoice it when it is a completed sale.
+    `queue` is where its FIRS submission runs: pos_realtime for live sales,
+    batch for a historical import (so an import never delays a live sale)."""
+    location = _location(connection, order.get("location_id", ""), client)
+    with transaction.atomic():
+        txn = transaction_upsert(connection=connection, order=order, location=location)
+        invoice_for_transaction(connection=connection, txn=txn, queue=queue)
+    return txn
+
+
+# --- refunds -------------------------------------------------------------------------------
+def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient) -> Invoice | None:
+    """A COMPLETED refund → a credit note on the sale's invoice."""
+    if refund.get("status") != "COMPLETED":
+        return None
+    return_order = client.get_order(refund["order_id"])
+    returns = return_order.get("returns") or []
+    source_order_id = next((r.get("source_order_id") for r in returns if r.get("source_order_id")), None)
+    if not source_order_id:
+        raise ApplicationError("The Square refund's order names no original sale.", code="unmappable")
+    original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
+    if original is None or original.invoice_id is None:
+        original = order_ingest(connection=connection, order=client.get_order(source_order_id), client=client)
+    invoice = original.invoice
+    if invoice is None:
+        raise ApplicationError("The refunded sale was never invoiced (location not selected?).", code="not_invoiced")
+    if not invoice.irn:
+        raise InvoiceNotReady(f"invoice {invoice.pk} has no IRN yet")
+    from invoicing.canonical import BillingReference
+    from invoicing.services import invoice_create_from_canonical
+
+    import dataclasses
+
+    canonical = return_to_canonical(return_order, refund=refund, field_map=connection.field_map or {},
+                                    customer_attributes=_metadata(original.raw or {}))
+    canonical = dataclasses.replace(
+        canonical, note=canonical.note or "Refund",
+        billing_reference=BillingReference(number=invoice.number, irn=invoice.irn, issue_date=invoice.issue_date))
+    with transaction.atomic():
+        credit = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
+                                               connection=connection, queue=QUEUE)
+        Transaction.objects.filter(pk=original.pk).update(status=Transaction.Status.REFUNDED,
+                                                          updated_at=timezone.now())
+    metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="credited").inc()
+    return credit
+
+
+# --- webhook events ---------------------------------------------------------------------------
+def _sale_completed(event) -> bool:
+    if event.type == "order.updated":
+        return event.state == "COMPLETED"
+    if event.type == "payment.updated":
+        return event.state == "COMPLETED" and bool(event.order_id)
+    return False
+
+
+def webhook_event_process(*, event: WebhookEvent) -> str:
+    """The event's final status (processed / ignored); raises on failures the
+    task retries. order.updated (state COMPLETED) and payment.updated (status
+    COMPLETED) invoice the sale; refund.updated (COMPLETED) credits it."""
+    connection = event.connection
+    if connection is None or connection.status in (Connection.Status.DISCONNECTED, Connection.Status.PENDING):
+        return WebhookEvent.Status.IGNORED
+    if (connection.settings or {}).get("realtime") is False:
+        return WebhookEvent.Status.IGNORED  # the merchant turned real-time off: the sync picks sales up
+    parsed = parse_event(bytes(event.raw_body))
+    if _sale_completed(parsed):
+        done = Transaction.objects.filter(connection=connection, external_id=parsed.order_id,
+                                          invoice__isnull=False).exists()
+        if done:  # the twin event (payment.updated / order.updated) got here first
+            return WebhookEvent.Status.PROCESSED
+        with client_for(connection) as client:
+            order = client.get_order(parsed.order_id)
+            if order.get("state") != "COMPLETED":
+                return WebhookEvent.Status.IGNORED
+            order_ingest(connection=connection, order=order, client=client)
+        return WebhookEvent.Status.PROCESSED
+    if parsed.type == "refund.updated" and parsed.state == "COMPLETED":
+        with client_for(connection) as client:
+            refund = client.get_refund(parsed.refund_id)
+            refund_ingest(connection=connection, refund=refund, client=client)
+        return WebhookEvent.Status.PROCESSED
+    return WebhookEvent.Status.IGNORED
+
+
+# --- reconciliation and re-processing ------------------------------------------------------------
+def reconcile_day(*, connection: Connection, day: dt.date, tz: str = "Africa/Lagos") -> dict:
+    """End of day: every COMPLETED Square sale closed on `day` (merchant time)
+    that has no invoice gets one. Reads Square (not only our mirror) so a sale
+    whose webhooks were all lost is found too."""
+    from zoneinfo import ZoneInfo
+
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(tz))
+    end = start + dt.timedelta(days=1)
+    locations = list(Location.objects.filter(connection=connection, active=True).values_list("external_id", flat=True))
+    found = made = 0
+    query = {"filter": {"state_filter": {"states": ["COMPLETED"]},
+                        "date_time_filter": {"closed_at": {"start_at": start.isoformat(), "end_at": end.isoformat()}}},
+             "sort": {"sort_field": "CLOSED_AT", "sort_order": "ASC"}}
+    with client_for(connection) as client:
+        for i in range(0, len(locations), constants.SEARCH_MAX_LOCATIONS):
+            for page in client.iter_order_pages(location_ids=locations[i:i + constants.SEARCH_MAX_LOCATIONS],
+                                                query=query, limit=constants.SEARCH_DEFAULT_LIMIT):
+                ids = [o["id"] for o in page.orders]
+                invoiced = set(Transaction.objects.filter(connection=connection, external_id__in=ids,
+                                                          invoice__isnull=False).values_list("external_id", flat=True))
+                for order in page.orders:
+                    found += 1
+                    if order["id"] in invoiced:
+                        continue
+                    txn = order_ingest(connection=connection, order=order, client=client)
+                    made += bool(txn.invoice_id)
+    # Our own mirror too: completed rows whose invoice was never made (e.g. a mapping fixed since).
+    for txn in Transaction.objects.filter(connection=connection, status=Transaction.Status.COMPLETED,
+                                          invoice__isnull=True, occurred_at__gte=start, occurred_at__lt=end):
+        try:
+            made += bool(invoice_for_transaction(connection=connection, txn=txn))
+        except ApplicationError as exc:
+            logger.warning("reconciliation could not invoice a sale", extra={"transaction": str(txn.pk),
+                                                                             "error": str(exc)})
+    logger.info("square reconciliation", extra={"connection": str(connection.pk), "day": day.isoformat(),
+                                                "completed": found, "invoiced_now": made})
+    return {"completed": found, "invoiced_now": made}
+
+
+def transactions_batch_process(*, transactions) -> dict:
+    """Invoice the given (already tenant-scoped) transactions that are
+    completed sales without an invoice; returns per-outcome counts."""
+    out = {"invoiced": 0, "already_invoiced": 0, "not_invoiceable": 0, "failed": 0, "errors": []}
+    for txn in transactions:
+        if txn.invoice_id:
+            out["already_invoiced"] += 1
+            continue
+        try:
+            with transaction.atomic():
+                invoice = invoice_for_transaction(connection=txn.connection, txn=txn)
+        except ApplicationError as exc:
+            out["failed"] += 1
+            out["errors"].append({"transaction": str(txn.pk), "message": exc.message})
+            continue
+        out["invoiced" if invoice else "not_invoiceable"] += 1
+    return out

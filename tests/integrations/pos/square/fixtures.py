@@ -1,0 +1,123 @@
+"""Square wiring fixtures (imported by tests/integrations/pos/conftest.py): the
+Square sandbox whose OAuth app uses our client id/secret (redirect URL taken
+from the authorize request), settings pointing at it, a connected merchant
+holding real sandbox tokens, and helpers to sign webhooks and build sales."""
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+
+from integrations.connections.models import Connection
+from integrations.pos.square import services
+from integrations.pos.square.webhooks import compute_signature
+from taxpoynt import sandboxing
+
+SIGNATURE_KEY = "test-square-signature-key"
+
+
+@pytest.fixture
+def square_sandbox(settings):
+    vendor = settings.VENDORS["square"]
+    running = sandboxing.start("square", port=0, time_scale=0.0001, seed=4321, client_id=vendor["client_id"],
+                               client_secret=vendor["client_secret"])
+    settings.VENDORS = {**settings.VENDORS, "square": {**vendor, "base_url": running.url}}
+    settings.SQUARE_WEBHOOK_SIGNATURE_KEY = SIGNATURE_KEY
+    yield running
+    running.stop()
+    running.app.sandbox.close()
+
+
+@pytest.fixture
+def sq(square_sandbox):
+    return square_sandbox.app.sandbox
+
+
+@pytest.fixture
+def square_org(make_org, make_user):
+    owner = make_user()
+    org = make_org(owner=owner, name="Mama Put Lagos Ltd", tin="12345678-0001")
+    org.owner = owner
+    return org
+
+
+def connect(org, sandbox, *, pkce=False, **fields) -> Connection:
+    tokens = sandbox.issue_token(pkce=pkce)
+    conn = Connection.objects.create(
+        organization=org, vendor="square", kind="pos", status=Connection.Status.CONNECTED,
+        external_account_id=tokens["merchant_id"], display_name="Mama Put Lagos Ltd",
+        credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
+                                "merchant_id": tokens["merchant_id"], "pkce": pkce}),
+        token_expires_at=timezone.now() + datetime.timedelta(days=30), **fields)
+    services.locations_refresh(connection=conn)
+    return conn
+
+
+@pytest.fixture
+def square_connection(square_org, sq):
+    return connect(square_org, sq)
+
+
+def signed(url: str, event: dict, key: str = SIGNATURE_KEY) -> tuple[bytes, dict]:
+    body = json.dumps(event, separators=(",", ":")).encode()
+    return body, {"Content-Type": "application/json",
+                  "x-square-hmacsha256-signature": compute_signature(signature_key=key, notification_url=url,
+                                                                     body=body)}
+
+
+def order_event(*, merchant_id: str, order: dict, event_id: str, state: str = "COMPLETED") -> dict:
+    return {"merchant_id": merchant_id, "type": "order.updated", "event_id": event_id,
+            "created_at": order.get("updated_at", "2026-11-22T10:00:00Z"),
+            "data": {"type": "order", "id": order["id"], "object": {"order_updated": {
+                "order_id": order["id"], "location_id": order["location_id"], "state": state,
+                "version": order.get("version", 1), "created_at": order.get("created_at"),
+                "updated_at": order.get("updated_at")}}}}
+
+
+def m(amount):
+    return {"amount": amount, "currency": "NGN"}
+
+
+def vat_sale(*, qty="2", price=250000, tax_type="ADDITIVE", metadata=None, **extra) -> dict:
+    """A CreateOrder body: one line, 7.5 % VAT (additive or inclusive)."""
+    order = {"line_items": [{"uid": "jollof", "name": "Jollof rice", "quantity": qty, "base_price_money": m(price),
+                             "applied_taxes": [{"tax_uid": "vat"}]}],
+             "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": tax_type, "scope": "LINE_ITEM"}]}
+    if metadata:
+        order["metadata"] = metadata
+    order.update(extra)
+    return order
+
+
+def start_worker(settings, *, queues: str, firs_url: str, square_url: str, concurrency: int = 1,
+                 pool: str = "solo", name: str = "w"):
+    """A real Celery worker process on our test database and Redis db."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection as db_connection
+
+    db = db_connection.settings_dict
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="taxpoynt.settings_test", REDIS_URL=settings.REDIS_URL,
+               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+               FIRS_BASE_URL=firs_url, SQUARE_BASE_URL=square_url,
+               SQUARE_CLIENT_ID=settings.VENDORS["square"]["client_id"],
+               SQUARE_CLIENT_SECRET=settings.VENDORS["square"]["client_secret"],
+               SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY)
+    args = [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", queues, "--pool", pool,
+            "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
+            "--loglevel", "WARNING"]
+    if pool != "solo":
+        args += ["-c", str(concurrency)]
+    return subprocess.Popen(args, env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def stop_worker(proc):
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
