@@ -116,6 +116,9 @@ def on_pre_social_login(sender, request, sociallogin, **kwargs):
     account = provider.account_from_oauth(token=token_set, profile=sociallogin.account.extra_data or {})
     connection = connection_authorize(organization=organization, provider_key=provider.key, token=token_set,
                                       account=account, user=request.user)
+    from .services import connection_discover_trigger_rule
+
+    connection_discover_trigger_rule(connection=connection)
     raise ImmediateHttpResponse(HttpResponseRedirect(
         sociallogin.state.get("next") or reverse("connections:detail", kwargs={"connection_id": connection.pk})))
 

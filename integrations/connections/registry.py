@@ -150,6 +150,12 @@ class Provider:
         return {}
 
     @classmethod
+    def discover_trigger_rule(cls, *, connection) -> dict | None:
+        """The default rule read from the vendor account (its pipelines and
+        their won/lost stages), or None to keep `default_trigger_rule`."""
+        return None
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         return {"key": cls.key, "kind": cls.kind, "name": cls.name}
 

@@ -76,6 +76,26 @@ def connection_request_sync(*, connection: Connection, mode: str = DELTA, actor=
     return locked
 
 
+def connection_discover_trigger_rule(*, connection: Connection) -> Connection:
+    """After connecting: replace the provider's static default rule with one
+    read from the vendor account (best effort; a merchant's own edits are
+    never overwritten)."""
+    provider = get_provider(connection.vendor)
+    if connection.trigger_rule not in ({}, provider.default_trigger_rule()):
+        return connection
+    try:
+        discovered = provider.discover_trigger_rule(connection=connection)
+        if not discovered:
+            return connection
+        rule = trigger_rule_validate(discovered, defaults=provider.default_trigger_rule())
+    except Exception as exc:  # the static default still works; say why in the log
+        logger.warning("trigger rule discovery failed", extra={"connection": str(connection.pk), "error": str(exc)})
+        return connection
+    Connection.objects.filter(pk=connection.pk).update(trigger_rule=rule, updated_at=timezone.now())
+    connection.trigger_rule = rule
+    return connection
+
+
 @transaction.atomic
 def connection_update_config(*, connection: Connection, trigger_rule: dict, field_map: dict, actor=None,
                              source=AuditLog.Source.DASHBOARD) -> Connection:

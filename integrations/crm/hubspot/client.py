@@ -71,3 +71,6 @@ class HubSpotClient(VendorClient):
             for row in data.get("results", []):
                 out.setdefault(str(row["from"]["id"]), []).extend(row.get("to", []))
         return out
+
+    def deal_pipelines(self) -> list[dict]:
+        return self.request("GET", "/crm/v3/pipelines/deals").json().get("results", [])

@@ -116,6 +116,30 @@ class HubSpotProvider(Provider):
         return {"won_stages": list(DEFAULT_WON_STAGES), "lost_stages": list(DEFAULT_LOST_STAGES)}
 
     @classmethod
+    def discover_trigger_rule(cls, *, connection) -> dict | None:
+        """Won = every closed stage with probability 1.0, lost = closed with
+        0.0, in each of the portal's deal pipelines (stage metadata values are
+        strings in HubSpot's API). The default pipeline's stages stay bare ids
+        (`closedwon`); other pipelines' are scoped `<pipeline>:<stage>`."""
+        from .sync import client_for
+
+        with client_for(connection) as client:
+            pipelines = client.deal_pipelines()
+        won, lost = [], []
+        for pipeline in pipelines:
+            for stage in pipeline.get("stages", []):
+                meta = stage.get("metadata") or {}
+                if str(meta.get("isClosed", "")).lower() != "true":
+                    continue
+                entry = stage["id"] if pipeline["id"] == "default" else f"{pipeline['id']}:{stage['id']}"
+                probability = str(meta.get("probability", ""))
+                if probability in ("1.0", "1"):
+                    won.append(entry)
+                elif probability in ("0.0", "0"):
+                    lost.append(entry)
+        return {"won_stages": won, "lost_stages": lost} if won else None
+
+    @classmethod
     def deal_to_canonical(cls, *, deal, connection):
         from taxpoynt.errors import ApplicationError
 

@@ -194,3 +194,24 @@ def test_other_tenants_cannot_delete(client, make_user, make_org, hubspot_connec
     assert client.delete(f"/api/v1/connections/{hubspot_connection.pk}").status_code == 404
     hubspot_connection.refresh_from_db()
     assert hubspot_connection.status == Connection.Status.CONNECTED
+
+
+@pytest.mark.django_db
+def test_trigger_rule_is_read_from_the_portal_pipelines(hubspot_org, sandbox):
+    from integrations.connections.services import connection_discover_trigger_rule
+
+    sandbox.store.pipelines.append({"id": "777", "label": "Enterprise", "displayOrder": 1, "stages": [
+        {"id": "9001", "label": "Signed", "displayOrder": 0, "metadata": {"isClosed": "true", "probability": "1.0"}},
+        {"id": "9002", "label": "Dropped", "displayOrder": 1, "metadata": {"isClosed": "true", "probability": "0.0"}},
+        {"id": "9003", "label": "Talking", "displayOrder": 2, "metadata": {"isClosed": "false", "probability": "0.5"}},
+    ]})
+    conn = connect(hubspot_org, sandbox)
+    Connection.objects.filter(pk=conn.pk).update(trigger_rule={})
+    conn.refresh_from_db()
+    conn = connection_discover_trigger_rule(connection=conn)
+    assert conn.trigger_rule["won_stages"] == ["closedwon", "777:9001"]
+    assert conn.trigger_rule["lost_stages"] == ["closedlost", "777:9002"]
+    # A merchant's own rule is never overwritten by a reconnect.
+    Connection.objects.filter(pk=conn.pk).update(trigger_rule={"won_stages": ["contractsent"]})
+    conn.refresh_from_db()
+    assert connection_discover_trigger_rule(connection=conn).trigger_rule == {"won_stages": ["contractsent"]}
