@@ -61,7 +61,9 @@ def _reject(request, vendor: str, reason: str, message: str, status: int = 401):
 def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
                          headers: dict) -> list[uuid.UUID]:
     """Insert the events (duplicates skipped) and return the ids of the new
-    rows. Connection/organization are resolved from the event's account id."""
+    rows. Connection/organization are resolved from the event's account id
+    (the oldest live connection of that vendor account, should two
+    organizations ever connect the same account)."""
     if not events:
         return []
     account_ids = {e.account_id for e in events}

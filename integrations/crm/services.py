@@ -119,6 +119,8 @@ def deal_ingest(*, connection: Connection, record: DealRecord) -> Deal:
     with transaction.atomic():
         customer = customer_upsert(connection=connection, record=record.customer) if record.customer else None
         deal = _lock_or_create(Deal, connection=connection, external_id=record.external_id)
+        if record.source_updated_at is None:  # a vendor object without a modified time: newest we know
+            record.source_updated_at = timezone.now()
         if deal.source_updated_at and record.source_updated_at <= deal.source_updated_at:
             return deal  # an older or the same version: already applied
         deal.source_updated_at = record.source_updated_at
