@@ -38,11 +38,19 @@ services:
 test: venv services
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
-# Zero-setup demo: SQLite + in-process tasks unless DATABASE_URL/REDIS_URL are set.
+# The demo uses PostgreSQL + Redis (real workers and beat) when they answer or
+# can be started; otherwise the zero-setup default: SQLite + in-process tasks.
+DEMO_PG_URL ?= postgres://postgres@127.0.0.1:5432/taxpoynt_demo
+DEMO_REDIS_URL ?= redis://127.0.0.1:6379/2
 demo: venv
-	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py demo_setup
-	$(PY) manage.py run_demo
+	@if [ -z "$$DATABASE_URL" ] && $(MAKE) -s services >/dev/null 2>&1 && \
+	   psql -h 127.0.0.1 -U postgres -tAc "SELECT 1" >/dev/null 2>&1; then \
+	  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='taxpoynt_demo'" | grep -q 1 || \
+	    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE taxpoynt_demo"; \
+	  echo "demo on PostgreSQL + Redis"; \
+	  export DATABASE_URL=$(DEMO_PG_URL) REDIS_URL=$(DEMO_REDIS_URL); \
+	else echo "demo on SQLite with in-process tasks"; fi; \
+	$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py demo_setup && exec $(PY) manage.py run_demo
 
 # Refresh docs/screenshots/ from the browser suite.
 screenshots: venv services
