@@ -8,6 +8,6 @@ class PosConfig(AppConfig):
 
     def ready(self):
         # Registers each POS vendor's provider and imports its tasks.
-        from integrations.crm.apps import import_vendor_providers
+        from integrations.connections.registry import import_vendor_packages
 
-        import_vendor_providers(self.name)
+        import_vendor_packages(self.name)

@@ -36,7 +36,9 @@ def sq(square_sandbox):
 @pytest.fixture
 def square_org(make_org, make_user):
     owner = make_user()
-    org = make_org(owner=owner, name="Mama Put Lagos Ltd", tin="12345678-0001")
+    org = make_org(owner=owner, name="Mama Put Lagos Ltd", tin="12345678-0001", email="billing@mamaput.example.ng",
+                   telephone="+2348012345678", street_name="12 Adeola Odeku Street", city_name="Lagos",
+                   postal_zone="101241")
     org.owner = owner
     return org
 

@@ -1,0 +1,169 @@
+"""Square sales and refunds through the ingest path (integrations/pos/square/services.py)
+against the Square sandbox over a real socket: every pricing shape the
+sandbox makes (modifiers, line and order discounts, inclusive and additive
+VAT, zero-rated lines, tips, service charges) becomes an invoice whose totals
+agree with Square's; a disagreement is flagged; B2B by mapped TIN; refunds
+become credit notes; duplicates never make a second invoice."""
+import copy
+from decimal import Decimal
+
+import pytest
+
+from integrations.connections.models import WebhookEvent
+from integrations.pos.models import Location, Transaction
+from integrations.pos.square import services
+from integrations.pos.square.client import SquareClient
+from invoicing.models import Invoice
+
+from .fixtures import order_event, vat_sale
+
+pytestmark = pytest.mark.django_db
+
+
+def _order(sq, conn, **kw):
+    sale = sq.create_sale(emit=False, **kw)
+    with services.client_for(conn) as client:
+        return client.get_order(sale["order"]["id"]), sale
+
+
+def test_every_sandbox_pricing_shape_agrees_with_square(sq, square_connection):
+    tips = 0
+    for _ in range(40):
+        order, _sale = _order(sq, square_connection, random_sale=True)
+        txn = services.order_ingest(connection=square_connection, order=order)
+        invoice = txn.invoice
+        assert invoice is not None, order["id"]
+        assert not invoice.tax_mismatch, (order, invoice.source_figures)
+        square_tax = Decimal(order["total_tax_money"]["amount"]) / 100
+        tip = Decimal((order.get("total_tip_money") or {}).get("amount", 0)) / 100
+        tips += bool(tip)
+        # Square rounds VAT per line, EN 16931 per category: at most a kobo per line apart.
+        slack = Decimal("0.01") * len(order["line_items"])
+        assert abs(invoice.tax_amount - square_tax) <= slack
+        # Tips are outside VAT: left off the invoice, kept on the transaction.
+        assert abs(invoice.payable_amount - (Decimal(order["total_money"]["amount"]) / 100 - tip)) <= slack
+        assert invoice.submissions.get().state == "draft", invoice.submissions.get().errors
+        assert txn.tip_amount == tip and txn.status == Transaction.Status.COMPLETED
+        assert invoice.customer_tin == ""  # B2C by default
+    assert tips, "the random sales should include tipped ones"
+    modifiers = sum(bool(li.get("modifiers")) for t in Transaction.objects.all() for li in t.raw["line_items"])
+    service_charged = sum(bool(t.raw.get("service_charges")) for t in Transaction.objects.all())
+    discounted = sum(bool(t.raw.get("discounts")) for t in Transaction.objects.all())
+    inclusive = sum(any(x["type"] == "INCLUSIVE" for x in t.raw.get("taxes", [])) for t in Transaction.objects.all())
+    assert modifiers and service_charged and discounted and 0 < inclusive < 40
+
+
+def test_inclusive_and_additive_vat(sq, square_connection):
+    additive, _ = _order(sq, square_connection, order=vat_sale(qty="2", price=250000))
+    inclusive, _ = _order(sq, square_connection, order=vat_sale(qty="1", price=537500, tax_type="INCLUSIVE"))
+    a = services.order_ingest(connection=square_connection, order=additive).invoice
+    i = services.order_ingest(connection=square_connection, order=inclusive).invoice
+    assert (a.tax_exclusive_amount, a.tax_amount, a.payable_amount) == (Decimal("5000.00"), Decimal("375.00"),
+                                                                        Decimal("5375.00"))
+    assert (i.tax_exclusive_amount, i.tax_amount, i.payable_amount) == (Decimal("5000.00"), Decimal("375.00"),
+                                                                        Decimal("5375.00"))
+    assert not a.tax_mismatch and not i.tax_mismatch
+
+
+def test_square_figures_that_disagree_are_flagged(sq, square_connection):
+    order, _ = _order(sq, square_connection, order=vat_sale())
+    tampered = copy.deepcopy(order)
+    tampered["total_tax_money"]["amount"] += 100  # Square says ₦1 more VAT than the lines give
+    invoice = services.order_ingest(connection=square_connection, order=tampered).invoice
+    assert invoice.tax_mismatch is True
+    assert invoice.tax_amount == Decimal("375.00")  # ours stands; Square's is kept beside it
+    assert invoice.source_figures
+
+
+def test_b2b_when_a_customer_tin_is_mapped(sq, square_connection):
+    square_connection.field_map = {"customer_tin": "buyer_tin", "customer_name": "buyer_name"}
+    square_connection.save()
+    order, _ = _order(sq, square_connection, order=vat_sale(metadata={"buyer_tin": "87654321-0001",
+                                                                      "buyer_name": "Zenith Foods Ltd"}))
+    invoice = services.order_ingest(connection=square_connection, order=order).invoice
+    assert invoice.customer_tin == "87654321-0001" and invoice.customer_name == "Zenith Foods Ltd"
+
+
+def test_unselected_location_and_open_orders_are_not_invoiced(sq, square_connection):
+    loc = Location.objects.filter(connection=square_connection).order_by("external_id").first()
+    loc.active = False
+    loc.save()
+    order, _ = _order(sq, square_connection, order=vat_sale(), location_id=loc.external_id)
+    txn = services.order_ingest(connection=square_connection, order=order)
+    assert txn.invoice_id is None and txn.status == Transaction.Status.COMPLETED
+    open_order, _ = _order(sq, square_connection, order=vat_sale(), complete=False)
+    assert services.order_ingest(connection=square_connection, order=open_order).invoice_id is None
+
+
+def _event(conn, body: bytes, event_id: str, event_type: str) -> WebhookEvent:
+    return WebhookEvent.objects.create(vendor="square", event_id=event_id, event_type=event_type,
+                                       organization_id=conn.organization_id, connection=conn, raw_body=body,
+                                       headers={})
+
+
+def test_order_and_payment_events_make_one_invoice(sq, square_connection):
+    import json
+
+    sale = sq.create_sale(order=vat_sale(), emit=False)
+    order = sale["order"]
+    for n, etype in enumerate(["order.updated", "order.updated", "payment.updated"]):
+        if etype == "payment.updated":
+            payload = {"merchant_id": square_connection.external_account_id, "type": etype, "event_id": f"e{n}",
+                       "data": {"type": "payment", "id": sale["payment"]["id"],
+                                "object": {"payment": sale["payment"]}}}
+        else:
+            payload = order_event(merchant_id=square_connection.external_account_id, order=order, event_id=f"e{n}")
+        event = _event(square_connection, json.dumps(payload).encode(), f"e{n}", etype)
+        assert services.webhook_event_process(event=event) == WebhookEvent.Status.PROCESSED
+    assert Invoice.objects.filter(source_system="square", source_id=order["id"]).count() == 1
+
+
+def test_open_order_event_is_ignored(sq, square_connection):
+    import json
+
+    sale = sq.create_sale(order=vat_sale(), emit=False, complete=False)
+    payload = order_event(merchant_id=square_connection.external_account_id, order=sale["order"], event_id="o1",
+                          state="OPEN")
+    event = _event(square_connection, json.dumps(payload).encode(), "o1", "order.updated")
+    assert services.webhook_event_process(event=event) == WebhookEvent.Status.IGNORED
+    assert not Transaction.objects.exists()
+
+
+def test_refund_becomes_a_credit_note_once_the_sale_has_an_irn(sq, square_connection):
+    sale = sq.create_sale(order=vat_sale(), emit=False)
+    with services.client_for(square_connection) as client:
+        txn = services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
+        refund = sq.refund_payment(payment_id=sale["payment"]["id"], reason="Wrong order")
+        refund = client.get_refund(refund["id"])
+        assert refund["status"] == "COMPLETED"
+        with pytest.raises(services.InvoiceNotReady):  # no IRN yet: the task retries later
+            services.refund_ingest(connection=square_connection, refund=refund, client=client)
+        Invoice.objects.filter(pk=txn.invoice_id).update(irn="INV000001-59854B81-20261122", number="INV000001")
+        credit = services.refund_ingest(connection=square_connection, refund=refund, client=client)
+        again = services.refund_ingest(connection=square_connection, refund=refund, client=client)
+    assert credit.pk == again.pk and credit.kind == Invoice.Kind.CREDIT_NOTE
+    assert credit.original_invoice_id == txn.invoice_id and credit.payable_amount == Decimal("5375.00")
+    assert credit.credit_reason == "Wrong order"
+    assert Transaction.objects.get(pk=txn.pk).status == Transaction.Status.REFUNDED
+
+
+def test_reconciliation_invoices_sales_whose_webhooks_were_lost(sq, square_connection):
+    from django.utils import timezone
+
+    for _ in range(3):
+        sq.create_sale(random_sale=True, emit=False)  # no webhook ever arrives
+    sale = sq.create_sale(order=vat_sale(), emit=False)
+    with services.client_for(square_connection) as client:
+        services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
+    result = services.reconcile_day(connection=square_connection, day=timezone.localdate())
+    assert result == {"completed": 4, "invoiced_now": 3}
+    assert Transaction.objects.filter(invoice__isnull=False).count() == 4
+    assert services.reconcile_day(connection=square_connection, day=timezone.localdate())["invoiced_now"] == 0
+
+
+def test_client_errors_are_the_frameworks(square_sandbox):
+    from integrations.connections import http
+
+    with SquareClient(base_url=square_sandbox.url, access_token="nope") as client:
+        with pytest.raises(http.VendorAuthError):
+            client.list_locations()
