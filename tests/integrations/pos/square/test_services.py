@@ -167,3 +167,21 @@ def test_client_errors_are_the_frameworks(square_sandbox):
     with SquareClient(base_url=square_sandbox.url, access_token="nope") as client:
         with pytest.raises(http.VendorAuthError):
             client.list_locations()
+
+
+def test_reconciliation_beat_runs_on_the_batch_queue():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="square: end-of-day reconciliation")
+    assert task.task == "integrations.pos.square.tasks.batch_reconcile_day" and task.queue == "batch"
+    assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("1", "0", "Africa/Lagos")
+
+
+def test_reconcile_task_covers_every_connected_account(sq, square_connection):
+    from django.utils import timezone
+
+    from integrations.pos.square.tasks import batch_reconcile_day
+
+    sq.create_sale(order=vat_sale(), emit=False)
+    result = batch_reconcile_day.apply(kwargs={"day": timezone.localdate().isoformat()}).get()
+    assert result == {"completed": 1, "invoiced_now": 1}
