@@ -14,7 +14,7 @@ organization) and, endpoint by endpoint, runs N concurrent clients (httpx,
 one thread each) in a closed loop on that endpoint for --seconds (one slow
 endpoint would otherwise set every other endpoint's latency). Prints
 p50/p95/p99 and req/s per endpoint, then EXPLAIN (ANALYZE, BUFFERS) of each list query as the API builds
-it (the same selector + filter serializer + cursor ordering and page size),
+it (the same selector + filter serializer + `invoice_list_ordering` and page size),
 says which indexes each plan uses, and ends with one JSON line.
 """
 import argparse
@@ -45,7 +45,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 
 from integrations.connections.models import Connection  # noqa: E402
 from invoicing.models import Invoice  # noqa: E402
-from invoicing.selectors import invoice_list  # noqa: E402
+from invoicing.selectors import invoice_list, invoice_list_ordering  # noqa: E402
 from taxpoynt.api.pagination import CursorPagination  # noqa: E402
 from taxpoynt.apitokens.services import token_create  # noqa: E402
 from taxpoynt.ops.management.commands.bench_seed_invoices import BENCH_MULTI_USER, BENCH_USER  # noqa: E402
@@ -141,9 +141,9 @@ def run_load(url, requests_plan, clients, seconds):
     return latencies, dict(errors), time.monotonic() - t0
 
 
-def first_page(qs):
+def first_page(qs, ordering=None):
     """What CursorPagination runs for the first page: ORDER BY the cursor ordering, LIMIT page_size + 1."""
-    ordering = CursorPagination.ordering
+    ordering = ordering or CursorPagination.ordering
     ordering = [ordering] if isinstance(ordering, str) else list(ordering)
     return qs.order_by(*ordering)[: (CursorPagination.page_size or 50) + 1]
 
@@ -166,7 +166,8 @@ def explain_lists(user, cases):
     for name, params in cases.items():
         filters = InvoiceFilterSerializer(data=params)
         filters.is_valid(raise_exception=True)
-        out[name] = explain(first_page(invoice_list(user=user, filters=filters.validated_data)))
+        out[name] = explain(first_page(invoice_list(user=user, filters=filters.validated_data),
+                                       invoice_list_ordering(filters=filters.validated_data)))
     return out
 
 

@@ -66,6 +66,13 @@ class Invoice(models.Model):
     credit_reason = models.TextField(blank=True, help_text="Why a credit note was issued.")
     frozen_at = models.DateTimeField(null=True, blank=True, help_text="Set when numbered + signed; immutable after.")
     signed_at = models.DateTimeField(null=True, blank=True, help_text="When FIRS accepted the signed invoice.")
+    # The state of the invoice's FIRS submission, copied here so the list's FIRS
+    # status filter is one index range instead of a join probing every invoice
+    # (docs/performance.md). Written in the transaction that changes the
+    # submission: `submissions.transition` (and creation in `services`); on
+    # PostgreSQL a trigger (migration 0005) also covers raw UPDATEs of the state.
+    firs_state = models.CharField("FIRS state", max_length=12, blank=True, default="",
+                                  help_text="Copy of Submission(format=firs).state; empty without one.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,7 +88,11 @@ class Invoice(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="inv_org_created"),
-            models.Index(fields=["organization", "issue_date"], name="inv_org_issue"),
+            # Users in several organizations: organization_id = ANY(...) walks this in page order.
+            models.Index(fields=["-created_at", "organization"], name="inv_created_org"),
+            # Issue-date ranges, listed in (-issue_date, -created_at) order (selectors.invoice_list_ordering).
+            models.Index(fields=["organization", "-issue_date", "-created_at"], name="inv_org_issue_created"),
+            models.Index(fields=["organization", "firs_state", "-created_at"], name="inv_org_firs_created"),
             models.Index(fields=["organization", "connection", "-created_at"], name="inv_org_conn_created"),
             models.Index(fields=["organization", "payable_amount"], name="inv_org_payable"),
             models.Index(fields=["organization", "tax_mismatch"], name="inv_org_mismatch",
@@ -117,6 +128,12 @@ class Invoice(models.Model):
             changed = [name for name, value in loaded.items() if getattr(self, name) != value]
             if changed:
                 raise FrozenInvoiceError(f"invoice {self.number} is frozen; cannot change {', '.join(changed)}")
+        if not self._state.adding and not args and kwargs.get("update_fields") is None \
+                and not kwargs.get("force_insert"):
+            # firs_state is written by the submission state machine; saving an
+            # instance loaded before a transition must not put the old state back.
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and f.name != "firs_state"]
         super().save(*args, **kwargs)
         self._loaded_content = {name: getattr(self, name) for name in self.CONTENT_FIELDS}
 

@@ -168,6 +168,7 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
                 original_invoice=original,
                 credit_reason=canonical.note if canonical.kind == CREDIT_NOTE else "",
                 canonical=canonical_to_dict(canonical),
+                firs_state=Submission.State.DRAFT,  # its submission, created below, starts in draft
             )
             InvoiceLine.objects.bulk_create([
                 InvoiceLine(

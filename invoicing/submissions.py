@@ -18,11 +18,12 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from taxpoynt.errors import ApplicationError
 
-from .models import Submission, SubmissionAttempt
+from .models import Invoice, Submission, SubmissionAttempt
 
 logger = logging.getLogger(__name__)
 S = Submission.State
@@ -133,7 +134,12 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
     submission.error_source = error_source if (error or errors) else ""
     if exchange is not None:
         submission.last_exchange_at = now
-    submission.save()
+    with transaction.atomic():  # the invoice's copy of the FIRS state changes with the submission
+        submission.save()
+        if submission.format == "firs":
+            Invoice.objects.filter(pk=submission.invoice_id).exclude(firs_state=to_state).update(firs_state=to_state)
+            if Submission.invoice.is_cached(submission):
+                submission.invoice.firs_state = to_state
 
     logger.log(
         logging.WARNING if to_state in (S.REJECTED, S.DEAD, S.UNKNOWN) else logging.INFO,

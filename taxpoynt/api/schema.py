@@ -88,6 +88,9 @@ def add_error_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             acts_on_one_object = any(p.get("in") == "path" for p in operation.get("parameters", []))
             for status in ERROR_RESPONSES:
+                if status in responses and not responses[status].get("description"):
+                    # declared by the operation (for its own examples): keep them, add our wording
+                    responses[status]["description"] = ERROR_RESPONSES[status][0]
                 if status == "409" and not acts_on_one_object:
                     continue  # a state conflict needs an object with a state
                 responses.setdefault(status, _error_response(status))
