@@ -1,0 +1,327 @@
+"""Benchmark of the real-time POS path (Square): webhook acknowledgement,
+sale → invoice confirmed by the FIRS sandbox, maximum ingest rate with zero
+loss, and exactly one invoice per accepted sale event.
+
+    createdb -h 127.0.0.1 -U postgres taxpoynt_bench_pos
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/taxpoynt_bench_pos REDIS_URL=redis://127.0.0.1:6379/13 \
+        .venv/bin/python manage.py migrate
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/taxpoynt_bench_pos REDIS_URL=redis://127.0.0.1:6379/13 \
+        .venv/bin/python bench/pos_realtime.py --seconds 60 --rate 100 --firs-latency-ms 0
+
+The real stack, each piece its own process(es): the FIRS and Square sandboxes
+(`manage.py sandboxes --only firs square`, FIRS latency set through its
+/_sandbox/latency control), gunicorn (`-w 3 -k gthread --threads 8`), and a
+Celery worker on pos_realtime only (prefork, `--workers-c` processes,
+prefetch 1), on PostgreSQL and Redis. The sales exist in the Square sandbox
+(seeded without webhooks); this script plays Square's webhook sender: it
+signs `order.updated` (COMPLETED) deliveries itself (HMAC-SHA256 over the
+public notification URL + body) and posts them open-loop at --rate per second
+for --seconds. The worker fetches each order from the Square sandbox, builds
+the invoice and runs it through FIRS validate → sign → transmit → confirm.
+
+Phase 2 measures the maximum sustained ingest (acknowledged and stored, zero
+loss) with closed-loop clients for --ingest-seconds; its events name a
+merchant with no connection, so they are stored and acknowledged exactly like
+real ones but their processing is a no-op (measuring the intake, not a second
+invoice backlog).
+
+Prints the figures and ends with one JSON line.
+"""
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+FIRS_PORT, SQUARE_PORT, WEB_PORT = free_port(), free_port(), free_port()
+WEB = f"http://127.0.0.1:{WEB_PORT}"
+FIRS = f"http://127.0.0.1:{FIRS_PORT}"
+SQUARE = f"http://127.0.0.1:{SQUARE_PORT}"
+PATH = "/webhooks/pos/square"
+SIGNATURE_KEY = "bench-square-signature-key"
+os.environ.update(DJANGO_SETTINGS_MODULE="taxpoynt.settings", SANDBOX_PORT_FIRS=str(FIRS_PORT),
+                  SANDBOX_PORT_SQUARE=str(SQUARE_PORT), FIRS_BASE_URL=FIRS, SQUARE_BASE_URL=SQUARE,
+                  PUBLIC_BASE_URL=WEB, SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY, LOG_LEVEL="WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+import httpx  # noqa: E402
+
+from integrations.connections.models import Connection, WebhookEvent  # noqa: E402
+from integrations.pos.models import Transaction  # noqa: E402
+from integrations.pos.square import services  # noqa: E402
+from invoicing.models import Invoice, Submission  # noqa: E402
+from taxpoynt.tenancy.services import organization_create  # noqa: E402
+
+DONE = (Submission.State.CONFIRMED, Submission.State.TRANSMITTED)
+
+
+def sign(body: bytes) -> str:
+    return base64.b64encode(hmac.new(SIGNATURE_KEY.encode(), (WEB + PATH).encode() + body,
+                                     hashlib.sha256).digest()).decode()
+
+
+def event_body(merchant_id: str, order: dict) -> bytes:
+    return json.dumps({
+        "merchant_id": merchant_id, "type": "order.updated", "event_id": str(uuid.uuid4()),
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "data": {"type": "order", "id": order["id"], "object": {"order_updated": {
+            "order_id": order["id"], "location_id": order["location_id"], "state": "COMPLETED",
+            "version": order.get("version", 1), "created_at": order["created_at"],
+            "updated_at": order["updated_at"]}}}}, separators=(",", ":")).encode()
+
+
+def pct(values, p):
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 2)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 2)
+
+
+def wait_http(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def setup(n_sales: int):
+    """A FIRS business, an organization with its FIRS credentials, a Square
+    connection holding a real sandbox token, and `n_sales` completed sales."""
+    b = httpx.post(FIRS + "/_sandbox/businesses", json={}).json()
+    httpx.post(FIRS + "/_sandbox/webhook", json={"business_id": b["business_id"], "url": "http://127.0.0.1:9/firs"})
+    tag = uuid.uuid4().hex[:8]
+    org = organization_create(name=f"POS bench {tag}", tin=b["tin"], email="billing@bench.example.ng",
+                              telephone="+2348012345678", street_name="12 Adeola Odeku Street",
+                              city_name="Lagos", postal_zone="101241", firs_business_id=uuid.UUID(b["business_id"]),
+                              firs_service_id=b["service_id"], firs_api_key=b["api_key"],
+                              firs_api_secret=b["api_secret"], firs_crypto_keys=b["crypto_keys"])
+    tokens = httpx.post(SQUARE + "/_sandbox/tokens", json={}).json()
+    conn = Connection.objects.create(
+        organization=org, vendor="square", kind="pos", status="connected", external_account_id=tokens["merchant_id"],
+        credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
+                                "merchant_id": tokens["merchant_id"], "pkce": False}),
+        token_expires_at=django.utils.timezone.now() + dt.timedelta(days=30))
+    services.locations_refresh(connection=conn)
+    now = dt.datetime.now(dt.timezone.utc)
+    httpx.post(SQUARE + "/_sandbox/sales/history", timeout=600, json={
+        "count": n_sales, "start_at": (now - dt.timedelta(hours=6)).isoformat(),
+        "end_at": (now - dt.timedelta(minutes=1)).isoformat()})
+    orders = []
+    with services.client_for(conn) as client:
+        ids = [loc["id"] for loc in client.list_locations()]
+        for page in client.iter_order_pages(location_ids=ids, limit=1000, query={
+                "filter": {"state_filter": {"states": ["COMPLETED"]}},
+                "sort": {"sort_field": "CREATED_AT", "sort_order": "ASC"}}):
+            orders.extend(page.orders)
+    return org, conn, orders
+
+
+def post_one(http, merchant_id, order, out, lock):
+    body = event_body(merchant_id, order)
+    sent = time.time()
+    t0 = time.perf_counter()
+    try:
+        r = http.post(PATH, content=body, headers={"Content-Type": "application/json",
+                                                   "x-square-hmacsha256-signature": sign(body)})
+        status, new = r.status_code, (r.json().get("new") if r.status_code == 200 else 0)
+    except httpx.HTTPError as exc:
+        status, new = f"error {type(exc).__name__}", 0
+    ack_ms = (time.perf_counter() - t0) * 1000
+    with lock:
+        out.append({"order_id": order["id"], "sent": sent, "ack_ms": ack_ms, "status": status, "new": new})
+
+
+def open_loop(merchant_id, orders, rate, seconds, threads=64):
+    """Post one signed delivery every 1/rate s (open loop: a slow answer never
+    slows the sender) for `seconds`."""
+    out, lock = [], threading.Lock()
+    n = min(len(orders), int(rate * seconds))
+    limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+    with httpx.Client(base_url=WEB, timeout=30, limits=limits) as http, ThreadPoolExecutor(threads) as pool:
+        start = time.perf_counter()
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(post_one, http, merchant_id, orders[i], out, lock)
+    return out, orders[:n]
+
+
+def closed_loop(seconds, clients):
+    """As fast as `clients` concurrent senders go, for `seconds`."""
+    fake = {"id": "X", "location_id": "L", "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z"}
+    out, lock = [], threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run():
+        with httpx.Client(base_url=WEB, timeout=30) as http:
+            while time.monotonic() < deadline:
+                post_one(http, "ML-NO-CONNECTION", {**fake, "id": uuid.uuid4().hex}, out, lock)
+
+    ts = [threading.Thread(target=run) for _ in range(clients)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out, time.monotonic() - t0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=100, help="signed sale webhooks per second")
+    parser.add_argument("--firs-latency-ms", type=int, default=0, help="latency added by the FIRS sandbox")
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--workers-c", type=int, default=4, help="pos_realtime worker processes (prefork)")
+    parser.add_argument("--ingest-seconds", type=float, default=15)
+    parser.add_argument("--ingest-clients", type=int, default=32)
+    parser.add_argument("--drain-timeout", type=float, default=900, help="max wait for the backlog to confirm")
+    args = parser.parse_args()
+
+    procs = []
+    env = dict(os.environ)
+    from taxpoynt.celery import app
+
+    app.control.purge()
+    try:
+        procs.append(subprocess.Popen([sys.executable, "manage.py", "sandboxes", "--only", "firs", "square"],
+                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_http(FIRS + "/_sandbox/requests")
+        wait_http(SQUARE + "/_sandbox/state")
+        latency = {"mode": "fixed", "ms": args.firs_latency_ms} if args.firs_latency_ms else {"mode": "none"}
+        httpx.post(FIRS + "/_sandbox/latency", json=latency).raise_for_status()
+        warmup = 30
+        org, conn, orders = setup(int(args.rate * args.seconds) + warmup)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "taxpoynt.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-w",
+             str(args.web_workers), "-k", "gthread", "--threads", "8", "--log-level", "warning"],
+            cwd=ROOT, env=env))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", "pos_realtime", "--pool", "prefork",
+             "-c", str(args.workers_c), "--prefetch-multiplier", "1", "-n", "posbench@%h", "--without-heartbeat",
+             "--without-gossip", "--without-mingle", "--loglevel", "WARNING"], cwd=ROOT, env=env))
+        wait_http(WEB + "/healthz")
+
+        # Warm up (imports, connection pools, schema compilation in each worker process); not measured.
+        warm, _ = open_loop(conn.external_account_id, orders[:warmup], rate=10, seconds=warmup / 10)
+        warm_ids = [w["order_id"] for w in warm]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and Submission.objects.filter(
+                invoice__source_id__in=warm_ids, state__in=DONE).count() < len(warm_ids):
+            time.sleep(0.5)
+
+        # Phase 1: sustained sales at --rate for --seconds.
+        results, sent_orders = open_loop(conn.external_account_id, orders[warmup:], args.rate, args.seconds)
+        sent_at = {r["order_id"]: r["sent"] for r in results}
+        accepted = [r for r in results if r["status"] == 200]
+        accepted_ids = [r["order_id"] for r in accepted]
+        t_end_send = time.time()
+        deadline = time.monotonic() + args.drain_timeout
+        while time.monotonic() < deadline:
+            done = Submission.objects.filter(invoice__source_id__in=accepted_ids, state__in=DONE).count()
+            if done >= len(accepted_ids):
+                break
+            bad = Submission.objects.filter(invoice__source_id__in=accepted_ids,
+                                            state__in=[Submission.State.REJECTED, Submission.State.DEAD]).count()
+            if done + bad >= len(accepted_ids):
+                break
+            time.sleep(1)
+        drained_after = time.time() - t_end_send
+        subs = Submission.objects.filter(invoice__source_id__in=accepted_ids, state__in=DONE).values_list(
+            "invoice__source_id", "updated_at")
+        sale_to_confirmed = sorted((u.timestamp() - sent_at[s]) * 1000 for s, u in subs)
+        ack = sorted(r["ack_ms"] for r in accepted)
+        invoices_per_order = dict(Invoice.objects.filter(organization=org, source_system="square",
+                                                         source_id__in=accepted_ids)
+                                  .values_list("source_id").annotate(n=django.db.models.Count("id")))
+        exactly_one = sum(1 for i in accepted_ids if invoices_per_order.get(i) == 1)
+        duplicates = sum(1 for n in invoices_per_order.values() if n > 1)
+        stored = WebhookEvent.objects.filter(connection=conn).count() - len(warm)
+        states = dict(Submission.objects.filter(invoice__organization=org).values_list("state")
+                      .annotate(n=django.db.models.Count("id")))
+        mismatched = Invoice.objects.filter(organization=org, tax_mismatch=True).count()
+
+        # Phase 2: maximum ingest (acknowledged + stored), zero loss.
+        ingest, wall = closed_loop(args.ingest_seconds, args.ingest_clients)
+        ok = [r for r in ingest if r["status"] == 200]
+        stored_ingest = WebhookEvent.objects.filter(vendor="square", event_id__isnull=False,
+                                                    connection__isnull=True,
+                                                    received_at__gte=dt.datetime.fromtimestamp(
+                                                        min(r["sent"] for r in ingest) - 1, dt.timezone.utc)).count()
+        ingest_ack = sorted(r["ack_ms"] for r in ok)
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        app.control.purge()
+
+    figures = {
+        "seconds": args.seconds, "rate": args.rate, "firs_latency_ms": args.firs_latency_ms,
+        "web_workers": args.web_workers, "pos_worker_processes": args.workers_c,
+        "sent": len(results), "accepted": len(accepted), "non_200": len(results) - len(accepted),
+        "ack_p50_ms": pct(ack, 50), "ack_p99_ms": pct(ack, 99),
+        "sale_to_confirmed_p50_ms": pct(sale_to_confirmed, 50), "sale_to_confirmed_p95_ms": pct(sale_to_confirmed, 95),
+        "sale_to_confirmed_p99_ms": pct(sale_to_confirmed, 99), "confirmed": len(sale_to_confirmed),
+        "drained_after_s": round(drained_after, 1),
+        "confirmed_per_s": round(len(sale_to_confirmed) / (args.seconds + drained_after), 1),
+        "events_stored": stored, "invoices_exactly_one": exactly_one,
+        "accepted_without_exactly_one_invoice": len(accepted_ids) - exactly_one,
+        "orders_with_more_than_one_invoice": duplicates,
+        "submission_states": states, "tax_mismatch": mismatched,
+        "ingest_clients": args.ingest_clients, "ingest_sent": len(ingest), "ingest_accepted": len(ok),
+        "ingest_stored": stored_ingest, "ingest_lost": len(ok) - stored_ingest,
+        "ingest_per_s": round(len(ok) / wall, 1), "ingest_ack_p50_ms": pct(ingest_ack, 50),
+        "ingest_ack_p99_ms": pct(ingest_ack, 99),
+    }
+    print(f"phase 1: {figures['sent']} signed sale webhooks at {args.rate}/s for {args.seconds}s, "
+          f"FIRS +{args.firs_latency_ms} ms; accepted {figures['accepted']}, non-200 {figures['non_200']}")
+    print(f"  ack p50 {figures['ack_p50_ms']} ms, p99 {figures['ack_p99_ms']} ms")
+    print(f"  sale → confirmed p50 {figures['sale_to_confirmed_p50_ms']} ms, p95 "
+          f"{figures['sale_to_confirmed_p95_ms']} ms, p99 {figures['sale_to_confirmed_p99_ms']} ms "
+          f"({figures['confirmed']} confirmed, backlog drained {figures['drained_after_s']} s after the last "
+          f"webhook, {figures['confirmed_per_s']} confirmed/s)")
+    print(f"  every accepted event → exactly one invoice: {exactly_one}/{len(accepted_ids)}; "
+          f"submission states {states}")
+    print(f"phase 2: max ingest {figures['ingest_per_s']} webhooks/s with {args.ingest_clients} clients; "
+          f"accepted {len(ok)}, stored {stored_ingest}, lost {figures['ingest_lost']}; ack p50 "
+          f"{figures['ingest_ack_p50_ms']} ms, p99 {figures['ingest_ack_p99_ms']} ms")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
