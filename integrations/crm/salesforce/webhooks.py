@@ -31,6 +31,7 @@ import hmac
 import json
 from urllib.parse import parse_qs, urlparse
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.expressions import RawSQL
 
@@ -62,7 +63,7 @@ def _connection_for(uri: str) -> Connection:
     try:
         connection = (Connection.objects.exclude(status=Connection.Status.DISCONNECTED)
                       .get(pk=connection_id, vendor=SalesforceProvider.key))
-    except (Connection.DoesNotExist, ValueError, Exception):
+    except (Connection.DoesNotExist, ValueError, ValidationError):  # unknown or not a UUID
         raise WebhookRejected("bad_token", "No connected Salesforce org for this listener URL.") from None
     expected = connection_credentials(connection).get("webhook_token", "")
     if not expected or not hmac.compare_digest(expected.encode(), token.encode()):

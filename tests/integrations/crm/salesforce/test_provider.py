@@ -58,6 +58,10 @@ def test_web_server_flow_connects_through_the_dashboard(client, sf, make_org, ma
     assert creds["instance_url"] == sf.url and creds["flow"] == "web"
     assert creds["access_token"] and creds["refresh_token"] and len(creds["webhook_token"]) >= 32
     assert conn.token_expires_at is None  # Salesforce sends no expires_in
+    from django_celery_beat.models import PeriodicTask
+
+    assert PeriodicTask.objects.get(name="salesforce write-back").task.endswith("tasks.writeback_due")
+    assert PeriodicTask.objects.get(pk=conn.periodic_task_id).enabled  # the delta sync beat
     assert "webhook_token" not in _stored(conn)  # encrypted at rest
     # A session expires: the refresh-token grant gives a new one (no rotation).
     new = connection_refresh_rejected_token(connection=conn, rejected_access_token=creds["access_token"])

@@ -80,6 +80,8 @@ def test_wrong_token_is_refused_401(client, sf, sf_connection, seeded_won):
     assert response.status_code == 401 and response.json()["code"] == "bad_token"
     response = _post(client, "/webhooks/crm/salesforce", body)
     assert response.status_code == 401
+    response = _post(client, "/webhooks/crm/salesforce?c=not-a-uuid&token=x", body)
+    assert response.status_code == 401 and response.json()["code"] == "bad_token"
     assert not WebhookEvent.objects.exists()
 
 
