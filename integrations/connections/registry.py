@@ -125,6 +125,12 @@ class Provider:
         its lock): e.g. create a per-connection webhook secret once."""
 
     @classmethod
+    def connection_facts(cls, *, connection) -> list[tuple[str, str]]:
+        """(label, value) pairs the connection page shows (API usage, a
+        listener URL to configure at the vendor, items needing attention …)."""
+        return []
+
+    @classmethod
     def webhook_ack(cls, *, received: int, new: int) -> tuple[bytes, str] | None:
         """(body, content type) answering an accepted delivery, or None for the
         default JSON summary. For vendors that require a protocol-level

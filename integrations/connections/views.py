@@ -104,6 +104,7 @@ def connection_detail(request, connection_id):
         "won_text": "\n".join(rule.get("won_stages", [])), "lost_text": "\n".join(rule.get("lost_stages", [])),
         "progress_url": reverse("connections:progress", kwargs={"connection_id": conn.pk}),
         "recent_events": conn.webhook_events.order_by("-received_at")[:10],
+        "provider_facts": provider.connection_facts(connection=conn),
     }, status=400 if errors else 200)
 
 

@@ -124,6 +124,32 @@ class SalesforceProvider(Provider):
         return parse_events(body)
 
     @classmethod
+    def connection_facts(cls, *, connection) -> list[tuple[str, str]]:
+        from django.conf import settings
+
+        from integrations.connections.oauth import connection_credentials
+
+        from .webhooks import listener_url
+
+        creds = connection_credentials(connection)
+        data = connection.settings or {}
+        facts_shown = [("Connected with", "JWT bearer (server to server)" if creds.get("flow") == "jwt"
+                        else "OAuth web server flow"),
+                       ("Instance", creds.get("instance_url", ""))]
+        if creds.get("webhook_token"):
+            facts_shown.append(("Outbound message endpoint URL",
+                                listener_url(connection, base_url=settings.PUBLIC_BASE_URL)))
+        usage = data.get("api_usage") or {}
+        if usage:
+            text = f"{usage.get('used')} / {usage.get('max')} API requests (rolling 24 h)"
+            if usage.get("limit_exceeded"):
+                text += " — limit exceeded, syncing paused until the next hour"
+            facts_shown.append(("Salesforce API usage", text))
+        attention = data.get("writeback_attention") or 0
+        facts_shown.append(("Write-backs needing attention", str(attention)))
+        return facts_shown
+
+    @classmethod
     def webhook_ack(cls, *, received: int, new: int):
         from .outbound import ACK_CONTENT_TYPE, ack_response
 

@@ -79,7 +79,7 @@ def test_expired_query_locator_restarts_after_the_last_record(sf, sf_connection,
     assert Invoice.objects.filter(source_system="salesforce").count() == len(ids)
 
 
-def test_request_limit_exceeded_keeps_checkpoint_and_records_usage(sf, sf_connection):
+def test_request_limit_exceeded_keeps_checkpoint_and_records_usage(sf, sf_connection, client):
     _many_won(sf, 4)
     store = sf.app.sandbox.store
     store.daily_limit = store.api_usage + 1  # one more call, then REQUEST_LIMIT_EXCEEDED
@@ -89,6 +89,9 @@ def test_request_limit_exceeded_keeps_checkpoint_and_records_usage(sf, sf_connec
     conn = Connection.objects.get(pk=sf_connection.pk)
     assert conn.settings["api_usage"]["limit_exceeded"] is True
     assert conn.sync_checkpoint["state"]["next"]
+    client.force_login(sf_connection.owner)
+    page = client.get(f"/dashboard/connections/{conn.pk}").content.decode()
+    assert f"{store.daily_limit} API requests" in page and "limit exceeded" in page
     store.daily_limit = 100000
     assert sync_run(connection_id=conn.pk).complete
     assert Invoice.objects.filter(source_system="salesforce").count() == 4

@@ -59,7 +59,8 @@ def test_unconfirmed_invoice_is_not_written_back(sf, sf_connection, confirmed):
     assert not _patches(opp).exists()
 
 
-def test_failure_is_retried_with_backoff_until_it_succeeds_without_duplicates(sf, sf_connection, confirmed):
+def test_failure_is_retried_with_backoff_until_it_succeeds_without_duplicates(sf, sf_connection, confirmed, client,
+                                                                             make_user):
     opp, invoice = confirmed
     # A field the org does not have: Salesforce answers INVALID_FIELD.
     Connection.objects.filter(pk=sf_connection.pk).update(
@@ -72,6 +73,14 @@ def test_failure_is_retried_with_backoff_until_it_succeeds_without_duplicates(sf
     assert entry["attempts"] == 1 and "INVALID_FIELD" in entry["error"]
     assert conn.settings["writeback_attention"] == 1
     assert conn.last_error.startswith("Salesforce write-back needs attention")
+    # Needs attention: on the connection page and in the admin.
+    client.force_login(sf_connection.owner)
+    page = client.get(f"/dashboard/connections/{conn.pk}").content.decode()
+    assert "Salesforce write-back needs attention: 1 opportunity" in page and "INVALID_FIELD" in page
+    assert "<dt>Write-backs needing attention</dt><dd>1</dd>" in page
+    admin = make_user(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    assert "write-back needs attention" in client.get(f"/admin/connections/connection/{conn.pk}/change/").content.decode()
     # The invoice itself is untouched by the failure.
     assert Invoice.objects.get(pk=invoice.pk).irn == invoice.irn
     # Not due yet: nothing is sent.

@@ -21,8 +21,10 @@ def sf(salesforce, settings, jwt_keys):
 def sf_connection(sf, make_org, make_user, jwt_keys):
     owner = make_user()
     org = make_org(owner=owner, name="Adaeze Trading Ltd", tin="12345678-0001")
-    return connection_connect_jwt(organization=org, username=sf.app.sandbox.store.username,
-                                  private_key_pem=jwt_keys[0].decode())
+    connection = connection_connect_jwt(organization=org, username=sf.app.sandbox.store.username,
+                                        private_key_pem=jwt_keys[0].decode())
+    connection.owner = owner  # for dashboard checks
+    return connection
 
 
 @pytest.fixture
