@@ -9,6 +9,15 @@
 - `mapping`: Square order / return order → `invoicing.canonical.CanonicalInvoice`.
 - `sandbox`: a local Square (WSGI) for tests, benches and the demo.
 
-Wiring into `integrations.connections` (provider, OAuth adapter, sync, tasks)
-follows the framework's vendor layout.
+Wiring into `integrations.connections`:
+- `provider`: `SquareProvider` (facts as data, webhook verification/parsing,
+  token refresh/revoke hooks), registered at app ready.
+- `oauth` (+ the tiny `allauth_square` app): our django-allauth OAuth2
+  provider for Square (authorization code + PKCE, JSON token exchange).
+- `services`: order/refund ingest → Transaction + invoice / credit note,
+  webhook event processing, end-of-day reconciliation, batch re-processing.
+- `sync`: the order sync (COMPLETED, updated_at cursor, ≤ 10 locations a
+  query, checkpointed, 429-aware) for the generic runner.
+- `tasks`: the pos_realtime webhook task, locations refresh, reconciliation.
+- `demo`: the Square part of `make demo`.
 """

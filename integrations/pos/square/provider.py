@@ -88,11 +88,15 @@ class SquareProvider(Provider):
     def verify_webhook(cls, *, method, uri, body, headers) -> None:
         from .webhooks import signature_from_headers, verify_signature
 
+        from taxpoynt.ops.metrics import webhook_events_total
+
         signature = signature_from_headers(headers)
         if not signature:
+            webhook_events_total.labels(vendor=cls.key, outcome="missing_signature").inc()
             raise WebhookRejected("missing_signature", "The x-square-hmacsha256-signature header is missing.")
         if not verify_signature(signature_key=webhook_signature_key(), notification_url=uri, body=body,
                                 signature=signature):
+            webhook_events_total.labels(vendor=cls.key, outcome="bad_signature").inc()
             raise WebhookRejected("bad_signature", "The Square signature does not match.")
 
     @classmethod
@@ -101,10 +105,14 @@ class SquareProvider(Provider):
 
         from .webhooks import WebhookError, parse_event
 
+        from taxpoynt.ops.metrics import webhook_events_total
+
         try:
             event = parse_event(body)
         except WebhookError as exc:
+            webhook_events_total.labels(vendor=cls.key, outcome="malformed").inc()
             raise WebhookRejected("malformed", str(exc)) from None
+        webhook_events_total.labels(vendor=cls.key, outcome="verified").inc()
         return [ParsedEvent(event_id=event.event_id, event_type=event.type, account_id=event.merchant_id,
                             payload=json.loads(body))]
 

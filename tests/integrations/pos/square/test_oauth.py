@@ -1,0 +1,64 @@
+"""Square tokens through the generic token service (integrations/pos/square/oauth.py
++ provider.py): a PKCE refresh rotates the refresh token (stored, encrypted;
+the old one is dead at Square), a dead refresh token marks the connection
+needs_reauth, and revoke uses the app's Client secret."""
+import datetime
+import json
+
+import pytest
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from integrations.connections.models import Connection
+from integrations.connections.oauth import NeedsReauth, connection_get_access_token
+from integrations.pos.square.client import SquareClient
+from integrations.pos.square.oauth import refresh_access_token, revoke_access_token
+
+from .fixtures import connect
+
+pytestmark = pytest.mark.django_db
+
+
+def _expire(conn):
+    Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() + datetime.timedelta(days=1))
+    conn.refresh_from_db()
+
+
+def test_pkce_refresh_rotates_and_is_stored_encrypted(sq, square_org, square_sandbox):
+    conn = connect(square_org, sq, pkce=True)
+    old = json.loads(conn.credentials)
+    _expire(conn)  # inside the weekly refresh margin
+    token = connection_get_access_token(connection=conn)
+    conn.refresh_from_db()
+    new = json.loads(conn.credentials)
+    assert token == new["access_token"] != old["access_token"]
+    assert new["refresh_token"] != old["refresh_token"]  # PKCE rotates
+    assert conn.token_expires_at > timezone.now() + datetime.timedelta(days=29)
+    with db_connection.cursor() as cur:  # encrypted at rest
+        cur.execute("SELECT credentials FROM connections_connection WHERE id = %s", [conn.pk])
+        assert new["refresh_token"].encode() not in bytes(cur.fetchone()[0])
+    with pytest.raises(Exception):
+        refresh_access_token(refresh_token=old["refresh_token"], pkce=True)
+    with SquareClient(base_url=square_sandbox.url, access_token=token) as client:
+        assert client.list_locations()
+
+
+def test_dead_refresh_token_needs_reauth(sq, square_org):
+    conn = connect(square_org, sq, pkce=True)
+    creds = json.loads(conn.credentials)
+    refresh_access_token(refresh_token=creds["refresh_token"], pkce=True)  # someone else rotated it
+    _expire(conn)
+    with pytest.raises(NeedsReauth):
+        connection_get_access_token(connection=conn)
+    assert Connection.objects.get(pk=conn.pk).status == Connection.Status.NEEDS_REAUTH
+
+
+def test_revoke_kills_the_access_token(sq, square_org, square_sandbox):
+    conn = connect(square_org, sq)
+    token = json.loads(conn.credentials)["access_token"]
+    assert revoke_access_token(access_token=token) is True
+    from integrations.connections.http import VendorAuthError
+
+    with SquareClient(base_url=square_sandbox.url, access_token=token) as client:
+        with pytest.raises(VendorAuthError):
+            client.list_locations()
