@@ -72,3 +72,18 @@ def login(live_server):
         page.get_by_role("button", name="Sign In").click()
         page.wait_for_url(f"{live_server.url}/dashboard/")
     return do
+
+
+# The vendor and FIRS sandboxes (real sockets) for the connect/sell/support tests.
+from tests.integrations.crm.hubspot.fixtures import hubspot_sandbox, sandbox  # noqa: E402,F401
+from tests.integrations.pos.square.fixtures import sq, square_sandbox  # noqa: E402,F401
+from tests.invoicing.firs.plugin import (  # noqa: E402,F401
+    firs_business, firs_sandbox, firs_sandbox_server, firs_test_keys)
+
+
+@pytest.fixture
+def public_url(live_server, settings):
+    """The live server is the public base URL the vendors redirect to and post
+    webhooks at (the browser's cookies belong to this host)."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    return live_server.url
