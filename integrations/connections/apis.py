@@ -1,5 +1,5 @@
 """/api/v1/connections…: list, detail, disconnect (DELETE), sync now."""
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
@@ -12,6 +12,18 @@ from taxpoynt.audit.models import AuditLog
 
 from .selectors import connection_list, user_can_manage
 from .services import connection_disconnect, connection_request_sync
+
+
+CONNECTION_EXAMPLE = {
+    "id": "3c59dc04-8b4e-4f1a-9c2a-1f0e5d6b7a88", "organization_id": "8f14e45f-ceea-467f-a8dc-2c1e8f3a9b10",
+    "vendor": "hubspot", "kind": "crm", "status": "syncing", "display_name": "adaeze.hubspot.com",
+    "external_account_id": "62515", "sync_progress_done": 1200, "sync_progress_total": 4810,
+    "last_synced_at": "2026-11-20T09:00:00Z", "last_error": "", "token_expires_at": "2026-11-20T09:44:00Z",
+    "import_started_at": "2026-11-20T09:12:00Z", "import_finished_at": None,
+    "trigger_rule": {"won_stages": ["closedwon"], "lost_stages": ["closedlost"], "tax_category": "STANDARD_VAT",
+                     "tax_rate": "7.5", "exemption_reason": ""},
+    "field_map": {"customer.tin": "company.tin"}, "created_at": "2026-11-20T09:11:00Z",
+}
 
 
 class ConnectionOutputSerializer(serializers.Serializer):
@@ -45,7 +57,9 @@ class ConnectionListApi(APIView):
     pagination_class = CursorPagination
 
     @extend_schema(operation_id="connections_list", parameters=[ConnectionFilterSerializer],
-                   responses=ConnectionOutputSerializer(many=True))
+                   responses=ConnectionOutputSerializer(many=True),
+                   examples=[OpenApiExample("A HubSpot connection importing history", value=CONNECTION_EXAMPLE,
+                                            response_only=True)])
     def get(self, request):
         filters = ConnectionFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -63,7 +77,8 @@ def _managed(request, connection_id):
 
 
 class ConnectionDetailApi(APIView):
-    @extend_schema(operation_id="connections_detail", responses=ConnectionOutputSerializer)
+    @extend_schema(operation_id="connections_detail", responses=ConnectionOutputSerializer,
+                   examples=[OpenApiExample("A HubSpot connection", value=CONNECTION_EXAMPLE, response_only=True)])
     def get(self, request, connection_id):
         conn = get_object_or_404(connection_list(user=request.user), pk=connection_id)
         return Response(ConnectionOutputSerializer(conn).data)
@@ -87,7 +102,11 @@ class ConnectionSyncApi(APIView):
         get_object_or_404(connection_list(user=request.user), pk=kwargs["connection_id"])
 
     @extend_schema(operation_id="connections_sync", request=SyncInputSerializer,
-                   responses={202: ConnectionOutputSerializer})
+                   responses={202: ConnectionOutputSerializer},
+                   examples=[OpenApiExample("Historical import", value={"mode": "historical"}, request_only=True),
+                             OpenApiExample("Queued", value={**CONNECTION_EXAMPLE, "sync_progress_done": 0,
+                                                              "sync_progress_total": None},
+                                            response_only=True, status_codes=["202"])])
     def post(self, request, connection_id):
         conn = _managed(request, connection_id)
         data = SyncInputSerializer(data=request.data)

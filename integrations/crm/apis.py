@@ -1,6 +1,6 @@
 """/api/v1/crm/…: connect + callback per vendor, deals, customers, manual invoice."""
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -19,6 +19,29 @@ from .selectors import customer_list, deal_get, deal_list
 from .services import deal_generate_invoice
 
 
+_ORG = "8f14e45f-ceea-467f-a8dc-2c1e8f3a9b10"
+_CONN = "3c59dc04-8b4e-4f1a-9c2a-1f0e5d6b7a88"
+_DEAL = "c4ca4238-a0b9-4382-8dcc-509a6f75849b"
+_INV = "a87ff679-a2f3-471d-8181-a67b7542122c"
+DEAL_EXAMPLE = {
+    "id": _DEAL, "organization_id": _ORG, "connection_id": _CONN, "vendor": "hubspot",
+    "external_id": "11000000001", "name": "Cold room install", "pipeline": "default", "stage": "closedwon",
+    "status": "won", "amount": "250000.00", "currency": "NGN", "close_date": "2026-11-20",
+    "customer": {"id": "e4da3b7f-bbce-4345-b777-2d2b4d1f0c11", "name": "Zenith Foods Ltd", "tin": "87654321-0001"},
+    "invoice": {"id": _INV, "number": "INV-000042", "irn": "INV000042-59854B81-20261120"},
+    "credit_note_id": None, "invoice_error": "", "source_updated_at": "2026-11-20T09:14:03.120000Z",
+    "created_at": "2026-11-20T09:14:05.002000Z",
+}
+CUSTOMER_EXAMPLE = {
+    "id": "e4da3b7f-bbce-4345-b777-2d2b4d1f0c11", "organization_id": _ORG, "connection_id": _CONN,
+    "external_id": "company:21000000001", "name": "Zenith Foods Ltd", "tin": "87654321-0001",
+    "email": "ngozi@zenith.example.ng", "telephone": "+2348098765432",
+    "address": {"street_name": "5 Marina", "city_name": "Lagos", "postal_zone": "", "country": "NG"},
+    "source_updated_at": "2026-11-20T09:10:00Z", "created_at": "2026-11-20T09:14:05Z",
+}
+GENERATED_EXAMPLE = {"deal_id": _DEAL, "invoice": {"id": _INV, "number": "", "irn": "", "kind": "invoice"}}
+
+
 def _crm_provider(vendor):
     try:
         provider = get_provider(vendor)
@@ -29,12 +52,12 @@ def _crm_provider(vendor):
     return provider
 
 
-class ConnectInputSerializer(serializers.Serializer):
+class CrmConnectInputSerializer(serializers.Serializer):
     organization = serializers.UUIDField(required=False)
     next = serializers.CharField(required=False, allow_blank=True)
 
 
-class ConnectOutputSerializer(serializers.Serializer):
+class CrmConnectOutputSerializer(serializers.Serializer):
     authorize_url = serializers.URLField()
     vendor = serializers.CharField()
     organization = serializers.UUIDField()
@@ -44,10 +67,19 @@ class CrmConnectApi(APIView):
     """Start the OAuth flow: returns the vendor's authorize URL (state is
     stashed in this session; follow the URL in the same browser)."""
 
-    @extend_schema(operation_id="crm_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer)
+    @extend_schema(operation_id="crm_connect", request=CrmConnectInputSerializer, responses=CrmConnectOutputSerializer,
+                   examples=[
+                       OpenApiExample("Connect an organization", request_only=True,
+                                      value={"organization": _ORG, "next": ""}),
+                       OpenApiExample("Authorize URL", response_only=True, value={
+                           "authorize_url": "https://app.hubspot.com/oauth/authorize?client_id=…&redirect_uri="
+                                            "https%3A%2F%2Ftaxpoynt.example%2Fapi%2Fv1%2Fcrm%2Fhubspot%2Fcallback"
+                                            "&scope=oauth+crm.objects.deals.read&response_type=code&state=…",
+                           "vendor": "hubspot", "organization": _ORG}),
+                   ])
     def post(self, request, vendor):
         provider = _crm_provider(vendor)
-        data = ConnectInputSerializer(data=request.data)
+        data = CrmConnectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         org_id = data.validated_data.get("organization")
         try:
@@ -143,7 +175,8 @@ class DealListApi(APIView):
     pagination_class = CursorPagination
 
     @extend_schema(operation_id="crm_deals_list", parameters=[DealFilterSerializer],
-                   responses=DealOutputSerializer(many=True))
+                   responses=DealOutputSerializer(many=True),
+                   examples=[OpenApiExample("A won, invoiced deal", value=DEAL_EXAMPLE, response_only=True)])
     def get(self, request):
         filters = DealFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -157,7 +190,8 @@ class CustomerListApi(APIView):
     pagination_class = CursorPagination
 
     @extend_schema(operation_id="crm_customers_list", parameters=[CustomerFilterSerializer],
-                   responses=CustomerOutputSerializer(many=True))
+                   responses=CustomerOutputSerializer(many=True),
+                   examples=[OpenApiExample("A B2B customer", value=CUSTOMER_EXAMPLE, response_only=True)])
     def get(self, request):
         filters = CustomerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -191,7 +225,14 @@ class DealGenerateInvoiceApi(APIView):
             raise Http404 from None
 
     @extend_schema(operation_id="crm_deal_generate_invoice", request=None,
-                   responses={200: GenerateInvoiceOutputSerializer, 201: GenerateInvoiceOutputSerializer})
+                   responses={200: GenerateInvoiceOutputSerializer, 201: GenerateInvoiceOutputSerializer},
+                   examples=[
+                       OpenApiExample("Created (numbered once FIRS signs it)", value=GENERATED_EXAMPLE,
+                                      response_only=True, status_codes=["201"]),
+                       OpenApiExample("Already invoiced", response_only=True, status_codes=["200"], value={
+                           "deal_id": _DEAL, "invoice": {"id": _INV, "number": "INV-000042",
+                                                         "irn": "INV000042-59854B81-20261120", "kind": "invoice"}}),
+                   ])
     def post(self, request, deal_id):
         deal = self.deal
         if not user_can_manage(user=request.user, organization_id=deal.organization_id):
