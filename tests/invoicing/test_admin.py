@@ -74,3 +74,16 @@ def test_change_page_shows_errors_and_payload(support, firs_org, make_canonical)
     resp = support.get(reverse("admin:invoicing_submission_change", args=[sub.pk]))
     assert resp.status_code == 200
     assert sub.errors[0]["rule"].encode() in resp.content and b"Rejected locally" in resp.content
+
+
+@pytest.mark.django_db
+def test_invoice_changelist_filters_on_the_firs_state_copy(support, make_org):
+    from tests import factories
+
+    org = make_org()
+    rejected, draft = factories.invoice(org), factories.invoice(org)
+    Submission.objects.filter(invoice=rejected).update(state=S.REJECTED)
+    resp = support.get(reverse("admin:invoicing_invoice_changelist"), {"firs_state": "rejected"})
+    assert resp.status_code == 200
+    assert list(resp.context["cl"].queryset) == [rejected]
+    assert draft not in resp.context["cl"].queryset

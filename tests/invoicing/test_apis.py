@@ -1,5 +1,6 @@
 """Invoice API: detail with FIRS status, downloads with their content types,
 retry, credit note, submission history; tenant scoping and roles."""
+import datetime
 import io
 
 import pytest
@@ -167,3 +168,30 @@ def test_list_filters_by_firs_status(client_for, owner, confirmed):
     rows = api.get(reverse("api-invoice-list"), {"firs_status": "confirmed"}).json()["results"]
     assert [r["id"] for r in rows] == [str(confirmed.pk)]
     assert api.get(reverse("api-invoice-list"), {"firs_status": "dead"}).json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_issue_date_list_pages_through_same_day_invoices_once_each(api_client, make_user, make_org):
+    """Ordered by issue date, invoices of one day share the cursor position:
+    following `next` must still give every invoice exactly once, in order."""
+    from tests import factories
+
+    user = make_user()
+    org = make_org(owner=user)
+    days = [datetime.date(2026, 3, 2)] * 5 + [datetime.date(2026, 3, 9)] * 4 + [datetime.date(2026, 2, 27)]
+    invoices = [factories.invoice(org, issue_date=day) for day in days]
+    expected = [i.pk for i in sorted(invoices, key=lambda i: (i.issue_date, i.created_at), reverse=True)
+                if i.issue_date >= datetime.date(2026, 3, 1)]
+    api_client.force_authenticate(user)
+    seen, next_url = [], reverse("api-invoice-list") + "?issue_date_from=2026-03-01&page_size=2"
+    while next_url:
+        page = api_client.get(next_url).json()
+        seen += [row["id"] for row in page["results"]]
+        next_url = page["next"]
+    assert seen == [str(pk) for pk in expected]
+
+
+@pytest.mark.django_db
+def test_list_rows_carry_the_firs_status(client_for, owner, confirmed):
+    rows = client_for(owner).get(reverse("api-invoice-list")).json()["results"]
+    assert [(r["id"], r["firs_status"]) for r in rows] == [(str(confirmed.pk), "confirmed")]

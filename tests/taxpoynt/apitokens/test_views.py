@@ -55,3 +55,13 @@ def test_dashboard_revokes_own_token_only(client, make_user):
 @pytest.mark.django_db
 def test_dashboard_requires_login(client):
     assert client.get(reverse("apitokens:list")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_main_navigation_links_to_the_api_tokens_page(client, make_user, make_org):
+    user = make_user()
+    make_org(owner=user)
+    client.force_login(user)
+    page = client.get(reverse("dashboard:overview")).content.decode()
+    nav = page[page.index('<nav aria-label="Main">'):page.index("</nav>")]
+    assert f'href="{reverse("apitokens:list")}"' in nav and ">API tokens<" in nav
