@@ -208,6 +208,28 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient)
 
 
 # --- webhook events ---------------------------------------------------------------------------
+def _submit_now(invoice: Invoice | None) -> None:
+    """Run the new invoice's FIRS submission in this task, now, instead of
+    behind every webhook already queued on pos_realtime: under a burst the
+    queue is FIFO, and a sale's submission enqueued after thousands of
+    webhook tasks would wait for all of them. The submission's own lease
+    (claim) makes the task enqueued on commit a no-op when it gets there, and
+    anything left unfinished (FIRS retry, outage) goes on through the normal
+    schedule."""
+    if invoice is None:
+        return
+    from invoicing.services import submission_process
+
+    submission = invoice.submissions.filter(state="draft").only("pk").first()
+    if submission is None:
+        return
+    try:
+        submission_process(submission_id=submission.pk)
+    except Exception:  # the queued task and the beat take it from here
+        logger.exception("inline FIRS submission failed; left to the queue",
+                         extra={"submission": str(submission.pk)})
+
+
 def _sale_completed(event) -> bool:
     if event.type == "order.updated":
         return event.state == "COMPLETED"
@@ -235,7 +257,8 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
             order = client.get_order(parsed.order_id)
             if order.get("state") != "COMPLETED":
                 return WebhookEvent.Status.IGNORED
-            order_ingest(connection=connection, order=order, client=client)
+            txn = order_ingest(connection=connection, order=order, client=client)
+        _submit_now(txn.invoice)
         return WebhookEvent.Status.PROCESSED
     if parsed.type == "refund.updated" and parsed.state == "COMPLETED":
         with client_for(connection) as client:
