@@ -15,8 +15,8 @@ Errors:
   SalesforceApiError other REST errors (MALFORMED_QUERY, INVALID_FIELD, NOT_FOUND …).
   SalesforceUnavailable 5xx, timeouts, connection failures — retryable.
 
-This module is framework-free; wiring it into `integrations.connections`
-(VendorClient base, exchange recording) is a later step.
+This module is framework-free; `session.py` binds it to a Connection
+(tokens, refresh, limits, VendorExchange recording through an httpx hook).
 """
 from __future__ import annotations
 

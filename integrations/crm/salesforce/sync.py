@@ -5,8 +5,10 @@ on SystemModstamp and ordered by (SystemModstamp, Id), paged by following
 `nextRecordsUrl`.
 
 Page state (checkpointed by the runner after every page, with that page's
-upserts): the query, the nextRecordsUrl to read next and the (SystemModstamp,
-Id) of the last record applied. Resume after a crash reads the stored
+upserts): `since`, the nextRecordsUrl to read next and the (SystemModstamp,
+Id) of the last record applied. The query itself is built from the
+connection's current configuration whenever a query starts, so fixing a field
+map after a refused query (INVALID_FIELD) lets the same run continue. Resume after a crash reads the stored
 nextRecordsUrl; when Salesforce has expired that query locator
 (INVALID_QUERY_LOCATOR, ~15 minutes) the query restarts as an exact keyset
 continuation after the last applied record, so no record is skipped.
@@ -22,7 +24,7 @@ import datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.connections.sync import DELTA, SyncPage, SyncPlan, VendorSync
+from integrations.connections.sync import DELTA, SyncPage, SyncPlan, VendorSync, sync_record_failure
 
 from .client import SalesforceApiError
 from .provider import SYNC_OVERLAP_SECONDS
@@ -44,8 +46,7 @@ class SalesforceOpportunitySync(VendorSync):
     def plan(self, *, cursor: dict, mode: str) -> SyncPlan:
         since = parse_datetime(cursor["since"]) if mode == DELTA and cursor.get("since") else None
         started = timezone.now()
-        query = delta_query(since=since, config=delta_config_for(self.connection))
-        return SyncPlan(state={"soql": query, "next": None, "since": since.isoformat() if since else None,
+        return SyncPlan(state={"next": None, "since": since.isoformat() if since else None,
                                "last_stamp": None, "last_id": None, "started": started.isoformat()},
                         total=None)
 
@@ -60,11 +61,15 @@ class SalesforceOpportunitySync(VendorSync):
             if state.get("next"):
                 page = self.api.query_page(next_url=state["next"])
             else:
-                page = self.api.query_page(soql=state["soql"])
+                page = self.api.query_page(soql=self._query(state))
         except SalesforceApiError as exc:
-            if exc.error_code != INVALID_QUERY_LOCATOR or not state.get("next"):
-                raise
-            return self._restart_after_last(state)
+            if exc.error_code == INVALID_QUERY_LOCATOR and state.get("next"):
+                # The locator expired: the same query, continued after the last record applied.
+                return SyncPage(records=[], state={**state, "next": None})
+            # Our query or configuration is wrong (e.g. a mapped field the org lacks): show it.
+            sync_record_failure(connection_id=self.connection.pk,
+                                error=f"Salesforce refused the sync query: {exc.message}")
+            raise
         records = page.get("records") or []
         next_url = None if page.get("done", True) else page.get("nextRecordsUrl")
         last = records[-1] if records else None
@@ -73,13 +78,13 @@ class SalesforceOpportunitySync(VendorSync):
                      "last_id": last["Id"] if last else state.get("last_id")}
         return SyncPage(records=records, state=new_state if next_url else None)
 
-    def _restart_after_last(self, state: dict) -> SyncPage:
-        """The locator expired: the same query, continued after the last record applied."""
-        since = parse_datetime(state["last_stamp"]) if state.get("last_stamp") else (
-            parse_datetime(state["since"]) if state.get("since") else None)
-        query = delta_query(since=since, after_id=state.get("last_id") if state.get("last_stamp") else None,
-                            config=delta_config_for(self.connection))
-        return SyncPage(records=[], state={**state, "soql": query, "next": None})
+    def _query(self, state: dict) -> str:
+        """The delta query from `since`, or an exact keyset continuation after
+        the last record applied when a run is resumed without a locator."""
+        config = delta_config_for(self.connection)
+        if state.get("last_stamp"):
+            return delta_query(since=parse_datetime(state["last_stamp"]), after_id=state.get("last_id"), config=config)
+        return delta_query(since=parse_datetime(state["since"]) if state.get("since") else None, config=config)
 
     def apply(self, records: list) -> int:
         return opportunities_apply(connection=self.connection, records=records)

@@ -108,3 +108,20 @@ def test_expired_session_is_refreshed_with_a_new_jwt_and_retried(sf, sf_connecti
     assert connection_credentials(conn)["access_token"] != before
     assert conn.status == Connection.Status.CONNECTED
     assert Invoice.objects.filter(source_system="salesforce").count() == 1
+
+
+def test_refused_query_is_shown_and_the_run_continues_once_the_map_is_fixed(sf, sf_connection, seeded_won):
+    from integrations.connections.services import connection_update_config
+    from integrations.crm.salesforce.client import SalesforceApiError
+
+    _win(sf, seeded_won["opportunities"][0]["Id"])
+    connection_update_config(connection=sf_connection, trigger_rule={},
+                             field_map={"customer.email": "account.No_Such_Field__c"})
+    with pytest.raises(SalesforceApiError):
+        sync_run(connection_id=sf_connection.pk, mode=HISTORICAL)
+    conn = Connection.objects.get(pk=sf_connection.pk)
+    assert conn.status == Connection.Status.ERROR
+    assert "Salesforce refused the sync query" in conn.last_error and "No_Such_Field__c" in conn.last_error
+    connection_update_config(connection=conn, trigger_rule={}, field_map={"customer.email": "account.Email__c"})
+    assert sync_run(connection_id=conn.pk).complete
+    assert Invoice.objects.filter(source_system="salesforce").count() == 1
