@@ -93,7 +93,9 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
 
 
 def enqueue_webhook_event(*, provider, event_id) -> None:
-    current_app.send_task(provider.webhook_task, kwargs={"event_id": str(event_id)})
+    # Through the registered task (not send_task) so the zero-setup demo's
+    # in-process mode runs it too; routing still goes by the task's module.
+    current_app.tasks[provider.webhook_task].apply_async(kwargs={"event_id": str(event_id)})
 
 
 @csrf_exempt
