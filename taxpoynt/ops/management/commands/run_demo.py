@@ -10,6 +10,7 @@ import time
 import httpx
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection as db_connection
 from django.core.management.base import BaseCommand
 
 from taxpoynt import sandboxing
@@ -46,7 +47,15 @@ class Command(BaseCommand):
                                                         "main@%h", "--loglevel", "WARNING"], env=env))
             processes.append(subprocess.Popen(celery + ["beat", "--loglevel", "WARNING"], env=env))
             self.stdout.write("workers: pos_realtime (own pool), crm+batch+sync; beat started")
-        if not no_world:
+        if no_world:
+            pass
+        elif db_connection.vendor != "postgresql":
+            # The product's locking and idempotent intake are PostgreSQL's
+            # (advisory locks, ON CONFLICT, SKIP LOCKED); SQLite is only the
+            # zero-setup way to see the dashboard.
+            self.stdout.write("SQLite mode: login and an empty dashboard; the connected demo world "
+                              "(HubSpot, Square, FIRS) needs PostgreSQL + Redis (see README)")
+        else:
             threading.Thread(target=self._world, args=(base_url, running), daemon=True).start()
         self.stdout.write(f"\nOpen {base_url}/  —  {DEMO_EMAIL} / {DEMO_PASSWORD}  (Ctrl-C to stop)\n")
         try:
