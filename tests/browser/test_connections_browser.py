@@ -6,7 +6,6 @@ with its FIRS status (a real Celery worker process, the FIRS sandbox), the
 invoice detail with its QR code and history, and the PDF download."""
 import io
 import time
-import uuid
 
 import pypdf
 import pytest
@@ -14,11 +13,14 @@ import pytest
 from integrations.connections.models import Connection
 from integrations.pos.models import Location
 from invoicing.models import Invoice, Submission
-from tests.integrations.pos.square.fixtures import SIGNATURE_KEY, start_worker, stop_worker, vat_sale
+from taxpoynt.ops.demo import DEMO_COMPANIES, DEMO_DEALS
+from tests.browser.conftest import PASSWORD
+from tests.integrations.pos.square.fixtures import SIGNATURE_KEY, vat_sale
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "browser-pass-123"
+DEALS = len(DEMO_DEALS)
+WON = sum(1 for d in DEMO_DEALS if d[1] == "closedwon")
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
 
 
@@ -33,13 +35,27 @@ def _wait(predicate, timeout=60.0, what="condition", worker=None):
     if worker is not None and worker.poll() is None:
         worker.terminate()
         output = worker.stdout.read().decode(errors="replace")[-3000:]
-    raise AssertionError(f"timed out waiting for {what}; worker: {output}")
+    subs = list(Submission.objects.values_list("state", "errors"))
+    raise AssertionError(f"timed out waiting for {what}; submissions {subs}; worker: {output}")
 
 
-def test_connect_hubspot_and_edit_the_field_mapping(page, public_url, make_user, make_org, login, sandbox, screenshot,
-                                                    axe):
-    owner = make_user(email="owner@adaeze.example.ng", password=PASSWORD)
-    org = make_org(name="Adaeze Trading Ltd", owner=owner)
+def test_connect_hubspot_map_fields_import_history(page, public_url, firs_merchant, login, sandbox, hubspot_sandbox,
+                                                  firs_sandbox, celery_worker, settings, screenshot, axe):
+    org = firs_merchant("owner@adaeze.example.ng", "Adaeze Trading Ltd")
+    # The portal already holds deals at every stage, for the historical import.
+    companies = [sandbox.create_company(c, notify=False)["id"] for c in DEMO_COMPANIES]
+    contacts = [sandbox.create_contact({"firstname": n, "lastname": "Demo", "email": f"{n.lower()}@example.ng",
+                                        "phone": "+2348000000000"}, notify=False)["id"]
+                for n in ("Ngozi", "Tunde", "Amaka")]
+    for name, stage, items, who in DEMO_DEALS:
+        sandbox.create_deal({"dealname": name, "amount": str(sum(int(q) * int(p) for _, q, p in items)),
+                             "deal_currency_code": "NGN", "dealstage": stage, "pipeline": "default",
+                             "closedate": "2026-11-20T09:00:00.000Z"},
+                            line_items=[{"name": n, "quantity": q, "price": p} for n, q, p in items],
+                            company_id=companies[who], contact_ids=[contacts[who]], notify=False)
+    worker = celery_worker("crm,sync", FIRS_BASE_URL=firs_sandbox.url, HUBSPOT_BASE_URL=hubspot_sandbox.url,
+                           HUBSPOT_CLIENT_ID=settings.VENDORS["hubspot"]["client_id"],
+                           HUBSPOT_CLIENT_SECRET=settings.VENDORS["hubspot"]["client_secret"])
     login(page, "owner@adaeze.example.ng", PASSWORD)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Connections").click()
@@ -55,11 +71,9 @@ def test_connect_hubspot_and_edit_the_field_mapping(page, public_url, make_user,
     assert conn.status == Connection.Status.CONNECTED and conn.external_account_id == str(sandbox.portal_id)
     assert page.url == f"{public_url}/dashboard/connections/{conn.pk}"
     assert page.get_by_role("heading", name="HubSpot", exact=False).first.is_visible()
-    assert page.locator("#connection-status").inner_text() in ("Connected", "Syncing", "connected", "syncing")
 
     # A bad value: the TIN mapping without its object, and a VAT rate over 100 %.
-    tin = page.get_by_label("Customer TIN", exact=True)
-    tin.fill("tin")
+    page.get_by_label("Customer TIN", exact=True).fill("tin")
     page.get_by_label("VAT rate (%)").fill("150")
     page.get_by_role("button", name="Save settings").click()
     assert page.get_by_role("alert").filter(has_text="Please correct the errors below.").is_visible()
@@ -78,40 +92,39 @@ def test_connect_hubspot_and_edit_the_field_mapping(page, public_url, make_user,
     assert page.locator(".message.success").filter(has_text="Settings saved.").is_visible()
     conn.refresh_from_db()
     assert conn.field_map["customer.tin"] == "company.tin"
+
+    # Historical import: the worker reads every deal; the bar fills up.
+    page.get_by_role("button", name="Import history").click()
+    assert page.locator(".message.success").filter(has_text="Historical import started.").is_visible()
+    page.wait_for_function(
+        "n => { const b = document.getElementById('sync-progress'); return b.max >= n && b.value >= b.max; }",
+        arg=DEALS, timeout=60000)
+    _wait(lambda: Submission.objects.filter(invoice__organization=org, state__in=DONE).count() == WON,
+          what="invoices at FIRS", worker=worker)
+    page.reload()
+    assert page.locator("#sync-progress-text").inner_text() == f"{DEALS} / {DEALS}"
     screenshot(page, "connection_detail")
     assert axe(page) == []
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Deals").click()
+    for invoice in Invoice.objects.filter(organization=org):
+        assert page.get_by_text(invoice.irn).is_visible()
+    assert page.locator("table tbody tr").count() == DEALS
     screenshot(page, "deals")
     assert axe(page) == []
 
-
-@pytest.fixture
-def square_merchant(make_user, make_org, firs_business, firs_sandbox, settings):
-    settings.FIRS_BASE_URL = firs_sandbox.url
-    b = firs_business
-    # FIRS refuses transmissions for a business without a webhook URL; nothing listens here.
-    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
-    owner = make_user(email="owner@mamaput.example.ng", password=PASSWORD)
-    return make_org(owner=owner, name="Mama Put Lagos Ltd", tin=b.tin, email="billing@mamaput.example.ng",
-                    telephone="+2348012345678", street_name="12 Adeola Odeku Street", city_name="Lagos",
-                    postal_zone="101241", firs_business_id=uuid.UUID(str(b.business_id)),
-                    firs_service_id=b.service_id, firs_api_key=b.api_key, firs_api_secret=b.api_secret,
-                    firs_crypto_keys=b.crypto_keys_json)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
+    screenshot(page, "overview_connected")
+    assert axe(page) == []
 
 
-@pytest.fixture
-def pos_worker(square_sandbox, firs_sandbox, settings):
-    from taxpoynt.celery import app
-
-    app.control.purge()  # stale messages from earlier runs on this Redis db
-    proc = start_worker(settings, queues="pos_realtime", firs_url=firs_sandbox.url, square_url=square_sandbox.url)
-    yield proc
-    stop_worker(proc)
-
-
-def test_connect_square_sale_becomes_invoice_live(page, public_url, square_merchant, login, sq, square_sandbox,
-                                                 firs_sandbox, pos_worker, screenshot, axe):
+def test_connect_square_sale_becomes_invoice_live(page, public_url, firs_merchant, login, sq, square_sandbox,
+                                                 firs_sandbox, celery_worker, settings, screenshot, axe):
+    square_merchant = firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd")
+    pos_worker = celery_worker("pos_realtime", FIRS_BASE_URL=firs_sandbox.url, SQUARE_BASE_URL=square_sandbox.url,
+                               SQUARE_CLIENT_ID=settings.VENDORS["square"]["client_id"],
+                               SQUARE_CLIENT_SECRET=settings.VENDORS["square"]["client_secret"],
+                               SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY)
     sq.set_subscription(notification_url=public_url + "/webhooks/pos/square", signature_key=SIGNATURE_KEY)
     login(page, "owner@mamaput.example.ng", PASSWORD)
     page.goto(f"{public_url}/dashboard/connections/")
