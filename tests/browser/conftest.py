@@ -147,3 +147,14 @@ def celery_worker(settings):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_rate_limits():
+    """allauth counts failed sign-ins per address in the cache (Redis), which
+    outlives a run: a few runs of the wrong-password checks within five
+    minutes would otherwise lock the test users out."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("allauth:rl:*")

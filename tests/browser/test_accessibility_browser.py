@@ -86,3 +86,29 @@ def test_organization_switcher_by_keyboard(page, live_server, owner, login, axe)
         page.keyboard.press("Enter")
     assert page.get_by_role("heading", level=1).inner_text() == other
     assert axe(page) == []
+
+
+def test_error_states_and_remaining_pages_pass_axe(page, live_server, owner, login, axe):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill("owner@demofoods.ng")
+    page.get_by_label("Password").fill("not-it")
+    page.get_by_role("button", name="Sign In").click()
+    assert page.get_by_text("not correct").is_visible()
+    assert axe(page) == [], "sign-in error"
+
+    login(page, "owner@demofoods.ng", PASSWORD)
+    checks = {
+        "invoice filter error": "/dashboard/invoices?date_from=not-a-date",
+        "API tokens": "/dashboard/api-tokens/",
+        "connections": "/dashboard/connections/",
+        "deals": "/dashboard/connections/deals",
+        "not found": "/dashboard/invoices/00000000-0000-0000-0000-000000000000",
+    }
+    for name, path in checks.items():
+        page.goto(live_server.url + path)
+        assert axe(page) == [], name
+    page.goto(live_server.url + checks["invoice filter error"])
+    field = page.get_by_label("From")
+    assert field.get_attribute("aria-invalid") == "true"
+    message = page.locator("#" + field.get_attribute("aria-describedby"))
+    assert message.is_visible() and message.inner_text().strip()
