@@ -61,6 +61,7 @@ def test_connection_form_by_keyboard(page, live_server, owner, login, axe):
         page.keyboard.press("Enter")
     field = page.locator("#tax_rate")
     assert field.get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "tax_rate"  # focus lands on the field in error
     described = page.locator("#" + field.get_attribute("aria-describedby"))
     assert described.inner_text() == "A percentage between 0 and 100."
     assert page.get_by_role("alert").first.is_visible()
@@ -93,7 +94,7 @@ def test_error_states_and_remaining_pages_pass_axe(page, live_server, owner, log
     page.get_by_label("Email").fill("owner@demofoods.ng")
     page.get_by_label("Password").fill("not-it")
     page.get_by_role("button", name="Sign In").click()
-    assert page.get_by_text("not correct").is_visible()
+    page.get_by_text("not correct").wait_for()
     assert axe(page) == [], "sign-in error"
 
     login(page, "owner@demofoods.ng", PASSWORD)

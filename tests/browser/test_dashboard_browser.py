@@ -48,7 +48,7 @@ def test_wrong_password_message(page, live_server, merchant):
     page.get_by_label("Email").fill("owner@demofoods.ng")
     page.get_by_label("Password").fill("not-it")
     page.get_by_role("button", name="Sign In").click()
-    assert page.get_by_text("not correct").is_visible()
+    page.get_by_text("not correct").wait_for()
 
 
 def test_main_pages_render_pass_axe_and_are_captured(page, live_server, merchant, login, screenshot, axe):
