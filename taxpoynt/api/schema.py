@@ -10,11 +10,14 @@
 
 How an endpoint documents itself (see docs/api.md):
 
-    @extend_schema(summary="List invoices", parameters=[InvoiceFilterSerializer],
-                   responses=InvoiceOutputSerializer(many=True),
-                   examples=[OpenApiExample("An invoice", value=..., response_only=True)])
     class InvoiceListApi(APIView):
         pagination_class = CursorPagination   # documents cursor/page_size and {next, previous, results}
+
+        @extend_schema(summary="List invoices", parameters=[InvoiceFilterSerializer],
+                       responses={200: InvoiceOutputSerializer(many=True), 400: ErrorSerializer},
+                       examples=[OpenApiExample("An invoice", value=..., response_only=True),
+                                 error_example("invalid", "Invalid input.", errors={...})])
+        def get(self, request): ...
 """
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
