@@ -104,6 +104,7 @@ def test_error_states_and_remaining_pages_pass_axe(page, live_server, owner, log
         "connections": "/dashboard/connections/",
         "deals": "/dashboard/connections/deals",
         "not found": "/dashboard/invoices/00000000-0000-0000-0000-000000000000",
+        "analytics": "/dashboard/analytics",
     }
     for name, path in checks.items():
         page.goto(live_server.url + path)
@@ -113,3 +114,16 @@ def test_error_states_and_remaining_pages_pass_axe(page, live_server, owner, log
     assert field.get_attribute("aria-invalid") == "true"
     message = page.locator("#" + field.get_attribute("aria-describedby"))
     assert message.is_visible() and message.inner_text().strip()
+
+
+def test_every_chart_has_its_numbers_as_a_table(page, live_server, owner, login):
+    login(page, "owner@demofoods.ng", PASSWORD)
+    page.goto(f"{live_server.url}/dashboard/analytics")
+    charts = page.locator("canvas[role=img]")
+    assert charts.count() >= 4
+    for chart_id in charts.evaluate_all("cs => cs.map(c => c.id)"):
+        assert page.locator(f"#{chart_id}").get_attribute("aria-label")
+        section = page.locator(f"section.chart-block:has(#{chart_id})")
+        section.locator("summary").focus()
+        page.keyboard.press("Enter")  # <details> opens from the keyboard
+        assert section.locator("details table").is_visible(), chart_id
