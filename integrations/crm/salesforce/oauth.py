@@ -145,8 +145,11 @@ def connection_connect_jwt(*, organization, username: str, private_key_pem: str,
     token = _token_set(tokens, extra_credentials=jwt_credentials)
     account = {"external_account_id": _org_id(tokens.org_id or profile.get("organization_id", "")),
                "display_name": username, "scopes": list(tokens.scope)}
-    return connection_authorize(organization=organization, provider_key=SalesforceProvider.key, token=token,
-                                account=account, user=user)
+    connection = connection_authorize(organization=organization, provider_key=SalesforceProvider.key, token=token,
+                                      account=account, user=user)
+    from integrations.connections.services import connection_discover_trigger_rule
+
+    return connection_discover_trigger_rule(connection=connection)
 
 
 __all__ = ["SalesforceConnectAdapter", "SalesforceConnectProvider", "connection_connect_jwt",

@@ -4,9 +4,10 @@ Salesforce-specific the generic machinery needs is reachable from
 `SalesforceProvider`.
 
 Choices kept here, in one place:
-- Trigger: the won stage names (default "Closed Won", the stage whose IsWon is
-  true in a default org; orgs with other won stages list them on the
-  connection page). The delta query asks `StageName IN (…)` for exactly those.
+- Trigger: IsWon = true. On connect the org's OpportunityStage rows are read
+  and every active stage with IsWon becomes a won stage (closed, not won →
+  lost); the merchant may edit the list (configurable stage names). The static
+  fallback is "Closed Won". The delta query asks `StageName IN (…)` for them.
 - Write-back fields on Opportunity (per connection:
   `Connection.settings["writeback_fields"]` overrides them).
 - Limits: REQUEST_LIMIT_EXCEEDED sends no Retry-After and the allocation is a
@@ -164,6 +165,20 @@ class SalesforceProvider(Provider):
     @classmethod
     def default_trigger_rule(cls) -> dict:
         return {"won_stages": list(DEFAULT_WON_STAGES), "lost_stages": list(DEFAULT_LOST_STAGES)}
+
+    @classmethod
+    def discover_trigger_rule(cls, *, connection) -> dict | None:
+        """Won stages = the org's active stages with IsWon = true; lost = closed, not won."""
+        from .session import OrgApi
+
+        with OrgApi(connection) as api:
+            page = api.query_page(soql="SELECT ApiName, IsClosed, IsWon FROM OpportunityStage "
+                                       "WHERE IsActive = true ORDER BY SortOrder")
+        rows = page.get("records") or []
+        won = [r["ApiName"] for r in rows if r.get("IsWon")]
+        if not won:
+            return None
+        return {"won_stages": won, "lost_stages": [r["ApiName"] for r in rows if r.get("IsClosed") and not r.get("IsWon")]}
 
     @classmethod
     def deal_to_canonical(cls, *, deal, connection):

@@ -60,6 +60,13 @@ SCHEMAS = {
                               "Description", "Probability", "TaxPoynt_Invoice_Number__c", "TaxPoynt_IRN__c",
                               "TaxPoynt_Status__c"}),
     ),
+    # The org's stage picklist with its IsWon/IsClosed flags (queried to find the won stages).
+    "OpportunityStage": ObjectSchema(
+        name="OpportunityStage",
+        fields={**_COMMON, "MasterLabel": "string", "ApiName": "string", "IsActive": "boolean",
+                "IsClosed": "boolean", "IsWon": "boolean", "SortOrder": "int"},
+        updateable=frozenset(),
+    ),
     "OpportunityLineItem": ObjectSchema(
         name="OpportunityLineItem",
         fields={**_COMMON, "OpportunityId": "id", "PricebookEntryId": "id", "Product2Id": "id", "ProductCode": "string",
@@ -74,7 +81,8 @@ SCHEMAS = {
 
 KEY_PREFIXES = {"Account": "001", "Opportunity": "006", "OpportunityLineItem": "00k", "Product2": "01t",
                 "PricebookEntry": "01u", "Pricebook2": "01s", "Organization": "00D", "User": "005",
-                "QueryLocator": "01g", "WorkflowOutboundMessage": "04k", "Notification": "04l"}
+                "QueryLocator": "01g", "WorkflowOutboundMessage": "04k", "Notification": "04l",
+                "OpportunityStage": "01J"}
 
 # Default Opportunity stages: name → (IsClosed, IsWon), as in a new org.
 DEFAULT_STAGES = {
@@ -168,6 +176,9 @@ class Store(Resolver):
             for stage in d["won_stages"] or ():
                 self.stages[stage] = (True, True)
             self.data = {name: {} for name in SCHEMAS}
+            for order, (stage, (closed, won)) in enumerate(self.stages.items()):
+                self._insert("OpportunityStage", {"MasterLabel": stage, "ApiName": stage, "IsActive": True,
+                                                  "IsClosed": closed, "IsWon": won, "SortOrder": order}, event=False)
             self.codes: dict[str, dict] = {}
             self.access_tokens: dict[str, AccessToken] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}

@@ -111,3 +111,25 @@ def test_disconnect_revokes_upstream(sf, sf_connection):
     sf_connection.refresh_from_db()
     assert sf_connection.status == Connection.Status.DISCONNECTED and sf_connection.credentials == ""
     assert token not in sf.app.sandbox.store.access_tokens
+
+
+def test_won_stages_are_read_from_the_org_on_connect(settings, jwt_keys, make_org):
+    """IsWon = true: every stage the org flags as won triggers, read at connect time."""
+    from taxpoynt import sandboxing
+
+    vendor = settings.VENDORS["salesforce"]
+    running = sandboxing.start("salesforce", host="127.0.0.1", port=0, outbound_auto=False,
+                               won_stages=["Won - Signed"])
+    try:
+        box = running.app.sandbox
+        box.configure_app(certificate_pem=jwt_keys[1].decode(), consumer_key=vendor["client_id"],
+                          consumer_secret=vendor["client_secret"])
+        settings.VENDORS = {**settings.VENDORS, "salesforce": {**vendor, "base_url": running.url}}
+        conn = connection_connect_jwt(organization=make_org(), username=box.store.username,
+                                      private_key_pem=jwt_keys[0].decode())
+        assert conn.trigger_rule["won_stages"] == ["Closed Won", "Won - Signed"]
+        assert conn.trigger_rule["lost_stages"] == ["Closed Lost"]
+        assert Connection.objects.get(pk=conn.pk).trigger_rule == conn.trigger_rule
+    finally:
+        running.app.sandbox.outbound.stop()
+        running.stop()
