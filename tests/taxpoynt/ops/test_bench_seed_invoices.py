@@ -22,6 +22,8 @@ def test_seeds_invoices_with_lines_and_submissions():
     # Signed states carry an IRN; drafts are not frozen.
     assert not Submission.objects.filter(invoice__in=invoices, state="confirmed", invoice__irn="").exists()
     assert not Submission.objects.filter(invoice__in=invoices, state="draft", invoice__frozen_at__isnull=False).exists()
+    # The indexed FIRS-state copy matches each invoice's submission (triggers are off while seeding).
+    assert not invoices.exclude(firs_state=F("submissions__state")).exists()
     assert Membership.objects.filter(user__email="bench@taxpoynt.local").count() == 1
     # Re-running adds, --reset replaces.
     call_command("bench_seed_invoices", count=10, orgs=3, batch=50, reset=True, stdout=io.StringIO())

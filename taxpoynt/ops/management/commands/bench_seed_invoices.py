@@ -151,6 +151,8 @@ class Command(BaseCommand):
             "connection_id": f"({conn_array})[1 + (g % {k}) * 2 + (g / {k}) % 2]",
             "frozen_at": f"CASE WHEN {state} = 'draft' THEN NULL ELSE {created} END",
             "signed_at": f"CASE WHEN {state} IN ('signed', 'transmitted', 'confirmed') THEN {created} END",
+            # Triggers are off while seeding: write the FIRS-state copy directly.
+            "firs_state": state,
             "created_at": created,
             "updated_at": created,
         }
