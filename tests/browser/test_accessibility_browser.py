@@ -106,9 +106,15 @@ def test_error_states_and_remaining_pages_pass_axe(page, live_server, owner, log
         "not found": "/dashboard/invoices/00000000-0000-0000-0000-000000000000",
         "analytics": "/dashboard/analytics",
     }
+    checks["overview"] = "/dashboard/"
+    checks["connection"] = f"/dashboard/connections/{owner[3].pk}"
     for name, path in checks.items():
         page.goto(live_server.url + path)
         assert axe(page) == [], name
+        # CSRF on every form that posts.
+        posts = page.locator("form[method=post], form[method=POST]")
+        assert posts.count() >= 1, name  # at least "Sign out"
+        assert page.locator("form[method=post]:not(:has(input[name=csrfmiddlewaretoken]))").count() == 0, name
     page.goto(live_server.url + checks["invoice filter error"])
     field = page.get_by_label("From")
     assert field.get_attribute("aria-invalid") == "true"
