@@ -101,6 +101,7 @@ def test_connect_hubspot_map_fields_import_history(page, public_url, firs_mercha
         arg=DEALS, timeout=60000)
     _wait(lambda: Submission.objects.filter(invoice__organization=org, state__in=DONE).count() == WON,
           what="invoices at FIRS", worker=worker)
+    assert page.locator("#connection-status").inner_text() == "Connected"  # the label, as rendered by the server
     page.reload()
     assert page.locator("#sync-progress-text").inner_text() == f"{DEALS} / {DEALS}"
     screenshot(page, "connection_detail")
