@@ -17,7 +17,7 @@ from taxpoynt.api.pagination import CursorPagination
 from taxpoynt.api.schema import ErrorSerializer, error_example
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.errors import ApplicationError
-from taxpoynt.tenancy.models import Membership
+from taxpoynt.tenancy.selectors import user_can_manage
 
 from . import renditions, services
 from .canonical import SourceRef
@@ -333,9 +333,7 @@ class InvoiceScopedApi(APIView):
             raise Http404
 
     def require_write_role(self, request):
-        role = Membership.objects.filter(user=request.user, organization_id=self.invoice.organization_id) \
-            .values_list("role", flat=True).first()
-        if role not in (Membership.Role.OWNER, Membership.Role.ACCOUNTANT):
+        if not user_can_manage(user=request.user, organization_id=self.invoice.organization_id):
             raise PermissionDenied("Only an owner or accountant of the organization may do this.")
 
 

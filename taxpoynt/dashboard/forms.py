@@ -31,3 +31,9 @@ class InvoiceFilterForm(DateRangeForm):
     kind = forms.ChoiceField(required=False, choices=[("", "Invoices and credit notes"), *Invoice.Kind.choices])
     q = forms.CharField(required=False, label="Number, IRN or customer", max_length=100)
     tax_mismatch = forms.BooleanField(required=False, label="Tax mismatches only")
+
+
+class CreditNoteForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Reason for the credit note",
+                             widget=forms.TextInput(attrs={"placeholder": "e.g. goods returned"}))
+    request_key = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)

@@ -1,5 +1,6 @@
 """Dashboard pages. Each view parses input with a form, calls selectors, renders."""
 import datetime
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,15 +9,20 @@ from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from integrations.pos import selectors as pos_selectors
 from invoicing import selectors as invoice_selectors
+from invoicing.canonical import SourceRef
 from invoicing.models import Invoice
+from invoicing.services import credit_note_create, submission_can_retry, submission_retry
+from taxpoynt.audit.models import AuditLog
+from taxpoynt.errors import ApplicationError
 from taxpoynt.tenancy.models import Organization
-from taxpoynt.tenancy.selectors import current_organization, organization_list
+from taxpoynt.tenancy.selectors import current_organization, organization_list, user_can_manage
 
-from .forms import InvoiceFilterForm, TransactionFilterForm
+from .forms import CreditNoteForm, InvoiceFilterForm, TransactionFilterForm
 from .selectors import overview_for_organization
 
 PAGE_SIZE = 50
@@ -150,7 +156,69 @@ def invoice_detail(request, invoice_id):
     attempts = submission.attempts.order_by("created_at") if submission else []
     return render(request, "dashboard/invoice_detail.html", {
         "organization": org, "invoice": invoice, "submission": submission, "attempts": attempts,
-        "lines": invoice.lines.all(), "canonical": invoice.canonical})
+        "lines": invoice.lines.all(), "canonical": invoice.canonical,
+        "can_manage": user_can_manage(user=request.user, organization_id=invoice.organization_id),
+        "can_retry": submission is not None and submission_can_retry(submission),
+        "can_credit": invoice.kind == Invoice.Kind.INVOICE and bool(invoice.irn),
+        "credit_form": CreditNoteForm(initial={"request_key": uuid.uuid4().hex})})
+
+
+def _invoice_for_action(request, invoice_id):
+    """The invoice if the user may act on it (owner/accountant), else a message."""
+    try:
+        invoice = invoice_selectors.invoice_get(user=request.user, invoice_id=invoice_id)
+    except (Invoice.DoesNotExist, ValueError):
+        return None, render(request, "dashboard/not_found.html", {"what": "invoice"}, status=404)
+    if not user_can_manage(user=request.user, organization_id=invoice.organization_id):
+        messages.error(request, "Only an owner or accountant of the organization can do this.")
+        return None, redirect("dashboard:invoice-detail", invoice_id=invoice.pk)
+    return invoice, None
+
+
+def _back(request, invoice):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("dashboard:invoice-detail", invoice_id=invoice.pk)
+
+
+@login_required
+@require_POST
+def invoice_retry(request, invoice_id):
+    invoice, refused = _invoice_for_action(request, invoice_id)
+    if refused:
+        return refused
+    submission = invoice.submissions.filter(format="firs").first()
+    try:
+        if submission is None:
+            raise ApplicationError("this invoice has no FIRS submission")
+        submission_retry(submission=submission, actor=request.user, audit_source=AuditLog.Source.DASHBOARD)
+    except ApplicationError as exc:
+        messages.error(request, f"Not retried: {exc.message}")
+    else:
+        messages.success(request, f"Invoice {invoice.number or invoice.pk} is being sent to FIRS again.")
+    return _back(request, invoice)
+
+
+@login_required
+@require_POST
+def invoice_credit_note(request, invoice_id):
+    invoice, refused = _invoice_for_action(request, invoice_id)
+    if refused:
+        return refused
+    form = CreditNoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not credited: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("dashboard:invoice-detail", invoice_id=invoice.pk)
+    # The form's one-time key makes a double submit return the same credit note.
+    source = SourceRef(system="taxpoynt", type="credit_note", id=f"{invoice.pk}:{form.cleaned_data['request_key']}")
+    try:
+        credit = credit_note_create(invoice=invoice, source=source, reason=form.cleaned_data["reason"])
+    except ApplicationError as exc:
+        messages.error(request, f"Not credited: {exc.message}")
+        return redirect("dashboard:invoice-detail", invoice_id=invoice.pk)
+    messages.success(request, f"Credit note created for {invoice.number}; it is on its way to FIRS.")
+    return redirect("dashboard:invoice-detail", invoice_id=credit.pk)
 
 
 @login_required

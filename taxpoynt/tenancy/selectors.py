@@ -58,3 +58,13 @@ def current_organization(*, request) -> Organization | None:
         if org:
             return org
     return orgs.first()
+
+
+MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ACCOUNTANT)
+
+
+def user_can_manage(*, user, organization_id) -> bool:
+    """Owners and accountants may act (retry, credit, connect); viewers only read."""
+    if not user or not user.is_authenticated:
+        return False
+    return Membership.objects.filter(user=user, organization_id=organization_id, role__in=MANAGER_ROLES).exists()

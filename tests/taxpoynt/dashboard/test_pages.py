@@ -77,3 +77,56 @@ def test_analytics_page_embeds_chart_data_and_local_chart_library(client, mercha
     assert b"/static/vendor/chartjs/chart.umd.min.js" in resp.content
     assert b"http://" not in resp.content.replace(b"http://testserver", b"") and b"cdn" not in resp.content.lower()
     assert b"Busiest hour: Mon 12:00" in resp.content
+
+
+@pytest.mark.django_db
+def test_overview_lists_what_needs_attention_and_retries_in_one_click(client, merchant):
+    from invoicing.models import Submission
+
+    user, org = merchant
+    inv = factories.invoice(org, customer_name="Dead Letter Ltd")
+    sub = inv.submissions.get()
+    Submission.objects.filter(pk=sub.pk).update(state="dead", error="FIRS unavailable after 12 attempts")
+    page = client.get(reverse("dashboard:overview"))
+    assert b"Needs attention" in page.content and b"FIRS unavailable after 12 attempts" in page.content
+    resp = client.post(reverse("dashboard:invoice-retry", args=[inv.pk]), {"next": reverse("dashboard:overview")},
+                       follow=True)
+    assert b"is being sent to FIRS again" in resp.content
+    sub.refresh_from_db()
+    assert sub.state != "dead"
+    from taxpoynt.audit.models import AuditLog
+    assert AuditLog.objects.filter(source="dashboard", object_id=str(sub.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_retry_refused_for_content_rejection_and_for_viewers(client, make_user, make_org):
+    from invoicing.models import Submission
+    from taxpoynt.tenancy.models import Membership
+
+    owner = make_user()
+    org = make_org(owner=owner)
+    inv = factories.invoice(org)
+    Submission.objects.filter(invoice=inv).update(state="rejected", error_source="local")
+    client.force_login(owner)
+    resp = client.post(reverse("dashboard:invoice-retry", args=[inv.pk]), follow=True)
+    assert b"Not retried" in resp.content and b"rejected by its content" in resp.content
+    viewer = make_user()
+    Membership.objects.create(user=viewer, organization=org, role="viewer")
+    client.force_login(viewer)
+    resp = client.post(reverse("dashboard:invoice-retry", args=[inv.pk]), follow=True)
+    assert b"Only an owner or accountant" in resp.content
+
+
+@pytest.mark.django_db
+def test_credit_note_needs_an_issued_invoice_and_a_reason(client, merchant):
+    user, org = merchant
+    draft = factories.invoice(org)
+    key = "a" * 32
+    resp = client.post(reverse("dashboard:invoice-credit-note", args=[draft.pk]),
+                       {"reason": "goods returned", "request_key": key}, follow=True)
+    assert b"Not credited" in resp.content and b"IRN" in resp.content
+    resp = client.post(reverse("dashboard:invoice-credit-note", args=[draft.pk]), {"reason": "", "request_key": key},
+                       follow=True)
+    assert b"Not credited" in resp.content
+    page = client.get(reverse("dashboard:invoice-detail", args=[draft.pk]))
+    assert b"Issue a full credit note" not in page.content  # only issued invoices can be credited
