@@ -7,17 +7,22 @@ Everything goes through the product's own front door (dashboard forms, OAuth
 redirects, signed webhooks); this module only plays the merchant and the
 vendors' users. DEMO ONLY: never imported by the product.
 """
+import datetime
 import logging
 import time
 import uuid
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urljoin
 
 import httpx
+import lxml.html
+from django.conf import settings
 
 from taxpoynt.tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
 
+SQUARE_LIVE_SALES_PER_SECOND = 0.2  # one sale every five seconds
+SQUARE_LIVE_HOURS = 12
 DEMO_COMPANIES = [
     {"name": "Zenith Foods Ltd", "tin": "87654321-0001", "city": "Lagos", "country": "NG", "address": "5 Marina",
      "phone": "+2348098765432"},
@@ -62,9 +67,10 @@ def _browser(base_url: str, email: str, password: str) -> httpx.Client:
     return http
 
 
-def _oauth_connect(http: httpx.Client, vendor: str) -> str:
-    """Press "Connect <vendor>", grant access on the vendor's consent page,
-    follow the callback; returns where the dashboard sent us."""
+def _oauth_connect(http: httpx.Client, vendor: str, *, grant: str, extra: dict | None = None) -> str:
+    """Press "Connect <vendor>", submit the vendor's consent form with its
+    `grant` button (plus any `extra` choices, e.g. which seller account), follow
+    the callback; returns where the dashboard sent us."""
     start = http.post(f"/dashboard/connections/connect/{vendor}",
                       data={"csrfmiddlewaretoken": http.cookies["csrftoken"]})
     if start.status_code != 302:
@@ -72,8 +78,10 @@ def _oauth_connect(http: httpx.Client, vendor: str) -> str:
     authorize_url = start.headers["location"]
     consent = httpx.get(authorize_url, timeout=30)
     consent.raise_for_status()
-    form = {k: v[0] for k, v in parse_qs(urlparse(authorize_url).query).items()} | {"decision": "grant"}
-    granted = httpx.post(authorize_url.split("?")[0], data=form, timeout=30)
+    form = lxml.html.fromstring(consent.text).forms[0]
+    fields = {i.get("name"): i.get("value") or "" for i in form.inputs if i.get("name") and i.tag == "input"}
+    granted = httpx.post(urljoin(authorize_url, form.action), timeout=30,
+                         data={**fields, **(extra or {}), "decision": grant})
     if granted.status_code != 302:
         raise RuntimeError(f"{vendor} consent: {granted.status_code} {granted.text[:200]}")
     callback = http.get(granted.headers["location"])
@@ -87,7 +95,7 @@ def hubspot_world(*, base_url: str, email: str, password: str, hubspot_app) -> N
     sandbox = hubspot_app.sandbox
     sandbox.configure_app(webhook_url=base_url + "/webhooks/crm/hubspot")
     http = _browser(base_url, email, password)
-    connection_page = _oauth_connect(http, "hubspot")
+    connection_page = _oauth_connect(http, "hubspot", grant="grant")
     http.post(connection_page, data={
         "csrfmiddlewaretoken": http.cookies["csrftoken"], "won_stages": "closedwon", "lost_stages": "closedlost",
         "tax_category": "STANDARD_VAT", "tax_rate": "7.5", "map:customer.tin": "company.tin"})
@@ -112,3 +120,21 @@ def hubspot_world(*, base_url: str, email: str, password: str, hubspot_app) -> N
     for deal_id, stage in closing:
         sandbox.move_deal_stage(deal_id, stage)
     sandbox.wait_for_webhooks(timeout=30)
+
+
+def square_world(*, base_url: str, email: str, password: str, square_app) -> None:
+    """Connect Square, import yesterday's sales, then keep live sales coming."""
+    sandbox = square_app.sandbox
+    sandbox.set_subscription(notification_url=base_url + "/webhooks/pos/square",
+                             signature_key=settings.SQUARE_WEBHOOK_SIGNATURE_KEY)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    sandbox.seed_history(count=40, start=now - datetime.timedelta(days=1), end=now - datetime.timedelta(minutes=5))
+    http = _browser(base_url, email, password)
+    connection_page = _oauth_connect(http, "square", grant="allow",
+                                     extra={"merchant_id": sandbox.default_merchant_id})
+    # Yesterday's sales come in by a historical import (sync queue, submissions on batch) …
+    http.post(connection_page + "/sync", data={"csrfmiddlewaretoken": http.cookies["csrftoken"],
+                                               "mode": "historical"})
+    # … and live sales at the first location as signed webhooks (pos_realtime).
+    first = sorted(sandbox.merchant_locations(sandbox.default_merchant_id), key=lambda x: x["id"])[0]
+    sandbox.start_load(rate=SQUARE_LIVE_SALES_PER_SECOND, seconds=SQUARE_LIVE_HOURS * 3600, location_ids=[first["id"]])

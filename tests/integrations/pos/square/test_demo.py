@@ -1,4 +1,4 @@
-"""The Square part of `make demo` (integrations/pos/square/demo.py) against a
+"""The Square part of `make demo` (taxpoynt.ops.demo.square_world) against a
 live server and the Square sandbox: the merchant is connected through the
 dashboard and Square's consent page, and the load generator's live sales
 arrive as signed webhooks and are stored for the pos_realtime worker."""
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from integrations.connections.models import Connection, WebhookEvent
-from integrations.pos.square.demo import square_world
+from taxpoynt.ops.demo import square_world
 
 
 @pytest.mark.slow
