@@ -12,10 +12,8 @@ import logging
 
 from celery import shared_task
 
-from integrations.connections.http import RateLimited, VendorNotFound, VendorUnavailable
-from integrations.connections.models import Connection, WebhookEvent
-from integrations.connections.oauth import NeedsReauth
-from integrations.connections.services import webhook_event_claim, webhook_event_finish
+from integrations.connections.models import Connection
+from integrations.connections.tasks import webhook_event_run
 
 from .provider import SalesforceProvider
 
@@ -40,28 +38,7 @@ def writeback_schedule() -> None:
 def process_webhook_event(self, event_id: str):
     from .services import webhook_event_process
 
-    event = webhook_event_claim(event_id=event_id)
-    if event is None:
-        return "skipped"
-    try:
-        outcome = webhook_event_process(event=event)
-    except RateLimited as exc:
-        webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
-        raise self.retry(exc=exc, countdown=max(1, int(exc.retry_after + 0.999)), max_retries=50)
-    except VendorUnavailable as exc:
-        if self.request.retries >= self.max_retries:
-            webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=str(exc))
-            raise
-        webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
-        raise self.retry(exc=exc, countdown=min(600, 2 ** self.request.retries * 5))
-    except (NeedsReauth, VendorNotFound) as exc:
-        webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=str(exc))
-        return "failed"
-    except Exception as exc:
-        webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-        raise
-    webhook_event_finish(event=event, status=outcome)
-    return outcome
+    return webhook_event_run(self, event_id=event_id, process=webhook_event_process)
 
 
 @shared_task(acks_late=True)

@@ -12,10 +12,10 @@ import logging
 
 from celery import shared_task
 
-from integrations.connections.http import RateLimited, VendorNotFound, VendorUnavailable
-from integrations.connections.models import Connection, WebhookEvent
+from integrations.connections.http import RateLimited, VendorUnavailable
+from integrations.connections.models import Connection
 from integrations.connections.oauth import NeedsReauth
-from integrations.connections.services import webhook_event_claim, webhook_event_finish
+from integrations.connections.tasks import webhook_event_run
 from taxpoynt.errors import ApplicationError
 
 from . import services
@@ -26,28 +26,8 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, max_retries=10, acks_late=True)
 def process_webhook_event(self, event_id: str):
-    event = webhook_event_claim(event_id=event_id)
-    if event is None:
-        return "skipped"
-    try:
-        outcome = services.webhook_event_process(event=event)
-    except RateLimited as exc:
-        webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
-        raise self.retry(exc=exc, countdown=max(1, int(exc.retry_after + 0.999)))
-    except (VendorUnavailable, services.InvoiceNotReady) as exc:
-        if self.request.retries >= self.max_retries:
-            webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=str(exc))
-            raise
-        webhook_event_finish(event=event, status=WebhookEvent.Status.RECEIVED, error=str(exc))
-        raise self.retry(exc=exc, countdown=min(600, 2 ** self.request.retries))
-    except (NeedsReauth, VendorNotFound, ApplicationError) as exc:
-        webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=str(exc))
-        return "failed"
-    except Exception as exc:
-        webhook_event_finish(event=event, status=WebhookEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-        raise
-    webhook_event_finish(event=event, status=outcome)
-    return outcome
+    return webhook_event_run(self, event_id=event_id, process=services.webhook_event_process,
+                             retry_on=(services.InvoiceNotReady,), fail_on=(ApplicationError,))
 
 
 @shared_task(bind=True, max_retries=5, acks_late=True)
