@@ -20,6 +20,7 @@ urlpatterns = [
     path("dashboard/", include("taxpoynt.dashboard.urls")),
     path("dashboard/api-tokens/", include("taxpoynt.apitokens.urls")),
     path("dashboard/connections/", include("integrations.connections.dashboard_urls")),
+    path("dashboard/pos/", include("integrations.pos.dashboard_urls")),
     path("webhooks/", include("integrations.connections.webhook_urls")),
     path("", RedirectView.as_view(pattern_name="dashboard:overview", permanent=False)),
 ]

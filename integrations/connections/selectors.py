@@ -1,8 +1,7 @@
 """Reads on connections and webhook events, always scoped to the user's orgs."""
 from django.db.models import QuerySet
 
-from taxpoynt.tenancy.models import Membership
-from taxpoynt.tenancy.selectors import scope_to_user
+from taxpoynt.tenancy.selectors import scope_to_user, user_can_manage  # noqa: F401 (one role rule)
 
 from .models import Connection
 
@@ -17,8 +16,3 @@ def connection_list(*, user, filters: dict | None = None) -> QuerySet:
         qs = qs.filter(organization_id=filters["organization"])
     return qs.order_by("-created_at")
 
-
-def user_can_manage(*, user, organization_id) -> bool:
-    """Owners and accountants connect, sync, disconnect and invoice; viewers read."""
-    return Membership.objects.filter(user=user, organization_id=organization_id,
-                                     role__in=[Membership.Role.OWNER, Membership.Role.ACCOUNTANT]).exists()
