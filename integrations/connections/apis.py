@@ -8,8 +8,15 @@ from rest_framework.response import Response
 
 from taxpoynt.api.pagination import CursorPagination
 
-from taxpoynt.audit.models import AuditLog
+from django.http import Http404
 
+from taxpoynt.audit.models import AuditLog
+from taxpoynt.errors import ApplicationError
+from taxpoynt.tenancy.models import Organization
+from taxpoynt.tenancy.selectors import current_organization, organization_get
+
+from .oauth import connection_start_authorization
+from .registry import get_provider
 from .selectors import connection_list, user_can_manage
 from .services import connection_disconnect, connection_request_sync
 
@@ -114,3 +121,51 @@ class ConnectionSyncApi(APIView):
         conn = connection_request_sync(connection=conn, mode=data.validated_data["mode"], actor=request.user,
                                        source=AuditLog.Source.API)
         return Response(ConnectionOutputSerializer(conn).data, status=status.HTTP_202_ACCEPTED)
+
+
+def provider_of_kind(vendor: str, kind: str):
+    """The registered provider `vendor` if it is of `kind`, else 404."""
+    try:
+        provider = get_provider(vendor)
+    except ApplicationError:
+        raise Http404 from None
+    if provider.kind != kind:
+        raise Http404
+    return provider
+
+
+class ConnectInputSerializer(serializers.Serializer):
+    organization = serializers.UUIDField(required=False)
+    next = serializers.CharField(required=False, allow_blank=True)
+
+
+class ConnectOutputSerializer(serializers.Serializer):
+    authorize_url = serializers.URLField()
+    vendor = serializers.CharField()
+    organization = serializers.UUIDField()
+
+
+class VendorConnectApi(APIView):
+    """Start the OAuth flow for a vendor of `kind`: returns the vendor's
+    authorize URL (state is stashed in this session; follow the URL in the same
+    browser). Each kind's app subclasses it with its own schema examples."""
+
+    kind = ""
+
+    def post(self, request, vendor):
+        provider = provider_of_kind(vendor, self.kind)
+        data = ConnectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org_id = data.validated_data.get("organization")
+        try:
+            org = organization_get(user=request.user, organization_id=org_id) if org_id \
+                else current_organization(request=request)
+        except Organization.DoesNotExist:
+            org = None
+        if org is None:
+            raise Http404
+        if not user_can_manage(user=request.user, organization_id=org.pk):
+            raise PermissionDenied("Only an owner or accountant of the organization may connect systems.")
+        url = connection_start_authorization(request=request, provider_key=provider.key, organization=org,
+                                             next_url=data.validated_data.get("next", ""))
+        return Response({"authorize_url": url, "vendor": provider.key, "organization": str(org.pk)})

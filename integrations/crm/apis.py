@@ -6,13 +6,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.connections.oauth import connection_start_authorization, oauth_callback
-from integrations.connections.registry import get_provider
+from integrations.connections.oauth import oauth_callback
+from integrations.connections.apis import ConnectInputSerializer, ConnectOutputSerializer, VendorConnectApi, provider_of_kind
 from integrations.connections.selectors import user_can_manage
 from taxpoynt.api.pagination import CursorPagination
-from taxpoynt.errors import ApplicationError
-from taxpoynt.tenancy.models import Organization
-from taxpoynt.tenancy.selectors import current_organization, organization_get
 
 from .models import Deal
 from .selectors import customer_list, deal_get, deal_list
@@ -43,31 +40,16 @@ GENERATED_EXAMPLE = {"deal_id": _DEAL, "invoice": {"id": _INV, "number": "", "ir
 
 
 def _crm_provider(vendor):
-    try:
-        provider = get_provider(vendor)
-    except ApplicationError:
-        raise Http404 from None
-    if provider.kind != "crm":
-        raise Http404
-    return provider
+    return provider_of_kind(vendor, "crm")
 
 
-class CrmConnectInputSerializer(serializers.Serializer):
-    organization = serializers.UUIDField(required=False)
-    next = serializers.CharField(required=False, allow_blank=True)
+class CrmConnectApi(VendorConnectApi):
+    kind = "crm"
 
-
-class CrmConnectOutputSerializer(serializers.Serializer):
-    authorize_url = serializers.URLField()
-    vendor = serializers.CharField()
-    organization = serializers.UUIDField()
-
-
-class CrmConnectApi(APIView):
     """Start the OAuth flow: returns the vendor's authorize URL (state is
     stashed in this session; follow the URL in the same browser)."""
 
-    @extend_schema(operation_id="crm_connect", request=CrmConnectInputSerializer, responses=CrmConnectOutputSerializer,
+    @extend_schema(operation_id="crm_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer,
                    examples=[
                        OpenApiExample("Connect an organization", request_only=True,
                                       value={"organization": _ORG, "next": ""}),
@@ -78,22 +60,7 @@ class CrmConnectApi(APIView):
                            "vendor": "hubspot", "organization": _ORG}),
                    ])
     def post(self, request, vendor):
-        provider = _crm_provider(vendor)
-        data = CrmConnectInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        org_id = data.validated_data.get("organization")
-        try:
-            org = organization_get(user=request.user, organization_id=org_id) if org_id \
-                else current_organization(request=request)
-        except Organization.DoesNotExist:
-            org = None
-        if org is None:
-            raise Http404
-        if not user_can_manage(user=request.user, organization_id=org.pk):
-            raise PermissionDenied("Only an owner or accountant of the organization may connect systems.")
-        url = connection_start_authorization(request=request, provider_key=provider.key, organization=org,
-                                             next_url=data.validated_data.get("next", ""))
-        return Response({"authorize_url": url, "vendor": provider.key, "organization": str(org.pk)})
+        return super().post(request, vendor)
 
 
 def crm_oauth_callback(request, vendor):

@@ -3,19 +3,16 @@ webhook configuration, transactions (list, detail, batch re-processing) and
 analytics. Thin: parse input, call a selector/service, serialize. Vendor
 behaviour comes from the provider registry, never a vendor name."""
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.connections.oauth import connection_start_authorization, oauth_callback
-from integrations.connections.registry import get_provider
+from integrations.connections.oauth import oauth_callback
+from integrations.connections.apis import ConnectInputSerializer, ConnectOutputSerializer, VendorConnectApi, provider_of_kind
 from integrations.connections.selectors import user_can_manage
 from taxpoynt.api.pagination import CursorPagination
-from taxpoynt.errors import ApplicationError
-from taxpoynt.tenancy.models import Organization
-from taxpoynt.tenancy.selectors import current_organization, organization_get
 
 from . import selectors
 from .models import Transaction
@@ -212,29 +209,12 @@ class TopItemsApi(APIView):
 
 # --- connect ------------------------------------------------------------------------------
 def _pos_provider(vendor):
-    try:
-        provider = get_provider(vendor)
-    except ApplicationError:
-        raise Http404 from None
-    if provider.kind != "pos":
-        raise Http404
-    return provider
+    return provider_of_kind(vendor, "pos")
 
 
-@extend_schema_serializer(component_name="PosConnectInput")  # the CRM connect has its own ConnectInput
-class ConnectInputSerializer(serializers.Serializer):
-    organization = serializers.UUIDField(required=False)
-    next = serializers.CharField(required=False, allow_blank=True)
+class PosConnectApi(VendorConnectApi):
+    kind = "pos"
 
-
-@extend_schema_serializer(component_name="PosConnectOutput")
-class ConnectOutputSerializer(serializers.Serializer):
-    authorize_url = serializers.URLField()
-    vendor = serializers.CharField()
-    organization = serializers.UUIDField()
-
-
-class PosConnectApi(APIView):
     """POST /api/v1/pos/<vendor>/connect: the vendor's authorize URL (state and
     the PKCE verifier are stashed in this session; follow it in the same browser)."""
 
@@ -251,22 +231,7 @@ class PosConnectApi(APIView):
                 "vendor": "square", "organization": _ORG}),
         ])
     def post(self, request, vendor):
-        provider = _pos_provider(vendor)
-        data = ConnectInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        org_id = data.validated_data.get("organization")
-        try:
-            org = organization_get(user=request.user, organization_id=org_id) if org_id \
-                else current_organization(request=request)
-        except Organization.DoesNotExist:
-            org = None
-        if org is None:
-            raise Http404
-        if not user_can_manage(user=request.user, organization_id=org.pk):
-            raise PermissionDenied("Only an owner or accountant of the organization may connect systems.")
-        url = connection_start_authorization(request=request, provider_key=provider.key, organization=org,
-                                             next_url=data.validated_data.get("next", ""))
-        return Response({"authorize_url": url, "vendor": provider.key, "organization": str(org.pk)})
+        return super().post(request, vendor)
 
 
 def pos_oauth_callback(request, vendor):
