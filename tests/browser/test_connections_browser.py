@@ -5,7 +5,6 @@ sale completed in the Square sandbox arriving live on the transactions page
 with its FIRS status (a real Celery worker process, the FIRS sandbox), the
 invoice detail with its QR code and history, and the PDF download."""
 import io
-import time
 
 import pypdf
 import pytest
@@ -16,27 +15,13 @@ from invoicing.models import Invoice, Submission
 from taxpoynt.ops.demo import DEMO_COMPANIES, DEMO_DEALS
 from tests.browser.conftest import PASSWORD
 from tests.integrations.pos.square.fixtures import SIGNATURE_KEY, vat_sale
+from tests.e2e import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 DEALS = len(DEMO_DEALS)
 WON = sum(1 for d in DEMO_DEALS if d[1] == "closedwon")
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
-
-
-def _wait(predicate, timeout=60.0, what="condition", worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    output = ""
-    if worker is not None and worker.poll() is None:
-        worker.terminate()
-        output = worker.stdout.read().decode(errors="replace")[-3000:]
-    subs = list(Submission.objects.values_list("state", "errors"))
-    raise AssertionError(f"timed out waiting for {what}; submissions {subs}; worker: {output}")
 
 
 def test_connect_hubspot_map_fields_import_history(page, public_url, firs_merchant, login, sandbox, hubspot_sandbox,
@@ -99,7 +84,7 @@ def test_connect_hubspot_map_fields_import_history(page, public_url, firs_mercha
     page.wait_for_function(
         "n => { const b = document.getElementById('sync-progress'); return b.max >= n && b.value >= b.max; }",
         arg=DEALS, timeout=60000)
-    _wait(lambda: Submission.objects.filter(invoice__organization=org, state__in=DONE).count() == WON,
+    wait_for(lambda: Submission.objects.filter(invoice__organization=org, state__in=DONE).count() == WON,
           what="invoices at FIRS", worker=worker)
     assert page.locator("#connection-status").inner_text() == "Connected"  # the label, as rendered by the server
     page.reload()
@@ -137,7 +122,7 @@ def test_connect_square_sale_becomes_invoice_live(page, public_url, firs_merchan
     page.wait_for_url(f"{public_url}/dashboard/connections/*")
     conn = Connection.objects.get(organization=square_merchant, vendor="square")
     assert conn.status == Connection.Status.CONNECTED and conn.external_account_id == sq.default_merchant_id
-    _wait(lambda: Location.objects.filter(connection=conn).count() == len(sq.locations), what="locations",
+    wait_for(lambda: Location.objects.filter(connection=conn).count() == len(sq.locations), what="locations",
           worker=pos_worker)
 
     # The transactions page, narrowed to one location, then a sale there.
@@ -154,7 +139,7 @@ def test_connect_square_sale_becomes_invoice_live(page, public_url, firs_merchan
     # The row appears without a reload, and its FIRS status moves on to done.
     row = page.locator("#transactions tbody tr", has_text=order_id)
     row.wait_for(timeout=30000)
-    _wait(lambda: Submission.objects.filter(invoice__source_id=order_id, state__in=DONE).exists(),
+    wait_for(lambda: Submission.objects.filter(invoice__source_id=order_id, state__in=DONE).exists(),
           what="FIRS transmission", worker=pos_worker)
     row.locator("td.firs .state-confirmed, td.firs .state-transmitted").wait_for(timeout=15000)
     assert row.locator("td.firs").inner_text() in ("Confirmed", "Transmitted")

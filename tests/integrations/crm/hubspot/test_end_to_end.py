@@ -21,26 +21,10 @@ from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.sync import HISTORICAL, sync_run
 from integrations.crm.models import Deal
 from invoicing.models import Invoice, Submission
+from tests.e2e import wait_for
 
 
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
-
-
-def _wait(predicate, timeout=60.0, what="condition", worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    output = ""
-    if worker is not None:
-        if worker.poll() is None:
-            worker.terminate()
-        output = worker.stdout.read().decode(errors="replace")[-4000:]
-    events = list(WebhookEvent.objects.values_list("event_type", "status", "error"))
-    subs = list(Submission.objects.values_list("state", "error", "errors"))
-    raise AssertionError(f"timed out waiting for {what}; events {events}; submissions {subs}; worker: {output}")
 
 
 @pytest.fixture
@@ -145,9 +129,9 @@ def test_connect_win_deal_invoice_visible_everywhere(client, live_server, settin
     assert deliveries and deliveries[-1]["state"] == "delivered"
 
     # 3. The worker builds, stamps and transmits it to FIRS.
-    invoice = _wait(lambda: Invoice.objects.filter(source_system="hubspot", source_id=deal["id"]).first(),
+    invoice = wait_for(lambda: Invoice.objects.filter(source_system="hubspot", source_id=deal["id"]).first(),
                     what="the invoice", worker=worker)
-    submission = _wait(lambda: Submission.objects.filter(invoice=invoice, state__in=DONE).first(),
+    submission = wait_for(lambda: Submission.objects.filter(invoice=invoice, state__in=DONE).first(),
                        timeout=60, what="FIRS transmission", worker=worker)
     invoice.refresh_from_db()
     assert invoice.irn and invoice.stamp and invoice.number

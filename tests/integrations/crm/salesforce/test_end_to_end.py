@@ -32,26 +32,10 @@ from invoicing.models import Invoice, Submission
 from taxpoynt import sandboxing
 
 from .support import SEED
+from tests.e2e import wait_for
 
 # The buyer's email lives in the org's custom Account field Email__c (FIRS requires one).
 DATA = {**SEED, "accounts": [{**SEED["accounts"][0], "Email__c": "ap@dangote.example.ng"}]}
-
-
-def _wait(predicate, timeout=60.0, what="condition", worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    output = ""
-    if worker is not None:
-        if worker.poll() is None:
-            worker.terminate()
-        output = worker.stdout.read().decode(errors="replace")[-4000:]
-    events = list(WebhookEvent.objects.values_list("event_type", "status", "error"))
-    subs = list(Submission.objects.values_list("state", "error", "errors"))
-    raise AssertionError(f"timed out waiting for {what}; events {events}; submissions {subs}; worker: {output}")
 
 
 @pytest.fixture
@@ -116,9 +100,9 @@ def _browser(client, live_server, user) -> httpx.Client:
 
 
 def _invoiced_confirmed_written_back(sfbox, opp, worker):
-    invoice = _wait(lambda: Invoice.objects.filter(source_system="salesforce", source_id=opp).first(),
+    invoice = wait_for(lambda: Invoice.objects.filter(source_system="salesforce", source_id=opp).first(),
                     what="the invoice", worker=worker)
-    _wait(lambda: Submission.objects.filter(invoice=invoice, state=Submission.State.CONFIRMED).exists(),
+    wait_for(lambda: Submission.objects.filter(invoice=invoice, state=Submission.State.CONFIRMED).exists(),
           timeout=90, what="FIRS confirmation", worker=worker)
     invoice.refresh_from_db()
     assert invoice.irn and invoice.stamp and invoice.number and invoice.customer_tin == "12345678-0001"
@@ -128,7 +112,7 @@ def _invoiced_confirmed_written_back(sfbox, opp, worker):
         writeback_due.delay()  # what the beat entry does every minute
         time.sleep(0.5)
         return sfbox.app.sandbox.opportunity(opp).get("TaxPoynt_IRN__c") == invoice.irn
-    _wait(written, timeout=60, what="the write-back", worker=worker)
+    wait_for(written, timeout=60, what="the write-back", worker=worker)
     record = sfbox.app.sandbox.opportunity(opp)
     assert record["TaxPoynt_Invoice_Number__c"] == invoice.number and record["TaxPoynt_Status__c"] == "Confirmed"
     return invoice

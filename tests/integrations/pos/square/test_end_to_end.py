@@ -18,25 +18,9 @@ from integrations.pos.models import Location, Transaction
 from invoicing.models import Invoice, Submission
 
 from .fixtures import start_worker, stop_worker, vat_sale
+from tests.e2e import wait_for
 
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
-
-
-def _wait(predicate, timeout=60.0, what="condition", worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    output = ""
-    if worker is not None:
-        if worker.poll() is None:
-            worker.terminate()
-        output = worker.stdout.read().decode(errors="replace")[-4000:]
-    events = list(WebhookEvent.objects.values_list("event_type", "status", "error"))
-    subs = list(Submission.objects.values_list("state", "error", "errors"))
-    raise AssertionError(f"timed out waiting for {what}; events {events}; submissions {subs}; worker: {output}")
 
 
 @pytest.fixture
@@ -107,7 +91,7 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     assert creds["pkce"] is True and creds["access_token"].startswith("EAAA")
     assert conn.token_expires_at is not None
     # The worker reads the merchant's locations (enqueued once the connection committed).
-    _wait(lambda: Location.objects.filter(connection=conn).count() == 2, what="locations", worker=worker)
+    wait_for(lambda: Location.objects.filter(connection=conn).count() == 2, what="locations", worker=worker)
     locations = http.get("/api/v1/pos/locations").json()["results"]
     assert {x["external_id"] for x in locations} == set(sq.locations)
 
@@ -117,9 +101,9 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     order_id = sale["order"]["id"]
 
     # 3. The worker invoices it and FIRS confirms.
-    invoice = _wait(lambda: Invoice.objects.filter(source_system="square", source_id=order_id).first(),
+    invoice = wait_for(lambda: Invoice.objects.filter(source_system="square", source_id=order_id).first(),
                     what="the invoice", worker=worker)
-    submission = _wait(lambda: Submission.objects.filter(invoice=invoice, state__in=DONE).first(),
+    submission = wait_for(lambda: Submission.objects.filter(invoice=invoice, state__in=DONE).first(),
                        what="FIRS transmission", worker=worker)
     assert submission.queue == "pos_realtime"
     invoice.refresh_from_db()
@@ -130,7 +114,7 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     assert txn.invoice_id == invoice.pk and txn.status == Transaction.Status.COMPLETED
     assert str(txn.total_amount) == "5375.00" and str(txn.tax_amount) == "375.00"
     events = dict(WebhookEvent.objects.filter(vendor="square").values_list("event_type", "status"))
-    _wait(lambda: not WebhookEvent.objects.filter(vendor="square", status__in=["received", "processing"]).exists(),
+    wait_for(lambda: not WebhookEvent.objects.filter(vendor="square", status__in=["received", "processing"]).exists(),
           what="events settled", worker=worker)
     assert {"order.created", "payment.created", "payment.updated", "order.updated"} <= set(events)
 
@@ -160,9 +144,9 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     # 6. A refund becomes a credit note referencing the sale's invoice.
     refund = sq.refund_payment(payment_id=sale["payment"]["id"], reason="Cold food",
                                line_items=[{"source_line_item_uid": "jollof", "quantity": "1"}])
-    credit = _wait(lambda: Invoice.objects.filter(source_system="square", source_type="refund").first(),
+    credit = wait_for(lambda: Invoice.objects.filter(source_system="square", source_type="refund").first(),
                    what="the credit note", worker=worker)
-    _wait(lambda: Submission.objects.filter(invoice=credit, state__in=DONE).first(), what="credit note at FIRS",
+    wait_for(lambda: Submission.objects.filter(invoice=credit, state__in=DONE).first(), what="credit note at FIRS",
           worker=worker)
     credit.refresh_from_db()
     assert credit.kind == Invoice.Kind.CREDIT_NOTE and credit.original_invoice_id == invoice.pk
