@@ -111,6 +111,11 @@ class Invoice(models.Model):
     def __str__(self):
         return self.number or f"draft {self.pk}"
 
+    @property
+    def firs_state_label(self) -> str:
+        """The FIRS state's display label, read from the copy (no query)."""
+        return Submission.State(self.firs_state).label if self.firs_state else ""
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)

@@ -107,7 +107,6 @@ def transactions_live(request):
 
 def _transaction_row(txn):
     invoice = txn.invoice
-    submission = invoice.submissions.first() if invoice else None
     return {
         "id": str(txn.pk), "external_id": txn.external_id, "status": txn.get_status_display(),
         "occurred_at": timezone.localtime(txn.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -115,8 +114,8 @@ def _transaction_row(txn):
         "total": f"{txn.currency} {txn.total_amount:,.2f}",
         "invoice_number": invoice.number if invoice else "",
         "invoice_url": f"/dashboard/invoices/{invoice.pk}" if invoice else "",
-        "firs_status": submission.get_state_display() if submission else "Not invoiced",
-        "firs_state": submission.state if submission else "none",
+        "firs_status": invoice.firs_state_label if invoice else "Not invoiced",
+        "firs_state": invoice.firs_state if invoice else "none",
     }
 
 
@@ -138,7 +137,7 @@ def invoices(request):
         if data.get("q"):
             q = data["q"]
             qs = qs.filter(Q(number__icontains=q) | Q(irn__icontains=q) | Q(customer_name__icontains=q))
-    page = Paginator(qs.prefetch_related("submissions").order_by("-created_at"), PAGE_SIZE).get_page(
+    page = Paginator(qs.order_by("-created_at"), PAGE_SIZE).get_page(
         request.GET.get("page"))
     return render(request, "dashboard/invoices.html", {"organization": org, "form": form, "page": page})
 
