@@ -44,10 +44,9 @@ def _crm_provider(vendor):
 
 
 class CrmConnectApi(VendorConnectApi):
-    kind = "crm"
-
     """Start the OAuth flow: returns the vendor's authorize URL (state is
     stashed in this session; follow the URL in the same browser)."""
+    kind = "crm"
 
     @extend_schema(operation_id="crm_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer,
                    examples=[

@@ -213,10 +213,9 @@ def _pos_provider(vendor):
 
 
 class PosConnectApi(VendorConnectApi):
-    kind = "pos"
-
     """POST /api/v1/pos/<vendor>/connect: the vendor's authorize URL (state and
     the PKCE verifier are stashed in this session; follow it in the same browser)."""
+    kind = "pos"
 
     @extend_schema(
         operation_id="pos_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer,
