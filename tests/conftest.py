@@ -9,6 +9,8 @@ from rest_framework.test import APIClient
 from taxpoynt.tenancy.models import Membership
 from taxpoynt.tenancy.services import organization_create
 
+pytest_plugins = ["tests.e2e"]  # shared end-to-end fixtures (firs_merchant, celery_worker)
+
 _seq = itertools.count(1)
 
 

@@ -5,6 +5,8 @@ import pathlib
 
 import pytest
 
+from tests.e2e import PASSWORD  # noqa: F401 (the suite signs in with it)
+
 # Playwright's sync API runs an event loop in this thread; the Django ORM calls
 # the tests make between page actions are synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -87,66 +89,6 @@ def public_url(live_server, settings):
     webhooks at (the browser's cookies belong to this host)."""
     settings.PUBLIC_BASE_URL = live_server.url
     return live_server.url
-
-
-@pytest.fixture
-def firs_merchant(make_user, make_org, firs_business, firs_sandbox, settings):
-    """make(email, name) → an organization registered with the FIRS sandbox,
-    owned by a user signing in with `email` / PASSWORD."""
-    import uuid
-
-    settings.FIRS_BASE_URL = firs_sandbox.url
-    b = firs_business
-    # FIRS refuses transmissions for a business without a webhook URL; nothing listens here.
-    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
-
-    def make(email, name):
-        owner = make_user(email=email, password=PASSWORD)
-        return make_org(owner=owner, name=name, tin=b.tin, email=f"billing@{email.split('@')[1]}",
-                        telephone="+2348012345678", street_name="12 Adeola Odeku Street", city_name="Lagos",
-                        postal_zone="101241", firs_business_id=uuid.UUID(str(b.business_id)),
-                        firs_service_id=b.service_id, firs_api_key=b.api_key, firs_api_secret=b.api_secret,
-                        firs_crypto_keys=b.crypto_keys_json)
-    return make
-
-
-PASSWORD = "browser-pass-123"
-
-
-@pytest.fixture
-def celery_worker(settings):
-    """start(queues, **env) → a real Celery worker process on this test's
-    database and Redis db; stopped at teardown."""
-    import subprocess
-    import sys
-
-    from django.db import connection as db_connection
-
-    from taxpoynt.celery import app
-
-    procs = []
-
-    def start(queues, **env):
-        app.control.purge()  # stale messages from earlier runs on this Redis db
-        db = db_connection.settings_dict
-        full_env = dict(os.environ, DJANGO_SETTINGS_MODULE="taxpoynt.settings_test", REDIS_URL=settings.REDIS_URL,
-                        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-                        PUBLIC_BASE_URL=settings.PUBLIC_BASE_URL, **env)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", queues, "--pool", "solo",
-             "-n", f"browser{len(procs)}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
-             "--loglevel", "WARNING"],
-            env=full_env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(autouse=True)

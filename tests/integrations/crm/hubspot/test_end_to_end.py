@@ -5,74 +5,33 @@ worker process (real Redis) fetches the deal, builds, stamps and transmits the
 invoice to the FIRS sandbox → the invoice with IRN and QR is visible in the
 dashboard, the API and the admin. The same deal sent again (redelivery, a
 racing sync) never makes a second invoice."""
-import os
 import re
-import subprocess
-import sys
 import time
-import uuid
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from django.db import connection as db_connection
 
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.sync import HISTORICAL, sync_run
 from integrations.crm.models import Deal
 from invoicing.models import Invoice, Submission
-from tests.e2e import wait_for
+from tests.e2e import signed_in_http, wait_for
 
 
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
 
 
 @pytest.fixture
-def merchant(make_org, make_user, firs_business, firs_sandbox, settings):
-    settings.FIRS_BASE_URL = firs_sandbox.url
-    b = firs_business
-    # FIRS refuses transmissions for a business without a webhook URL; nothing listens here.
-    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
-    owner = make_user(email="owner@adaeze.example.ng")
-    org = make_org(owner=owner, name="Adaeze Trading Ltd", tin=b.tin,
-                   email="billing@adaeze.example.ng", telephone="+2348012345678", street_name="12 Broad Street",
-                   city_name="Lagos", postal_zone="100001", firs_business_id=uuid.UUID(str(b.business_id)),
-                   firs_service_id=b.service_id, firs_api_key=b.api_key, firs_api_secret=b.api_secret,
-                   firs_crypto_keys=b.crypto_keys_json)
-    org.owner = owner
-    return org
+def merchant(firs_merchant):
+    return firs_merchant("owner@adaeze.example.ng", "Adaeze Trading Ltd")
 
 
 @pytest.fixture
-def worker(hubspot_sandbox, firs_sandbox, settings):
-    from taxpoynt.celery import app
-
-    db = db_connection.settings_dict
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="taxpoynt.settings_test", REDIS_URL=settings.REDIS_URL,
-               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               FIRS_BASE_URL=firs_sandbox.url, HUBSPOT_BASE_URL=hubspot_sandbox.url,
-               HUBSPOT_CLIENT_ID=settings.VENDORS["hubspot"]["client_id"],
-               HUBSPOT_CLIENT_SECRET=settings.VENDORS["hubspot"]["client_secret"])
-    app.control.purge()  # stale messages from earlier runs on this Redis db
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", "crm,sync", "--pool", "solo",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def _browser(client, live_server, user) -> httpx.Client:
-    """An httpx 'browser' on the live server, signed in as `user`."""
-    client.force_login(user)
-    http = httpx.Client(base_url=live_server.url, cookies={"sessionid": client.cookies["sessionid"].value},
-                        timeout=20)
-    http.get("/accounts/login/")  # sets the csrftoken cookie
-    return http
+def worker(celery_worker, hubspot_sandbox, firs_sandbox, settings):
+    return celery_worker("crm,sync", FIRS_BASE_URL=firs_sandbox.url, HUBSPOT_BASE_URL=hubspot_sandbox.url,
+                         HUBSPOT_CLIENT_ID=settings.VENDORS["hubspot"]["client_id"],
+                         HUBSPOT_CLIENT_SECRET=settings.VENDORS["hubspot"]["client_secret"])
 
 
 @pytest.mark.slow
@@ -81,7 +40,7 @@ def test_connect_win_deal_invoice_visible_everywhere(client, live_server, settin
                                                      hubspot_sandbox, firs_sandbox, worker, make_user):
     settings.PUBLIC_BASE_URL = live_server.url
     sandbox.configure_app(webhook_url=live_server.url + "/webhooks/crm/hubspot")
-    http = _browser(client, live_server, merchant.owner)
+    http = signed_in_http(client, live_server, merchant.owner)
 
     # 1. Connect: the dashboard's form posts, we follow HubSpot's consent page back.
     page = http.get("/dashboard/connections/")
@@ -155,7 +114,7 @@ def test_connect_win_deal_invoice_visible_everywhere(client, live_server, settin
     assert qr.status_code == 200 and qr.content[:8] == b"\x89PNG\r\n\x1a\n"
     # … and the admin.
     admin_user = make_user(is_staff=True, is_superuser=True)
-    admin = _browser(client, live_server, admin_user)
+    admin = signed_in_http(client, live_server, admin_user)
     admin_page = admin.get(f"/admin/invoicing/invoice/{invoice.pk}/change/")
     assert admin_page.status_code == 200 and invoice.irn in admin_page.text
     admin_deal = admin.get("/admin/crm/deal/", params={"q": deal["id"]})

@@ -11,16 +11,11 @@
 2. JWT bearer flow: server-to-server connect → the opportunity is won → "Sync
    now" on the dashboard → the worker's delta sync invoices it → confirmed →
    written back."""
-import os
-import subprocess
-import sys
 import time
-import uuid
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from django.db import connection as db_connection
 
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.services import connection_update_config
@@ -32,7 +27,7 @@ from invoicing.models import Invoice, Submission
 from taxpoynt import sandboxing
 
 from .support import SEED
-from tests.e2e import wait_for
+from tests.e2e import signed_in_http, wait_for
 
 # The buyer's email lives in the org's custom Account field Email__c (FIRS requires one).
 DATA = {**SEED, "accounts": [{**SEED["accounts"][0], "Email__c": "ap@dangote.example.ng"}]}
@@ -54,49 +49,15 @@ def sfbox(settings, jwt_keys):
 
 
 @pytest.fixture
-def merchant(make_org, make_user, firs_business, firs_sandbox, settings):
-    settings.FIRS_BASE_URL = firs_sandbox.url
-    b = firs_business
-    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
-    owner = make_user(email="owner@adaeze.example.ng")
-    org = make_org(owner=owner, name="Adaeze Trading Ltd", tin=b.tin,
-                   email="billing@adaeze.example.ng", telephone="+2348012345678", street_name="12 Broad Street",
-                   city_name="Lagos", postal_zone="100001", firs_business_id=uuid.UUID(str(b.business_id)),
-                   firs_service_id=b.service_id, firs_api_key=b.api_key, firs_api_secret=b.api_secret,
-                   firs_crypto_keys=b.crypto_keys_json)
-    org.owner = owner
-    return org
+def merchant(firs_merchant):
+    return firs_merchant("owner@adaeze.example.ng", "Adaeze Trading Ltd")
 
 
 @pytest.fixture
-def worker(sfbox, firs_sandbox, settings):
-    from taxpoynt.celery import app
-
-    db = db_connection.settings_dict
+def worker(celery_worker, sfbox, firs_sandbox, settings):
     vendor = settings.VENDORS["salesforce"]
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="taxpoynt.settings_test", REDIS_URL=settings.REDIS_URL,
-               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               FIRS_BASE_URL=firs_sandbox.url, SALESFORCE_BASE_URL=sfbox.url,
-               SALESFORCE_CLIENT_ID=vendor["client_id"], SALESFORCE_CLIENT_SECRET=vendor["client_secret"])
-    app.control.purge()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", "crm,sync", "--pool", "solo",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def _browser(client, live_server, user) -> httpx.Client:
-    client.force_login(user)
-    http = httpx.Client(base_url=live_server.url, cookies={"sessionid": client.cookies["sessionid"].value},
-                        timeout=20)
-    http.get("/accounts/login/")  # sets the csrftoken cookie
-    return http
+    return celery_worker("crm,sync", FIRS_BASE_URL=firs_sandbox.url, SALESFORCE_BASE_URL=sfbox.url,
+                         SALESFORCE_CLIENT_ID=vendor["client_id"], SALESFORCE_CLIENT_SECRET=vendor["client_secret"])
 
 
 def _invoiced_confirmed_written_back(sfbox, opp, worker):
@@ -126,7 +87,7 @@ def _visible(http, client, live_server, make_user, invoice, opp):
     assert [d["invoice"]["irn"] for d in api_deals] == [invoice.irn]
     assert http.get(f"/api/v1/invoices/{invoice.pk}").json()["irn"] == invoice.irn
     # Last: signing the admin in on the same test client ends the merchant's session.
-    admin = _browser(client, live_server, make_user(is_staff=True, is_superuser=True))
+    admin = signed_in_http(client, live_server, make_user(is_staff=True, is_superuser=True))
     assert invoice.irn in admin.get(f"/admin/invoicing/invoice/{invoice.pk}/change/").text
     assert invoice.number in admin.get("/admin/crm/deal/", params={"q": opp}).text
 
@@ -138,7 +99,7 @@ def test_web_flow_outbound_message_to_written_back_invoice(client, live_server, 
     settings.PUBLIC_BASE_URL = live_server.url
     box = sfbox.app.sandbox
     box.configure_app(redirect_uris=[live_server.url + "/api/v1/crm/salesforce/callback"])
-    http = _browser(client, live_server, merchant.owner)
+    http = signed_in_http(client, live_server, merchant.owner)
 
     page = http.get("/dashboard/connections/")
     assert page.status_code == 200 and "Connect Salesforce" in page.text
@@ -199,7 +160,7 @@ def test_jwt_flow_sync_to_written_back_invoice(client, live_server, settings, me
     opp = box.seed(**DATA)["opportunities"][0]["Id"]
     box.update_opportunity(opp, StageName="Closed Won")
 
-    http = _browser(client, live_server, merchant.owner)
+    http = signed_in_http(client, live_server, merchant.owner)
     assert "Sync now" in http.get(f"/dashboard/connections/{conn.pk}").text
     csrf = http.cookies["csrftoken"]
     synced = http.post(f"/dashboard/connections/{conn.pk}/sync", data={"csrfmiddlewaretoken": csrf})

@@ -12,6 +12,8 @@ from integrations.connections.models import Connection
 from integrations.pos.square import services
 from integrations.pos.square.webhooks import compute_signature
 from taxpoynt import sandboxing
+from tests import e2e
+from tests.e2e import stop_worker  # noqa: F401 (the Square tests import it from here)
 
 SIGNATURE_KEY = "test-square-signature-key"
 
@@ -93,33 +95,10 @@ def vat_sale(*, qty="2", price=250000, tax_type="ADDITIVE", metadata=None, **ext
 
 def start_worker(settings, *, queues: str, firs_url: str, square_url: str, concurrency: int = 1,
                  pool: str = "solo", name: str = "w"):
-    """A real Celery worker process on our test database and Redis db."""
-    import os
-    import subprocess
-    import sys
+    """A real Celery worker process (tests.e2e.start_worker) pointed at the Square sandbox."""
+    return e2e.start_worker(settings, queues=queues, name=name, pool=pool, concurrency=concurrency,
+                            FIRS_BASE_URL=firs_url, SQUARE_BASE_URL=square_url,
+                            SQUARE_CLIENT_ID=settings.VENDORS["square"]["client_id"],
+                            SQUARE_CLIENT_SECRET=settings.VENDORS["square"]["client_secret"],
+                            SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY)
 
-    from django.db import connection as db_connection
-
-    db = db_connection.settings_dict
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="taxpoynt.settings_test", REDIS_URL=settings.REDIS_URL,
-               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               FIRS_BASE_URL=firs_url, SQUARE_BASE_URL=square_url,
-               SQUARE_CLIENT_ID=settings.VENDORS["square"]["client_id"],
-               SQUARE_CLIENT_SECRET=settings.VENDORS["square"]["client_secret"],
-               SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY)
-    args = [sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", queues, "--pool", pool,
-            "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
-            "--loglevel", "WARNING"]
-    if pool != "solo":
-        args += ["-c", str(concurrency)]
-    return subprocess.Popen(args, env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def stop_worker(proc):
-    import subprocess
-
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()

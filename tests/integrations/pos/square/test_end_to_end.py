@@ -6,7 +6,6 @@ invoice to the FIRS sandbox → the invoice with IRN and QR is visible in the
 dashboard, the API and the admin. Redelivery never makes a second invoice; a
 refund becomes a credit note; disconnecting revokes the token at Square."""
 import time
-import uuid
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -18,24 +17,14 @@ from integrations.pos.models import Location, Transaction
 from invoicing.models import Invoice, Submission
 
 from .fixtures import start_worker, stop_worker, vat_sale
-from tests.e2e import wait_for
+from tests.e2e import signed_in_http, wait_for
 
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
 
 
 @pytest.fixture
-def merchant(make_org, make_user, firs_business, firs_sandbox, settings):
-    settings.FIRS_BASE_URL = firs_sandbox.url
-    b = firs_business
-    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
-    owner = make_user(email="owner@mamaput.example.ng")
-    org = make_org(owner=owner, name="Mama Put Lagos Ltd", tin=b.tin, email="billing@mamaput.example.ng",
-                   telephone="+2348012345678", street_name="12 Adeola Odeku Street", city_name="Lagos",
-                   postal_zone="101241", firs_business_id=uuid.UUID(str(b.business_id)),
-                   firs_service_id=b.service_id, firs_api_key=b.api_key, firs_api_secret=b.api_secret,
-                   firs_crypto_keys=b.crypto_keys_json)
-    org.owner = owner
-    return org
+def merchant(firs_merchant):
+    return firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd")
 
 
 @pytest.fixture
@@ -48,14 +37,6 @@ def worker(square_sandbox, firs_sandbox, settings):
     stop_worker(proc)
 
 
-def _browser(client, live_server, user) -> httpx.Client:
-    client.force_login(user)
-    http = httpx.Client(base_url=live_server.url, cookies={"sessionid": client.cookies["sessionid"].value},
-                        timeout=20)
-    http.get("/accounts/login/")
-    return http
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, merchant, sq, square_sandbox,
@@ -63,7 +44,7 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     settings.PUBLIC_BASE_URL = live_server.url
     notification_url = live_server.url + "/webhooks/pos/square"
     sq.set_subscription(notification_url=notification_url, signature_key=settings.SQUARE_WEBHOOK_SIGNATURE_KEY)
-    http = _browser(client, live_server, merchant.owner)
+    http = signed_in_http(client, live_server, merchant.owner)
 
     # 1. Connect through the dashboard; Square's consent page sends us back.
     page = http.get("/dashboard/connections/")
@@ -130,7 +111,7 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     qr = http.get(f"/api/v1/invoices/{invoice.pk}/qr.png")
     assert qr.status_code == 200 and qr.content[:8] == b"\x89PNG\r\n\x1a\n"
     # … and the admin.
-    admin = _browser(client, live_server, make_user(is_staff=True, is_superuser=True))
+    admin = signed_in_http(client, live_server, make_user(is_staff=True, is_superuser=True))
     admin_page = admin.get(f"/admin/invoicing/invoice/{invoice.pk}/change/")
     assert admin_page.status_code == 200 and invoice.irn in admin_page.text
 
@@ -154,7 +135,7 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
 
     # 7. Disconnect: the token is revoked at Square and erased here.
     access_token = creds["access_token"]
-    http = _browser(client, live_server, merchant.owner)  # the admin sign-in above replaced the session
+    http = signed_in_http(client, live_server, merchant.owner)  # the admin sign-in above replaced the session
     http.get(f"/dashboard/connections/{conn.pk}")
     csrf = http.cookies.get("csrftoken") or csrf
     resp = http.post(f"/dashboard/connections/{conn.pk}/disconnect",
