@@ -1,7 +1,7 @@
 """Gap-free invoice numbers, per organization and per kind.
 
 `allocate_number` must run inside the transaction that freezes the invoice:
-the sequence row stays locked (SELECT … FOR UPDATE) until that transaction
+the sequence row stays locked (the upsert's row lock) until that transaction
 ends, so a rolled-back freeze also rolls back its number and no gap appears.
 Concurrent freezes of one organization queue on the row; other organizations
 never wait.
@@ -9,7 +9,7 @@ never wait.
 Numbers are letters and digits only, because the number is the first part of
 the IRN and FIRS forbids other characters there (FIRS.md §1).
 """
-from django.db import connection, transaction
+from django.db import connection
 
 from taxpoynt.errors import ApplicationError
 
@@ -31,16 +31,15 @@ def allocate_number(*, organization, kind) -> str:
     if not connection.in_atomic_block:
         raise ApplicationError("allocate_number must run inside the transaction that freezes the invoice")
     table = InvoiceSequence._meta.db_table
-    with transaction.atomic():
-        # Create the row on first use without a race: two first freezes both
-        # try the INSERT, one wins, both then lock the same row.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (organization_id, kind, last_number) VALUES (%s, %s, 0) "
-                "ON CONFLICT (organization_id, kind) DO NOTHING",
-                [organization.pk, kind],
-            )
-        sequence = InvoiceSequence.objects.select_for_update().get(organization=organization, kind=kind)
-        sequence.last_number += 1
-        sequence.save(update_fields=["last_number"])
-    return format_number(kind=kind, value=sequence.last_number)
+    # One statement: create the row on first use, or bump it. Either way the
+    # row stays locked until the freezing transaction ends, so concurrent
+    # freezes of one organization queue here and a rollback leaves no gap.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS seq (organization_id, kind, last_number) VALUES (%s, %s, 1) "
+            "ON CONFLICT (organization_id, kind) DO UPDATE SET last_number = seq.last_number + 1 "
+            "RETURNING last_number",
+            [organization.pk, kind],
+        )
+        value = cursor.fetchone()[0]
+    return format_number(kind=kind, value=value)

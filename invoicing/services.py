@@ -40,7 +40,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection as db_connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -107,11 +107,16 @@ def _line_sums(line) -> tuple[Decimal, Decimal]:
 
 
 def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, connection=None,
-                                  queue: str = "crm") -> Invoice:
+                                  queue: str = "crm", lease_token: uuid.UUID | None = None) -> Invoice:
     """Store `canonical` as an invoice with its FIRS submission and enqueue the
     submission. A second call for the same source returns the existing invoice
     and creates nothing. An invoice that fails a rule is stored with its
     submission rejected (locally) and every failed rule listed; nothing is sent.
+
+    With `lease_token`, a new submission is created already leased to the
+    caller and is not enqueued: the caller runs it right after commit
+    (`submission_process_claimed(token=..., invoice=...)`). Should the caller
+    die first, the lease expires and the due-submission sweep takes it over.
     """
     from .canonical import canonical_to_dict
     from .tax import compare_source_figures, compute_totals
@@ -183,14 +188,16 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
                 )
                 for i, line in enumerate(canonical.lines, start=1)
             ])
-            submission = Submission.objects.create(invoice=invoice, queue=queue)
+            leased = {"lease_token": lease_token, "locked_until": timezone.now() + datetime.timedelta(
+                seconds=submissions.setting("LEASE_SECONDS"))} if lease_token and not violations else {}
+            submission = Submission.objects.create(invoice=invoice, queue=queue, **leased)
             if violations:
                 submissions.transition(
                     submission, S.REJECTED, step="validate_local", blocking_level=LEVEL.ERROR,
                     error=f"Rejected locally: {len(violations)} invoice rule(s) failed; nothing was sent to FIRS.",
                     errors=_violation_dicts(violations), error_source=SOURCE.LOCAL,
                 )
-            else:
+            elif not leased:
                 _enqueue_on_commit(submission)
     except IntegrityError:
         # Lost a race with a concurrent call for the same source: theirs stands.
@@ -301,35 +308,25 @@ def submission_claim_due(*, limit: int = 50, queue: str | None = None) -> list[t
 
 
 def _claim_one(submission_id) -> uuid.UUID | None:
+    """Lease one due submission in a single statement (the row is skipped,
+    not waited for, when another transaction holds it)."""
     now = timezone.now()
-    with transaction.atomic():
-        row = (Submission.objects.select_for_update(skip_locked=True)
-               .filter(_due_filter(now), pk=submission_id).only("id").first())
-        if row is None:
-            return None
-        token = uuid.uuid4()
-        Submission.objects.filter(pk=row.pk).update(
-            lease_token=token, locked_until=now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS")))
-        return token
+    token = uuid.uuid4()
+    table = Submission._meta.db_table
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET lease_token = %s, locked_until = %s WHERE id = ("
+            f"SELECT id FROM {table} WHERE id = %s AND state = ANY(%s) "
+            f"AND (next_attempt_at IS NULL OR next_attempt_at <= %s) AND (locked_until IS NULL OR locked_until < %s) "
+            f"FOR UPDATE SKIP LOCKED) RETURNING id",
+            [token, now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS")), submission_id,
+             list(submissions.LIVE_STATES), now, now])
+        return token if cursor.fetchone() else None
 
 
 def submission_release(*, submission_id, token):
     """Give a claimed submission back (its lease ends now)."""
     Submission.objects.filter(pk=submission_id, lease_token=token).update(lease_token=None, locked_until=None)
-
-
-def _release(submission_id, token):
-    submission_release(submission_id=submission_id, token=token)
-
-
-def _held(submission_id, token) -> Submission:
-    """The submission row, locked for this short transaction, if we still hold its lease."""
-    sub = Submission.objects.select_for_update().select_related("invoice", "invoice__organization") \
-        .get(pk=submission_id)
-    if sub.lease_token != token:
-        raise LeaseLost(str(submission_id))
-    sub.locked_until = timezone.now() + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS"))
-    return sub
 
 
 # --- processing ----------------------------------------------------------------------------
@@ -344,28 +341,40 @@ def submission_process(*, submission_id) -> Submission | None:
     return submission_process_claimed(submission_id=submission_id, token=token)
 
 
-def submission_process_claimed(*, submission_id, token) -> Submission | None:
+def submission_process_claimed(*, token, submission_id=None, invoice=None) -> Submission | None:
+    """Run the steps of a submission this worker holds the lease `token` on
+    (found by id, or as `invoice`'s FIRS submission), then release it.
+
+    The row is read once; every step after that is one compare-and-set
+    transition (`submissions.transition` with the lease token), so a lost
+    lease or an admin's move stops the run without a re-read per step."""
+    held = Submission.objects.select_related("invoice", "invoice__organization").filter(lease_token=token)
+    sub = (held.filter(pk=submission_id) if submission_id else held.filter(invoice=invoice, format="firs")).first()
+    if sub is None:  # the lease was taken over (or, by invoice, the caller never held one)
+        logger.info("no submission held for %s", submission_id or invoice)
+        return None
     try:
         for _ in range(MAX_STEPS_PER_RUN):
-            if not _run_step(submission_id, token):
+            if not _run_step(sub, token):
                 break
     except LeaseLost:
-        logger.warning("lease on submission %s lost; another worker continues it", submission_id)
+        logger.warning("lease on submission %s lost; another worker continues it", sub.pk)
         return None
     finally:
-        _release(submission_id, token)
-    return Submission.objects.select_related("invoice").get(pk=submission_id)
+        submission_release(submission_id=sub.pk, token=token)
+    return sub
 
 
-def _record(submission_id, token, from_state, to_state, **kwargs) -> str | None:
-    """Apply one transition in a short transaction; the new state, or None when
-    the submission changed under us (e.g. an admin action) and we stop."""
-    with transaction.atomic():
-        sub = _held(submission_id, token)
-        if sub.state != from_state:
-            return None
-        submissions.transition(sub, to_state, **kwargs)
-        return sub.state
+def _record(sub, token, from_state, to_state, **kwargs) -> str | None:
+    """Apply one transition; the new state, or None when the submission
+    changed under us (an admin action, a lost lease) and we stop."""
+    if sub.state != from_state:
+        return None
+    try:
+        submissions.transition(sub, to_state, lease_token=token, **kwargs)
+    except submissions.SubmissionChanged:
+        return None
+    return sub.state
 
 
 def _progressed(new_state, from_state) -> bool:
@@ -373,37 +382,34 @@ def _progressed(new_state, from_state) -> bool:
     return new_state is not None and new_state != from_state and new_state in (S.VALIDATED, S.SIGNED, S.TRANSMITTED)
 
 
-def _run_step(submission_id, token) -> bool:
+def _run_step(sub, token) -> bool:
     """Run the step due for the submission's current state; True to continue."""
-    failure = None
-    with transaction.atomic():
-        sub = _held(submission_id, token)
-        Submission.objects.filter(pk=sub.pk).update(locked_until=sub.locked_until)
-        state = sub.state
-        if state not in submissions.LIVE_STATES:
-            return False
-        if sub.next_attempt_at and sub.next_attempt_at > timezone.now():
-            return False
-        if not sub.invoice.is_frozen:
-            try:
-                with transaction.atomic():
-                    _freeze(sub)
-            except _LocalRejection as rejection:
-                failure = rejection
-            except Exception as exc:  # noqa: BLE001 - a bug or outage while freezing: retried, then dead
-                logger.exception("freezing invoice %s failed", sub.invoice_id)
-                failure = _LocalRejection(f"could not prepare the invoice, will retry: {exc}", retry=True)
-    if failure is not None:
-        # The freeze rolled back as a whole (its number included); record why.
-        if failure.retry:
-            _record(submission_id, token, state, state, step="freeze", blocking_level=LEVEL.WARNING,
-                    error=failure.message)
-        else:
-            _record(submission_id, token, state, S.REJECTED, step="freeze", blocking_level=LEVEL.ERROR,
-                    error=failure.message, errors=failure.errors, error_source=failure.source)
+    state = sub.state
+    if state not in submissions.LIVE_STATES:
         return False
-
-    sub = Submission.objects.select_related("invoice", "invoice__organization").get(pk=submission_id)
+    if sub.next_attempt_at and sub.next_attempt_at > timezone.now():
+        return False
+    if not sub.invoice.is_frozen:
+        failure = None
+        try:
+            with transaction.atomic():
+                _freeze(sub, token)
+        except LeaseLost:
+            raise
+        except _LocalRejection as rejection:
+            failure = rejection
+        except Exception as exc:  # noqa: BLE001 - a bug or outage while freezing: retried, then dead
+            logger.exception("freezing invoice %s failed", sub.invoice_id)
+            failure = _LocalRejection(f"could not prepare the invoice, will retry: {exc}", retry=True)
+        if failure is not None:
+            # The freeze rolled back as a whole (its number included); record why.
+            if failure.retry:
+                _record(sub, token, state, state, step="freeze", blocking_level=LEVEL.WARNING,
+                        error=failure.message)
+            else:
+                _record(sub, token, state, S.REJECTED, step="freeze", blocking_level=LEVEL.ERROR,
+                        error=failure.message, errors=failure.errors, error_source=failure.source)
+            return False
     return STEP_HANDLERS[state](sub, token)
 
 
@@ -416,24 +422,25 @@ class _LocalRejection(Exception):
         self.source = source
 
 
-def _freeze(sub: Submission):
+def _freeze(sub: Submission, token):
     """Number, IRN, documents, stamp and payload bytes, in the caller's
-    transaction (rolled back as a whole on any failure)."""
+    transaction (rolled back as a whole on any failure, a lost lease included)."""
     from .canonical import canonical_from_dict, canonical_to_dict
     from .documents import render
     from .firs.irn import build_irn
     from .firs.stamp import load_crypto_keys, stamp_irn
     from .validation import InvoiceRuleError
 
+    org = sub.invoice.organization
     invoice = Invoice.objects.select_for_update().get(pk=sub.invoice_id)
-    org = invoice.organization
+    invoice.organization = org
     missing = [label for label, value in (("FIRS service id", org.firs_service_id),
                                           ("FIRS business id", org.firs_business_id),
                                           ("FIRS crypto keys", org.firs_crypto_keys)) if not value]
     if missing:
         raise _LocalRejection(f"Not sent: the organization has no {', '.join(missing)} configured.",
                               source=SOURCE.AUTH)
-    canonical = canonical_from_dict(invoice.canonical)
+    canonical = canonical_from_dict(invoice.canonical, stored=True)
     number = allocate_number(organization=org, kind=invoice.kind)
     try:
         irn = build_irn(invoice_number=number, service_id=org.firs_service_id, issue_date=invoice.issue_date)
@@ -465,10 +472,15 @@ def _freeze(sub: Submission):
     invoice.frozen_at = timezone.now()
     invoice.save()
     # The exact bytes, committed with the freeze, before any send.
-    sub.signed_payload = body
-    sub.payload_sha256 = hashlib.sha256(body).hexdigest()
-    sub.irn = irn
-    sub.save(update_fields=["signed_payload", "payload_sha256", "irn", "locked_until", "updated_at"])
+    now = timezone.now()
+    fields = {"signed_payload": body, "payload_sha256": hashlib.sha256(body).hexdigest(), "irn": irn,
+              "locked_until": now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS")),
+              "updated_at": now}
+    if not Submission.objects.filter(pk=sub.pk, lease_token=token).update(**fields):
+        raise LeaseLost(str(sub.pk))
+    for name, value in fields.items():
+        setattr(sub, name, value)
+    sub.invoice = invoice
 
 
 # --- the FIRS steps ---------------------------------------------------------------------------
@@ -506,31 +518,31 @@ def _call(sub, token, step, from_state, to_state, call, *, unknown_to=None):
     except firs.FirsDuplicate as exc:
         if step == "sign":
             # Keep FIRS's answer in the history, then look the IRN up.
-            new_state = _record(sub.pk, token, from_state, from_state, step=step, exchange=exc.exchange,
+            new_state = _record(sub, token, from_state, from_state, step=step, exchange=exc.exchange,
                                 blocking_level=LEVEL.WARNING, error_source=SOURCE.FIRS,
                                 error=f"FIRS says this IRN is already signed ({_firs_reason(exc)}); looking it up")
             if new_state != from_state:
                 return new_state, None
             return _resolve_duplicate(sub, token, from_state, exc), None
-        return _record(sub.pk, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
+        return _record(sub, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
                        blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
                        errors=_firs_errors(exc), error_source=SOURCE.FIRS), None
     except firs.FirsAuthError as exc:
-        return _record(sub.pk, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
+        return _record(sub, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
                        blocking_level=LEVEL.ERROR, error=f"FIRS refused our credentials: {_firs_reason(exc)}",
                        errors=_firs_errors(exc), error_source=SOURCE.AUTH), None
     except firs.FirsRejected as exc:
-        return _record(sub.pk, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
+        return _record(sub, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
                        blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
                        errors=_firs_errors(exc), error_source=SOURCE.FIRS), None
     except firs.FirsOutcomeUnknown as exc:
-        return _record(sub.pk, token, from_state, unknown_to or from_state, step=step,
+        return _record(sub, token, from_state, unknown_to or from_state, step=step,
                        exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
                        error=f"FIRS did not answer in time ({exc}); the same bytes will be sent again",
                        error_source=SOURCE.NETWORK), None
     except firs.FirsError as exc:
         # FirsRetryable (5xx, 429, refused, circuit open) and anything else FIRS-side.
-        new_state = _record(sub.pk, token, from_state, from_state, step=step,
+        new_state = _record(sub, token, from_state, from_state, step=step,
                             exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
                             error=f"FIRS unavailable, will retry: {exc}", error_source=SOURCE.NETWORK)
         retry_after = getattr(exc, "retry_after", None)
@@ -539,7 +551,7 @@ def _call(sub, token, step, from_state, to_state, call, *, unknown_to=None):
             earliest = timezone.now() + datetime.timedelta(seconds=float(retry_after))
             Submission.objects.filter(pk=sub.pk, next_attempt_at__lt=earliest).update(next_attempt_at=earliest)
         return new_state, None
-    return _record(sub.pk, token, from_state, to_state, step=step, exchange=exchange), exchange
+    return _record(sub, token, from_state, to_state, step=step, exchange=exchange), exchange
 
 
 def _body(sub) -> bytes:
@@ -557,13 +569,7 @@ def _step_sign(sub, token) -> bool:
     from_state = sub.state  # validated, or unknown: resend the SAME stored bytes
     new_state, _ = _call(sub, token, "sign", from_state, S.SIGNED, lambda: client.sign_invoice(_body(sub)),
                          unknown_to=S.UNKNOWN)
-    if new_state == S.SIGNED:
-        _mark_signed(sub)
     return _progressed(new_state, from_state)
-
-
-def _mark_signed(sub):
-    Invoice.objects.filter(pk=sub.invoice_id, signed_at__isnull=True).update(signed_at=timezone.now())
 
 
 def _step_transmit(sub, token) -> bool:
@@ -611,13 +617,13 @@ def _resolve_duplicate(sub, token, from_state, exc) -> str | None:
     try:
         exchange = client.confirm(sub.irn)
     except firs.FirsError as lookup_exc:
-        return _record(sub.pk, token, from_state, S.UNKNOWN, step="lookup",
+        return _record(sub, token, from_state, S.UNKNOWN, step="lookup",
                        exchange=getattr(lookup_exc, "exchange", None), blocking_level=LEVEL.WARNING,
                        error=f"FIRS reported a duplicate IRN and the lookup failed, will retry: {lookup_exc}",
                        error_source=SOURCE.NETWORK)
     if duplicate_matches(sub, _data(exchange)):
-        return _record(sub.pk, token, from_state, S.SIGNED, step="lookup", exchange=exchange)
-    return _record(sub.pk, token, from_state, S.REJECTED, step="lookup", exchange=exchange,
+        return _record(sub, token, from_state, S.SIGNED, step="lookup", exchange=exchange)
+    return _record(sub, token, from_state, S.REJECTED, step="lookup", exchange=exchange,
                    blocking_level=LEVEL.ERROR,
                    error="Rejected by FIRS: duplicate IRN with different content (FIRS holds another document "
                          "under this IRN; the IRN is never regenerated, a person must resolve it)",

@@ -19,6 +19,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from taxpoynt.errors import ApplicationError
@@ -88,11 +90,27 @@ def _outcome(from_state, to_state):
     return "ok"
 
 
+class SubmissionChanged(ApplicationError):
+    """The row is no longer what the caller read (another actor moved it, or
+    the caller's lease was taken over); nothing was written."""
+
+    def __init__(self, submission_id):
+        super().__init__(f"submission {submission_id} changed under us", code="submission_changed")
+
+
 def transition(submission: Submission, to_state: str, *, step: str, exchange=None, error: str = "",
-               blocking_level: str = "", errors: list | None = None, error_source: str = "") -> SubmissionAttempt:
+               blocking_level: str = "", errors: list | None = None, error_source: str = "",
+               lease_token=None) -> SubmissionAttempt:
     """Move `submission` to `to_state` (or keep it there, for a retryable
     failure) and record the attempt. Raises IllegalTransition for a move the
-    table does not allow. Saves the submission; the caller holds its lease.
+    table does not allow.
+
+    The write is a compare-and-set: the row is updated only while it is still
+    in the state the caller read (and, with `lease_token`, while the caller's
+    lease still holds; the lease is renewed by the same write). Otherwise
+    SubmissionChanged is raised and nothing is written, so a worker never
+    overwrites an admin's retry or cancel, and no row lock is needed around
+    a FIRS call.
 
     A stay with blocking level warning counts an attempt and schedules the
     next one with backoff; past MAX_ATTEMPTS it moves to dead instead.
@@ -101,66 +119,80 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
     if not can_transition(from_state, to_state):
         raise IllegalTransition(from_state, to_state)
     now = timezone.now()
+    attempt_count = submission.attempt_count
+    next_attempt_at = submission.next_attempt_at
+    resume_state = submission.resume_state
+    sub_errors = submission.errors
 
     if to_state == from_state or to_state == S.UNKNOWN:
         # A failed attempt whose outcome allows another: count it, back off.
-        submission.attempt_count += 1
-        if submission.attempt_count >= setting("MAX_ATTEMPTS"):
-            error = f"gave up after {submission.attempt_count} attempts: {error}"
+        attempt_count += 1
+        if attempt_count >= setting("MAX_ATTEMPTS"):
+            error = f"gave up after {attempt_count} attempts: {error}"
             to_state = S.DEAD
             blocking_level = Submission.BlockingLevel.ERROR
         else:
-            submission.next_attempt_at = now + timedelta(seconds=backoff_delay(submission.attempt_count))
+            next_attempt_at = now + timedelta(seconds=backoff_delay(attempt_count))
     else:
         # Progress, a retry from a stopped state, or a stop: due at once / never.
-        submission.attempt_count = 0 if from_state in (S.DEAD, S.REJECTED) or to_state in LIVE_STATES \
-            else submission.attempt_count
-        submission.next_attempt_at = None
+        attempt_count = 0 if from_state in (S.DEAD, S.REJECTED) or to_state in LIVE_STATES else attempt_count
+        next_attempt_at = None
 
     if to_state in (S.DEAD, S.REJECTED) and from_state in LIVE_STATES:
-        submission.resume_state = from_state
+        resume_state = from_state
     elif to_state in LIVE_STATES:
-        submission.resume_state = ""
+        resume_state = ""
     if to_state in (S.DEAD, S.REJECTED, S.CONFIRMED, S.CANCELLED):
-        submission.next_attempt_at = None
-
-    submission.state = to_state
-    submission.error = error
-    submission.blocking_level = blocking_level
+        next_attempt_at = None
     if errors is not None:
-        submission.errors = errors
+        sub_errors = errors
     elif to_state not in (S.REJECTED, S.DEAD) and to_state != from_state:
-        submission.errors = []
-    submission.error_source = error_source if (error or errors) else ""
+        sub_errors = []
+
+    fields = {"state": to_state, "error": error, "blocking_level": blocking_level, "errors": sub_errors,
+              "error_source": error_source if (error or errors) else "", "attempt_count": attempt_count,
+              "next_attempt_at": next_attempt_at, "resume_state": resume_state, "updated_at": now}
     if exchange is not None:
-        submission.last_exchange_at = now
+        fields["last_exchange_at"] = now
+    held = Submission.objects.filter(pk=submission.pk, state=from_state)
+    if lease_token is not None:
+        held = held.filter(lease_token=lease_token)
+        fields["locked_until"] = now + timedelta(seconds=setting("LEASE_SECONDS"))
     with transaction.atomic():  # the invoice's copy of the FIRS state changes with the submission
-        submission.save()
+        if not held.update(**fields):
+            raise SubmissionChanged(submission.pk)
         if submission.format == "firs":
-            Invoice.objects.filter(pk=submission.invoice_id).exclude(firs_state=to_state).update(firs_state=to_state)
-            if Submission.invoice.is_cached(submission):
-                submission.invoice.firs_state = to_state
+            invoice_fields = {"firs_state": to_state}
+            if to_state == S.SIGNED:  # the first time FIRS signed it
+                invoice_fields["signed_at"] = Coalesce("signed_at", Value(now))
+            Invoice.objects.filter(pk=submission.invoice_id).update(**invoice_fields)
+        attempt = SubmissionAttempt.objects.create(
+            submission=submission,
+            step=step,
+            from_state=from_state,
+            to_state=to_state,
+            request_method=getattr(exchange, "method", "") or "",
+            request_url=(getattr(exchange, "url", "") or "")[:500],
+            request_body=_text(getattr(exchange, "request_body", "")),
+            response_status=getattr(exchange, "status_code", None),
+            response_body=_text(getattr(exchange, "response_body", "")),
+            latency_ms=_latency(getattr(exchange, "latency_ms", None)),
+            outcome=_outcome(from_state, to_state),
+            error=error,
+        )
+    for name, value in fields.items():
+        setattr(submission, name, value)
+    if Submission.invoice.is_cached(submission):
+        submission.invoice.firs_state = to_state
 
     logger.log(
         logging.WARNING if to_state in (S.REJECTED, S.DEAD, S.UNKNOWN) else logging.INFO,
         "submission %s → %s (%s)%s", from_state, to_state, step, f": {error}" if error else "",
         extra={"submission_id": submission.pk, "invoice_id": submission.invoice_id,
-               "organization_id": getattr(submission.invoice, "organization_id", None)},
+               "organization_id": submission.invoice.organization_id
+               if Submission.invoice.is_cached(submission) else None},
     )
-    return SubmissionAttempt.objects.create(
-        submission=submission,
-        step=step,
-        from_state=from_state,
-        to_state=to_state,
-        request_method=getattr(exchange, "method", "") or "",
-        request_url=(getattr(exchange, "url", "") or "")[:500],
-        request_body=_text(getattr(exchange, "request_body", "")),
-        response_status=getattr(exchange, "status_code", None),
-        response_body=_text(getattr(exchange, "response_body", "")),
-        latency_ms=_latency(getattr(exchange, "latency_ms", None)),
-        outcome=_outcome(from_state, to_state),
-        error=error,
-    )
+    return attempt
 
 
 def _text(value) -> str:

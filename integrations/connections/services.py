@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from django.db import transaction
+from django.db import connection as db_connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -169,18 +169,19 @@ def webhook_event_replay(*, event: WebhookEvent, actor=None, source=AuditLog.Sou
 
 
 def webhook_event_claim(*, event_id) -> WebhookEvent | None:
-    """Take one stored event for processing (row lock, SKIP LOCKED: two workers
-    never process the same event at once). Returns None when taken or done."""
-    with transaction.atomic():
-        event = (WebhookEvent.objects.select_for_update(skip_locked=True)
-                 .filter(pk=event_id).exclude(status__in=[WebhookEvent.Status.PROCESSED,
-                                                          WebhookEvent.Status.IGNORED]).first())
-        if event is None:
+    """Take one stored event for processing (SKIP LOCKED: two workers never
+    process the same event at once). Returns None when taken or done. One
+    statement marks it; one read brings it with its connection and org."""
+    table = WebhookEvent._meta.db_table
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, attempts = attempts + 1 WHERE id = ("
+            f"SELECT id FROM {table} WHERE id = %s AND status <> ALL(%s) FOR UPDATE SKIP LOCKED) RETURNING id",
+            [WebhookEvent.Status.PROCESSING, event_id,
+             [WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]])
+        if cursor.fetchone() is None:
             return None
-        event.status = WebhookEvent.Status.PROCESSING
-        event.attempts += 1
-        event.save(update_fields=["status", "attempts"])
-        return event
+    return WebhookEvent.objects.select_related("connection", "connection__organization").get(pk=event_id)
 
 
 def webhook_event_finish(*, event: WebhookEvent, status: str, error: str = "") -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import uuid
 
 import httpx
 from django.db import transaction
@@ -132,9 +133,12 @@ def _metadata(order: dict) -> dict:
     return order.get("metadata") or {}
 
 
-def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: str = QUEUE) -> Invoice | None:
+def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: str = QUEUE,
+                            lease_token=None) -> Invoice | None:
     """The invoice of a completed sale (made once; None when the sale is not
-    invoiceable: not completed, or its location is not selected)."""
+    invoiceable: not completed, or its location is not selected). With
+    `lease_token` a new invoice's submission is leased to the caller, who runs
+    it after commit (see `invoice_create_from_canonical`)."""
     if txn.invoice_id:
         return txn.invoice
     order = txn.raw or {}
@@ -150,7 +154,7 @@ def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: 
         raise ApplicationError(f"Square order {txn.external_id} cannot be invoiced: {exc.message}",
                                code="unmappable", extra=exc.extra) from exc
     invoice = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
-                                            connection=connection, queue=queue)
+                                            connection=connection, queue=queue, lease_token=lease_token)
     Transaction.objects.filter(pk=txn.pk, invoice__isnull=True).update(invoice=invoice, updated_at=timezone.now())
     txn.invoice = invoice
     metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="mismatch" if invoice.tax_mismatch
@@ -159,14 +163,14 @@ def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: 
 
 
 def order_ingest(*, connection: Connection, order: dict, client: SquareClient | None = None,
-                 queue: str = QUEUE) -> Transaction:
+                 queue: str = QUEUE, lease_token=None) -> Transaction:
     """Mirror one Square order and invoice it when it is a completed sale.
     `queue` is where its FIRS submission runs: pos_realtime for live sales,
     batch for a historical import (so an import never delays a live sale)."""
     location = _location(connection, order.get("location_id", ""), client)
     with transaction.atomic():
         txn = transaction_upsert(connection=connection, order=order, location=location)
-        invoice_for_transaction(connection=connection, txn=txn, queue=queue)
+        invoice_for_transaction(connection=connection, txn=txn, queue=queue, lease_token=lease_token)
     return txn
 
 
@@ -208,26 +212,22 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient)
 
 
 # --- webhook events ---------------------------------------------------------------------------
-def _submit_now(invoice: Invoice | None) -> None:
-    """Run the new invoice's FIRS submission in this task, now, instead of
-    behind every webhook already queued on pos_realtime: under a burst the
-    queue is FIFO, and a sale's submission enqueued after thousands of
-    webhook tasks would wait for all of them. The submission's own lease
-    (claim) makes the task enqueued on commit a no-op when it gets there, and
-    anything left unfinished (FIRS retry, outage) goes on through the normal
-    schedule."""
+def _submit_now(invoice: Invoice | None, lease_token) -> None:
+    """Run a new invoice's FIRS submission in this task, now. Its submission
+    was created leased to us (`lease_token`) and never enqueued: under a burst
+    pos_realtime is FIFO, and a submission queued behind thousands of webhook
+    tasks would wait for all of them. Anything left unfinished (a FIRS retry,
+    an outage, this worker dying) goes on through the due-submission sweep
+    once the lease is released or expires. An invoice that already existed is
+    not ours to run: its creator runs it."""
     if invoice is None:
         return
-    from invoicing.services import submission_process
+    from invoicing.services import submission_process_claimed
 
-    submission = invoice.submissions.filter(state="draft").only("pk").first()
-    if submission is None:
-        return
     try:
-        submission_process(submission_id=submission.pk)
-    except Exception:  # the queued task and the beat take it from here
-        logger.exception("inline FIRS submission failed; left to the queue",
-                         extra={"submission": str(submission.pk)})
+        submission_process_claimed(token=lease_token, invoice=invoice)
+    except Exception:  # the sweep takes it from here
+        logger.exception("inline FIRS submission failed; left to the sweep", extra={"invoice": str(invoice.pk)})
 
 
 def _sale_completed(event) -> bool:
@@ -253,12 +253,13 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
                                           invoice__isnull=False).exists()
         if done:  # the twin event (payment.updated / order.updated) got here first
             return WebhookEvent.Status.PROCESSED
+        lease_token = uuid.uuid4()
         with client_for(connection) as client:
             order = client.get_order(parsed.order_id)
             if order.get("state") != "COMPLETED":
                 return WebhookEvent.Status.IGNORED
-            txn = order_ingest(connection=connection, order=order, client=client)
-        _submit_now(txn.invoice)
+            txn = order_ingest(connection=connection, order=order, client=client, lease_token=lease_token)
+        _submit_now(txn.invoice, lease_token)
         return WebhookEvent.Status.PROCESSED
     if parsed.type == "refund.updated" and parsed.state == "COMPLETED":
         with client_for(connection) as client:
