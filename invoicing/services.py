@@ -362,6 +362,7 @@ def submission_process_claimed(*, token, submission_id=None, invoice=None) -> Su
         return None
     finally:
         submission_release(submission_id=sub.pk, token=token)
+    sub.lease_token = sub.locked_until = None
     return sub
 
 

@@ -436,3 +436,65 @@ def test_failed_freeze_rolls_back_its_number(firs, firs_org, make_canonical):
     services.submission_retry(submission=first)
     first = process(first)
     assert first.state == S.CONFIRMED and first.invoice.number == "INV000002"
+
+
+# --- leased creation (the real-time POS path) ----------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leased_creation_is_run_by_its_creator_only(firs, firs_org, make_canonical):
+    token = uuid.uuid4()
+    inv = create(firs_org, make_canonical(), queue="pos_realtime", lease_token=token)
+    sub = inv.submissions.get()
+    assert sub.lease_token == token and sub.locked_until > timezone.now() and sub.state == S.DRAFT
+    # Another worker (a stray task, the sweep) finds it held and leaves it.
+    assert services.submission_process(submission_id=sub.pk) is None
+    assert services.submission_claim_due() == []
+    done = services.submission_process_claimed(token=token, invoice=inv)
+    assert done.state == S.CONFIRMED and done.lease_token is None
+    sub.refresh_from_db()
+    assert sub.state == S.CONFIRMED and sub.lease_token is None and sub.locked_until is None
+    # A token that holds nothing runs nothing.
+    assert services.submission_process_claimed(token=uuid.uuid4(), invoice=inv) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leased_creation_whose_creator_died_is_swept_when_the_lease_ends(firs, firs_org, make_canonical):
+    inv = create(firs_org, make_canonical(), queue="pos_realtime", lease_token=uuid.uuid4())
+    sub = inv.submissions.get()
+    assert services.submission_claim_due() == []
+    Submission.objects.filter(pk=sub.pk).update(locked_until=timezone.now() - datetime.timedelta(seconds=1))
+    claimed = services.submission_claim_due()
+    assert [pk for pk, _ in claimed] == [sub.pk]
+    done = services.submission_process_claimed(submission_id=sub.pk, token=claimed[0][1])
+    assert done.state == S.CONFIRMED
+    assert firs.app.sandbox.requests["sign"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invalid_invoice_is_never_leased(firs_org, make_canonical):
+    inv = create(firs_org, make_canonical(currency="XXX"), lease_token=uuid.uuid4())
+    sub = inv.submissions.get()
+    assert sub.state == S.REJECTED and sub.lease_token is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_move_during_a_run_stops_the_worker_without_overwriting(firs, firs_org, make_canonical,
+                                                                            monkeypatch):
+    """The worker's next transition is a compare-and-set on the state it read:
+    a cancel made while it waited on FIRS stands, and it records nothing."""
+    inv = create(firs_org, make_canonical())
+    sub = inv.submissions.get()
+    real_validate = services.firs_client_for(firs_org).__class__.validate_invoice
+
+    def validate_while_support_cancels(client, body):
+        Submission.objects.filter(pk=sub.pk).update(state=S.CANCELLED)
+        return real_validate(client, body)
+
+    monkeypatch.setattr(services.firs_client_for(firs_org).__class__, "validate_invoice",
+                        validate_while_support_cancels)
+    services.submission_process(submission_id=sub.pk)
+    sub.refresh_from_db()
+    assert sub.state == S.CANCELLED
+    assert not sub.attempts.filter(step="validate").exists()
+    assert firs.app.sandbox.requests["sign"] == 0

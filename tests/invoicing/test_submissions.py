@@ -108,3 +108,33 @@ def test_rejection_keeps_rule_list(submission):
     submission.refresh_from_db()
     assert submission.errors == errors and submission.error_source == "local"
     assert SubmissionAttempt.objects.filter(submission=submission, outcome="rejected").exists()
+
+
+@pytest.mark.django_db
+def test_a_stale_transition_writes_nothing(submission):
+    """transition() is a compare-and-set on the state the caller read."""
+    before = submission.attempts.count()
+    Submission.objects.filter(pk=submission.pk).update(state=S.CANCELLED)  # someone else moved it
+    with pytest.raises(submissions.SubmissionChanged):
+        transition(submission, S.VALIDATED, step="validate")
+    submission.refresh_from_db()
+    assert submission.state == S.CANCELLED and submission.attempts.count() == before
+    submission.invoice.refresh_from_db()
+    assert submission.invoice.firs_state != S.VALIDATED
+
+
+@pytest.mark.django_db
+def test_a_transition_under_a_lost_lease_writes_nothing_and_a_held_one_renews_it(submission):
+    import uuid
+
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    before = submission.attempts.count()
+    Submission.objects.filter(pk=submission.pk).update(lease_token=theirs)
+    with pytest.raises(submissions.SubmissionChanged):
+        transition(submission, S.VALIDATED, step="validate", lease_token=mine)
+    assert submission.attempts.count() == before
+    Submission.objects.filter(pk=submission.pk).update(lease_token=mine, locked_until=timezone.now())
+    transition(submission, S.VALIDATED, step="validate", lease_token=mine)
+    submission.refresh_from_db()
+    assert submission.state == S.VALIDATED
+    assert submission.locked_until > timezone.now() + timedelta(seconds=submissions.LEASE_SECONDS - 60)
