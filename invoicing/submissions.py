@@ -18,7 +18,7 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection as db_connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -162,10 +162,14 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         if not held.update(**fields):
             raise SubmissionChanged(submission.pk)
         if submission.format == "firs":
-            invoice_fields = {"firs_state": to_state}
+            # On PostgreSQL a trigger (migration 0005) copies the state to
+            # Invoice.firs_state in this transaction; elsewhere (the SQLite
+            # demo) it is written here.
+            invoice_fields = {} if db_connection.vendor == "postgresql" else {"firs_state": to_state}
             if to_state == S.SIGNED:  # the first time FIRS signed it
                 invoice_fields["signed_at"] = Coalesce("signed_at", Value(now))
-            Invoice.objects.filter(pk=submission.invoice_id).update(**invoice_fields)
+            if invoice_fields:
+                Invoice.objects.filter(pk=submission.invoice_id).update(**invoice_fields)
         attempt = SubmissionAttempt.objects.create(
             submission=submission,
             step=step,

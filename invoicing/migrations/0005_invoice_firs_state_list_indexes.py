@@ -6,9 +6,8 @@
   the organization's invoices.
 - On PostgreSQL, a trigger copies `Submission.state` (format firs) to the
   invoice on every INSERT/UPDATE of the submission, in the same transaction:
-  raw `.update(state=...)`s and bulk loads stay in sync too. The application
-  path (`invoicing.submissions.transition`) writes it itself, so the SQLite
-  demo (no trigger) is right as well.
+  raw `.update(state=...)`s and bulk loads stay in sync too. Elsewhere (the
+  SQLite demo, no trigger) `invoicing.submissions.transition` writes it.
 - Indexes for users in several organizations (-created_at, organization) and
   issue-date ranges (organization, -issue_date, -created_at; it replaces
   inv_org_issue, whose (organization, issue_date) prefix it covers).
