@@ -1,7 +1,74 @@
-"""WSGI entry point (gunicorn taxpoynt.wsgi)."""
+"""WSGI entry point (gunicorn taxpoynt.wsgi).
+
+Vendor webhooks (`/webhooks/…`) go to a second Django handler whose middleware
+chain leaves out what only browser and API users need: a delivery is
+authenticated by its signature alone, carries no cookie or session, and its
+acknowledgement is on the clock (docs/architecture.md, request path 2). Every
+other path gets the full settings.MIDDLEWARE.
+"""
 import os
 
+from django.core.exceptions import MiddlewareNotUsed
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taxpoynt.settings")
-application = get_wsgi_application()
+
+WEBHOOK_PREFIX = "/webhooks/"
+# Left out of the webhook chain, each useless to a signed server-to-server POST:
+# static files, sessions/auth/messages/allauth (no cookie, no user: the audit
+# actor stays None as it would anyway), CSRF (the view is csrf_exempt),
+# APPEND_SLASH/www redirects and X-Frame-Options. Anything else (security,
+# Prometheus, middleware added later) still runs.
+WEBHOOK_SKIPPED_MIDDLEWARE = frozenset({
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "taxpoynt.audit.middleware.CurrentActorMiddleware",
+})
+
+
+def webhook_middleware() -> list[str]:
+    from django.conf import settings
+
+    return [m for m in settings.MIDDLEWARE if m not in WEBHOOK_SKIPPED_MIDDLEWARE]
+
+
+class WebhookWSGIHandler(WSGIHandler):
+    """Django's WSGI handler with webhook_middleware() as its chain."""
+
+    def load_middleware(self, is_async=False):
+        # BaseHandler.load_middleware for a synchronous chain, from our list.
+        self._view_middleware, self._template_response_middleware, self._exception_middleware = [], [], []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(webhook_middleware()):
+            try:
+                mw = import_string(path)(handler)
+            except MiddlewareNotUsed:
+                continue
+            if hasattr(mw, "process_view"):
+                self._view_middleware.insert(0, mw.process_view)
+            if hasattr(mw, "process_template_response"):
+                self._template_response_middleware.append(mw.process_template_response)
+            if hasattr(mw, "process_exception"):
+                self._exception_middleware.append(mw.process_exception)
+            handler = convert_exception_to_response(mw)
+        self._middleware_chain = handler
+
+
+django_application = get_wsgi_application()
+webhook_application = WebhookWSGIHandler()
+
+
+def application(environ, start_response):
+    # PATH_INFO excludes SCRIPT_NAME, as Django's URL resolution does.
+    if environ.get("PATH_INFO", "").startswith(WEBHOOK_PREFIX):
+        return webhook_application(environ, start_response)
+    return django_application(environ, start_response)

@@ -4,10 +4,15 @@
    URI (settings.PUBLIC_BASE_URL + path: proxies rewrite Host, the vendor
    signed the URL it called). Refused → 401 {code, message}, a log line and a
    RejectedWebhook row; nothing enters WebhookEvent.
-2. Events are inserted in one transaction, ON CONFLICT (vendor, event_id) DO
-   NOTHING, so a vendor's retry is acknowledged and ignored.
+2. Events are inserted (and routed to their connection) in one statement,
+   ON CONFLICT (vendor, event_id) DO NOTHING, so a vendor's retry is
+   acknowledged and ignored.
 3. After commit, each new event is handed to the provider's task; the answer
    is 200 at once (processing never happens in the request).
+
+The acknowledgement is on the clock (ack p99 < 50 ms at 100 sales/s): the
+path is one INSERT and one publish, and taxpoynt.wsgi serves /webhooks/ with a
+short middleware chain (no session, auth or CSRF: the signature is the auth).
 """
 from __future__ import annotations
 
@@ -63,31 +68,29 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     """Insert the events (duplicates skipped) and return the ids of the new
     rows. Connection/organization are resolved from the event's account id
     (the oldest live connection of that vendor account, should two
-    organizations ever connect the same account)."""
+    organizations ever connect the same account).
+
+    One statement does both, so it is atomic on its own (every event or none)
+    and the routing is read in the same snapshot that writes the rows: no
+    separate SELECT, no transaction to open, no cache that could route an
+    event to a connection disconnected meanwhile."""
     if not events:
         return []
-    account_ids = {e.account_id for e in events}
-    routes = {c.external_account_id: c for c in Connection.objects.filter(
-        vendor=vendor, external_account_id__in=account_ids).exclude(status=Connection.Status.DISCONNECTED)
-        .order_by("created_at")}
-    rows = []
+    values_sql = ", ".join(["(%s::uuid, %s, %s, %s)"] * len(events))
+    params: list = []
     for event in events:
-        conn = routes.get(event.account_id)
-        rows.append((uuid.uuid4(), vendor, event.event_id[:200], event.event_type[:100],
-                     conn.organization_id if conn else None, conn.pk if conn else None, body))
-    table = WebhookEvent._meta.db_table
-    # One statement: every event or none; a known (vendor, event_id) is skipped.
-    values_sql = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, now(), 'received', 0, '')"] * len(rows))
-    params = []
-    headers_json = json.dumps(headers)
-    for row in rows:
-        params.extend([*row, headers_json])
+        params.extend([uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id])
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (id, vendor, event_id, event_type, organization_id, connection_id, raw_body, "
-            f"headers, received_at, status, attempts, error) VALUES {values_sql} "
+            f"INSERT INTO {WebhookEvent._meta.db_table} (id, vendor, event_id, event_type, organization_id, "
+            f"connection_id, raw_body, headers, received_at, status, attempts, error) "
+            f"SELECT e.id, %s, e.event_id, e.event_type, c.organization_id, c.id, %s, %s::jsonb, now(), "
+            f"'received', 0, '' FROM (VALUES {values_sql}) AS e (id, event_id, event_type, account_id) "
+            f"LEFT JOIN LATERAL (SELECT id, organization_id FROM {Connection._meta.db_table} "
+            f"WHERE vendor = %s AND external_account_id = e.account_id AND status <> %s "
+            f"ORDER BY created_at LIMIT 1) c ON true "
             f"ON CONFLICT (vendor, event_id) DO NOTHING RETURNING id",
-            params,
+            [vendor, body, json.dumps(headers), *params, vendor, Connection.Status.DISCONNECTED],
         )
         return [r[0] for r in cursor.fetchall()]
 
@@ -95,7 +98,10 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
 def enqueue_webhook_event(*, provider, event_id) -> None:
     # Through the registered task (not send_task) so the zero-setup demo's
     # in-process mode runs it too; routing still goes by the task's module.
-    current_app.tasks[provider.webhook_task].apply_async(kwargs={"event_id": str(event_id)})
+    # declare=[]: Celery publishes to the anonymous exchange (routing key =
+    # queue name), which needs no binding, so re-declaring the queue on every
+    # publish only costs CPU on the acknowledgement path.
+    current_app.tasks[provider.webhook_task].apply_async(kwargs={"event_id": str(event_id)}, declare=[])
 
 
 @csrf_exempt
@@ -115,10 +121,11 @@ def webhook_receive(request, kind: str, vendor: str):
     except WebhookRejected as exc:
         return _reject(request, vendor, exc.reason, exc.message,
                        status=400 if exc.reason == "malformed" else 401)
-    with transaction.atomic():
-        new_ids = webhook_events_store(vendor=provider.key, events=events, body=body, headers=_kept_headers(request))
-        for event_id in new_ids:
-            transaction.on_commit(lambda eid=event_id: enqueue_webhook_event(provider=provider, event_id=eid))
+    # A single statement (autocommit): the rows are committed when it returns.
+    # on_commit then runs at once, or after the commit of a caller's atomic block.
+    new_ids = webhook_events_store(vendor=provider.key, events=events, body=body, headers=_kept_headers(request))
+    for event_id in new_ids:
+        transaction.on_commit(lambda eid=event_id: enqueue_webhook_event(provider=provider, event_id=eid))
     ack = provider.webhook_ack(received=len(events), new=len(new_ids))
     if ack is not None:  # committed above: the acknowledgement never precedes the stored event
         return HttpResponse(ack[0], content_type=ack[1], status=200)
