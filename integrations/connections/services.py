@@ -3,6 +3,7 @@ replay a webhook event. Vendor-neutral; vendor behaviour comes from the
 provider registry."""
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 
@@ -182,6 +183,34 @@ def webhook_event_claim(*, event_id) -> WebhookEvent | None:
         if cursor.fetchone() is None:
             return None
     return WebhookEvent.objects.select_related("connection", "connection__organization").get(pk=event_id)
+
+
+# An event still unclaimed this long after it was stored lost its publish.
+UNCLAIMED_EVENT_SECONDS = 5 * 60
+
+
+def webhook_events_requeue_unclaimed(*, older_than_seconds: float = UNCLAIMED_EVENT_SECONDS,
+                                     limit: int = 1000) -> int:
+    """Hand again to their vendor's task the stored events no task ever took
+    (received, no attempt) for `older_than_seconds`; returns how many.
+
+    The acknowledgement follows the store and the publish follows the commit:
+    if the broker was down at that moment the request fails after the row is
+    committed, the vendor's retry is acknowledged as a duplicate, and without
+    this sweep the event would wait for a support replay. An event that is
+    only late (a deep backlog) may be handed over twice; processing is
+    idempotent and the second task finds it done."""
+    from .webhooks import enqueue_webhook_event
+
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    stale = list(WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED, attempts=0,
+                                             received_at__lt=cutoff)
+                 .order_by("received_at").values_list("pk", "vendor")[:limit])
+    for event_id, vendor in stale:
+        enqueue_webhook_event(provider=get_provider(vendor), event_id=event_id)
+    if stale:
+        logger.warning("re-enqueued %d webhook events that no task had taken", len(stale))
+    return len(stale)
 
 
 def webhook_event_finish(*, event: WebhookEvent, status: str, error: str = "") -> None:

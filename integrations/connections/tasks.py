@@ -9,7 +9,7 @@ from celery import shared_task
 from .http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
 from .models import WebhookEvent
 from .oauth import NeedsReauth, connection_expire_token
-from .services import webhook_event_claim, webhook_event_finish
+from .services import webhook_event_claim, webhook_event_finish, webhook_events_requeue_unclaimed
 from .sync import DELTA, sync_record_failure, sync_run
 
 logger = logging.getLogger(__name__)
@@ -78,3 +78,9 @@ def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=()) 
         raise
     webhook_event_finish(event=event, status=outcome)
     return outcome
+
+
+@shared_task(ignore_result=True)
+def requeue_unclaimed_webhook_events() -> int:
+    """Beat (every 5 minutes, migration 0003): stored events whose publish was lost."""
+    return webhook_events_requeue_unclaimed()
