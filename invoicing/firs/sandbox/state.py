@@ -9,12 +9,14 @@ serve requests concurrently.
 import datetime
 import hashlib
 import json
+import logging
 import math
 import random
 import secrets
 import threading
 import uuid
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor, wait as futures_wait
 from dataclasses import dataclass
 
 import httpx
@@ -30,9 +32,15 @@ FAULT_KINDS = STATUS_FAULTS + ("reset", "hang", "commit_then_timeout", "commit_t
 LATENCY_MODES = ("none", "fixed", "random")
 AUTH_MODES = ("400", "401")
 
+logger = logging.getLogger(__name__)
+
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+# Concurrent webhook deliveries; each may wait up to webhook_timeout on a slow receiver.
+DELIVERY_THREADS = 32
 
 
 @dataclass
@@ -150,7 +158,12 @@ class Sandbox:
         self.webhook_timeout = webhook_timeout
         self._initial = {"auth_mode": auth_mode, "latency": latency}
         self.base_url = ""
-        self._webhook_threads: list[threading.Thread] = []
+        # Reused threads and one pooled client: a thread and an httpx.Client
+        # (which loads the CA bundle, ~30 ms of CPU) per transmit cost far more
+        # than serving the request.
+        self._webhooks = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="firs-sandbox-webhook")
+        self._pending_webhooks: set[Future] = set()
+        self._webhook_http: httpx.Client | None = None
         self._stop = threading.Event()
         self._init_state()
 
@@ -308,37 +321,50 @@ class Sandbox:
             invoice.transmitted = True
             invoice.transmitted_at = invoice.transmitted_at or _now()
             url = business.webhook_url
-        thread = threading.Thread(target=self._deliver_webhooks, args=(url, invoice.irn), daemon=True,
-                                  name=f"firs-sandbox-webhook-{invoice.irn}")
+        future = self._webhooks.submit(self._deliver_webhooks, url, invoice.irn)
         with self.lock:
-            self._webhook_threads = [t for t in self._webhook_threads if t.is_alive()] + [thread]
-        thread.start()
+            self._pending_webhooks.add(future)
+        future.add_done_callback(self._webhook_done)
+
+    def _webhook_done(self, future: Future):
+        with self.lock:
+            self._pending_webhooks.discard(future)
+        if future.exception() is not None:  # a bad URL, say: logged, later deliveries go on
+            logger.error("FIRS sandbox webhook delivery failed", exc_info=future.exception())
+
+    def _webhook_client(self) -> httpx.Client:
+        """One pooled client for every delivery (thread-safe). Not closed by
+        `close()`, so a delivery still running never meets a closed client."""
+        with self.lock:
+            if self._webhook_http is None:
+                self._webhook_http = httpx.Client(timeout=self.webhook_timeout, limits=httpx.Limits(
+                    max_connections=DELIVERY_THREADS, max_keepalive_connections=DELIVERY_THREADS))
+            return self._webhook_http
 
     def _deliver_webhooks(self, url, irn):
         # The UNCONFIRMED message list; FAILED is sent only if delivery fails.
-        with httpx.Client(timeout=self.webhook_timeout) as client:
-            for message in ("TRANSMITTING", "TRANSMITTED", "ACKNOWLEDGED"):
-                entry = {"url": url, "irn": irn, "message": message, "at": _now().isoformat()}
-                try:
-                    response = client.post(url, content=json.dumps({"irn": irn, "message": message}),
-                                           headers={"content-type": "application/json"})
-                    entry["status_code"] = response.status_code
-                except httpx.HTTPError as exc:
-                    entry["error"] = repr(exc)
+        client = self._webhook_client()
+        for message in ("TRANSMITTING", "TRANSMITTED", "ACKNOWLEDGED"):
+            entry = {"url": url, "irn": irn, "message": message, "at": _now().isoformat()}
+            try:
+                response = client.post(url, content=json.dumps({"irn": irn, "message": message}),
+                                       headers={"content-type": "application/json"})
+                entry["status_code"] = response.status_code
+            except httpx.HTTPError as exc:
+                entry["error"] = repr(exc)
+            with self.lock:
+                self.webhook_log.append(entry)
+            if "error" in entry or entry["status_code"] >= 400:
                 with self.lock:
-                    self.webhook_log.append(entry)
-                if "error" in entry or entry["status_code"] >= 400:
-                    with self.lock:
-                        self.webhook_log.append({"url": url, "irn": irn, "message": "FAILED", "at": _now().isoformat(),
-                                                 "delivered": False})
-                    return
+                    self.webhook_log.append({"url": url, "irn": irn, "message": "FAILED", "at": _now().isoformat(),
+                                             "delivered": False})
+                return
 
     def join_webhooks(self, timeout=10.0):
         """Wait for outstanding webhook deliveries (tests)."""
         with self.lock:
-            threads = list(self._webhook_threads)
-        for thread in threads:
-            thread.join(timeout)
+            pending = list(self._pending_webhooks)
+        futures_wait(pending, timeout)
 
     # --- stamps ---------------------------------------------------------------
     def verify_stamp(self, stamp: str) -> dict:
@@ -378,3 +404,4 @@ class Sandbox:
 
     def close(self):
         self._stop.set()
+        self._webhooks.shutdown(wait=False)

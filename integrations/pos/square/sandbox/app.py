@@ -226,10 +226,10 @@ class SquareSandboxApp:
 
     # --- Orders --------------------------------------------------------------------
     def get_order(self, request, tok, order_id):
-        order = self.sandbox.get_order(order_id, tok["merchant_id"])
-        if order is None:
+        body = self.sandbox.retrieve_order_json(order_id, tok["merchant_id"])
+        if body is None:
             raise not_found(f"Order {order_id} not found.")
-        return _json({"order": order})
+        return Response(body, mimetype="application/json")
 
     def batch_retrieve_orders(self, request, tok):
         body = _body(request)

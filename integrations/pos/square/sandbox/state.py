@@ -708,10 +708,21 @@ class Sandbox:
     # --- reads used by the API -----------------------------------------------------
     def get_order(self, order_id: str, merchant_id: str) -> dict | None:
         with self.lock:
-            o = self.orders.get(order_id)
-            if o is None or self.locations[o["location_id"]]["merchant_id"] != merchant_id:
-                return None
-            return _copy(o)
+            o = self._merchant_order(order_id, merchant_id)
+            return None if o is None else _copy(o)
+
+    def retrieve_order_json(self, order_id: str, merchant_id: str) -> str | None:
+        """RetrieveOrder's body, {"order": …}, as JSON text: serialized under
+        the lock instead of copied and then serialized (the hot POS path)."""
+        with self.lock:
+            o = self._merchant_order(order_id, merchant_id)
+            return None if o is None else json.dumps({"order": o})
+
+    def _merchant_order(self, order_id: str, merchant_id: str) -> dict | None:
+        o = self.orders.get(order_id)
+        if o is None or self.locations[o["location_id"]]["merchant_id"] != merchant_id:
+            return None
+        return o
 
     def search_orders(self, body: dict, merchant_id: str) -> dict:
         location_ids = body.get("location_ids")

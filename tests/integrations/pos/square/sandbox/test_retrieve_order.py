@@ -1,0 +1,24 @@
+"""RetrieveOrder (GET /v2/orders/{id}), the POS hot path: served from JSON
+serialized under the lock, byte for byte what the copy-then-serialize path gave."""
+import datetime as dt
+import json
+
+HEADERS = {"Square-Version": "2026-09-16"}
+
+
+def seeded(square, count=3):
+    sandbox = square.app.sandbox
+    end = dt.datetime.now(dt.timezone.utc)
+    sandbox.seed_history(count=count, start=end - dt.timedelta(hours=1), end=end)
+    return sandbox, list(sandbox.orders)
+
+
+def test_retrieve_order_json_is_get_order_serialized(square):
+    sandbox, ids = seeded(square)
+    merchant_id = sandbox.default_merchant_id
+    for order_id in ids:
+        assert sandbox.retrieve_order_json(order_id, merchant_id) == json.dumps(
+            {"order": sandbox.get_order(order_id, merchant_id)})
+    other = sandbox.add_merchant(business_name="Other Ltd")["id"]
+    assert sandbox.retrieve_order_json(ids[0], other) is None and sandbox.get_order(ids[0], other) is None
+    assert sandbox.retrieve_order_json("nope", merchant_id) is None
