@@ -94,10 +94,10 @@ def parse_svrl(svrl: bytes) -> list[RuleViolation]:
     return out
 
 
-def validate_ubl(xml: bytes) -> list[RuleViolation]:
+def validate_ubl(xml: bytes, *, schematron: bool = True) -> list[RuleViolation]:
     """Every XSD error and every fatal EN 16931 assert (empty when valid). The
     schematron runs only on XSD-valid documents: its rules assume the structure."""
     errors = xsd_violations(xml)
-    if errors:
+    if errors or not schematron:
         return errors
     return schematron_violations(xml)

@@ -498,3 +498,17 @@ def test_an_admin_move_during_a_run_stops_the_worker_without_overwriting(firs, f
     assert sub.state == S.CANCELLED
     assert not sub.attempts.filter(step="validate").exists()
     assert firs.app.sandbox.requests["sign"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_frozen_documents_pass_every_rule_the_provisional_check_ran(firs, firs_org, make_canonical):
+    """The schematron runs before the number is taken, on a provisional
+    number/IRN; the stored final UBL must pass it all the same."""
+    from invoicing.ubl.validator import validate_ubl
+
+    sub = process(create(firs_org, make_canonical()))
+    assert sub.state == S.CONFIRMED
+    invoice = Invoice.objects.get(pk=sub.invoice_id)
+    assert invoice.number == "INV000001" and invoice.irn.startswith("INV000001-")
+    assert f"<cbc:ID>{invoice.number}</cbc:ID>" in invoice.ubl_xml and invoice.irn in invoice.ubl_xml
+    assert validate_ubl(invoice.ubl_xml.encode("utf-8")) == []
