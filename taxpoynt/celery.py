@@ -11,12 +11,26 @@ A caller may still pass `queue=` explicitly (e.g. a POS invoice's submission).
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taxpoynt.settings")
 
 app = Celery("taxpoynt")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_db_connections(sender=None, **kwargs):
+    """Around each task, what Django does around each request: drop the
+    connections past CONN_MAX_AGE or unusable, keep (and health-check on first
+    use) the others. Eager tasks run inside their caller's transaction."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):

@@ -154,6 +154,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "priority",
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's Django fixup otherwise closes every database connection before and
+# after each task, and each task (each POS sale) paid for a new PostgreSQL
+# backend. Set, it recycles them only every this many tasks, and
+# taxpoynt.celery closes, like Django's request cycle, the ones past
+# CONN_MAX_AGE or broken (a restarted server) around each task.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TIMEZONE = "UTC"
 
 # --- auth: allauth ------------------------------------------------------------

@@ -58,3 +58,30 @@ def test_task_runs_in_a_real_worker_process():
     finally:
         worker.terminate()
         worker.wait(timeout=15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_around_each_task_a_usable_connection_is_kept_and_a_broken_one_dropped(settings):
+    """Celery's fixup recycles connections only every CELERY_DB_REUSE_MAX
+    tasks; our task signals do what Django's request cycle does."""
+    from celery.signals import task_postrun, task_prerun
+
+    assert settings.CELERY_DB_REUSE_MAX and app.conf.get("CELERY_DB_REUSE_MAX") == settings.CELERY_DB_REUSE_MAX
+    db.ensure_connection()
+    kept = db.connection
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    task_prerun.send(sender=heartbeat, task_id="t1", task=heartbeat, args=(), kwargs={})
+    task_postrun.send(sender=heartbeat, task_id="t1", task=heartbeat, args=(), kwargs={}, retval=None, state="SUCCESS")
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] == backend and db.connection is kept  # no new PostgreSQL backend
+
+    db.connection.close()  # the server went away under us
+    db.errors_occurred = True
+    task_prerun.send(sender=heartbeat, task_id="t2", task=heartbeat, args=(), kwargs={})
+    assert db.connection is None  # dropped; the task's first query opens a fresh one
+    with db.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
