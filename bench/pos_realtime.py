@@ -10,9 +10,9 @@ loss, and exactly one invoice per accepted sale event.
 
 The real stack, each piece its own process(es): the FIRS and Square sandboxes
 (`manage.py sandboxes --only firs square`, FIRS latency set through its
-/_sandbox/latency control), gunicorn (`-w 3 -k gthread --threads 8`), and a
-Celery worker on pos_realtime only (prefork, `--workers-c` processes,
-prefetch 1), on PostgreSQL and Redis. The sales exist in the Square sandbox
+/_sandbox/latency control), gunicorn (`-w 3 -k gthread --threads 8`), and
+Celery workers on pos_realtime only (`--worker-instances` processes, each a
+`--pool` of `--workers-c`, prefetch 1), on PostgreSQL and Redis. The sales exist in the Square sandbox
 (seeded without webhooks); this script plays Square's webhook sender: it
 signs `order.updated` (COMPLETED) deliveries itself (HMAC-SHA256 over the
 public notification URL + body) and posts them open-loop at --rate per second
@@ -203,7 +203,12 @@ def main():
     parser.add_argument("--rate", type=float, default=100, help="signed sale webhooks per second")
     parser.add_argument("--firs-latency-ms", type=int, default=0, help="latency added by the FIRS sandbox")
     parser.add_argument("--web-workers", type=int, default=3)
-    parser.add_argument("--workers-c", type=int, default=4, help="pos_realtime worker processes (prefork)")
+    parser.add_argument("--pool", choices=("prefork", "threads"), default="prefork",
+                        help="pos_realtime worker pool: prefork for a fast FIRS, threads to overlap slow FIRS calls")
+    parser.add_argument("--workers-c", type=int, default=4,
+                        help="pos_realtime concurrency per worker instance (processes or threads)")
+    parser.add_argument("--worker-instances", type=int, default=1,
+                        help="pos_realtime worker processes started (each with --workers-c)")
     parser.add_argument("--ingest-seconds", type=float, default=15)
     parser.add_argument("--ingest-clients", type=int, default=32)
     parser.add_argument("--drain-timeout", type=float, default=900, help="max wait for the backlog to confirm")
@@ -229,10 +234,12 @@ def main():
             [sys.executable, "-m", "gunicorn", "taxpoynt.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-w",
              str(args.web_workers), "-k", "gthread", "--threads", "8", "--log-level", "warning"],
             cwd=ROOT, env=env))
-        procs.append(subprocess.Popen(
-            ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "celery", "-A", "taxpoynt", "worker", "-Q", "pos_realtime", "--pool", "prefork",
-             "-c", str(args.workers_c), "--prefetch-multiplier", "1", "-n", "posbench@%h", "--without-heartbeat",
-             "--without-gossip", "--without-mingle", "--loglevel", "WARNING"], cwd=ROOT, env=env))
+        for n in range(args.worker_instances):
+            procs.append(subprocess.Popen(
+                ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "celery", "-A", "taxpoynt", "worker",
+                 "-Q", "pos_realtime", "--pool", args.pool, "-c", str(args.workers_c), "--prefetch-multiplier", "1",
+                 "-n", f"posbench{n}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
+                 "--loglevel", "WARNING"], cwd=ROOT, env=env))
         wait_http(WEB + "/healthz")
 
         # Warm up (imports, connection pools, schema compilation in each worker process); not measured.
@@ -294,7 +301,8 @@ def main():
 
     figures = {
         "seconds": args.seconds, "rate": args.rate, "firs_latency_ms": args.firs_latency_ms,
-        "web_workers": args.web_workers, "pos_worker_processes": args.workers_c, "worker_nice": args.worker_nice,
+        "web_workers": args.web_workers, "pos_pool": args.pool, "pos_worker_instances": args.worker_instances,
+        "pos_concurrency_per_instance": args.workers_c, "worker_nice": args.worker_nice,
         "sent": len(results), "accepted": len(accepted), "non_200": len(results) - len(accepted),
         "non_200_statuses": sorted({str(r["status"]) for r in results if r["status"] != 200}),
         "ack_p50_ms": pct(ack, 50), "ack_p99_ms": pct(ack, 99),
