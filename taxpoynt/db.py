@@ -14,3 +14,34 @@ class PostgresRunSQL(migrations.RunSQL):
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
             super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class BeatEntry(migrations.RunPython):
+    """A django-celery-beat schedule row, created (or updated) by a migration
+    and deleted when it is reversed; support edits it in admin afterwards.
+    Give `every_seconds` or `crontab` (CrontabSchedule fields)."""
+
+    def __init__(self, *, name: str, task: str, every_seconds: int | None = None, crontab: dict | None = None,
+                 queue: str = "", args: str = "[]"):
+        self.entry = {"name": name, "task": task, "every_seconds": every_seconds, "crontab": crontab,
+                      "queue": queue, "args": args}
+        super().__init__(self._create, self._delete)
+
+    def deconstruct(self):
+        return self.__class__.__qualname__, [], dict(self.entry)
+
+    def _create(self, apps, schema_editor):
+        PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+        defaults = {"task": self.entry["task"], "args": self.entry["args"], "enabled": True}
+        if self.entry["queue"]:
+            defaults["queue"] = self.entry["queue"]
+        if self.entry["crontab"]:
+            defaults["crontab"], _ = apps.get_model("django_celery_beat", "CrontabSchedule").objects.get_or_create(
+                **self.entry["crontab"])
+        else:
+            defaults["interval"], _ = apps.get_model("django_celery_beat", "IntervalSchedule").objects.get_or_create(
+                every=self.entry["every_seconds"], period="seconds")
+        PeriodicTask.objects.update_or_create(name=self.entry["name"], defaults=defaults)
+
+    def _delete(self, apps, schema_editor):
+        apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=self.entry["name"]).delete()

@@ -69,9 +69,11 @@ INSTALLED_APPS = [
     "invoicing",
 ]
 
-MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+# What only browser and API users need. Vendor webhooks (/webhooks/: signed
+# server-to-server POSTs, no cookie, no user, csrf_exempt) skip it, see
+# taxpoynt/wsgi.py: static files, sessions, APPEND_SLASH, CSRF, auth,
+# messages, X-Frame-Options, allauth and the audit actor.
+BROWSER_MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,6 +83,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "taxpoynt.audit.middleware.CurrentActorMiddleware",
+]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    *BROWSER_MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

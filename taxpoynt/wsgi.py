@@ -17,28 +17,14 @@ from django.utils.module_loading import import_string
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taxpoynt.settings")
 
 WEBHOOK_PREFIX = "/webhooks/"
-# Left out of the webhook chain, each useless to a signed server-to-server POST:
-# static files, sessions/auth/messages/allauth (no cookie, no user: the audit
-# actor stays None as it would anyway), CSRF (the view is csrf_exempt),
-# APPEND_SLASH/www redirects and X-Frame-Options. Anything else (security,
-# Prometheus, middleware added later) still runs.
-WEBHOOK_SKIPPED_MIDDLEWARE = frozenset({
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "allauth.account.middleware.AccountMiddleware",
-    "taxpoynt.audit.middleware.CurrentActorMiddleware",
-})
 
 
 def webhook_middleware() -> list[str]:
     from django.conf import settings
 
-    return [m for m in settings.MIDDLEWARE if m not in WEBHOOK_SKIPPED_MIDDLEWARE]
+    # Everything but settings.BROWSER_MIDDLEWARE: security, Prometheus and any
+    # middleware added later still run.
+    return [m for m in settings.MIDDLEWARE if m not in settings.BROWSER_MIDDLEWARE]
 
 
 class WebhookWSGIHandler(WSGIHandler):

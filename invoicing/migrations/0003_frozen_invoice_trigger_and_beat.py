@@ -8,7 +8,7 @@ invoice's own cascade. The column list mirrors `Invoice.CONTENT_FIELDS`.
 """
 from django.db import migrations
 
-from taxpoynt.db import PostgresRunSQL
+from taxpoynt.db import BeatEntry, PostgresRunSQL
 
 CONTENT_COLUMNS = (
     "organization_id", "kind", "number", "irn", "issue_date", "due_date", "currency", "customer_name",
@@ -57,25 +57,6 @@ DROP TRIGGER IF EXISTS invoicing_invoice_frozen ON invoicing_invoice;
 DROP FUNCTION IF EXISTS invoicing_refuse_frozen_invoice_update();
 """
 
-BEAT_TASK_NAME = "invoicing: process due submissions"
-BEAT_EVERY_SECONDS = 5
-
-
-def add_beat(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every, _ = IntervalSchedule.objects.get_or_create(every=BEAT_EVERY_SECONDS, period="seconds")
-    PeriodicTask.objects.update_or_create(
-        name=BEAT_TASK_NAME,
-        defaults={"task": "invoicing.tasks.process_due_submissions", "interval": every, "queue": "crm",
-                  "enabled": True},
-    )
-
-
-def remove_beat(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=BEAT_TASK_NAME).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("invoicing", "0002_pipeline_fields"),
@@ -84,5 +65,6 @@ class Migration(migrations.Migration):
 
     operations = [
         PostgresRunSQL(FORWARD, BACKWARD),
-        migrations.RunPython(add_beat, remove_beat),
+        BeatEntry(name="invoicing: process due submissions", task="invoicing.tasks.process_due_submissions",
+                  every_seconds=5, queue="crm"),
     ]

@@ -2,23 +2,7 @@
 webhook events whose task was never published (broker down at that moment)."""
 from django.db import migrations
 
-BEAT_TASK_NAME = "connections: re-enqueue unclaimed webhook events"
-BEAT_EVERY_SECONDS = 5 * 60
-
-
-def add_beat(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every, _ = IntervalSchedule.objects.get_or_create(every=BEAT_EVERY_SECONDS, period="seconds")
-    PeriodicTask.objects.update_or_create(
-        name=BEAT_TASK_NAME,
-        defaults={"task": "integrations.connections.tasks.requeue_unclaimed_webhook_events", "interval": every,
-                  "queue": "crm", "enabled": True},
-    )
-
-
-def remove_beat(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=BEAT_TASK_NAME).delete()
+from taxpoynt.db import BeatEntry
 
 
 class Migration(migrations.Migration):
@@ -27,4 +11,6 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(add_beat, remove_beat)]
+    operations = [BeatEntry(name="connections: re-enqueue unclaimed webhook events",
+                            task="integrations.connections.tasks.requeue_unclaimed_webhook_events",
+                            every_seconds=5 * 60, queue="crm")]

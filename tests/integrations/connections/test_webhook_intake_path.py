@@ -71,7 +71,7 @@ def _square_event(merchant="MLFAST", event_id="ev-fast-1"):
 
 def test_webhook_chain_leaves_out_browser_middleware(settings):
     chain = wsgi.webhook_middleware()
-    assert chain == [m for m in settings.MIDDLEWARE if m not in wsgi.WEBHOOK_SKIPPED_MIDDLEWARE]
+    assert chain == [m for m in settings.MIDDLEWARE if m not in settings.BROWSER_MIDDLEWARE]
     for name in ("SessionMiddleware", "CsrfViewMiddleware", "AuthenticationMiddleware", "AccountMiddleware",
                  "MessageMiddleware", "WhiteNoiseMiddleware"):
         assert not any(m.endswith(name) for m in chain), name

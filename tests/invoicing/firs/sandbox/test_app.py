@@ -12,8 +12,6 @@ from decimal import Decimal
 import httpx
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from invoicing.firs import codes
 from invoicing.firs.stamp import load_crypto_keys, stamp_irn
@@ -309,23 +307,6 @@ def test_update_accepts_only_firs_statuses(call, firs_business):
     response = call("PATCH", f"/invoice/update/{body['irn']}", json.dumps({"payment_status": "OVERDUE"}))
     error = assert_error_envelope(response, 400, "invoice_actions")
     assert error["details"] == P + "paymentstatus must be one of PENDING, PAID, REJECTED"
-
-
-@pytest.fixture
-def webhook_receiver():
-    received = []
-
-    def app(environ, start_response):
-        request = Request(environ)
-        received.append(json.loads(request.get_data()))
-        return Response("ok")(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/firs/webhook", received
-    server.shutdown()
-    server.server_close()
 
 
 def test_transmit_needs_a_webhook(call, firs_business):

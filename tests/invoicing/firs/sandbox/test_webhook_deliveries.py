@@ -1,35 +1,13 @@
 """The FIRS sandbox's transmit webhooks ({irn, message}) delivered from reused
 threads through one pooled client: every message, in order, and a delivery
 that fails does not stop later ones."""
-import json
-import threading
-
 import httpx
-import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from ..samples import encode, sample_invoice
 
 
 def auth(business):
     return {"x-api-key": business.api_key, "x-api-secret": business.api_secret}
-
-
-@pytest.fixture
-def webhook_receiver():
-    received = []
-
-    def app(environ, start_response):
-        received.append(json.loads(Request(environ).get_data()))
-        return Response("ok")(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/firs/webhook", received
-    server.shutdown()
-    server.server_close()
 
 
 def test_every_transmit_delivers_its_messages_in_order(firs_sandbox, firs_business, webhook_receiver):
