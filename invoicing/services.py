@@ -116,7 +116,8 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
     With `lease_token`, a new submission is created already leased to the
     caller and is not enqueued: the caller runs it right after commit
     (`submission_process_claimed(token=..., invoice=...)`). Should the caller
-    die first, the lease expires and the due-submission sweep takes it over.
+    die first, the lease (CREATION_LEASE_SECONDS) expires and the
+    due-submission sweep takes it over.
     """
     from .canonical import canonical_to_dict
     from .tax import compare_source_figures, compute_totals
@@ -189,7 +190,7 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
                 for i, line in enumerate(canonical.lines, start=1)
             ])
             leased = {"lease_token": lease_token, "locked_until": timezone.now() + datetime.timedelta(
-                seconds=submissions.setting("LEASE_SECONDS"))} if lease_token and not violations else {}
+                seconds=submissions.setting("CREATION_LEASE_SECONDS"))} if lease_token and not violations else {}
             submission = Submission.objects.create(invoice=invoice, queue=queue, **leased)
             if violations:
                 submissions.transition(

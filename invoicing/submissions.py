@@ -54,6 +54,10 @@ BACKOFF_CAP_SECONDS = 30 * 60
 MAX_ATTEMPTS = 12
 # How long a worker's claim on a submission lasts; renewed at every transition.
 LEASE_SECONDS = 5 * 60
+# The lease a live sale's submission is created with (its creator runs it
+# within milliseconds; the first step renews to LEASE_SECONDS). Short, so a
+# creator that dies before it starts is replaced by the sweep within a minute.
+CREATION_LEASE_SECONDS = 60
 
 
 def setting(name: str):

@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from invoicing import services
+from invoicing import services, submissions
 from invoicing.canonical import SourceFigures, SourceRef, canonical_from_dict
 from invoicing.models import Invoice, InvoiceSequence, Submission, SubmissionAttempt
 from taxpoynt import sandboxing
@@ -446,7 +446,9 @@ def test_leased_creation_is_run_by_its_creator_only(firs, firs_org, make_canonic
     token = uuid.uuid4()
     inv = create(firs_org, make_canonical(), queue="pos_realtime", lease_token=token)
     sub = inv.submissions.get()
-    assert sub.lease_token == token and sub.locked_until > timezone.now() and sub.state == S.DRAFT
+    assert sub.lease_token == token and sub.state == S.DRAFT
+    assert timezone.now() < sub.locked_until <= timezone.now() + datetime.timedelta(
+        seconds=submissions.CREATION_LEASE_SECONDS)
     # Another worker (a stray task, the sweep) finds it held and leaves it.
     assert services.submission_process(submission_id=sub.pk) is None
     assert services.submission_claim_due() == []
