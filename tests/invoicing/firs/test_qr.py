@@ -16,7 +16,9 @@ def test_png_decodes_back_to_the_stamp():
     stamp = _stamp()
     png = qr_png(stamp)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    # QR codes only: a linear-barcode pass now and then "finds" a short code
+    # in the QR's modules (seen: a spurious "97" beside the stamp).
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
     assert [r.text for r in results] == [stamp]
     assert results[0].format == zxingcpp.BarcodeFormat.QRCode
 
