@@ -103,6 +103,35 @@ def pct(values, p):
     return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 2)
 
 
+# Which part of the stack a process is, by its command line (Linux /proc).
+PROCESS_CLASSES = (("celery", "worker"), ("gunicorn", "web"), ("sandboxes", "sandboxes"),
+                   ("postgres", "postgresql"), ("redis-server", "redis"), ("pos_realtime.py", "bench sender"))
+
+
+def cpu_by_process() -> tuple[dict[str, float], float]:
+    """CPU seconds so far per process class, and the machine's busy seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        name = next((label for key, label in PROCESS_CLASSES if key in cmd), "other")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return out, (sum(values) - values[3] - values[4]) / tick
+
+
+def cpu_share(before, after, seconds) -> dict[str, float]:
+    """Percent of one core per process class between two cpu_by_process() readings."""
+    (procs0, busy0), (procs1, busy1) = before, after
+    share = {k: round((procs1.get(k, 0.0) - procs0.get(k, 0.0)) / seconds * 100, 1) for k in procs1}
+    share["machine busy"] = round((busy1 - busy0) / seconds * 100, 1)
+    return dict(sorted(share.items(), key=lambda kv: -kv[1]))
+
+
 def wait_http(url, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -251,7 +280,9 @@ def main():
             time.sleep(0.5)
 
         # Phase 1: sustained sales at --rate for --seconds.
+        cpu_start, t_cpu = cpu_by_process(), time.monotonic()
         results, sent_orders = open_loop(conn.external_account_id, orders[warmup:], args.rate, args.seconds)
+        cpu_phase1 = cpu_share(cpu_start, cpu_by_process(), time.monotonic() - t_cpu)
         sent_at = {r["order_id"]: r["sent"] for r in results}
         accepted = [r for r in results if r["status"] == 200]
         accepted_ids = [r["order_id"] for r in accepted]
@@ -314,6 +345,7 @@ def main():
         "accepted_without_exactly_one_invoice": len(accepted_ids) - exactly_one,
         "orders_with_more_than_one_invoice": duplicates,
         "submission_states": states, "tax_mismatch": mismatched,
+        "cpu_percent_of_one_core_while_sending": cpu_phase1,
         "ingest_clients": args.ingest_clients, "ingest_sent": len(ingest), "ingest_accepted": len(ok),
         "ingest_stored": stored_ingest, "ingest_lost": len(ok) - stored_ingest,
         "ingest_per_s": round(len(ok) / wall, 1), "ingest_ack_p50_ms": pct(ingest_ack, 50),
@@ -328,6 +360,7 @@ def main():
           f"webhook, {figures['confirmed_per_s']} confirmed/s)")
     print(f"  every accepted event → exactly one invoice: {exactly_one}/{len(accepted_ids)}; "
           f"submission states {states}")
+    print("  CPU while sending (% of one core): " + ", ".join(f"{k} {v}" for k, v in cpu_phase1.items()))
     print(f"phase 2: max ingest {figures['ingest_per_s']} webhooks/s with {args.ingest_clients} clients; "
           f"accepted {len(ok)}, stored {stored_ingest}, lost {figures['ingest_lost']}; ack p50 "
           f"{figures['ingest_ack_p50_ms']} ms, p99 {figures['ingest_ack_p99_ms']} ms")
