@@ -18,9 +18,7 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection as db_connection, transaction
-from django.db.models import Value
-from django.db.models.functions import Coalesce
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from taxpoynt.errors import ApplicationError
@@ -158,36 +156,28 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
               "next_attempt_at": next_attempt_at, "resume_state": resume_state, "updated_at": now}
     if exchange is not None:
         fields["last_exchange_at"] = now
-    held = Submission.objects.filter(pk=submission.pk, state=from_state)
+    held_sql, held_params = "id = %s AND state = %s", [submission.pk, from_state]
     if lease_token is not None:
-        held = held.filter(lease_token=lease_token)
+        held_sql += " AND lease_token = %s"
+        held_params.append(lease_token)
         fields["locked_until"] = now + timedelta(seconds=setting("LEASE_SECONDS"))
-    with transaction.atomic():  # the invoice's copy of the FIRS state changes with the submission
-        if not held.update(**fields):
-            raise SubmissionChanged(submission.pk)
-        if submission.format == "firs":
-            # On PostgreSQL a trigger (migration 0005) copies the state to
-            # Invoice.firs_state in this transaction; elsewhere (the SQLite
-            # demo) it is written here.
-            invoice_fields = {} if db_connection.vendor == "postgresql" else {"firs_state": to_state}
-            if to_state == S.SIGNED:  # the first time FIRS signed it
-                invoice_fields["signed_at"] = Coalesce("signed_at", Value(now))
-            if invoice_fields:
-                Invoice.objects.filter(pk=submission.invoice_id).update(**invoice_fields)
-        attempt = SubmissionAttempt.objects.create(
-            submission=submission,
-            step=step,
-            from_state=from_state,
-            to_state=to_state,
-            request_method=getattr(exchange, "method", "") or "",
-            request_url=(getattr(exchange, "url", "") or "")[:500],
-            request_body=_text(getattr(exchange, "request_body", "")),
-            response_status=getattr(exchange, "status_code", None),
-            response_body=_text(getattr(exchange, "response_body", "")),
-            latency_ms=_latency(getattr(exchange, "latency_ms", None)),
-            outcome=_outcome(from_state, to_state),
-            error=error,
-        )
+    attempt = SubmissionAttempt(
+        submission=submission,
+        step=step,
+        from_state=from_state,
+        to_state=to_state,
+        request_method=getattr(exchange, "method", "") or "",
+        request_url=(getattr(exchange, "url", "") or "")[:500],
+        request_body=_text(getattr(exchange, "request_body", "")),
+        response_status=getattr(exchange, "status_code", None),
+        response_body=_text(getattr(exchange, "response_body", "")),
+        latency_ms=_latency(getattr(exchange, "latency_ms", None)),
+        outcome=_outcome(from_state, to_state),
+        error=error,
+    )
+    first_signed_at = now if to_state == S.SIGNED and submission.format == "firs" else None
+    if not _write(submission, fields, held_sql, held_params, attempt, first_signed_at=first_signed_at):
+        raise SubmissionChanged(submission.pk)
     for name, value in fields.items():
         setattr(submission, name, value)
     if Submission.invoice.is_cached(submission):
@@ -201,6 +191,38 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
                if Submission.invoice.is_cached(submission) else None},
     )
     return attempt
+
+
+def _write(submission, fields: dict, held_sql: str, held_params: list, attempt: SubmissionAttempt, *,
+           first_signed_at=None) -> bool:
+    """The compare-and-set UPDATE, the invoice's first-signing time and the
+    attempt row as ONE statement (a data-modifying CTE: atomic on its own, one
+    round trip where a transaction took five). False when the row was not
+    held as `held_sql` says, and then nothing is written. The migration-0005
+    trigger copies the state to Invoice.firs_state inside it. PostgreSQL only,
+    as the worker's claim and the webhook intake are."""
+    quote = db_connection.ops.quote_name
+    columns, params = [], []
+    for name, value in fields.items():
+        field = Submission._meta.get_field(name)
+        columns.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, db_connection))
+    sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} SET {', '.join(columns)} "
+           f"WHERE {held_sql} RETURNING id)")
+    params += held_params
+    if first_signed_at is not None:
+        sql += (f", signed AS (UPDATE {Invoice._meta.db_table} SET signed_at = COALESCE(signed_at, %s) "
+                f"WHERE id = %s AND EXISTS (SELECT 1 FROM moved))")
+        params += [first_signed_at, submission.invoice_id]
+    attempt_fields = SubmissionAttempt._meta.concrete_fields
+    sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({', '.join(quote(f.column) for f in attempt_fields)}) "
+            f"SELECT {', '.join(['%s'] * len(attempt_fields))} FROM moved RETURNING id")
+    params += [f.get_db_prep_save(f.pre_save(attempt, True), db_connection) for f in attempt_fields]
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written = cursor.fetchone() is not None
+    attempt._state.adding, attempt._state.db = False, db_connection.alias
+    return written
 
 
 def _text(value) -> str:
