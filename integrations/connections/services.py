@@ -215,3 +215,28 @@ def webhook_events_requeue_unclaimed(*, older_than_seconds: float = UNCLAIMED_EV
 
 def webhook_event_finish(*, event: WebhookEvent, status: str, error: str = "") -> None:
     WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error[:2000], processed_at=timezone.now())
+
+
+def source_record_upsert(model, *, connection: Connection, external_id: str, values: dict):
+    """Insert or update the `model` row (a SourceRecord) of `connection`'s
+    `external_id` with `values`, in one `INSERT … ON CONFLICT (connection,
+    external_id) DO UPDATE … RETURNING` (update_or_create takes five round
+    trips inside a transaction). The row comes back with its invoice link, so
+    callers know whether it was already invoiced. A concurrent upsert of the
+    same object waits for this one's transaction, then applies after it."""
+    row = model(connection=connection, external_id=external_id, **values)
+    fields = model._meta.concrete_fields
+    quote = db_connection.ops.quote_name
+    updated = [model._meta.get_field(name).column for name in values] + [model._meta.get_field("updated_at").column]
+    table = model._meta.db_table
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({quote('connection_id')}, {quote('external_id')}) DO UPDATE SET "
+            + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
+            + f" RETURNING {quote('id')}, {quote('invoice_id')}, {quote('created_at')}",
+            [f.get_db_prep_save(f.pre_save(row, True), db_connection) for f in fields])
+        row.pk, row.invoice_id, row.created_at = cursor.fetchone()
+    row._state.adding, row._state.db = False, db_connection.alias
+    return row

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.oauth import connection_get_access_token
+from integrations.connections.services import source_record_upsert
 from integrations.pos.models import Location, Transaction
 from invoicing.models import Invoice
 from taxpoynt.errors import ApplicationError
@@ -118,9 +119,7 @@ def transaction_upsert(*, connection: Connection, order: dict, location: Locatio
               "total_amount": figures.total_amount, "tax_amount": figures.tax_amount,
               "tip_amount": figures.tip_amount, "raw": order,
               "source_updated_at": _time(order.get("updated_at"))}
-    row, _ = Transaction.objects.update_or_create(connection=connection, external_id=figures.order_id,
-                                                  defaults=values)
-    return row
+    return source_record_upsert(Transaction, connection=connection, external_id=figures.order_id, values=values)
 
 
 def _time(value: str | None):
