@@ -40,12 +40,13 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection as db_connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.audit.services import audit_log_record, snapshot
+from taxpoynt.db import update_one_skip_locked
 from taxpoynt.errors import ApplicationError
 
 from . import submissions
@@ -313,16 +314,13 @@ def _claim_one(submission_id) -> uuid.UUID | None:
     not waited for, when another transaction holds it)."""
     now = timezone.now()
     token = uuid.uuid4()
-    table = Submission._meta.db_table
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET lease_token = %s, locked_until = %s WHERE id = ("
-            f"SELECT id FROM {table} WHERE id = %s AND state = ANY(%s) "
-            f"AND (next_attempt_at IS NULL OR next_attempt_at <= %s) AND (locked_until IS NULL OR locked_until < %s) "
-            f"FOR UPDATE SKIP LOCKED) RETURNING id",
-            [token, now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS")), submission_id,
-             list(submissions.LIVE_STATES), now, now])
-        return token if cursor.fetchone() else None
+    claimed = update_one_skip_locked(
+        Submission, submission_id, set_sql="lease_token = %s, locked_until = %s",
+        set_params=[token, now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS"))],
+        where_sql="state = ANY(%s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+                  "AND (locked_until IS NULL OR locked_until < %s)",
+        where_params=[list(submissions.LIVE_STATES), now, now])
+    return token if claimed else None
 
 
 def submission_release(*, submission_id, token):

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from taxpoynt.db import insert_parts, mark_saved
 from taxpoynt.errors import ApplicationError
 
 from .models import Invoice, Submission, SubmissionAttempt
@@ -156,10 +157,7 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
               "next_attempt_at": next_attempt_at, "resume_state": resume_state, "updated_at": now}
     if exchange is not None:
         fields["last_exchange_at"] = now
-    held_sql, held_params = "id = %s AND state = %s", [submission.pk, from_state]
     if lease_token is not None:
-        held_sql += " AND lease_token = %s"
-        held_params.append(lease_token)
         fields["locked_until"] = now + timedelta(seconds=setting("LEASE_SECONDS"))
     attempt = SubmissionAttempt(
         submission=submission,
@@ -176,7 +174,8 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         error=error,
     )
     first_signed_at = now if to_state == S.SIGNED and submission.format == "firs" else None
-    if not _write(submission, fields, held_sql, held_params, attempt, first_signed_at=first_signed_at):
+    if not _write(submission, fields, attempt, from_state=from_state, lease_token=lease_token,
+                  first_signed_at=first_signed_at):
         raise SubmissionChanged(submission.pk)
     for name, value in fields.items():
         setattr(submission, name, value)
@@ -193,35 +192,36 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
     return attempt
 
 
-def _write(submission, fields: dict, held_sql: str, held_params: list, attempt: SubmissionAttempt, *,
+def _write(submission, fields: dict, attempt: SubmissionAttempt, *, from_state: str, lease_token=None,
            first_signed_at=None) -> bool:
-    """The compare-and-set UPDATE, the invoice's first-signing time and the
+    """The compare-and-set UPDATE (only while the row is in `from_state` and,
+    given one, under `lease_token`), the invoice's first-signing time and the
     attempt row as ONE statement (a data-modifying CTE: atomic on its own, one
-    round trip where a transaction took five). False when the row was not
-    held as `held_sql` says, and then nothing is written. The migration-0005
-    trigger copies the state to Invoice.firs_state inside it. PostgreSQL only,
-    as the worker's claim and the webhook intake are."""
+    round trip where a transaction took five). False when the row was not so
+    held, and then nothing is written. The migration-0005 trigger copies the
+    state to Invoice.firs_state inside it. PostgreSQL only, as the worker's
+    claim and the webhook intake are."""
     quote = db_connection.ops.quote_name
     columns, params = [], []
     for name, value in fields.items():
         field = Submission._meta.get_field(name)
         columns.append(f"{quote(field.column)} = %s")
         params.append(field.get_db_prep_save(value, db_connection))
-    sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} SET {', '.join(columns)} "
-           f"WHERE {held_sql} RETURNING id)")
-    params += held_params
+    held_sql = "id = %s AND state = %s" + (" AND lease_token = %s" if lease_token is not None else "")
+    params += [submission.pk, from_state] + ([lease_token] if lease_token is not None else [])
+    sql = f"WITH moved AS (UPDATE {Submission._meta.db_table} SET {', '.join(columns)} WHERE {held_sql} RETURNING id)"
     if first_signed_at is not None:
         sql += (f", signed AS (UPDATE {Invoice._meta.db_table} SET signed_at = COALESCE(signed_at, %s) "
                 f"WHERE id = %s AND EXISTS (SELECT 1 FROM moved))")
         params += [first_signed_at, submission.invoice_id]
-    attempt_fields = SubmissionAttempt._meta.concrete_fields
-    sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({', '.join(quote(f.column) for f in attempt_fields)}) "
-            f"SELECT {', '.join(['%s'] * len(attempt_fields))} FROM moved RETURNING id")
-    params += [f.get_db_prep_save(f.pre_save(attempt, True), db_connection) for f in attempt_fields]
+    attempt_columns, placeholders, attempt_params = insert_parts(attempt)
+    sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
+            f"SELECT {placeholders} FROM moved RETURNING id")
     with db_connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params + attempt_params)
         written = cursor.fetchone() is not None
-    attempt._state.adding, attempt._state.db = False, db_connection.alias
+    if written:
+        mark_saved(attempt)
     return written
 
 

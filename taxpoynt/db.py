@@ -1,5 +1,7 @@
-"""Database helpers shared by migrations."""
-from django.db import migrations
+"""Database helpers: migration operations, and the few single-statement
+writes of the hot paths (PostgreSQL: SKIP LOCKED, RETURNING, ON CONFLICT)
+that the ORM would spread over several round trips."""
+from django.db import connection, migrations
 
 
 class PostgresRunSQL(migrations.RunSQL):
@@ -45,3 +47,31 @@ class BeatEntry(migrations.RunPython):
 
     def _delete(self, apps, schema_editor):
         apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=self.entry["name"]).delete()
+
+
+def update_one_skip_locked(model, pk, *, set_sql: str, set_params: list, where_sql: str, where_params: list) -> bool:
+    """Apply `set_sql` to row `pk` of `model` when it matches `where_sql` and
+    no other transaction holds it (skipped, not waited for): one statement,
+    `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`. True
+    when the row was updated."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {set_sql} WHERE id = ("
+            f"SELECT id FROM {table} WHERE id = %s AND {where_sql} FOR UPDATE SKIP LOCKED) RETURNING id",
+            [*set_params, pk, *where_params])
+        return cursor.fetchone() is not None
+
+
+def insert_parts(instance) -> tuple[str, str, list]:
+    """(quoted columns, placeholders, values) to INSERT `instance` with raw
+    SQL, each value prepared as Model.save() would (defaults, auto_now_add)."""
+    fields = instance._meta.concrete_fields
+    quote = connection.ops.quote_name
+    return (", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields)),
+            [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields])
+
+
+def mark_saved(instance):
+    """After a raw INSERT of `instance`: the ORM treats it as a stored row."""
+    instance._state.adding, instance._state.db = False, connection.alias

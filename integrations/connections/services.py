@@ -13,6 +13,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.audit.services import audit_log_record, snapshot
+from taxpoynt.db import insert_parts, mark_saved, update_one_skip_locked
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, WebhookEvent
@@ -173,15 +174,10 @@ def webhook_event_claim(*, event_id) -> WebhookEvent | None:
     """Take one stored event for processing (SKIP LOCKED: two workers never
     process the same event at once). Returns None when taken or done. One
     statement marks it; one read brings it with its connection and org."""
-    table = WebhookEvent._meta.db_table
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, attempts = attempts + 1 WHERE id = ("
-            f"SELECT id FROM {table} WHERE id = %s AND status <> ALL(%s) FOR UPDATE SKIP LOCKED) RETURNING id",
-            [WebhookEvent.Status.PROCESSING, event_id,
-             [WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]])
-        if cursor.fetchone() is None:
-            return None
+    if not update_one_skip_locked(WebhookEvent, event_id, set_sql="status = %s, attempts = attempts + 1",
+                                  set_params=[WebhookEvent.Status.PROCESSING], where_sql="status <> ALL(%s)",
+                                  where_params=[[WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]]):
+        return None
     return WebhookEvent.objects.select_related("connection", "connection__organization").get(pk=event_id)
 
 
@@ -225,18 +221,15 @@ def source_record_upsert(model, *, connection: Connection, external_id: str, val
     callers know whether it was already invoiced. A concurrent upsert of the
     same object waits for this one's transaction, then applies after it."""
     row = model(connection=connection, external_id=external_id, **values)
-    fields = model._meta.concrete_fields
+    columns, placeholders, params = insert_parts(row)
     quote = db_connection.ops.quote_name
-    updated = [model._meta.get_field(name).column for name in values] + [model._meta.get_field("updated_at").column]
-    table = model._meta.db_table
+    updated = [model._meta.get_field(name).column for name in [*values, "updated_at"]]
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders}) "
             f"ON CONFLICT ({quote('connection_id')}, {quote('external_id')}) DO UPDATE SET "
             + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
-            + f" RETURNING {quote('id')}, {quote('invoice_id')}, {quote('created_at')}",
-            [f.get_db_prep_save(f.pre_save(row, True), db_connection) for f in fields])
+            + f" RETURNING {quote('id')}, {quote('invoice_id')}, {quote('created_at')}", params)
         row.pk, row.invoice_id, row.created_at = cursor.fetchone()
-    row._state.adding, row._state.db = False, db_connection.alias
+    mark_saved(row)
     return row
