@@ -5,6 +5,7 @@ and a field in error is marked invalid and points at its message; the
 organization switcher works from the keyboard and does not switch on a mere
 arrow key."""
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.browser.conftest import PASSWORD
@@ -64,8 +65,8 @@ def test_connection_form_by_keyboard(page, live_server, owner, login, axe):
     assert page.evaluate("document.activeElement.id") == "tax_rate"  # focus lands on the field in error
     described = page.locator("#" + field.get_attribute("aria-describedby"))
     assert described.inner_text() == "A percentage between 0 and 100."
-    assert page.get_by_role("alert").first.is_visible()
-    assert page.get_by_role("status").filter(has_text="The settings are invalid.").is_visible()
+    expect(page.get_by_role("alert").first).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="The settings are invalid.")).to_be_visible()
     assert axe(page) == []
 
 
@@ -119,7 +120,8 @@ def test_error_states_and_remaining_pages_pass_axe(page, live_server, owner, log
     field = page.get_by_label("From")
     assert field.get_attribute("aria-invalid") == "true"
     message = page.locator("#" + field.get_attribute("aria-describedby"))
-    assert message.is_visible() and message.inner_text().strip()
+    expect(message).to_be_visible()
+    assert message.inner_text().strip()
 
 
 def test_every_chart_has_its_numbers_as_a_table(page, live_server, owner, login):
@@ -132,4 +134,4 @@ def test_every_chart_has_its_numbers_as_a_table(page, live_server, owner, login)
         section = page.locator(f"section.chart-block:has(#{chart_id})")
         section.locator("summary").focus()
         page.keyboard.press("Enter")  # <details> opens from the keyboard
-        assert section.locator("details table").is_visible(), chart_id
+        expect(section.locator("details table")).to_be_visible()

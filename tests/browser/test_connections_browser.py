@@ -8,6 +8,7 @@ import io
 
 import pypdf
 import pytest
+from playwright.sync_api import expect
 
 from integrations.connections.models import Connection
 from integrations.pos.models import Location
@@ -44,7 +45,7 @@ def test_connect_hubspot_map_fields_import_history(page, public_url, firs_mercha
     login(page, "owner@adaeze.example.ng", PASSWORD)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Connections").click()
-    assert page.get_by_role("heading", name="Connections", exact=True).is_visible()
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
     screenshot(page, "connections")
     assert axe(page) == []
 
@@ -55,16 +56,16 @@ def test_connect_hubspot_map_fields_import_history(page, public_url, firs_mercha
     conn = Connection.objects.get(organization=org, vendor="hubspot")
     assert conn.status == Connection.Status.CONNECTED and conn.external_account_id == str(sandbox.portal_id)
     assert page.url == f"{public_url}/dashboard/connections/{conn.pk}"
-    assert page.get_by_role("heading", name="HubSpot", exact=False).first.is_visible()
+    expect(page.get_by_role("heading", name="HubSpot", exact=False).first).to_be_visible()
 
     # A bad value: the TIN mapping without its object, and a VAT rate over 100 %.
     page.get_by_label("Customer TIN", exact=True).fill("tin")
     page.get_by_label("VAT rate (%)").fill("150")
     page.get_by_role("button", name="Save settings").click()
-    assert page.get_by_role("alert").filter(has_text="Please correct the errors below.").is_visible()
-    assert page.get_by_text("Write it as <object>.<property>", exact=False).is_visible()
-    assert page.get_by_text("A percentage between 0 and 100.").is_visible()
-    assert page.locator(".message.error").first.is_visible()  # the flash message too
+    expect(page.get_by_role("alert").filter(has_text="Please correct the errors below.")).to_be_visible()
+    expect(page.get_by_text("Write it as <object>.<property>", exact=False)).to_be_visible()
+    expect(page.get_by_text("A percentage between 0 and 100.")).to_be_visible()
+    expect(page.locator(".message.error").first).to_be_visible()  # the flash message too
     screenshot(page, "connection_detail_errors")
     assert axe(page) == []
     conn.refresh_from_db()
@@ -74,13 +75,13 @@ def test_connect_hubspot_map_fields_import_history(page, public_url, firs_mercha
     page.get_by_label("Customer TIN", exact=True).fill("company.tin")
     page.get_by_label("VAT rate (%)").fill("7.5")
     page.get_by_role("button", name="Save settings").click()
-    assert page.locator(".message.success").filter(has_text="Settings saved.").is_visible()
+    expect(page.locator(".message.success").filter(has_text="Settings saved.")).to_be_visible()
     conn.refresh_from_db()
     assert conn.field_map["customer.tin"] == "company.tin"
 
     # Historical import: the worker reads every deal; the bar fills up.
     page.get_by_role("button", name="Import history").click()
-    assert page.locator(".message.success").filter(has_text="Historical import started.").is_visible()
+    expect(page.locator(".message.success").filter(has_text="Historical import started.")).to_be_visible()
     page.wait_for_function(
         "n => { const b = document.getElementById('sync-progress'); return b.max >= n && b.value >= b.max; }",
         arg=DEALS, timeout=60000)
@@ -94,7 +95,7 @@ def test_connect_hubspot_map_fields_import_history(page, public_url, firs_mercha
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Deals").click()
     for invoice in Invoice.objects.filter(organization=org):
-        assert page.get_by_text(invoice.irn).is_visible()
+        expect(page.get_by_text(invoice.irn)).to_be_visible()
     assert page.locator("table tbody tr").count() == DEALS
     screenshot(page, "deals")
     assert axe(page) == []
@@ -132,7 +133,7 @@ def test_connect_square_sale_becomes_invoice_live(page, public_url, firs_merchan
     page.get_by_label("Location").select_option(label=location.name)
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**/dashboard/transactions?*")
-    assert page.get_by_text("No transactions yet.").is_visible()
+    expect(page.get_by_text("No transactions yet.")).to_be_visible()
     sale = sq.create_sale(order=vat_sale(), location_id=location_id)
     order_id = sale["order"]["id"]
 
@@ -151,7 +152,7 @@ def test_connect_square_sale_becomes_invoice_live(page, public_url, firs_merchan
     # The invoice: QR image rendered, FIRS history rows, downloads.
     row.get_by_role("link", name=invoice.number).click()
     page.wait_for_url(f"{public_url}/dashboard/invoices/{invoice.pk}")
-    assert page.get_by_text(invoice.irn).first.is_visible()
+    expect(page.get_by_text(invoice.irn).first).to_be_visible()
     qr = page.get_by_role("img", name=f"FIRS QR code for IRN {invoice.irn}")
     qr.wait_for()
     assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", qr.element_handle())

@@ -4,6 +4,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from integrations.pos.models import Location, Transaction
 from tests import factories
@@ -40,7 +41,7 @@ def test_login_keyboard_only(page, live_server, merchant):
     page.keyboard.type("browser-pass-123")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/dashboard/")
-    assert page.get_by_role("heading", name="Demo Foods Ltd").is_visible()
+    expect(page.get_by_role("heading", name="Demo Foods Ltd")).to_be_visible()
 
 
 def test_wrong_password_message(page, live_server, merchant):
@@ -64,7 +65,7 @@ def test_main_pages_render_pass_axe_and_are_captured(page, live_server, merchant
     }
     for name, (path, heading) in pages.items():
         page.goto(live_server.url + path)
-        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         if name == "analytics":
             page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length >= 2")
         screenshot(page, name)
@@ -85,6 +86,6 @@ def test_invoice_detail_from_the_list(page, live_server, merchant, login, axe):
     login(page, "owner@demofoods.ng", "browser-pass-123")
     page.goto(f"{live_server.url}/dashboard/invoices")
     page.get_by_role("link", name="(draft)").first.click()
-    assert page.get_by_role("heading", name="FIRS history").is_visible()
+    expect(page.get_by_role("heading", name="FIRS history")).to_be_visible()
     # docs/screenshots/invoice_detail.png comes from the Square test: a real IRN and QR.
     assert axe(page) == []

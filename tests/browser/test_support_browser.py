@@ -3,6 +3,7 @@ support agent assigned to one organization: find an invoice's submission by
 IRN, retry it, re-sync a connection; each action shows its message and leaves
 an AuditLog row; another organization's rows stay out of reach."""
 import pytest
+from playwright.sync_api import expect
 from django.contrib.auth.models import Permission
 
 from invoicing.models import Submission
@@ -44,7 +45,7 @@ def test_support_agent_retries_a_submission_and_resyncs(page, live_server, agent
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill("agent-pass-123")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_role("heading", name="Site administration").is_visible()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
     screenshot(page, "admin")
     assert axe(page) == []
 
@@ -62,7 +63,7 @@ def test_support_agent_retries_a_submission_and_resyncs(page, live_server, agent
     page.locator("select[name=action]").select_option("retry_submissions")
     with page.expect_navigation():
         page.get_by_role("button", name="Go").click()
-    assert page.locator(".messagelist .success").filter(has_text="1 submission(s) queued").is_visible()
+    expect(page.locator(".messagelist .success").filter(has_text="1 submission(s) queued")).to_be_visible()
     screenshot(page, "admin_submission_retry")
     assert axe(page) == []
     sub = Submission.objects.get(invoice=inv)
@@ -79,7 +80,7 @@ def test_support_agent_retries_a_submission_and_resyncs(page, live_server, agent
     page.locator("select[name=action]").select_option("resync")
     with page.expect_navigation():
         page.get_by_role("button", name="Go").click()
-    assert page.locator(".messagelist .success, .messagelist .info").filter(has_text="sync queued").is_visible()
+    expect(page.locator(".messagelist .success, .messagelist .info").filter(has_text="sync queued")).to_be_visible()
     assert AuditLog.objects.filter(actor=user, action="admin_sync_delta", object_id=str(conn.pk)).exists()
     screenshot(page, "admin_connection_resync")
     assert axe(page) == []
