@@ -115,6 +115,12 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Parameters sent apart from the SQL (psycopg's server-side binding), and
+    # a statement prepared on a connection after its 5th use there (Django
+    # turns psycopg's preparing off by default, for transaction-mode poolers,
+    # which TaxPoynt does not sit behind): with persistent connections
+    # PostgreSQL stops parsing and planning the same hot-path SQL per sale.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 else:
     DATABASES = {
         "default": {
