@@ -150,6 +150,8 @@ else:
 # docs/architecture.md); within Redis the order below is also the consume order.
 CELERY_QUEUES = ("pos_realtime", "crm", "batch", "sync")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "taxpoynt.broker:Transport"  # kombu's, publishing through one client
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not bool(REDIS_URL) and not os.environ.get("CELERY_BROKER_URL")
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -83,6 +83,26 @@ def test_state_is_shared_through_the_cache(make):
     assert not second.allow()
 
 
+def test_a_clean_reading_is_trusted_for_a_moment(make, clock):
+    breaker, other_process = make(local_trust_seconds=1), make()
+    assert breaker.allow()  # reads the cache: closed, no failures
+    # Another process opens it (what its record_failure writes; ours never ran).
+    other_process.cache.set(other_process._opened_key, clock.now)
+    assert breaker.allow()  # the clean reading still stands
+    breaker.record_success()  # and clears nothing
+    assert other_process.current() == OPEN
+    clock.now += 1
+    assert not breaker.allow()  # read again: open
+
+
+def test_own_failure_drops_the_trusted_reading(make):
+    breaker = make(local_trust_seconds=60)
+    assert breaker.allow()
+    for _ in range(3):
+        breaker.record_failure()
+    assert not breaker.allow()
+
+
 def test_state_dict_for_the_admin(make, clock):
     breaker = make()
     assert breaker.state()["state"] == CLOSED and breaker.state()["opened_at"] is None
