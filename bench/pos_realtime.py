@@ -248,7 +248,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=100, help="signed sale webhooks per second")
     parser.add_argument("--firs-latency-ms", type=int, default=0, help="latency added by the FIRS sandbox")
-    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (one per core)")
     parser.add_argument("--pool", choices=("prefork", "threads", "solo"), default="prefork",
                         help="pos_realtime worker pool: prefork for a fast FIRS, threads to overlap slow FIRS calls")
     parser.add_argument("--workers-c", type=int, default=4,

@@ -127,6 +127,22 @@ class Invoice(models.Model):
     def is_frozen(self) -> bool:
         return self.frozen_at is not None
 
+    def write_frozen(self, **content) -> bool:
+        """Freeze this draft: its number, IRN, documents, stamp and `frozen_at`
+        in one conditional UPDATE (no read, no full-row rewrite). False, and
+        nothing written, when the row is already frozen. The instance then
+        holds the frozen content, guarded by save() like a loaded one."""
+        content["updated_at"] = content["frozen_at"]
+        if not Invoice.objects.filter(pk=self.pk, frozen_at__isnull=True).update(**content):
+            return False
+        for name, value in content.items():
+            setattr(self, name, value)
+        self._remember_content()
+        return True
+
+    def _remember_content(self):
+        self._loaded_content = {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+
     def save(self, *args, **kwargs):
         loaded = getattr(self, "_loaded_content", None)
         if loaded and loaded.get("frozen_at") is not None:
@@ -140,7 +156,7 @@ class Invoice(models.Model):
             kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
                                        if not f.primary_key and f.name != "firs_state"]
         super().save(*args, **kwargs)
-        self._loaded_content = {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+        self._remember_content()
 
 
 class FrozenInvoiceError(ApplicationError):

@@ -115,9 +115,10 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
     submission rejected (locally) and every failed rule listed; nothing is sent.
 
     With `lease_token`, a new submission is created already leased to the
-    caller and is not enqueued: the caller runs it right after commit
-    (`submission_process_claimed(token=..., invoice=...)`). Should the caller
-    die first, the lease (CREATION_LEASE_SECONDS) expires and the
+    caller and is not enqueued; it is left on the invoice as
+    `invoice.leased_submission` and the caller runs it right after commit
+    (`submission_process_claimed(token=..., submission=...)`). Should the
+    caller die first, the lease (CREATION_LEASE_SECONDS) expires and the
     due-submission sweep takes it over.
     """
     from .canonical import canonical_to_dict
@@ -199,7 +200,9 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
                     error=f"Rejected locally: {len(violations)} invoice rule(s) failed; nothing was sent to FIRS.",
                     errors=_violation_dicts(violations), error_source=SOURCE.LOCAL,
                 )
-            elif not leased:
+            elif leased:
+                invoice.leased_submission = submission
+            else:
                 _enqueue_on_commit(submission)
     except IntegrityError:
         # Lost a race with a concurrent call for the same source: theirs stands.
@@ -340,17 +343,22 @@ def submission_process(*, submission_id) -> Submission | None:
     return submission_process_claimed(submission_id=submission_id, token=token)
 
 
-def submission_process_claimed(*, token, submission_id=None, invoice=None) -> Submission | None:
-    """Run the steps of a submission this worker holds the lease `token` on
-    (found by id, or as `invoice`'s FIRS submission), then release it.
+def submission_process_claimed(*, token, submission_id=None, submission=None) -> Submission | None:
+    """Run the steps of a submission this worker holds the lease `token` on,
+    then release it: read by id, or `submission` as its creator holds it in
+    memory (`invoice.leased_submission`, with its invoice and organization;
+    nothing is read).
 
-    The row is read once; every step after that is one compare-and-set
+    The row is read at most once; every step after that is one compare-and-set
     transition (`submissions.transition` with the lease token), so a lost
     lease or an admin's move stops the run without a re-read per step."""
-    held = Submission.objects.select_related("invoice", "invoice__organization").filter(lease_token=token)
-    sub = (held.filter(pk=submission_id) if submission_id else held.filter(invoice=invoice, format="firs")).first()
-    if sub is None:  # the lease was taken over (or, by invoice, the caller never held one)
-        logger.info("no submission held for %s", submission_id or invoice)
+    if submission is not None:
+        sub = submission if submission.lease_token == token else None
+    else:
+        sub = Submission.objects.select_related("invoice", "invoice__organization").filter(
+            lease_token=token, pk=submission_id).first()
+    if sub is None:  # the lease was taken over (or the caller never held one)
+        logger.info("no submission held for %s", submission_id or submission)
         return None
     try:
         for _ in range(MAX_STEPS_PER_RUN):
@@ -466,10 +474,9 @@ def _freeze(sub: Submission, token):
                 f"Rejected locally: {len(exc.violations)} invoice rule(s) failed; nothing was sent to FIRS.",
                 errors=_violation_dicts(exc.violations))
 
-    documents(format_number(kind=sub.invoice.kind, value=0), schematron=True)
+    invoice = sub.invoice
+    documents(format_number(kind=invoice.kind, value=0), schematron=True)
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=sub.invoice_id)
-        invoice.organization = org
         number = allocate_number(organization=org, kind=invoice.kind)
         canonical, rendered = documents(number, schematron=False)
         try:
@@ -480,14 +487,13 @@ def _freeze(sub: Submission, token):
         # The one serialization of the payload (exact numbers); stored, then sent verbatim.
         body = bytes(rendered.firs_json)
         ubl = rendered.ubl_xml.decode("utf-8") if isinstance(rendered.ubl_xml, bytes) else rendered.ubl_xml
-        invoice.number = number
-        invoice.irn = canonical.irn
-        invoice.canonical = canonical_to_dict(canonical)
-        invoice.ubl_xml = ubl
-        invoice.firs_json = body.decode("utf-8")
-        invoice.stamp = stamp
-        invoice.frozen_at = timezone.now()
-        invoice.save()
+        # Frozen by one conditional UPDATE, which also locks the row: an
+        # invoice another run froze meanwhile (a lease taken over) is left as
+        # it is and this run stops, its number rolled back.
+        if not invoice.write_frozen(number=number, irn=canonical.irn, canonical=canonical_to_dict(canonical),
+                                    ubl_xml=ubl, firs_json=body.decode("utf-8"), stamp=stamp,
+                                    frozen_at=timezone.now()):
+            raise LeaseLost(str(sub.pk))
         # The exact bytes, committed with the freeze, before any send.
         now = timezone.now()
         fields = {"signed_payload": body, "payload_sha256": hashlib.sha256(body).hexdigest(), "irn": canonical.irn,
@@ -497,7 +503,6 @@ def _freeze(sub: Submission, token):
             raise LeaseLost(str(sub.pk))
     for name, value in fields.items():
         setattr(sub, name, value)
-    sub.invoice = invoice
 
 
 # --- the FIRS steps ---------------------------------------------------------------------------

@@ -35,6 +35,23 @@ def test_orm_save_refuses_content_change_of_frozen_invoice(frozen):
 
 
 @pytest.mark.django_db
+def test_write_frozen_freezes_a_draft_once(make_org):
+    draft = factories.invoice(make_org())
+    now = timezone.now()
+    assert draft.write_frozen(number="INV000007", irn="INV000007-ABCD1234-20261102", stamp="s", frozen_at=now)
+    stored = Invoice.objects.get(pk=draft.pk)
+    assert (stored.number, stored.frozen_at, stored.updated_at) == ("INV000007", now, now)
+    # The instance now guards its frozen content like a loaded one.
+    draft.number = "INV000008"
+    with pytest.raises(FrozenInvoiceError, match="number"):
+        draft.save()
+    # A second freeze (another run that lost its lease) writes nothing.
+    other = Invoice.objects.get(pk=draft.pk)
+    assert not other.write_frozen(number="INV000009", irn="x", stamp="t", frozen_at=timezone.now())
+    assert Invoice.objects.get(pk=draft.pk).number == "INV000007"
+
+
+@pytest.mark.django_db
 def test_orm_save_allows_workflow_fields_of_frozen_invoice(frozen):
     frozen.signed_at = timezone.now()
     frozen.save()

@@ -447,17 +447,18 @@ def test_leased_creation_is_run_by_its_creator_only(firs, firs_org, make_canonic
     inv = create(firs_org, make_canonical(), queue="pos_realtime", lease_token=token)
     sub = inv.submissions.get()
     assert sub.lease_token == token and sub.state == S.DRAFT
+    assert inv.leased_submission.pk == sub.pk and inv.leased_submission.invoice is inv
     assert timezone.now() < sub.locked_until <= timezone.now() + datetime.timedelta(
         seconds=submissions.CREATION_LEASE_SECONDS)
     # Another worker (a stray task, the sweep) finds it held and leaves it.
     assert services.submission_process(submission_id=sub.pk) is None
     assert services.submission_claim_due() == []
-    done = services.submission_process_claimed(token=token, invoice=inv)
+    # A token that holds nothing runs nothing.
+    assert services.submission_process_claimed(token=uuid.uuid4(), submission=inv.leased_submission) is None
+    done = services.submission_process_claimed(token=token, submission=inv.leased_submission)
     assert done.state == S.CONFIRMED and done.lease_token is None
     sub.refresh_from_db()
     assert sub.state == S.CONFIRMED and sub.lease_token is None and sub.locked_until is None
-    # A token that holds nothing runs nothing.
-    assert services.submission_process_claimed(token=uuid.uuid4(), invoice=inv) is None
 
 
 @pytest.mark.django_db(transaction=True)

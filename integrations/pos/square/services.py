@@ -219,12 +219,13 @@ def _submit_now(invoice: Invoice | None, lease_token) -> None:
     an outage, this worker dying) goes on through the due-submission sweep
     once the lease is released or expires. An invoice that already existed is
     not ours to run: its creator runs it."""
-    if invoice is None:
+    submission = getattr(invoice, "leased_submission", None)
+    if submission is None:
         return
     from invoicing.services import submission_process_claimed
 
     try:
-        submission_process_claimed(token=lease_token, invoice=invoice)
+        submission_process_claimed(token=lease_token, submission=submission)
     except Exception:  # the sweep takes it from here
         logger.exception("inline FIRS submission failed; left to the sweep", extra={"invoice": str(invoice.pk)})
 
