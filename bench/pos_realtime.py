@@ -110,7 +110,9 @@ PROCESS_CLASSES = (("celery", "worker"), ("gunicorn", "web"), ("sandboxes", "san
 
 
 def cpu_by_process() -> tuple[dict[str, float], float]:
-    """CPU seconds so far per process class, and the machine's busy seconds."""
+    """CPU seconds so far per process class, and the machine's busy seconds.
+    A process counts its reaped children too (cutime/cstime): a PostgreSQL
+    backend recycled mid-run lands in the postmaster's figure, never lost."""
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -120,7 +122,7 @@ def cpu_by_process() -> tuple[dict[str, float], float]:
         except OSError:
             continue
         name = next((label for key, label in PROCESS_CLASSES if key in cmd), "other")
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[name] = out.get(name, 0.0) + sum(int(f) for f in fields[11:15]) / tick
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return out, (sum(values) - values[3] - values[4]) / tick
 
