@@ -13,6 +13,7 @@ import lxml.html
 import pytest
 
 from integrations.pos.square import webhooks
+from tests.e2e import wait_for
 from tests.integrations.pos.square.conftest import REDIRECT_URI
 
 CLIENT_ID, CLIENT_SECRET = "demo-square-client-id", "demo-square-client-secret"
@@ -318,7 +319,12 @@ def test_failed_deliveries_are_retried_with_backoff(square, http, receiver):
     assert len({r["body"] for r in reqs}) == 1
     assert reqs[1]["headers"].get("Square-Retry-Number") == "1"
     assert reqs[2]["headers"].get("Square-Retry-Number") == "2"
-    log = control(http, square.url, "GET", "/deliveries")["deliveries"]
+    # The receiver has the third attempt before the sender has logged its answer.
+    def logged():
+        deliveries = control(http, square.url, "GET", "/deliveries")["deliveries"]
+        return deliveries if len(deliveries) >= 3 else None
+
+    log = wait_for(logged, timeout=10, what="the third delivery logged")
     assert [(x["attempt"], x["ok"]) for x in log] == [(1, False), (2, False), (3, True)]
 
 
