@@ -76,7 +76,7 @@ class CircuitBreaker:
     def record_success(self) -> None:
         if self._trusted_clean():
             return  # nothing to clear: any failure since was another process's, and its next reading sees it
-        self.cache.delete_many([self._failures_key, self._opened_key, self._trial_key])
+        self._clear()
         _clean_read_at[self.key] = self.clock()
 
     def record_failure(self) -> None:
@@ -105,8 +105,11 @@ class CircuitBreaker:
 
     def reset(self) -> None:
         """Close it, whatever any process read (support's "reset breaker")."""
-        self.cache.delete_many([self._failures_key, self._opened_key, self._trial_key])
+        self._clear()
         _clean_read_at.pop(self.key, None)
+
+    def _clear(self) -> None:
+        self.cache.delete_many([self._failures_key, self._opened_key, self._trial_key])
 
     def current(self) -> str:
         opened_at = self.cache.get(self._opened_key)
