@@ -34,6 +34,14 @@ pos_sale_to_confirmed_seconds = Histogram(
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30))
 
 
+def observe_sale_to_confirmed(*, vendor: str, received_at, submission) -> None:
+    """`pos_sale_to_confirmed_seconds` for a live sale whose webhook task ran its
+    submission (returned by `submission_process_claimed`) to confirmed. A sale
+    the sweep finishes later goes untimed: only the task holds the receipt."""
+    if submission is not None and submission.state == submission.State.CONFIRMED:
+        pos_sale_to_confirmed_seconds.labels(vendor=vendor).observe(time.time() - received_at.timestamp())
+
+
 @before_task_publish.connect
 def stamp_published_at(headers=None, **kwargs):
     """Lets the queue-age collector see how long the oldest message has waited."""

@@ -211,7 +211,7 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient)
 
 
 # --- webhook events ---------------------------------------------------------------------------
-def _submit_now(invoice: Invoice | None, lease_token) -> None:
+def _submit_now(invoice: Invoice | None, lease_token, received_at) -> None:
     """Run a new invoice's FIRS submission in this task, now. Its submission
     was created leased to us (`lease_token`) and never enqueued: under a burst
     pos_realtime is FIFO, and a submission queued behind thousands of webhook
@@ -225,7 +225,8 @@ def _submit_now(invoice: Invoice | None, lease_token) -> None:
     from invoicing.services import submission_process_claimed
 
     try:
-        submission_process_claimed(token=lease_token, submission=submission)
+        done = submission_process_claimed(token=lease_token, submission=submission)
+        metrics.observe_sale_to_confirmed(vendor=VENDOR, received_at=received_at, submission=done)
     except Exception:  # the sweep takes it from here
         logger.exception("inline FIRS submission failed; left to the sweep", extra={"invoice": str(invoice.pk)})
 
@@ -259,7 +260,7 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
             if order.get("state") != "COMPLETED":
                 return WebhookEvent.Status.IGNORED
             txn = order_ingest(connection=connection, order=order, client=client, lease_token=lease_token)
-        _submit_now(txn.invoice, lease_token)
+        _submit_now(txn.invoice, lease_token, event.received_at)
         return WebhookEvent.Status.PROCESSED
     if parsed.type == "refund.updated" and parsed.state == "COMPLETED":
         with client_for(connection) as client:
