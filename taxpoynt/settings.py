@@ -373,3 +373,7 @@ LOGGING = {
 }
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# prometheus_client's multiprocess mode: read from the process environment, where
+# it must be before prometheus_client is imported (docs/deployment.md). Unset: one
+# process's registry.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")

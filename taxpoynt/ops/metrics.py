@@ -1,5 +1,10 @@
 """Every TaxPoynt Prometheus metric, defined once (SPEC §5). Code that measures
-imports the metric from here; `/metrics` (django-prometheus) exports them.
+imports the metric from here; `/metrics` (`metrics_exposition`) exports them.
+
+Most are recorded in Celery workers, and the web runs several processes, so a
+deployment sets PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess
+mode, docs/deployment.md): every process writes its samples to files there and
+`/metrics` sums them. Without it, `/metrics` is this process's registry.
 
 Two are computed at scrape time by collectors:
 - `celery_queue_depth` / `celery_queue_oldest_age_seconds` per queue, read from
@@ -12,8 +17,9 @@ import json
 import logging
 import time
 
-from celery.signals import before_task_publish
-from prometheus_client import REGISTRY, Counter, Histogram
+from celery.signals import before_task_publish, worker_process_shutdown
+from django.conf import settings
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
@@ -49,6 +55,13 @@ def stamp_published_at(headers=None, **kwargs):
         headers.setdefault("published_at", time.time())
 
 
+@worker_process_shutdown.connect
+def mark_worker_process_dead(pid=None, **kwargs):
+    """A prefork child's exit, as multiprocess mode asks: its live gauges go."""
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        multiprocess.mark_process_dead(pid, settings.PROMETHEUS_MULTIPROC_DIR)
+
+
 class QueueCollector:
     def describe(self):
         # Lets the registry learn the names without a scrape (no Redis at import).
@@ -57,8 +70,6 @@ class QueueCollector:
                                 labels=["queue"])
 
     def collect(self):
-        from django.conf import settings
-
         depth = GaugeMetricFamily("celery_queue_depth", "Messages waiting per Celery queue.", labels=["queue"])
         age = GaugeMetricFamily("celery_queue_oldest_age_seconds", "Age of the oldest waiting message.",
                                 labels=["queue"])
@@ -122,12 +133,28 @@ class InvoiceRatioCollector:
         yield gauge
 
 
+# Computed at scrape time by the scraped process, so never in the multiprocess files.
+SCRAPE_TIME_COLLECTORS = (QueueCollector(), InvoiceRatioCollector())
 _registered = False
 
 
 def register_collectors():
     global _registered
     if not _registered:
-        REGISTRY.register(QueueCollector())
-        REGISTRY.register(InvoiceRatioCollector())
+        for collector in SCRAPE_TIME_COLLECTORS:
+            REGISTRY.register(collector)
         _registered = True
+
+
+def metrics_exposition() -> bytes:
+    """The `/metrics` body. With PROMETHEUS_MULTIPROC_DIR: the counters and
+    histograms of every process writing there (web and workers), summed, plus
+    the scrape-time collectors once. Without: this process's registry."""
+    directory = settings.PROMETHEUS_MULTIPROC_DIR
+    if not directory:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    for collector in SCRAPE_TIME_COLLECTORS:
+        registry.register(collector)
+    return generate_latest(registry)

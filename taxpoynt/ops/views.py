@@ -1,7 +1,9 @@
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from .metrics import metrics_exposition
 from .services import readiness_check
 
 
@@ -22,3 +24,10 @@ def readyz(request):
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=200 if not failing else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    """Prometheus scrape: every web and worker process's metrics on this host."""
+    return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,11 @@
 """`make demo`'s foreground process: the sandboxes, the workers and beat (when a
 broker is configured), the web server, and the demo world (HubSpot connected
-with deals, Square with live sales) — until Ctrl-C."""
+with deals, Square with live sales) — until Ctrl-C.
+
+The workers, beat and web are child processes sharing one fresh
+PROMETHEUS_MULTIPROC_DIR, so `/metrics` shows what the workers measured."""
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -9,7 +13,6 @@ import time
 
 import httpx
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection as db_connection
 from django.core.management.base import BaseCommand
 
@@ -17,6 +20,15 @@ from taxpoynt import sandboxing
 from taxpoynt.ops import demo
 from taxpoynt.ops.management.commands.demo_setup import DEMO_EMAIL, DEMO_PASSWORD
 from taxpoynt.tenancy.models import Organization
+
+
+def fresh_metrics_dir() -> str:
+    """An empty var/prometheus: files left by an earlier run would be summed
+    into this run's counters (prometheus_client's multiprocess mode)."""
+    path = settings.BASE_DIR / "var" / "prometheus"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)
 
 
 class Command(BaseCommand):
@@ -36,10 +48,10 @@ class Command(BaseCommand):
             except OSError as exc:
                 self.stderr.write(f"sandbox {name} not started: {exc}")
         processes = []
+        env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=fresh_metrics_dir())
         if settings.CELERY_TASK_ALWAYS_EAGER:
             self.stdout.write("tasks run in-process (no REDIS_URL): SQLite zero-setup mode")
         else:
-            env = os.environ.copy()
             celery = [sys.executable, "-m", "celery", "-A", "taxpoynt"]
             processes.append(subprocess.Popen(celery + ["worker", "-Q", "pos_realtime", "-c", "2", "-n",
                                                         "pos@%h", "--loglevel", "WARNING"], env=env))
@@ -58,8 +70,13 @@ class Command(BaseCommand):
         else:
             threading.Thread(target=self._world, args=(base_url, running), daemon=True).start()
         self.stdout.write(f"\nOpen {base_url}/  —  {DEMO_EMAIL} / {DEMO_PASSWORD}  (Ctrl-C to stop)\n")
+        web = subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver", addr,
+                                "--noreload"], env=env)
+        processes.append(web)
         try:
-            call_command("runserver", addr, use_reloader=False)
+            web.wait()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C reached every child too; stop them below
         finally:
             for sandbox in running.values():
                 sandbox.stop()

@@ -94,11 +94,12 @@ def vat_sale(*, qty="2", price=250000, tax_type="ADDITIVE", metadata=None, **ext
 
 
 def start_worker(settings, *, queues: str, firs_url: str, square_url: str, concurrency: int = 1,
-                 pool: str = "solo", name: str = "w"):
-    """A real Celery worker process (tests.e2e.start_worker) pointed at the Square sandbox."""
+                 pool: str = "solo", name: str = "w", **env):
+    """A real Celery worker process (tests.e2e.start_worker) pointed at the
+    Square sandbox, with `env` added to its environment."""
     return e2e.start_worker(settings, queues=queues, name=name, pool=pool, concurrency=concurrency,
                             FIRS_BASE_URL=firs_url, SQUARE_BASE_URL=square_url,
                             SQUARE_CLIENT_ID=settings.VENDORS["square"]["client_id"],
                             SQUARE_CLIENT_SECRET=settings.VENDORS["square"]["client_secret"],
-                            SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY)
+                            SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY, **env)
 
