@@ -7,7 +7,8 @@ request/response, secrets masked), SourceRecord (base of every vendor object row
 
 Modules:
 - registry.py  Provider base (facts as data + hooks), register(), get_provider()
-- http.py      VendorClient (httpx, 429 handling, masked exchange log), errors
+- http.py      RecordingTransport/recording_client (every vendor exchange a masked
+               VendorExchange row), VendorClient (httpx, 429 handling), errors
 - oauth.py     allauth "connect" flow start/callback, Connection from tokens,
                connection_get_access_token (refresh under a row lock)
 - webhooks.py  POST /webhooks/<kind>/<vendor>: verify, store (dedup), enqueue

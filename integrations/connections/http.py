@@ -1,9 +1,14 @@
-"""The shared vendor HTTP client base (Sentry's ApiClient): one httpx client per
-vendor client object, error mapping, rate-limit handling and an audit hook that
-records every request/response (secrets masked) as a VendorExchange row.
+"""The shared vendor HTTP machinery (Sentry's ApiClient): error mapping,
+rate-limit handling, and the one audit recorder of vendor traffic.
 
-Vendor clients subclass `VendorClient`, set `vendor`, and override
-`rate_limit_delay(response)` when the vendor publishes its own headers.
+- `RecordingTransport` / `recording_client()`: an httpx transport that stores
+  every request/response with a vendor — transport failures included — as a
+  VendorExchange row, secrets masked (SPEC §3's audit trail). Every vendor
+  client sends through one: `VendorClient` (HubSpot), Salesforce's `OrgApi`,
+  Square's clients. A process-wide pool shared by several connections names
+  the connection per request (`extensions={CONNECTION: connection}`).
+- `VendorClient`: the base for REST clients; subclasses set `vendor` and
+  override `rate_limit_delay(response)` when the vendor publishes its own headers.
 """
 from __future__ import annotations
 
@@ -114,8 +119,9 @@ class VendorClient:
         self.base_url = base_url.rstrip("/")
         self.access_token = access_token
         self.connection = connection
-        self.record = record
-        self.http = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+        self.http = (recording_client(vendor=self.vendor, connection=connection, timeout=self.timeout,
+                                      base_url=self.base_url) if record
+                     else httpx.Client(base_url=self.base_url, timeout=self.timeout))
         self.sleep = time.sleep  # tests may replace it to observe waits
 
     def close(self):
@@ -160,45 +166,12 @@ class VendorClient:
         return response
 
     def _send(self, method, path, *, json_body, data, params, headers) -> httpx.Response:
-        started = time.monotonic()
-        response = None
-        error = ""
         try:
-            response = self.http.request(method, path, json=json_body, data=data, params=params, headers=headers)
-            return response
+            return self.http.request(method, path, json=json_body, data=data, params=params, headers=headers)
         except httpx.TimeoutException as exc:
-            error = f"timeout: {exc}"
             raise VendorUnavailable(f"{self.vendor} timed out") from exc
         except httpx.TransportError as exc:
-            error = f"transport: {exc}"
             raise VendorUnavailable(f"{self.vendor} unreachable: {exc}") from exc
-        finally:
-            if self.record:
-                self._record(method, path, params, json_body, data, response,
-                             int((time.monotonic() - started) * 1000), error)
-
-    def _record(self, method, path, params, json_body, data, response, latency_ms, error):
-        from .models import VendorExchange
-
-        url = str(httpx.URL(self.base_url + path, params=params or None))
-        if json_body is not None:
-            request_text = json.dumps(mask(json_body), default=str)[:MAX_LOGGED_BODY]
-        elif data is not None:
-            request_text = json.dumps(mask(dict(data)), default=str)[:MAX_LOGGED_BODY]
-        else:
-            request_text = ""
-        conn = self.connection
-        try:
-            VendorExchange.objects.create(
-                vendor=self.vendor, connection=conn, organization_id=getattr(conn, "organization_id", None),
-                method=method, url=mask_url(url)[:1000], request_body=request_text,
-                status_code=response.status_code if response is not None else None,
-                response_body=_body_text(response.content, response.headers.get("content-type", ""))
-                if response is not None else "",
-                latency_ms=latency_ms, error=error[:300],
-            )
-        except Exception:  # the audit row must never break the call itself
-            logger.exception("could not record vendor exchange")
 
     @staticmethod
     def _safe_json(response: httpx.Response):
@@ -220,3 +193,67 @@ class VendorClient:
         if status >= 500:
             raise VendorUnavailable(message, status_code=status, body=body)
         raise VendorError(message, status_code=status, body=body)
+
+
+# --- the audit trail of vendor traffic ------------------------------------------------
+CONNECTION = "taxpoynt.connection"  # request extension: the Connection a shared pool's request is for
+
+
+def _request_text(request: httpx.Request) -> str:
+    content = request.content if isinstance(request.stream, httpx.ByteStream) else b""
+    content_type = request.headers.get("content-type", "")
+    if content and "json" in content_type:
+        try:
+            return json.dumps(mask(json.loads(content)), default=str)[:MAX_LOGGED_BODY]
+        except ValueError:
+            pass
+    return _body_text(content, content_type)
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Sends through `inner` and stores each exchange as a VendorExchange row
+    (URL, bodies masked; status, latency, or the transport error). The
+    Authorization header is never stored. Recording never breaks the call."""
+
+    def __init__(self, *, vendor: str, connection=None, inner: httpx.BaseTransport | None = None):
+        self.vendor = vendor
+        self.connection = connection
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        try:
+            response = self.inner.handle_request(request)
+            response.read()  # the body is recorded, so it is read here
+        except httpx.TransportError as exc:
+            kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
+            self._record(request, None, started, f"{kind}: {exc}")
+            raise
+        self._record(request, response, started, "")
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def _record(self, request: httpx.Request, response: httpx.Response | None, started: float, error: str):
+        from .models import VendorExchange
+
+        connection = request.extensions.get(CONNECTION, self.connection)
+        try:
+            VendorExchange.objects.create(
+                vendor=self.vendor, connection=connection,
+                organization_id=getattr(connection, "organization_id", None), method=request.method,
+                url=mask_url(str(request.url))[:1000], request_body=_request_text(request),
+                status_code=response.status_code if response is not None else None,
+                response_body=_body_text(response.content, response.headers.get("content-type", ""))
+                if response is not None else "",
+                latency_ms=int((time.monotonic() - started) * 1000), error=error[:300])
+        except Exception:  # the audit row must never break the call itself
+            logger.exception("could not record vendor exchange")
+
+
+def recording_client(*, vendor: str, connection=None, timeout: float = 15.0, **client_options) -> httpx.Client:
+    """An httpx client whose every exchange is recorded (see RecordingTransport)."""
+    limits = client_options.pop("limits", httpx.Limits())
+    return httpx.Client(timeout=timeout, transport=RecordingTransport(
+        vendor=vendor, connection=connection, inner=httpx.HTTPTransport(limits=limits)), **client_options)

@@ -1,9 +1,8 @@
 """A Salesforce org's API as one Connection uses it:
 
-- `recording_http`: an httpx client whose response hook records every
-  request/response as a VendorExchange row (secrets masked by the shared
-  masking of connections.http), so Salesforce traffic shows in the same audit
-  trail as every other vendor's.
+- `recording_http`: the shared recording client of connections.http (every
+  request/response a VendorExchange row, secrets masked), so Salesforce
+  traffic shows in the same audit trail as every other vendor's.
 - `OrgApi`: `SalesforceClient` bound to the connection's instance URL and
   access token. A call answered INVALID_SESSION_ID gets a new token through
   `connection_refresh_rejected_token` (row lock; JWT connections sign a new
@@ -18,14 +17,12 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import time
 
 import httpx
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from integrations.connections.http import (MAX_LOGGED_BODY, RateLimited, VendorUnavailable, _body_text, mask,
-                                           mask_url)
+from integrations.connections.http import RateLimited, VendorUnavailable, recording_client
 from integrations.connections.oauth import connection_credentials, connection_refresh_rejected_token
 
 from .client import ApiUsage, LimitExceeded, SalesforceClient, SalesforceUnavailable, SessionExpired
@@ -34,40 +31,8 @@ from .provider import LIMIT_BACKOFF_MIN_SECONDS, SalesforceProvider
 logger = logging.getLogger(__name__)
 
 
-def _record(response: httpx.Response, connection) -> None:
-    from integrations.connections.models import VendorExchange
-
-    request = response.request
-    try:
-        response.read()
-        content_type = request.headers.get("content-type", "")
-        raw = request.content or b""
-        if "x-www-form-urlencoded" in content_type:
-            request_text = _body_text(raw, content_type)
-        elif raw:
-            try:
-                request_text = json.dumps(mask(json.loads(raw)), default=str)[:MAX_LOGGED_BODY]
-            except ValueError:
-                request_text = raw[:MAX_LOGGED_BODY].decode("utf-8", "replace")
-        else:
-            request_text = ""
-        started = request.extensions.get("taxpoynt_started")
-        VendorExchange.objects.create(
-            vendor=SalesforceProvider.key, connection=connection,
-            organization_id=getattr(connection, "organization_id", None), method=request.method,
-            url=mask_url(str(request.url))[:1000], request_body=request_text, status_code=response.status_code,
-            response_body=_body_text(response.content, response.headers.get("content-type", "")),
-            latency_ms=int((time.monotonic() - started) * 1000) if started else None)
-    except Exception:  # the audit row must never break the call itself
-        logger.exception("could not record vendor exchange")
-
-
 def recording_http(*, connection=None, timeout: float = 30.0) -> httpx.Client:
-    def on_request(request: httpx.Request):
-        request.extensions["taxpoynt_started"] = time.monotonic()
-
-    return httpx.Client(timeout=timeout, event_hooks={"request": [on_request],
-                                                      "response": [lambda r: _record(r, connection)]})
+    return recording_client(vendor=SalesforceProvider.key, connection=connection, timeout=timeout)
 
 
 def limit_wait_seconds(now: datetime.datetime | None = None) -> float:

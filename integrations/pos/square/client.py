@@ -9,9 +9,9 @@ Both clients take an optional shared `httpx.Client` so a worker reuses one
 connection pool. The error classes are also the connector framework's
 (`integrations.connections.http`: VendorError, VendorAuthError,
 VendorNotFound, VendorUnavailable, RateLimited), so the generic sync task and
-token service act on them without knowing Square. Exchanges are not recorded
-as VendorExchange rows: the real-time path makes one read per sale and a
-database write per read would sit on it.
+token service act on them without knowing Square. A shared `http` client
+must be one of `connections.http.recording_client` (every exchange a
+VendorExchange row, the audit trail); `connection` names the rows' connection.
 """
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ from urllib.parse import urlencode
 import httpx
 
 from integrations.connections import http
+from integrations.connections.http import recording_client
 from integrations.pos.square import constants
+
+VENDOR = "square"  # SquareProvider.key (the provider module imports this one)
 
 
 class SquareError(http.VendorError):
@@ -98,10 +101,11 @@ def _raise_for(response: httpx.Response) -> None:
 
 class _Base:
     def __init__(self, *, base_url: str, timeout: float = 10.0, http: httpx.Client | None = None,
-                 version: str = constants.SQUARE_VERSION):
+                 version: str = constants.SQUARE_VERSION, connection=None):
         self.base_url = base_url.rstrip("/")
         self.version = version
-        self._http = http or httpx.Client(timeout=timeout)
+        self.connection = connection  # named on each request: a shared pool serves many connections
+        self._http = http or recording_client(vendor=VENDOR, timeout=timeout)
         self._owns_http = http is None
 
     def close(self):
@@ -120,7 +124,8 @@ class _Base:
         if authorization:
             headers["Authorization"] = authorization
         try:
-            response = self._http.request(method, self.base_url + path, json=json, params=params, headers=headers)
+            response = self._http.request(method, self.base_url + path, json=json, params=params, headers=headers,
+                                          extensions={http.CONNECTION: self.connection} if self.connection else None)
         except httpx.TimeoutException as exc:
             raise SquareRetryable(f"Square {method} {path} timed out: {exc}") from exc
         except httpx.TransportError as exc:

@@ -30,6 +30,7 @@ import httpx
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.connections.http import recording_client
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.oauth import connection_get_access_token
 from integrations.connections.services import source_record_upsert
@@ -52,19 +53,20 @@ QUEUE = "pos_realtime"
 _STATUS = {"COMPLETED": Transaction.Status.COMPLETED, "CANCELED": Transaction.Status.CANCELED,
            "OPEN": Transaction.Status.OPEN, "DRAFT": Transaction.Status.OPEN}
 
-# One pooled httpx client per worker process (keep-alive to Square).
+# One pooled, recording httpx client per worker thread (keep-alive to Square).
 _local = threading.local()
 
 
 def _pool() -> httpx.Client:
     http = getattr(_local, "http", None)
     if http is None:
-        http = _local.http = httpx.Client(timeout=10.0, limits=httpx.Limits(max_keepalive_connections=8))
+        http = _local.http = recording_client(vendor=VENDOR, timeout=10.0,
+                                              limits=httpx.Limits(max_keepalive_connections=8))
     return http
 
 
 def client_for(connection: Connection) -> SquareClient:
-    return SquareClient(base_url=SquareProvider.api_base_url(), http=_pool(),
+    return SquareClient(base_url=SquareProvider.api_base_url(), http=_pool(), connection=connection,
                         access_token=connection_get_access_token(connection=connection))
 
 

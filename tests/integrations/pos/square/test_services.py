@@ -118,6 +118,21 @@ def test_order_and_payment_events_make_one_invoice(sq, square_connection):
     assert Invoice.objects.filter(source_system="square", source_id=order["id"]).count() == 1
 
 
+def test_the_sales_order_read_is_in_the_audit_trail(sq, square_connection):
+    import json
+
+    from integrations.connections.models import VendorExchange
+
+    order = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    payload = order_event(merchant_id=square_connection.external_account_id, order=order, event_id="a1")
+    event = _event(square_connection, json.dumps(payload).encode(), "a1", "order.updated")
+    assert services.webhook_event_process(event=event) == WebhookEvent.Status.PROCESSED
+    read = VendorExchange.objects.get(vendor="square", url__endswith=f"/v2/orders/{order['id']}")
+    assert (read.method, read.status_code, read.connection_id, read.organization_id) == (
+        "GET", 200, square_connection.pk, square_connection.organization_id)
+    assert json.loads(read.response_body)["order"]["id"] == order["id"]
+
+
 def test_open_order_event_is_ignored(sq, square_connection):
     import json
 

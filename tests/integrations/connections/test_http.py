@@ -1,0 +1,82 @@
+"""The shared recorder of vendor traffic (integrations/connections/http.py):
+every exchange a VendorExchange row, secrets masked, failures included, over
+real sockets to a local WSGI server."""
+import json
+import socket
+import threading
+
+import httpx
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from integrations.connections.http import CONNECTION, recording_client
+from integrations.connections.models import VendorExchange
+from tests import factories
+
+
+SEEN_AUTHORIZATION: list[str] = []
+
+
+@Request.application
+def token_server(request):
+    if request.path == "/oauth/token":
+        body = json.loads(request.get_data())
+        return Response(json.dumps({"access_token": "AT-" + body["code"], "refresh_token": "RT-secret",
+                                    "merchant_id": "M1"}), content_type="application/json")
+    SEEN_AUTHORIZATION.append(request.headers.get("Authorization", ""))
+    return Response(json.dumps({"locations": []}), content_type="application/json")
+
+
+@pytest.fixture
+def server():
+    srv = make_server("127.0.0.1", 0, token_server, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.django_db
+def test_every_exchange_is_recorded_with_secrets_masked(server, make_org):
+    conn = factories.connection(make_org(), vendor="square", kind="pos")
+    with recording_client(vendor="square", connection=conn) as http:
+        answer = http.post(server + "/oauth/token", json={"code": "auth-code-123", "client_secret": "cs-1",
+                                                         "grant_type": "authorization_code"})
+        assert answer.json()["access_token"] == "AT-auth-code-123"  # the caller still reads the body
+    row = VendorExchange.objects.get()
+    assert (row.vendor, row.method, row.status_code, row.connection_id, row.organization_id) == (
+        "square", "POST", 200, conn.pk, conn.organization_id)
+    assert row.url == server + "/oauth/token" and row.latency_ms is not None
+    for secret in ("auth-code-123", "cs-1", "AT-auth-code-123", "RT-secret"):
+        assert secret not in row.request_body + row.response_body
+    assert json.loads(row.request_body)["grant_type"] == "authorization_code"
+    assert json.loads(row.response_body)["merchant_id"] == "M1"
+
+
+@pytest.mark.django_db
+def test_a_shared_pool_names_each_requests_connection_and_never_stores_the_bearer(server, make_org):
+    first, second = (factories.connection(make_org(), vendor="square", kind="pos") for _ in range(2))
+    with recording_client(vendor="square") as pool:
+        for conn in (first, second):
+            pool.get(server + "/v2/locations", headers={"Authorization": "Bearer tok-xyz"},
+                     extensions={CONNECTION: conn})
+    rows = list(VendorExchange.objects.order_by("id"))
+    assert [r.connection_id for r in rows] == [first.pk, second.pk]
+    assert [r.organization_id for r in rows] == [first.organization_id, second.organization_id]
+    assert SEEN_AUTHORIZATION[-2:] == ["Bearer tok-xyz"] * 2  # sent, but never stored
+    assert all("tok-xyz" not in r.url + r.request_body + r.response_body for r in rows)
+
+
+@pytest.mark.django_db
+def test_a_transport_failure_is_recorded_and_still_raised(make_org):
+    conn = factories.connection(make_org(), vendor="square", kind="pos")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v2/orders/o1"
+    with recording_client(vendor="square", connection=conn, timeout=1) as http:
+        with pytest.raises(httpx.ConnectError):
+            http.get(dead)
+    row = VendorExchange.objects.get()
+    assert row.status_code is None and row.error.startswith("transport:") and row.url == dead
