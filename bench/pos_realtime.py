@@ -8,9 +8,10 @@ loss, and exactly one invoice per accepted sale event.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/taxpoynt_bench_pos REDIS_URL=redis://127.0.0.1:6379/13 \
         .venv/bin/python bench/pos_realtime.py --seconds 60 --rate 100 --firs-latency-ms 0
 
-The real stack, each piece its own process(es): the FIRS and Square sandboxes
+The real stack, each piece its own process(es), web and workers in
+prometheus_client multiprocess mode as deployed: the FIRS and Square sandboxes
 (`manage.py sandboxes --only firs square`, FIRS latency set through its
-/_sandbox/latency control), gunicorn (`-w 3 -k gthread --threads 8`), and
+/_sandbox/latency control), gunicorn (`-w 2 -k gthread --threads 8`), and
 Celery workers on pos_realtime only (`--worker-instances` processes, each a
 `--pool` of `--workers-c`, prefetch 1), on PostgreSQL and Redis. The sales exist in the Square sandbox
 (seeded without webhooks); this script plays Square's webhook sender: it
@@ -35,11 +36,13 @@ import hmac
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -73,7 +76,6 @@ django.setup()
 import httpx  # noqa: E402
 
 from integrations.connections.models import Connection, WebhookEvent  # noqa: E402
-from integrations.pos.models import Transaction  # noqa: E402
 from integrations.pos.square import services  # noqa: E402
 from invoicing.models import Invoice, Submission  # noqa: E402
 from taxpoynt.tenancy.services import organization_create  # noqa: E402
@@ -266,7 +268,10 @@ def main():
     args = parser.parse_args()
 
     procs = []
-    env = dict(os.environ)
+    # Web and workers in prometheus_client's multiprocess mode, as deployed
+    # (docs/deployment.md): every metric write lands in a shared file.
+    metrics_dir = tempfile.mkdtemp(prefix="posbench-metrics-")
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
     from taxpoynt.celery import app
 
     app.control.purge()
@@ -348,6 +353,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         app.control.purge()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
     figures = {
         "seconds": args.seconds, "rate": args.rate, "firs_latency_ms": args.firs_latency_ms,
