@@ -198,7 +198,7 @@ def post_one(merchant_id, order, out, lock):
     headers = {"Content-Type": "application/json", "x-square-hmacsha256-signature": sign(body)}
     sent = time.time()
     t0 = time.perf_counter()
-    for attempt in (1, 2):
+    for _ in range(2):  # the second only after a stale keep-alive connection
         conn = _web_connection()
         reused = conn.sock is not None
         try:
