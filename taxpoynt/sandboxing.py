@@ -3,8 +3,15 @@
 Each sandbox is a WSGI app in its vendor's package (`<package>/sandbox/app.py`,
 function `create_app(**options)`), speaking that vendor's documented protocol.
 This module knows only the registry below; it serves any of them on a port
-(threaded werkzeug server) for `manage.py sandboxes`, `make demo`, the tests and
-the benches. Production never runs these: settings point at the real hosts.
+for `manage.py sandboxes`, `make demo`, the tests and the benches. Production
+never runs these: settings point at the real hosts.
+
+The server is cheroot's (a thread pool, HTTP/1.1 keep-alive), not werkzeug's
+development server, which closes every connection after one answer: the real
+vendors and FIRS keep connections alive, so our pooled clients must meet
+reuse, idle closes and stale connections here too (and a sale's five calls
+then cost no TCP handshakes). Its environ also carries `sandbox.socket`, the
+connection's socket, for sandboxes that simulate a dropped connection.
 """
 import importlib
 import importlib.util
@@ -12,7 +19,7 @@ import threading
 from dataclasses import dataclass
 
 from django.conf import settings
-from werkzeug.serving import make_server
+from cheroot import wsgi
 
 # name → "module:factory"; a sandbox is served once its module exists.
 KNOWN_SANDBOXES = (
@@ -53,8 +60,7 @@ class RunningSandbox:
     thread: threading.Thread
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         self.thread.join(timeout=5)
 
 
@@ -64,15 +70,31 @@ def create_app(name: str, **options):
     return getattr(importlib.import_module(module_name), factory)(**options)
 
 
+# Threads answering at once (idle keep-alive connections hold none); enough for
+# the benches' worker pools and for FIRS "hang" faults that hold a thread.
+SERVER_THREADS = 32
+
+
+class _Gateway(wsgi.Gateway_10):
+    """WSGI 1.0 plus `sandbox.socket` in the environ."""
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["sandbox.socket"] = self.req.conn.socket
+        return environ
+
+
 def start(name: str, *, host: str | None = None, port: int | None = None, **options) -> RunningSandbox:
     """Serve sandbox `name` in a background thread; port 0 picks a free one."""
     host = host or settings.SANDBOX_HOST
     port = settings.SANDBOX_PORTS[name] if port is None else port
     app = create_app(name, **options)
-    server = make_server(host, port, app, threaded=True)
-    url = f"http://{host}:{server.server_port}"
+    server = wsgi.Server((host, port), app, numthreads=SERVER_THREADS, server_name=f"{name}-sandbox")
+    server.gateway = _Gateway
+    server.prepare()  # binds, so the port is known before the thread starts
+    url = f"http://{host}:{server.bind_addr[1]}"
     if hasattr(app, "set_base_url"):
         app.set_base_url(url)
-    thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True)
+    thread = threading.Thread(target=server.serve, name=f"sandbox-{name}", daemon=True)
     thread.start()
     return RunningSandbox(name=name, url=url, app=app, server=server, thread=thread)

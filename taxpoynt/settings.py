@@ -367,8 +367,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
-        # The sandboxes' werkzeug access log: werkzeug sets INFO itself unless a level is given.
-        "werkzeug": {"level": os.environ.get("LOG_LEVEL", "INFO")},
     },
 }
 

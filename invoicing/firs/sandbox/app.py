@@ -28,6 +28,7 @@ UNCONFIRMED. This app never runs in production.
 """
 import base64
 import datetime
+import errno
 import functools
 import hashlib
 import json
@@ -102,17 +103,18 @@ class DropConnection(Exception):
 
 
 def _drop(environ):
-    # Werkzeug's dev server exposes the socket; an abortive close (linger 0)
-    # looks to the client like a reset peer. ConnectionResetError is what the
-    # server treats as a dropped connection, so nothing is written after it.
-    sock = environ.get("werkzeug.socket")
+    # The sandbox server exposes the socket (taxpoynt.sandboxing); an abortive
+    # close (linger 0) looks to the client like a reset peer. A
+    # ConnectionResetError with its errno is what the server treats as a
+    # dropped connection, so nothing is written after it.
+    sock = environ.get("sandbox.socket")
     if sock is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-    raise ConnectionResetError("FIRS sandbox fault: connection dropped without an answer")
+    raise ConnectionResetError(errno.ECONNRESET, "FIRS sandbox fault: connection dropped without an answer")
 
 
 def _int_arg(request, name, default) -> int:
