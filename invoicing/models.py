@@ -260,6 +260,10 @@ class Submission(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.UUIDField(null=True, blank=True)
     queue = models.CharField(max_length=20, default="crm", help_text="Celery queue its work runs on.")
+    # When TaxPoynt received the live event (a POS sale's webhook) this invoice
+    # came from: its confirmation is timed from here, by whichever worker
+    # confirms it (pos_sale_to_confirmed_seconds). Empty for other sources.
+    source_received_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

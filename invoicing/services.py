@@ -108,7 +108,8 @@ def _line_sums(line) -> tuple[Decimal, Decimal]:
 
 
 def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, connection=None,
-                                  queue: str = "crm", lease_token: uuid.UUID | None = None) -> Invoice:
+                                  queue: str = "crm", lease_token: uuid.UUID | None = None,
+                                  source_received_at=None) -> Invoice:
     """Store `canonical` as an invoice with its FIRS submission and enqueue the
     submission. A second call for the same source returns the existing invoice
     and creates nothing. An invoice that fails a rule is stored with its
@@ -120,6 +121,9 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
     (`submission_process_claimed(token=..., submission=...)`). Should the
     caller die first, the lease (CREATION_LEASE_SECONDS) expires and the
     due-submission sweep takes it over.
+
+    `source_received_at`: when the live event behind it (a POS sale's
+    webhook) was received; its confirmation is timed from then.
     """
     from .canonical import canonical_to_dict
     from .tax import compare_source_figures, compute_totals
@@ -193,7 +197,8 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
             ])
             leased = {"lease_token": lease_token, "locked_until": timezone.now() + datetime.timedelta(
                 seconds=submissions.setting("CREATION_LEASE_SECONDS"))} if lease_token and not violations else {}
-            submission = Submission.objects.create(invoice=invoice, queue=queue, **leased)
+            submission = Submission.objects.create(invoice=invoice, queue=queue,
+                                                   source_received_at=source_received_at, **leased)
             if violations:
                 submissions.transition(
                     submission, S.REJECTED, step="validate_local", blocking_level=LEVEL.ERROR,

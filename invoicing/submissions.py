@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from taxpoynt.db import insert_parts, mark_saved
 from taxpoynt.errors import ApplicationError
+from taxpoynt.ops import metrics
 
 from .models import Invoice, Submission, SubmissionAttempt
 
@@ -181,6 +182,8 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         setattr(submission, name, value)
     if Submission.invoice.is_cached(submission):
         submission.invoice.firs_state = to_state
+    if to_state == S.CONFIRMED and from_state != S.CONFIRMED and submission.source_received_at:
+        metrics.observe_sale_to_confirmed(submission)
 
     logger.log(
         logging.WARNING if to_state in (S.REJECTED, S.DEAD, S.UNKNOWN) else logging.INFO,

@@ -40,12 +40,14 @@ pos_sale_to_confirmed_seconds = Histogram(
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30))
 
 
-def observe_sale_to_confirmed(*, vendor: str, received_at, submission) -> None:
-    """`pos_sale_to_confirmed_seconds` for a live sale whose webhook task ran its
-    submission (returned by `submission_process_claimed`) to confirmed. A sale
-    the sweep finishes later goes untimed: only the task holds the receipt."""
-    if submission is not None and submission.state == submission.State.CONFIRMED:
-        pos_sale_to_confirmed_seconds.labels(vendor=vendor).observe(time.time() - received_at.timestamp())
+def observe_sale_to_confirmed(submission) -> None:
+    """`pos_sale_to_confirmed_seconds`, by the submission's move to confirmed
+    (invoicing.submissions.transition): from its sale's webhook receipt
+    (`Submission.source_received_at`), whether the webhook task confirmed it
+    at once or the due-submission sweep did after a FIRS retry."""
+    vendor = submission.invoice.source_system
+    pos_sale_to_confirmed_seconds.labels(vendor=vendor).observe(
+        max(0.0, time.time() - submission.source_received_at.timestamp()))
 
 
 @before_task_publish.connect

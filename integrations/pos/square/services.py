@@ -135,11 +135,12 @@ def _metadata(order: dict) -> dict:
 
 
 def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: str = QUEUE,
-                            lease_token=None) -> Invoice | None:
+                            lease_token=None, received_at=None) -> Invoice | None:
     """The invoice of a completed sale (made once; None when the sale is not
     invoiceable: not completed, or its location is not selected). With
     `lease_token` a new invoice's submission is leased to the caller, who runs
-    it after commit (see `invoice_create_from_canonical`)."""
+    it after commit (see `invoice_create_from_canonical`); `received_at`, the
+    sale's webhook receipt, times its confirmation."""
     if txn.invoice_id:
         return txn.invoice
     order = txn.raw or {}
@@ -155,7 +156,8 @@ def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: 
         raise ApplicationError(f"Square order {txn.external_id} cannot be invoiced: {exc.message}",
                                code="unmappable", extra=exc.extra) from exc
     invoice = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
-                                            connection=connection, queue=queue, lease_token=lease_token)
+                                            connection=connection, queue=queue, lease_token=lease_token,
+                                            source_received_at=received_at)
     Transaction.objects.filter(pk=txn.pk, invoice__isnull=True).update(invoice=invoice, updated_at=timezone.now())
     txn.invoice = invoice
     metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="mismatch" if invoice.tax_mismatch
@@ -164,14 +166,16 @@ def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: 
 
 
 def order_ingest(*, connection: Connection, order: dict, client: SquareClient | None = None,
-                 queue: str = QUEUE, lease_token=None) -> Transaction:
+                 queue: str = QUEUE, lease_token=None, received_at=None) -> Transaction:
     """Mirror one Square order and invoice it when it is a completed sale.
     `queue` is where its FIRS submission runs: pos_realtime for live sales,
-    batch for a historical import (so an import never delays a live sale)."""
+    batch for a historical import (so an import never delays a live sale);
+    `received_at` is a live sale's webhook receipt (none for a sync)."""
     location = _location(connection, order.get("location_id", ""), client)
     with transaction.atomic():
         txn = transaction_upsert(connection=connection, order=order, location=location)
-        invoice_for_transaction(connection=connection, txn=txn, queue=queue, lease_token=lease_token)
+        invoice_for_transaction(connection=connection, txn=txn, queue=queue, lease_token=lease_token,
+                                received_at=received_at)
     return txn
 
 
@@ -213,7 +217,7 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient)
 
 
 # --- webhook events ---------------------------------------------------------------------------
-def _submit_now(invoice: Invoice | None, lease_token, received_at) -> None:
+def _submit_now(invoice: Invoice | None, lease_token) -> None:
     """Run a new invoice's FIRS submission in this task, now. Its submission
     was created leased to us (`lease_token`) and never enqueued: under a burst
     pos_realtime is FIFO, and a submission queued behind thousands of webhook
@@ -227,8 +231,7 @@ def _submit_now(invoice: Invoice | None, lease_token, received_at) -> None:
     from invoicing.services import submission_process_claimed
 
     try:
-        done = submission_process_claimed(token=lease_token, submission=submission)
-        metrics.observe_sale_to_confirmed(vendor=VENDOR, received_at=received_at, submission=done)
+        submission_process_claimed(token=lease_token, submission=submission)
     except Exception:  # the sweep takes it from here
         logger.exception("inline FIRS submission failed; left to the sweep", extra={"invoice": str(invoice.pk)})
 
@@ -261,8 +264,9 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
             order = client.get_order(parsed.order_id)
             if order.get("state") != "COMPLETED":
                 return WebhookEvent.Status.IGNORED
-            txn = order_ingest(connection=connection, order=order, client=client, lease_token=lease_token)
-        _submit_now(txn.invoice, lease_token, event.received_at)
+            txn = order_ingest(connection=connection, order=order, client=client, lease_token=lease_token,
+                               received_at=event.received_at)
+        _submit_now(txn.invoice, lease_token)
         return WebhookEvent.Status.PROCESSED
     if parsed.type == "refund.updated" and parsed.state == "COMPLETED":
         with client_for(connection) as client:

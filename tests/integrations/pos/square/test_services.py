@@ -200,3 +200,42 @@ def test_reconcile_task_covers_every_connected_account(sq, square_connection):
     sq.create_sale(order=vat_sale(), emit=False)
     result = batch_reconcile_day.apply(kwargs={"day": timezone.localdate().isoformat()}).get()
     assert result == {"completed": 1, "invoiced_now": 1}
+
+
+def test_a_sale_the_sweep_confirms_is_timed_from_its_webhook(sq, firs_merchant, firs_sandbox):
+    """FIRS refuses the webhook task's first call (503): the due-submission
+    sweep confirms the sale later, and pos_sale_to_confirmed_seconds counts it
+    from the webhook's receipt, not from the sweep."""
+    import datetime
+    import json
+
+    from django.utils import timezone
+    from prometheus_client import REGISTRY
+
+    from invoicing.models import Submission
+    from invoicing.services import submission_process
+
+    from .fixtures import connect
+
+    def timed(stat):
+        return REGISTRY.get_sample_value(f"pos_sale_to_confirmed_seconds_{stat}", {"vendor": "square"}) or 0
+
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    order = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    payload = order_event(merchant_id=conn.external_account_id, order=order, event_id="late1")
+    event = _event(conn, json.dumps(payload).encode(), "late1", "order.updated")
+    event.received_at = timezone.now() - datetime.timedelta(seconds=5)
+    event.save(update_fields=["received_at"])
+    firs_sandbox.app.sandbox.set_fault("validate", "503", times=1)
+    count, total = timed("count"), timed("sum")
+
+    assert services.webhook_event_process(event=event) == WebhookEvent.Status.PROCESSED
+    sub = Submission.objects.get(invoice__source_system="square", invoice__source_id=order["id"])
+    assert sub.state != Submission.State.CONFIRMED and sub.next_attempt_at is not None  # FIRS said 503
+    assert sub.source_received_at == event.received_at
+    assert timed("count") == count
+
+    Submission.objects.filter(pk=sub.pk).update(next_attempt_at=None)  # its backoff, elapsed
+    assert submission_process(submission_id=sub.pk).state == Submission.State.CONFIRMED
+    assert timed("count") == count + 1
+    assert 5 <= timed("sum") - total < 60
