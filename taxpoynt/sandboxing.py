@@ -91,10 +91,28 @@ def start(name: str, *, host: str | None = None, port: int | None = None, **opti
     app = create_app(name, **options)
     server = wsgi.Server((host, port), app, numthreads=SERVER_THREADS, server_name=f"{name}-sandbox")
     server.gateway = _Gateway
-    server.prepare()  # binds, so the port is known before the thread starts
+    prepared = threading.Event()
+    failure: list[BaseException] = []
+
+    def serve():
+        # Bound and its pool started here, in a daemon thread, so that the
+        # pool's threads are daemons too (threads inherit it): a sandbox
+        # nobody stopped never keeps the process from exiting.
+        try:
+            server.prepare()
+        except BaseException as exc:  # a taken port: raised by start() below
+            failure.append(exc)
+            return
+        finally:
+            prepared.set()
+        server.serve()
+
+    thread = threading.Thread(target=serve, name=f"sandbox-{name}", daemon=True)
+    thread.start()
+    prepared.wait()
+    if failure:
+        raise failure[0]
     url = f"http://{host}:{server.bind_addr[1]}"
     if hasattr(app, "set_base_url"):
         app.set_base_url(url)
-    thread = threading.Thread(target=server.serve, name=f"sandbox-{name}", daemon=True)
-    thread.start()
     return RunningSandbox(name=name, url=url, app=app, server=server, thread=thread)
