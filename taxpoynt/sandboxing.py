@@ -84,35 +84,40 @@ class _Gateway(wsgi.Gateway_10):
         return environ
 
 
-def start(name: str, *, host: str | None = None, port: int | None = None, **options) -> RunningSandbox:
-    """Serve sandbox `name` in a background thread; port 0 picks a free one."""
-    host = host or settings.SANDBOX_HOST
-    port = settings.SANDBOX_PORTS[name] if port is None else port
-    app = create_app(name, **options)
+def serve(app, *, host: str, port: int, name: str = "local") -> RunningSandbox:
+    """Serve any WSGI `app` in a background thread (port 0 picks a free one):
+    the sandboxes, and the tests' stand-ins for the endpoints they post to."""
     server = wsgi.Server((host, port), app, numthreads=SERVER_THREADS, server_name=f"{name}-sandbox")
     server.gateway = _Gateway
     prepared = threading.Event()
     failure: list[BaseException] = []
 
-    def serve():
+    def run():
         # Bound and its pool started here, in a daemon thread, so that the
-        # pool's threads are daemons too (threads inherit it): a sandbox
+        # pool's threads are daemons too (threads inherit it): a server
         # nobody stopped never keeps the process from exiting.
         try:
             server.prepare()
-        except BaseException as exc:  # a taken port: raised by start() below
+        except BaseException as exc:  # a taken port: raised by serve() below
             failure.append(exc)
             return
         finally:
             prepared.set()
         server.serve()
 
-    thread = threading.Thread(target=serve, name=f"sandbox-{name}", daemon=True)
+    thread = threading.Thread(target=run, name=f"sandbox-{name}", daemon=True)
     thread.start()
     prepared.wait()
     if failure:
         raise failure[0]
-    url = f"http://{host}:{server.bind_addr[1]}"
-    if hasattr(app, "set_base_url"):
-        app.set_base_url(url)
-    return RunningSandbox(name=name, url=url, app=app, server=server, thread=thread)
+    return RunningSandbox(name=name, url=f"http://{host}:{server.bind_addr[1]}", app=app, server=server,
+                          thread=thread)
+
+
+def start(name: str, *, host: str | None = None, port: int | None = None, **options) -> RunningSandbox:
+    """Serve sandbox `name` in a background thread; port 0 picks a free one."""
+    running = serve(create_app(name, **options), host=host or settings.SANDBOX_HOST,
+                    port=settings.SANDBOX_PORTS[name] if port is None else port, name=name)
+    if hasattr(running.app, "set_base_url"):
+        running.app.set_base_url(running.url)
+    return running

@@ -3,15 +3,14 @@ every exchange a VendorExchange row, secrets masked, failures included, over
 real sockets to a local WSGI server."""
 import json
 import socket
-import threading
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.connections.http import CONNECTION, recording_client
 from integrations.connections.models import VendorExchange
+from taxpoynt import sandboxing
 from tests import factories
 
 
@@ -30,12 +29,9 @@ def token_server(request):
 
 @pytest.fixture
 def server():
-    srv = make_server("127.0.0.1", 0, token_server, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    srv.server_close()
+    running = sandboxing.serve(token_server, host="127.0.0.1", port=0, name="token-server")
+    yield running.url
+    running.stop()
 
 
 @pytest.mark.django_db

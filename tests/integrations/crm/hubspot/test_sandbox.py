@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from taxpoynt import sandboxing
@@ -52,10 +51,8 @@ class Receiver:
         self.requests: list[dict] = []
         self.script: list[tuple[int, dict]] = []
         self.lock = threading.Lock()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/hubspot"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.running = sandboxing.serve(self.app, host="127.0.0.1", port=0, name="hubspot-webhook-receiver")
+        self.url = f"{self.running.url}/hooks/hubspot"
 
     def app(self, environ, start_response):
         request = Request(environ)
@@ -74,8 +71,7 @@ class Receiver:
         return Response("", status=status, headers=headers)(environ, start_response)
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.running.stop()
 
 
 @pytest.fixture

@@ -1,10 +1,8 @@
 """Fixtures for the Salesforce tests: the sandbox served over a real socket,
 an RSA key pair with a self-signed certificate for the JWT bearer flow, and a
 local outbound-message listener."""
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.crm.salesforce import outbound
@@ -46,10 +44,8 @@ class Listener:
         self.mode = "ack"
         self.received = []  # (org id, notifications)
         self.rejected = []  # reasons
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/outbound"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.running = sandboxing.serve(self.app, host="127.0.0.1", port=0, name="salesforce-outbound-listener")
+        self.url = f"{self.running.url}/outbound"
 
     @Request.application
     def app(self, request):
@@ -64,8 +60,7 @@ class Listener:
         return Response(outbound.ack_response(self.mode == "ack"), content_type=outbound.ACK_CONTENT_TYPE)
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.running.stop()
 
 
 @pytest.fixture

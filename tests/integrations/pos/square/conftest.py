@@ -4,7 +4,6 @@ import threading
 import time
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from taxpoynt import sandboxing
@@ -26,10 +25,8 @@ class Receiver:
         self.requests: list[dict] = []
         self.statuses: list[int] = []  # answered in order, then 200
         self.lock = threading.Lock()
-        self.server = make_server("127.0.0.1", 0, self, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/webhooks/pos/square"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.running = sandboxing.serve(self, host="127.0.0.1", port=0, name="square-webhook-receiver")
+        self.url = f"{self.running.url}/webhooks/pos/square"
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -50,8 +47,7 @@ class Receiver:
             raise AssertionError(f"expected {n} deliveries, got {len(self.requests)}")
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.running.stop()
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 """A stand-in for the buyer's endpoint that the FIRS sandbox posts its
 transmit webhooks ({irn, message}) to."""
 import json
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from taxpoynt import sandboxing
 
 
 @pytest.fixture
@@ -16,9 +16,6 @@ def webhook_receiver():
         received.append(json.loads(Request(environ).get_data()))
         return Response("ok")(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/firs/webhook", received
-    server.shutdown()
-    server.server_close()
+    running = sandboxing.serve(app, host="127.0.0.1", port=0, name="firs-webhook-receiver")
+    yield f"{running.url}/firs/webhook", received
+    running.stop()
