@@ -15,9 +15,6 @@ that every distinct event is stored exactly once, purges the processing tasks
 it queued (no worker runs) and ends with one JSON line.
 """
 import argparse
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import os

@@ -29,8 +29,8 @@ invoice backlog).
 Prints the figures and ends with one JSON line.
 """
 import argparse
-import base64
 import datetime as dt
+import base64
 import hashlib
 import hmac
 import http.client
@@ -38,8 +38,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,37 +47,19 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-FIRS_PORT, SQUARE_PORT, WEB_PORT = free_port(), free_port(), free_port()
-WEB = f"http://127.0.0.1:{WEB_PORT}"
-FIRS = f"http://127.0.0.1:{FIRS_PORT}"
-SQUARE = f"http://127.0.0.1:{SQUARE_PORT}"
-PATH = "/webhooks/pos/square"
-SIGNATURE_KEY = "bench-square-signature-key"
-os.environ.update(DJANGO_SETTINGS_MODULE="taxpoynt.settings", SANDBOX_PORT_FIRS=str(FIRS_PORT),
-                  SANDBOX_PORT_SQUARE=str(SQUARE_PORT), FIRS_BASE_URL=FIRS, SQUARE_BASE_URL=SQUARE,
-                  PUBLIC_BASE_URL=WEB, SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY, LOG_LEVEL="WARNING")
+# Ports, settings and django.setup() (see square_stack's docstring).
+from square_stack import (ROOT, SIGNATURE_KEY, WEB, WEB_PORT, celery_worker, cpu_by_process,  # noqa: E402
+                          cpu_share, pct, seed_sales, square_merchant, start_sandboxes, wait_http)
 
 import django  # noqa: E402
 
-django.setup()
-
-import httpx  # noqa: E402
-
-from integrations.connections.models import Connection, WebhookEvent  # noqa: E402
+from integrations.connections.models import WebhookEvent  # noqa: E402
 from integrations.pos.square import services  # noqa: E402
 from invoicing.models import Invoice, Submission  # noqa: E402
-from taxpoynt.tenancy.services import organization_create  # noqa: E402
 
+PATH = "/webhooks/pos/square"
 DONE = (Submission.State.CONFIRMED, Submission.State.TRANSMITTED)
 
 
@@ -98,78 +78,11 @@ def event_body(merchant_id: str, order: dict) -> bytes:
             "updated_at": order["updated_at"]}}}}, separators=(",", ":")).encode()
 
 
-def pct(values, p):
-    if not values:
-        return None
-    if len(values) == 1:
-        return round(values[0], 2)
-    return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 2)
-
-
-# Which part of the stack a process is, by its command line (Linux /proc).
-PROCESS_CLASSES = (("celery", "worker"), ("gunicorn", "web"), ("sandboxes", "sandboxes"),
-                   ("postgres", "postgresql"), ("redis-server", "redis"), ("pos_realtime.py", "bench sender"))
-
-
-def cpu_by_process() -> tuple[dict[str, float], float]:
-    """CPU seconds so far per process class, and the machine's busy seconds.
-    A process counts its reaped children too (cutime/cstime): a PostgreSQL
-    backend recycled mid-run lands in the postmaster's figure, never lost."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        name = next((label for key, label in PROCESS_CLASSES if key in cmd), "other")
-        out[name] = out.get(name, 0.0) + sum(int(f) for f in fields[11:15]) / tick
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return out, (sum(values) - values[3] - values[4]) / tick
-
-
-def cpu_share(before, after, seconds) -> dict[str, float]:
-    """Percent of one core per process class between two cpu_by_process() readings."""
-    (procs0, busy0), (procs1, busy1) = before, after
-    share = {k: round((procs1.get(k, 0.0) - procs0.get(k, 0.0)) / seconds * 100, 1) for k in procs1}
-    share["machine busy"] = round((busy1 - busy0) / seconds * 100, 1)
-    return dict(sorted(share.items(), key=lambda kv: -kv[1]))
-
-
-def wait_http(url, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
-
-
 def setup(n_sales: int):
-    """A FIRS business, an organization with its FIRS credentials, a Square
-    connection holding a real sandbox token, and `n_sales` completed sales."""
-    b = httpx.post(FIRS + "/_sandbox/businesses", json={}).json()
-    httpx.post(FIRS + "/_sandbox/webhook", json={"business_id": b["business_id"], "url": "http://127.0.0.1:9/firs"})
-    tag = uuid.uuid4().hex[:8]
-    org = organization_create(name=f"POS bench {tag}", tin=b["tin"], email="billing@bench.example.ng",
-                              telephone="+2348012345678", street_name="12 Adeola Odeku Street",
-                              city_name="Lagos", postal_zone="101241", firs_business_id=uuid.UUID(b["business_id"]),
-                              firs_service_id=b["service_id"], firs_api_key=b["api_key"],
-                              firs_api_secret=b["api_secret"], firs_crypto_keys=b["crypto_keys"])
-    tokens = httpx.post(SQUARE + "/_sandbox/tokens", json={}).json()
-    conn = Connection.objects.create(
-        organization=org, vendor="square", kind="pos", status="connected", external_account_id=tokens["merchant_id"],
-        credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
-                                "merchant_id": tokens["merchant_id"], "pkce": False}),
-        token_expires_at=django.utils.timezone.now() + dt.timedelta(days=30))
-    services.locations_refresh(connection=conn)
+    """The bench merchant (square_stack.square_merchant) and `n_sales` completed sales."""
+    org, conn = square_merchant()
     now = dt.datetime.now(dt.timezone.utc)
-    httpx.post(SQUARE + "/_sandbox/sales/history", timeout=600, json={
-        "count": n_sales, "start_at": (now - dt.timedelta(hours=6)).isoformat(),
-        "end_at": (now - dt.timedelta(minutes=1)).isoformat()})
+    seed_sales(count=n_sales, start=now - dt.timedelta(hours=6), end=now - dt.timedelta(minutes=1))
     orders = []
     with services.client_for(conn) as client:
         ids = [loc["id"] for loc in client.list_locations()]
@@ -285,12 +198,7 @@ def main():
 
     app.control.purge()
     try:
-        procs.append(subprocess.Popen([sys.executable, "manage.py", "sandboxes", "--only", "firs", "square"],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_http(FIRS + "/_sandbox/requests")
-        wait_http(SQUARE + "/_sandbox/state")
-        latency = {"mode": "fixed", "ms": args.firs_latency_ms} if args.firs_latency_ms else {"mode": "none"}
-        httpx.post(FIRS + "/_sandbox/latency", json=latency).raise_for_status()
+        procs.append(start_sandboxes(env, firs_latency_ms=args.firs_latency_ms))
         warmup = 30
         org, conn, orders = setup(int(args.rate * args.seconds) + warmup)
         procs.append(subprocess.Popen(
@@ -298,11 +206,8 @@ def main():
              str(args.web_workers), "-k", "gthread", "--threads", str(args.web_threads), "--log-level", "warning"],
             cwd=ROOT, env=env))
         for n in range(args.worker_instances):
-            procs.append(subprocess.Popen(
-                ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "celery", "-A", "taxpoynt", "worker",
-                 "-Q", "pos_realtime", "--pool", args.pool, "-c", str(args.workers_c), "--prefetch-multiplier", "1",
-                 "-n", f"posbench{n}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
-                 "--loglevel", "WARNING"], cwd=ROOT, env=env))
+            procs.append(celery_worker(env, queues="pos_realtime", name=f"posbench{n}", pool=args.pool,
+                                       concurrency=args.workers_c, nice=args.worker_nice))
         wait_http(WEB + "/healthz")
 
         # Warm up (imports, connection pools, schema compilation in each worker process); not measured.

@@ -13,6 +13,7 @@ rate-limit handling, and the one audit recorder of vendor traffic.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import logging
 import re
@@ -59,14 +60,53 @@ class VendorUnavailable(VendorError):
     """5xx, timeout, connection refused: retryable."""
 
 
-def mask(value: Any) -> Any:
-    """A copy of a JSON-like value with every secret-looking key's value masked."""
-    if isinstance(value, dict):
-        return {k: ("***" if isinstance(k, str) and SECRET_KEYS.search(k) and v else mask(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    return value
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    return bool(SECRET_KEYS.search(key))
+
+
+class _Enough(Exception):
+    pass
+
+
+def masked_json_prefix(value: Any, limit: int = MAX_LOGGED_BODY) -> str:
+    """The JSON text of a parsed JSON document with every secret-looking
+    key's value masked, cut at `limit` characters, walking only as much of
+    `value` as those characters need: a page of 500
+    orders (~1.5 MB) is logged as its first 20 000 characters, and masking
+    and encoding all of it cost a fifth of a batch's CPU per sale."""
+    parts: list[str] = []
+    size = 0
+
+    def put(text: str):
+        nonlocal size
+        parts.append(text)
+        size += len(text)
+        if size >= limit:
+            raise _Enough
+
+    def walk(v):
+        if isinstance(v, dict):
+            put("{")
+            for i, (k, item) in enumerate(v.items()):
+                put((", " if i else "") + json.dumps(k) + ": ")
+                walk("***" if isinstance(k, str) and item and _secret_key(k) else item)
+            put("}")
+        elif isinstance(v, list):
+            put("[")
+            for i, item in enumerate(v):
+                if i:
+                    put(", ")
+                walk(item)
+            put("]")
+        else:
+            put(json.dumps(v))
+
+    try:
+        walk(value)
+    except _Enough:
+        pass
+    return "".join(parts)[:limit]
 
 
 def mask_url(url: str) -> str:
@@ -80,7 +120,7 @@ def _body_text(content: bytes | None, content_type: str = "") -> str:
         return ""
     try:
         if "json" in content_type or content[:1] in (b"{", b"["):
-            return json.dumps(mask(json.loads(content)))[:MAX_LOGGED_BODY]
+            return masked_json_prefix(json.loads(content))
         if "x-www-form-urlencoded" in content_type:
             from urllib.parse import parse_qsl, urlencode
 
@@ -201,13 +241,7 @@ CONNECTION = "taxpoynt.connection"  # request extension: the Connection a shared
 
 def _request_text(request: httpx.Request) -> str:
     content = request.content if isinstance(request.stream, httpx.ByteStream) else b""
-    content_type = request.headers.get("content-type", "")
-    if content and "json" in content_type:
-        try:
-            return json.dumps(mask(json.loads(content)), default=str)[:MAX_LOGGED_BODY]
-        except ValueError:
-            pass
-    return _body_text(content, content_type)
+    return _body_text(content, request.headers.get("content-type", ""))
 
 
 class RecordingTransport(httpx.BaseTransport):

@@ -215,21 +215,56 @@ def webhook_event_finish(*, event: WebhookEvent, status: str, error: str = "") -
 
 def source_record_upsert(model, *, connection: Connection, external_id: str, values: dict):
     """Insert or update the `model` row (a SourceRecord) of `connection`'s
-    `external_id` with `values`, in one `INSERT … ON CONFLICT (connection,
-    external_id) DO UPDATE … RETURNING` (update_or_create takes five round
-    trips inside a transaction). The row comes back with its invoice link, so
-    callers know whether it was already invoiced. A concurrent upsert of the
-    same object waits for this one's transaction, then applies after it."""
-    row = model(connection=connection, external_id=external_id, **values)
-    columns, placeholders, params = insert_parts(row)
+    `external_id` with `values` (see `source_records_upsert`)."""
+    return source_records_upsert(model, connection=connection, rows=[(external_id, values)])[0]
+
+
+def source_records_upsert(model, *, connection: Connection, rows: list[tuple[str, dict]]) -> list:
+    """Insert or update `connection`'s `model` rows (SourceRecords), one per
+    (external_id, values) pair, all with the same value names, in one
+    `INSERT … ON CONFLICT (connection, external_id) DO UPDATE … RETURNING`
+    (update_or_create takes five round trips a row inside a transaction).
+    The rows come back in the given order with their invoice links, so
+    callers know which were already invoiced; an external id given twice is
+    written once, with its last values. A concurrent upsert of the same
+    object waits for this one's transaction, then applies after it."""
+    last = {external_id: values for external_id, values in rows}
+    records = [model(connection=connection, external_id=external_id, **values)
+               for external_id, values in last.items()]
+    if not records:
+        return []
     quote = db_connection.ops.quote_name
-    updated = [model._meta.get_field(name).column for name in [*values, "updated_at"]]
+    columns, placeholders, _ = insert_parts(records[0])
+    params = [value for record in records for value in insert_parts(record)[2]]
+    updated = [model._meta.get_field(name).column for name in [*rows[0][1], "updated_at"]]
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders}) "
-            f"ON CONFLICT ({quote('connection_id')}, {quote('external_id')}) DO UPDATE SET "
+            f"INSERT INTO {model._meta.db_table} ({columns}) VALUES "
+            + ", ".join([f"({placeholders})"] * len(records))
+            + f" ON CONFLICT ({quote('connection_id')}, {quote('external_id')}) DO UPDATE SET "
             + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
-            + f" RETURNING {quote('id')}, {quote('invoice_id')}, {quote('created_at')}", params)
-        row.pk, row.invoice_id, row.created_at = cursor.fetchone()
-    mark_saved(row)
-    return row
+            + f" RETURNING {quote('external_id')}, {quote('id')}, {quote('invoice_id')}, {quote('created_at')}",
+            params)
+        stored = {external_id: rest for external_id, *rest in cursor.fetchall()}
+    for record in records:
+        record.pk, record.invoice_id, record.created_at = stored[record.external_id]
+        mark_saved(record)
+    by_id = {record.external_id: record for record in records}
+    return [by_id[external_id] for external_id, _ in rows]
+
+
+def source_records_link_invoices(model, *, links: list[tuple]) -> int:
+    """Link each (record id, invoice id) pair's `model` row (a SourceRecord)
+    to its invoice, where it has none yet, in one UPDATE (bulk_update writes a
+    CASE branch a row); returns how many rows were linked."""
+    if not links:
+        return 0
+    quote = db_connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {quote('invoice_id')} = v.invoice_id, {quote('updated_at')} = %s "
+            f"FROM unnest(%s::uuid[], %s::uuid[]) AS v(id, invoice_id) "
+            f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
+            [timezone.now(), [pk for pk, _ in links], [invoice_pk for _, invoice_pk in links]])
+        return cursor.rowcount

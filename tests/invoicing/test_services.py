@@ -515,3 +515,107 @@ def test_the_frozen_documents_pass_every_rule_the_provisional_check_ran(firs, fi
     assert invoice.number == "INV000001" and invoice.irn.startswith("INV000001-")
     assert f"<cbc:ID>{invoice.number}</cbc:ID>" in invoice.ubl_xml and invoice.irn in invoice.ubl_xml
     assert validate_ubl(invoice.ubl_xml.encode("utf-8")) == []
+
+
+# --- creating a batch's page at once ----------------------------------------------------
+
+
+def create_many(org, canonicals, **kw) -> list[Invoice]:
+    return services.invoices_create_from_canonicals(organization=org, canonicals=canonicals, **kw)
+
+
+@pytest.mark.django_db
+def test_bulk_create_stores_what_the_single_create_stores(firs_org, make_canonical):
+    one = create(firs_org, make_canonical(source_id="deal-single"))
+    [many] = create_many(firs_org, [make_canonical(source_id="deal-bulk")], queue="batch")
+    many.refresh_from_db()
+    skip = {"id", "source_id", "canonical", "created_at", "updated_at"}
+    fields = [f.attname for f in Invoice._meta.concrete_fields if f.attname not in skip]
+    assert {f: getattr(many, f) for f in fields} == {f: getattr(one, f) for f in fields}
+    assert {**many.canonical, "source": None} == {**one.canonical, "source": None}
+    line_values = ("position", "description", "quantity", "unit_price", "allowance_amount", "charge_amount",
+                   "line_extension_amount", "tax_category", "tax_rate")
+    assert list(many.lines.values_list(*line_values)) == list(one.lines.values_list(*line_values))
+    sub = many.submissions.get()
+    assert (sub.state, sub.queue, sub.lease_token) == (S.DRAFT, "batch", None)
+
+
+@pytest.mark.django_db
+def test_bulk_create_is_idempotent_and_keeps_the_callers_order(firs_org, make_canonical):
+    earlier = create(firs_org, make_canonical(source_id="sale-2"))
+    ids = ["sale-1", "sale-2", "sale-3", "sale-1"]
+    first = create_many(firs_org, [make_canonical(source_id=i) for i in ids])
+    assert [inv.source_id for inv in first] == ids
+    assert first[1].pk == earlier.pk and first[0].pk == first[3].pk
+    again = create_many(firs_org, [make_canonical(source_id=i) for i in reversed(ids)])
+    assert [inv.pk for inv in again] == [inv.pk for inv in reversed(first)]
+    assert Invoice.objects.filter(organization=firs_org).count() == 3
+    assert Submission.objects.filter(invoice__organization=firs_org).count() == 3
+
+
+@pytest.mark.django_db
+def test_bulk_create_rejects_a_rule_breaker_locally_and_keeps_the_rest(firs_org, make_canonical):
+    bad = make_canonical(source_id="sale-bad", currency="XXX")
+    good, broken = create_many(firs_org, [make_canonical(source_id="sale-good"), bad])
+    assert good.submissions.get().state == S.DRAFT
+    sub = broken.submissions.get()
+    assert (sub.state, sub.error_source, sub.blocking_level) == (S.REJECTED, "local", "error")
+    assert sub.errors and sub.error.startswith("Rejected locally")
+    assert Invoice.objects.get(pk=broken.pk).firs_state == S.REJECTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_create_enqueues_its_new_submissions_in_chunks_after_commit(firs_org, make_canonical, monkeypatch):
+    from invoicing import tasks
+
+    sent = []
+    # Observe the enqueue call itself; the broker is the real Redis in every other respect.
+    monkeypatch.setattr(tasks.process_submissions, "apply_async",
+                        lambda args=None, queue=None, **kw: sent.append((args, queue)))
+    monkeypatch.setattr(services, "SUBMISSIONS_PER_TASK", 2)
+    invoices = create_many(firs_org, [make_canonical(source_id=f"sale-{i}") for i in range(5)]
+                           + [make_canonical(source_id="sale-bad", currency="XXX")], queue="batch")
+    new = [str(inv.submissions.get().pk) for inv in invoices[:5]]
+    assert sent == [([[new[0], new[1]]], "batch"), ([[new[2], new[3]]], "batch"), ([[new[4]]], "batch")]
+    sent.clear()
+    create_many(firs_org, [make_canonical(source_id="sale-1")], queue="batch")
+    assert sent == []  # nothing new, nothing sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_create_yields_to_an_invoice_a_concurrent_writer_committed_first(firs_org, make_canonical):
+    """The concurrent invoice is made after our existence check (it is not
+    committed yet) and committed while our INSERT waits on its unique key: its
+    row stands, ours is dropped, and the page still gets its invoices."""
+    from django.db import transaction
+
+    inserted, commit = threading.Event(), threading.Event()
+    theirs = []
+
+    def concurrent_writer():
+        try:
+            with transaction.atomic():
+                theirs.append(create(firs_org, make_canonical(source_id="sale-race")))
+                inserted.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=concurrent_writer)
+    writer.start()
+    inserted.wait(10)
+    threading.Timer(0.5, commit.set).start()  # while our INSERT below waits on the key
+    race, other = create_many(firs_org, [make_canonical(source_id="sale-race"),
+                                         make_canonical(source_id="sale-other")])
+    writer.join()
+    assert race.pk == theirs[0].pk
+    assert Invoice.objects.filter(organization=firs_org, source_id="sale-race").count() == 1
+    assert Submission.objects.filter(invoice__source_id="sale-race").count() == 1
+    assert other.submissions.get().state == S.DRAFT
+
+
+def test_bulk_create_refuses_credit_notes(make_canonical):
+    from invoicing.canonical import CREDIT_NOTE
+
+    with pytest.raises(ValueError):
+        services.invoices_create_from_canonicals(organization=None, canonicals=[make_canonical(kind=CREDIT_NOTE)])

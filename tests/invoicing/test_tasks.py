@@ -119,9 +119,20 @@ def test_create_enqueues_on_the_submissions_queue(firs_org, make_canonical, monk
     assert sent == [([str(inv.submissions.get().pk)], "pos_realtime")]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_task_runs_each_of_its_submissions_once(firs, firs_org, make_canonical):  # noqa: F811
+    invoices = services.invoices_create_from_canonicals(organization=firs_org, queue="batch",
+                                                        canonicals=[make_canonical() for _ in range(3)])
+    ids = [str(inv.submissions.get().pk) for inv in invoices]
+    tasks.process_submissions(ids + ids[:1])  # a resent chunk, or a row the sweep took, is not sent twice
+    assert set(Submission.objects.filter(pk__in=ids).values_list("state", flat=True)) == {S.CONFIRMED}
+    assert firs.app.sandbox.requests["sign"] == 3
+
+
 def test_process_submission_is_a_thin_task():
     assert tasks.process_submission.name == "invoicing.tasks.process_submission"
     assert tasks.process_due_submissions.name == "invoicing.tasks.process_due_submissions"
+    assert tasks.process_submissions.name == "invoicing.tasks.process_submissions"
 
 
 @pytest.mark.django_db

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from integrations.connections import http
 from integrations.connections.http import CONNECTION, recording_client
 from integrations.connections.models import VendorExchange
 from taxpoynt import sandboxing
@@ -76,3 +77,24 @@ def test_a_transport_failure_is_recorded_and_still_raised(make_org):
             http.get(dead)
     row = VendorExchange.objects.get()
     assert row.status_code is None and row.error.startswith("transport:") and row.url == dead
+
+
+def _masked(value):
+    """The oracle: every secret-looking key's (truthy) value masked, all the way down."""
+    if isinstance(value, dict):
+        return {k: "***" if v and http.SECRET_KEYS.search(k) else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("limit", [1, 7, 60, 10_000, 200_000])
+def test_the_logged_body_is_the_masked_json_cut_at_the_limit(limit):
+    page = {"orders": [{"id": f"O{i}", "access_token": f"tok-{i}", "line_items": [
+        {"name": "Jollof \u00e9 \"rice\"", "quantity": "2", "price": 1.5, "ok": True, "none": None}],
+        "nested": {"client_secret": "", "refresh_token": ["x"], "Code": 7}} for i in range(300)],
+        "cursor": "c1", "code": "auth-code"}
+    expected = json.dumps(_masked(page))
+    assert len(expected) > 60_000
+    assert http.masked_json_prefix(page, limit) == expected[:limit]
+    assert "tok-" not in http.masked_json_prefix(page, 200_000)

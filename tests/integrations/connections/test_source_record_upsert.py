@@ -1,5 +1,5 @@
-"""source_record_upsert: one statement inserts or updates a SourceRecord row
-and hands back its id, creation time and invoice link."""
+"""source_record(s)_upsert: one statement inserts or updates SourceRecord rows
+and hands back their ids, creation times and invoice links."""
 import datetime as dt
 from decimal import Decimal
 
@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.connections.models import Connection
-from integrations.connections.services import source_record_upsert
+from integrations.connections.services import source_record_upsert, source_records_link_invoices, source_records_upsert
 from integrations.pos.models import Transaction
 from tests import factories
 
@@ -37,3 +37,47 @@ def test_insert_then_update_keeps_identity_and_invoice_link(make_org):
         ("completed", {"state": "COMPLETED"}, later, invoice.pk)
     assert stored.updated_at > stored.created_at
     assert Transaction.objects.filter(connection=conn).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_page_is_one_statement_in_the_callers_order(make_org, django_assert_num_queries):
+    org = make_org()
+    conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                     external_account_id="ML-UPSERT-PAGE")
+    invoice = factories.invoice(org)
+    known = source_record_upsert(Transaction, connection=conn, external_id="ORDER-B", values={
+        "organization_id": org.pk, "status": "open", "occurred_at": timezone.now(), "raw": {"v": 0}})
+    Transaction.objects.filter(pk=known.pk).update(invoice=invoice)
+
+    def values(v):
+        return {"organization_id": org.pk, "status": "completed", "occurred_at": timezone.now(), "raw": {"v": v}}
+
+    with django_assert_num_queries(1):
+        rows = source_records_upsert(Transaction, connection=conn, rows=[
+            ("ORDER-C", values(1)), ("ORDER-B", values(2)), ("ORDER-A", values(3)), ("ORDER-C", values(4))])
+    assert [r.external_id for r in rows] == ["ORDER-C", "ORDER-B", "ORDER-A", "ORDER-C"]
+    assert rows[0] is rows[3]  # listed twice, written once, with its last values
+    assert rows[1].pk == known.pk and rows[1].invoice_id == invoice.pk and rows[0].invoice_id is None
+    stored = {t.external_id: t for t in Transaction.objects.filter(connection=conn)}
+    assert {k: (t.pk, t.raw, t.status) for k, t in stored.items()} == {
+        "ORDER-A": (rows[2].pk, {"v": 3}, "completed"), "ORDER-B": (known.pk, {"v": 2}, "completed"),
+        "ORDER-C": (rows[0].pk, {"v": 4}, "completed")}
+    assert source_records_upsert(Transaction, connection=conn, rows=[]) == []
+
+
+@pytest.mark.django_db
+def test_links_are_written_in_one_statement_and_never_replace_one(make_org, django_assert_num_queries):
+    org = make_org()
+    conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                     external_account_id="ML-LINK")
+    a, b = source_records_upsert(Transaction, connection=conn, rows=[
+        (name, {"organization_id": org.pk, "status": "completed", "occurred_at": timezone.now()})
+        for name in ("ORDER-A", "ORDER-B")])
+    first, second, third = factories.invoice(org), factories.invoice(org), factories.invoice(org)
+    Transaction.objects.filter(pk=b.pk).update(invoice=first)
+    with django_assert_num_queries(1):
+        linked = source_records_link_invoices(Transaction, links=[(a.pk, second.pk), (b.pk, third.pk)])
+    assert linked == 1
+    assert dict(Transaction.objects.filter(connection=conn).values_list("external_id", "invoice_id")) == {
+        "ORDER-A": second.pk, "ORDER-B": first.pk}
+    assert source_records_link_invoices(Transaction, links=[]) == 0

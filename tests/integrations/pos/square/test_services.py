@@ -176,6 +176,66 @@ def test_reconciliation_invoices_sales_whose_webhooks_were_lost(sq, square_conne
     assert services.reconcile_day(connection=square_connection, day=timezone.localdate())["invoiced_now"] == 0
 
 
+def test_reconciliation_pages_through_the_day_on_the_batch_queue_past_an_unmappable_sale(sq, square_connection,
+                                                                                          monkeypatch):
+    from django.utils import timezone
+
+    from integrations.pos.square import constants
+    from invoicing.models import Submission
+
+    monkeypatch.setattr(constants, "SEARCH_DEFAULT_LIMIT", 3)  # three pages
+    for _ in range(6):
+        sq.create_sale(random_sale=True, emit=False)
+    odd = vat_sale()
+    odd["taxes"][0]["percentage"] = "5"  # no FIRS tax category for 5 %: cannot be mapped
+    unmappable = sq.create_sale(order=odd, emit=False)["order"]["id"]
+    sq.create_sale(order=vat_sale(), emit=False)
+    result = services.reconcile_day(connection=square_connection, day=timezone.localdate())
+    assert result == {"completed": 8, "invoiced_now": 7}
+    assert Transaction.objects.get(external_id=unmappable).invoice_id is None
+    invoiced = Transaction.objects.filter(connection=square_connection, invoice__isnull=False)
+    assert invoiced.count() == 7 and invoiced.values("invoice").distinct().count() == 7
+    # Live sales run on pos_realtime; a whole lost day must never queue in front of them.
+    assert list(Submission.objects.filter(invoice__connection=square_connection)
+                .values_list("queue", flat=True).distinct()) == ["batch"]
+
+
+def test_a_page_of_orders_makes_what_the_one_by_one_path_makes(sq, square_connection):
+    """orders_ingest (the batch path) and order_ingest (the live one) store
+    the same Transaction, invoice and lines for the same orders."""
+    from django.db import transaction
+
+    def snapshot():
+        skip = {"id", "invoice_id", "created_at", "updated_at"}
+        rows = {}
+        for txn in Transaction.objects.filter(connection=square_connection).select_related("invoice"):
+            inv = txn.invoice
+            rows[txn.external_id] = (
+                {f.attname: getattr(txn, f.attname) for f in Transaction._meta.concrete_fields if f.attname not in skip},
+                {f.attname: getattr(inv, f.attname) for f in Invoice._meta.concrete_fields if f.attname not in skip},
+                list(inv.lines.values_list("position", "description", "quantity", "unit_price", "allowance_amount",
+                                           "charge_amount", "line_extension_amount", "tax_category", "tax_rate")),
+                inv.submissions.get().state)
+        return rows
+
+    sales = [sq.create_sale(random_sale=True, emit=False)["order"]["id"] for _ in range(5)]
+    with services.client_for(square_connection) as client:
+        orders = [client.get_order(i) for i in sales]
+        with transaction.atomic():
+            for order in orders:
+                services.order_ingest(connection=square_connection, order=order, client=client)
+            one_by_one = snapshot()
+            transaction.set_rollback(True)
+        assert Transaction.objects.filter(connection=square_connection).count() == 0
+        counts = services.orders_ingest(connection=square_connection, orders=orders, client=client)
+    assert counts == {"orders": 5, "invoiced": 5, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0}
+    assert set(one_by_one) == set(sales)
+    assert snapshot() == one_by_one
+    with services.client_for(square_connection) as client:
+        again = services.orders_ingest(connection=square_connection, orders=orders, client=client)
+    assert again["already_invoiced"] == 5 and again["invoiced"] == 0
+
+
 def test_client_errors_are_the_frameworks(square_sandbox):
     from integrations.connections import http
 

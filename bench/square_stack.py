@@ -1,0 +1,147 @@
+"""The Square + FIRS stack the POS benches run against, set up once here.
+
+Importing this module picks free ports for the FIRS sandbox, the Square
+sandbox and the web server, points the settings at them (before Django is
+set up) and sets Django up; `bench/pos_realtime.py` and `bench/pos_eod.py`
+then start the processes they measure. Also: the CPU sampler by process
+class, percentiles, and `square_merchant()` (a FIRS-registered organization
+with a Square connection holding a real sandbox token).
+"""
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+FIRS_PORT, SQUARE_PORT, WEB_PORT = free_port(), free_port(), free_port()
+WEB = f"http://127.0.0.1:{WEB_PORT}"
+FIRS = f"http://127.0.0.1:{FIRS_PORT}"
+SQUARE = f"http://127.0.0.1:{SQUARE_PORT}"
+SIGNATURE_KEY = "bench-square-signature-key"
+os.environ.update(DJANGO_SETTINGS_MODULE="taxpoynt.settings", SANDBOX_PORT_FIRS=str(FIRS_PORT),
+                  SANDBOX_PORT_SQUARE=str(SQUARE_PORT), FIRS_BASE_URL=FIRS, SQUARE_BASE_URL=SQUARE,
+                  PUBLIC_BASE_URL=WEB, SQUARE_WEBHOOK_SIGNATURE_KEY=SIGNATURE_KEY, LOG_LEVEL="WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+import httpx  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from integrations.connections.models import Connection  # noqa: E402
+from integrations.pos.square import services  # noqa: E402
+from taxpoynt.tenancy.services import organization_create  # noqa: E402
+
+
+def pct(values, p):
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 2)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 2)
+
+
+# Which part of the stack a process is, by its command line (Linux /proc).
+PROCESS_CLASSES = (("celery", "worker"), ("gunicorn", "web"), ("sandboxes", "sandboxes"),
+                   ("postgres", "postgresql"), ("redis-server", "redis"), ("bench/pos_", "bench"))
+
+
+def cpu_by_process() -> tuple[dict[str, float], float]:
+    """CPU seconds so far per process class, and the machine's busy seconds.
+    A process counts its reaped children too (cutime/cstime): a PostgreSQL
+    backend recycled mid-run lands in the postmaster's figure, never lost."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        name = next((label for key, label in PROCESS_CLASSES if key in cmd), "other")
+        out[name] = out.get(name, 0.0) + sum(int(f) for f in fields[11:15]) / tick
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return out, (sum(values) - values[3] - values[4]) / tick
+
+
+def cpu_share(before, after, seconds) -> dict[str, float]:
+    """Percent of one core per process class between two cpu_by_process() readings."""
+    (procs0, busy0), (procs1, busy1) = before, after
+    share = {k: round((procs1.get(k, 0.0) - procs0.get(k, 0.0)) / seconds * 100, 1) for k in procs1}
+    share["machine busy"] = round((busy1 - busy0) / seconds * 100, 1)
+    return dict(sorted(share.items(), key=lambda kv: -kv[1]))
+
+
+def wait_http(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def start_sandboxes(env, *, firs_latency_ms: int = 0) -> subprocess.Popen:
+    """The FIRS and Square sandboxes in one process of their own (as the
+    vendors would be: not in the measured worker), answering once this returns."""
+    proc = subprocess.Popen([sys.executable, "manage.py", "sandboxes", "--only", "firs", "square"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(FIRS + "/_sandbox/requests")
+    wait_http(SQUARE + "/_sandbox/state")
+    latency = {"mode": "fixed", "ms": firs_latency_ms} if firs_latency_ms else {"mode": "none"}
+    httpx.post(FIRS + "/_sandbox/latency", json=latency).raise_for_status()
+    return proc
+
+
+def celery_worker(env, *, queues: str, name: str, pool: str = "prefork", concurrency: int = 4,
+                  nice: int = 0) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["nice", "-n", str(nice), sys.executable, "-m", "celery", "-A", "taxpoynt", "worker",
+         "-Q", queues, "--pool", pool, "-c", str(concurrency), "--prefetch-multiplier", "1",
+         "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
+         "--loglevel", "WARNING"], cwd=ROOT, env=env)
+
+
+def square_merchant():
+    """A FIRS business, an organization with its FIRS credentials and a
+    Square connection holding a real sandbox token, its locations mirrored."""
+    b = httpx.post(FIRS + "/_sandbox/businesses", json={}).json()
+    httpx.post(FIRS + "/_sandbox/webhook", json={"business_id": b["business_id"], "url": "http://127.0.0.1:9/firs"})
+    tag = uuid.uuid4().hex[:8]
+    org = organization_create(name=f"POS bench {tag}", tin=b["tin"], email="billing@bench.example.ng",
+                              telephone="+2348012345678", street_name="12 Adeola Odeku Street",
+                              city_name="Lagos", postal_zone="101241", firs_business_id=uuid.UUID(b["business_id"]),
+                              firs_service_id=b["service_id"], firs_api_key=b["api_key"],
+                              firs_api_secret=b["api_secret"], firs_crypto_keys=b["crypto_keys"])
+    tokens = httpx.post(SQUARE + "/_sandbox/tokens", json={}).json()
+    conn = Connection.objects.create(
+        organization=org, vendor="square", kind="pos", status="connected", external_account_id=tokens["merchant_id"],
+        credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
+                                "merchant_id": tokens["merchant_id"], "pkce": False}),
+        token_expires_at=timezone.now() + dt.timedelta(days=30))
+    services.locations_refresh(connection=conn)
+    return org, conn
+
+
+def seed_sales(*, count: int, start: dt.datetime, end: dt.datetime) -> None:
+    """`count` completed sales in the Square sandbox between start and end (no webhooks)."""
+    httpx.post(SQUARE + "/_sandbox/sales/history", timeout=3600, json={
+        "count": count, "start_at": start.isoformat(), "end_at": end.isoformat()}).raise_for_status()
