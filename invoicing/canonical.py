@@ -9,7 +9,8 @@ never disagree with them. The JSON form is documented in
 from __future__ import annotations
 
 import datetime
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 
 INVOICE = "invoice"
@@ -378,6 +379,11 @@ def canonical_from_dict(data: dict, *, stored: bool = False) -> CanonicalInvoice
 
 
 def _jsonable(value):
+    """The JSON form of a canonical value, dataclasses walked field by field
+    (no `asdict`: its deep copy of every leaf was a third of a batch's
+    canonical-to-JSON time)."""
+    if is_dataclass(value):
+        return {name: _jsonable(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (datetime.date, datetime.time)):
@@ -392,7 +398,7 @@ def _jsonable(value):
 def canonical_to_dict(inv: CanonicalInvoice) -> dict:
     """The JSON form: Decimals as strings, dates and times ISO 8601.
     `canonical_from_dict(canonical_to_dict(inv)) == inv`."""
-    data = _jsonable(asdict(inv))
+    data = _jsonable(inv)
     for line in data["lines"]:
         for ac in line["allowance_charges"]:
             # A line allowance/charge is taxed as its line: its own tax fields mean nothing.
@@ -402,3 +408,8 @@ def canonical_to_dict(inv: CanonicalInvoice) -> dict:
 
 
 _LINE_AC_TAX_FIELDS = ("tax_category", "tax_rate", "exemption_reason")
+
+
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))

@@ -343,16 +343,29 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
 
 
 # --- reconciliation and re-processing ------------------------------------------------------------
-def reconcile_day(*, connection: Connection, day: dt.date, tz: str = "Africa/Lagos") -> dict:
-    """End of day: every COMPLETED Square sale closed on `day` (merchant time)
-    that has no invoice gets one. Reads Square (not only our mirror) so a sale
-    whose webhooks were all lost is found too. A page of sales at a time
-    (`orders_ingest`); their FIRS submissions run on `batch`, never in front
-    of the live sales on pos_realtime."""
+# The end of day is reconciled in this many windows of the day (15 minutes),
+# each its own task on `batch` (tasks.batch_reconcile_day), so every batch
+# worker shares it, and small enough that no one window is left running
+# alone at the end (bench/pos_eod.py: 24 hour-long windows left a tail).
+RECONCILE_WINDOWS = 96
+
+
+def reconcile_windows(*, day: dt.date, tz: str = "Africa/Lagos", windows: int = RECONCILE_WINDOWS) \
+        -> list[tuple[dt.datetime, dt.datetime]]:
+    """`day` (merchant time) cut into `windows` back-to-back [start, end) windows."""
     from zoneinfo import ZoneInfo
 
     start = dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(tz))
-    end = start + dt.timedelta(days=1)
+    step = dt.timedelta(days=1) / windows
+    return [(start + i * step, start + (i + 1) * step) for i in range(windows)]
+
+
+def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.datetime) -> dict:
+    """End of day, one window of it: every COMPLETED Square sale closed in
+    [start, end) that has no invoice gets one. Reads Square (not only our
+    mirror) so a sale whose webhooks were all lost is found too; a page of
+    sales at a time (`orders_ingest`), their FIRS submissions on `batch`,
+    never in front of the live sales on pos_realtime."""
     locations = list(Location.objects.filter(connection=connection, active=True).values_list("external_id", flat=True))
     found = made = 0
     query = {"filter": {"state_filter": {"states": ["COMPLETED"]},
@@ -377,9 +390,19 @@ def reconcile_day(*, connection: Connection, day: dt.date, tz: str = "Africa/Lag
         except ApplicationError as exc:
             logger.warning("reconciliation could not invoice a sale", extra={"transaction": str(txn.pk),
                                                                              "error": str(exc)})
-    logger.info("square reconciliation", extra={"connection": str(connection.pk), "day": day.isoformat(),
-                                                "completed": found, "invoiced_now": made})
+    logger.info("square reconciliation", extra={"connection": str(connection.pk), "start": start.isoformat(),
+                                                "end": end.isoformat(), "completed": found, "invoiced_now": made})
     return {"completed": found, "invoiced_now": made}
+
+
+def reconcile_day(*, connection: Connection, day: dt.date, tz: str = "Africa/Lagos") -> dict:
+    """The whole of `day` reconciled here, window after window (the task
+    sends the windows to the batch workers instead)."""
+    totals = {"completed": 0, "invoiced_now": 0}
+    for start, end in reconcile_windows(day=day, tz=tz, windows=1):
+        for name, value in reconcile_window(connection=connection, start=start, end=end).items():
+            totals[name] += value
+    return totals
 
 
 def transactions_batch_process(*, transactions) -> dict:

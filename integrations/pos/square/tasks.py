@@ -2,8 +2,9 @@
 
 Every task in this module lands on `pos_realtime` by its module
 (taxpoynt.celery.route_task) — a sale never waits behind a sync or a batch —
-except where a caller names another queue: the end-of-day reconciliation and
-batch re-processing are sent to `batch` explicitly (beat entry / apply_async).
+except where a caller names another queue: the end-of-day reconciliation (its
+windows) and batch re-processing are sent to `batch` explicitly (beat entry /
+apply_async).
 """
 from __future__ import annotations
 
@@ -42,9 +43,12 @@ def refresh_locations(self, connection_id: str):
 
 
 @shared_task(bind=True, max_retries=5, acks_late=True)
-def batch_reconcile_day(self, day: str | None = None, connection_id: str | None = None):
-    """End-of-day reconciliation for one connection, or every connected Square
-    account (beat, on the batch queue). `day` defaults to yesterday (Lagos)."""
+def batch_reconcile_day(self, day: str | None = None, connection_id: str | None = None) -> int:
+    """End-of-day reconciliation (beat, on the batch queue) of one connection
+    or every connected Square account: `day` (default yesterday, Lagos) cut
+    in services.RECONCILE_WINDOWS windows, each a `reconcile_window` task on
+    `batch`, so all the batch workers share a big day. Returns how many
+    windows it sent."""
     from django.utils import timezone
 
     the_day = dt.date.fromisoformat(day) if day else timezone.localdate() - dt.timedelta(days=1)
@@ -52,14 +56,25 @@ def batch_reconcile_day(self, day: str | None = None, connection_id: str | None 
         Connection.Status.CONNECTED, Connection.Status.SYNCING, Connection.Status.ERROR])
     if connection_id:
         conns = conns.filter(pk=connection_id)
-    totals = {"completed": 0, "invoiced_now": 0}
+    sent = 0
     for connection in conns:
-        try:
-            result = services.reconcile_day(connection=connection, day=the_day)
-        except (RateLimited, VendorUnavailable) as exc:
-            raise self.retry(exc=exc, countdown=getattr(exc, "retry_after", 30) or 30)
-        except NeedsReauth:
-            continue
-        for k in totals:
-            totals[k] += result[k]
-    return totals
+        for start, end in services.reconcile_windows(day=the_day):
+            reconcile_window.apply_async(kwargs={"connection_id": str(connection.pk), "start": start.isoformat(),
+                                                 "end": end.isoformat()}, queue=services.BATCH_QUEUE)
+            sent += 1
+    return sent
+
+
+@shared_task(bind=True, max_retries=5, acks_late=True)
+def reconcile_window(self, connection_id: str, start: str, end: str) -> dict | None:
+    """One window of a connection's end of day (services.reconcile_window)."""
+    connection = Connection.objects.filter(pk=connection_id, vendor=SquareProvider.key).first()
+    if connection is None or connection.status in (Connection.Status.DISCONNECTED, Connection.Status.PENDING):
+        return None
+    try:
+        return services.reconcile_window(connection=connection, start=dt.datetime.fromisoformat(start),
+                                         end=dt.datetime.fromisoformat(end))
+    except (RateLimited, VendorUnavailable) as exc:
+        raise self.retry(exc=exc, countdown=getattr(exc, "retry_after", 30) or 30)
+    except NeedsReauth:
+        return None

@@ -252,14 +252,28 @@ def test_reconciliation_beat_runs_on_the_batch_queue():
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("1", "0", "Africa/Lagos")
 
 
-def test_reconcile_task_covers_every_connected_account(sq, square_connection):
+def test_reconcile_task_sends_the_day_in_windows_to_the_batch_workers(sq, square_connection, monkeypatch):
+    import datetime as dt
+
     from django.utils import timezone
 
-    from integrations.pos.square.tasks import batch_reconcile_day
+    from integrations.pos.square import tasks
 
+    sent = []
+    # Observe the enqueue call itself; the broker is the real Redis in every other respect.
+    monkeypatch.setattr(tasks.reconcile_window, "apply_async", lambda kwargs=None, queue=None, **kw:
+                        sent.append((kwargs, queue)))
     sq.create_sale(order=vat_sale(), emit=False)
-    result = batch_reconcile_day.apply(kwargs={"day": timezone.localdate().isoformat()}).get()
-    assert result == {"completed": 1, "invoiced_now": 1}
+    sq.create_sale(random_sale=True, emit=False)
+    today = timezone.localdate()
+    assert tasks.batch_reconcile_day.apply(kwargs={"day": today.isoformat()}).get() == services.RECONCILE_WINDOWS
+    assert {queue for _, queue in sent} == {"batch"}
+    windows = [(dt.datetime.fromisoformat(k["start"]), dt.datetime.fromisoformat(k["end"])) for k, _ in sent]
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))  # back to back, the whole day
+    assert windows[0][0].date() == today and windows[-1][1] - windows[0][0] == dt.timedelta(days=1)
+    totals = [tasks.reconcile_window.apply(kwargs=k).get() for k, _ in sent]
+    assert sum(t["completed"] for t in totals) == sum(t["invoiced_now"] for t in totals) == 2
+    assert Transaction.objects.filter(connection=square_connection, invoice__isnull=False).count() == 2
 
 
 def test_a_sale_the_sweep_confirms_is_timed_from_its_webhook(sq, firs_merchant, firs_sandbox):
