@@ -34,12 +34,16 @@ def close_old_db_connections(sender=None, **kwargs):
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):
-    """Celery router: the queue for a task, from its dotted name."""
+    """Celery router: the queue for a task, from its dotted name. A `batch*`
+    task is batch work whatever its module (a POS end of day included: a
+    retry is routed by name again and must not land on pos_realtime)."""
     leaf = name.rsplit(".", 1)[-1]
+    if leaf.startswith("batch"):
+        return {"queue": "batch"}
     if name.startswith("integrations.pos."):
         return {"queue": "pos_realtime"}
     if leaf.startswith("sync") or ".sync" in name:
         return {"queue": "sync"}
-    if leaf.startswith("batch") or ".batch" in name:
+    if ".batch" in name:
         return {"queue": "batch"}
     return {"queue": "crm"}

@@ -15,6 +15,7 @@ from taxpoynt.ops.tasks import heartbeat
 
 @pytest.mark.parametrize("name, queue", [
     ("integrations.pos.square.tasks.process_webhook_event", "pos_realtime"),
+    ("integrations.pos.square.tasks.batch_reconcile_window", "batch"),
     ("integrations.crm.hubspot.tasks.process_webhook_event", "crm"),
     ("integrations.connections.tasks.sync_connection", "sync"),
     ("invoicing.tasks.batch_process_transactions", "batch"),

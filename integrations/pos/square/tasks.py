@@ -2,9 +2,9 @@
 
 Every task in this module lands on `pos_realtime` by its module
 (taxpoynt.celery.route_task) — a sale never waits behind a sync or a batch —
-except where a caller names another queue: the end-of-day reconciliation (its
-windows) and batch re-processing are sent to `batch` explicitly (beat entry /
-apply_async).
+except the `batch*` ones (the end-of-day reconciliation and its windows),
+which land on `batch` by name, as do the ones a caller sends there (batch
+re-processing).
 """
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def refresh_locations(self, connection_id: str):
 def batch_reconcile_day(self, day: str | None = None, connection_id: str | None = None) -> int:
     """End-of-day reconciliation (beat, on the batch queue) of one connection
     or every connected Square account: `day` (default yesterday, Lagos) cut
-    in services.RECONCILE_WINDOWS windows, each a `reconcile_window` task on
-    `batch`, so all the batch workers share a big day. Returns how many
+    in services.RECONCILE_WINDOWS windows, each a `batch_reconcile_window`
+    task on `batch`, so all the batch workers share a big day. Returns how many
     windows it sent."""
     from django.utils import timezone
 
@@ -59,14 +59,14 @@ def batch_reconcile_day(self, day: str | None = None, connection_id: str | None 
     sent = 0
     for connection in conns:
         for start, end in services.reconcile_windows(day=the_day):
-            reconcile_window.apply_async(kwargs={"connection_id": str(connection.pk), "start": start.isoformat(),
+            batch_reconcile_window.apply_async(kwargs={"connection_id": str(connection.pk), "start": start.isoformat(),
                                                  "end": end.isoformat()}, queue=services.BATCH_QUEUE)
             sent += 1
     return sent
 
 
 @shared_task(bind=True, max_retries=5, acks_late=True)
-def reconcile_window(self, connection_id: str, start: str, end: str) -> dict | None:
+def batch_reconcile_window(self, connection_id: str, start: str, end: str) -> dict | None:
     """One window of a connection's end of day (services.reconcile_window)."""
     connection = Connection.objects.filter(pk=connection_id, vendor=SquareProvider.key).first()
     if connection is None or connection.status in (Connection.Status.DISCONNECTED, Connection.Status.PENDING):

@@ -261,7 +261,7 @@ def test_reconcile_task_sends_the_day_in_windows_to_the_batch_workers(sq, square
 
     sent = []
     # Observe the enqueue call itself; the broker is the real Redis in every other respect.
-    monkeypatch.setattr(tasks.reconcile_window, "apply_async", lambda kwargs=None, queue=None, **kw:
+    monkeypatch.setattr(tasks.batch_reconcile_window, "apply_async", lambda kwargs=None, queue=None, **kw:
                         sent.append((kwargs, queue)))
     sq.create_sale(order=vat_sale(), emit=False)
     sq.create_sale(random_sale=True, emit=False)
@@ -271,7 +271,7 @@ def test_reconcile_task_sends_the_day_in_windows_to_the_batch_workers(sq, square
     windows = [(dt.datetime.fromisoformat(k["start"]), dt.datetime.fromisoformat(k["end"])) for k, _ in sent]
     assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))  # back to back, the whole day
     assert windows[0][0].date() == today and windows[-1][1] - windows[0][0] == dt.timedelta(days=1)
-    totals = [tasks.reconcile_window.apply(kwargs=k).get() for k, _ in sent]
+    totals = [tasks.batch_reconcile_window.apply(kwargs=k).get() for k, _ in sent]
     assert sum(t["completed"] for t in totals) == sum(t["invoiced_now"] for t in totals) == 2
     assert Transaction.objects.filter(connection=square_connection, invoice__isnull=False).count() == 2
 
