@@ -1,0 +1,49 @@
+"""taxpoynt/db.py on PostgreSQL: the lz4-compressed document columns, and
+list parameters sent in binary."""
+import uuid
+
+import pytest
+from django.db import connection
+
+from integrations.connections.models import Connection
+from integrations.connections.services import source_record_upsert
+from integrations.pos.models import Transaction
+
+pytestmark = pytest.mark.django_db
+
+LZ4_COLUMNS = {
+    ("connections_vendorexchange", "request_body"), ("connections_vendorexchange", "response_body"),
+    ("connections_webhookevent", "raw_body"), ("invoicing_invoice", "canonical"), ("invoicing_invoice", "ubl_xml"),
+    ("invoicing_invoice", "firs_json"), ("invoicing_submission", "signed_payload"),
+    ("invoicing_submissionattempt", "request_body"), ("invoicing_submissionattempt", "response_body"),
+    ("pos_transaction", "raw"),
+}
+
+
+def test_the_documents_written_once_a_sale_are_compressed_with_lz4(make_org):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attrelid::regclass::text, attname FROM pg_attribute WHERE attcompression = 'l'")
+        assert set(cursor.fetchall()) == LZ4_COLUMNS
+    org = make_org()
+    conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                     external_account_id="ML-LZ4")
+    order = {"line_items": [{"uid": f"li-{i}", "name": "Jollof rice", "note": "x" * 40} for i in range(200)]}
+    row = source_record_upsert(Transaction, connection=conn, external_id="ORDER-LZ4", values={
+        "organization_id": org.pk, "status": "completed", "occurred_at": "2026-12-04T10:00:00Z", "raw": order})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_column_compression(raw) FROM pos_transaction WHERE id = %s", [row.pk])
+        assert cursor.fetchone() == ("lz4",)
+    assert Transaction.objects.get(pk=row.pk).raw == order
+
+
+def test_list_parameters_travel_in_binary_and_mean_the_same():
+    with connection.cursor() as cursor:
+        ids = [uuid.uuid4(), uuid.uuid4()]
+        cursor.execute("SELECT %s::uuid[], %s = ANY(%s), %s = ANY(%s), %s", [
+            ids, "a", ["a", 'b"c'], "z", [], ['quote " and \\ backslash', None]])
+        assert cursor.fetchone() == (ids, True, False, ['quote " and \\ backslash', None])
+        # The adapter a new connection was given: binary, not psycopg's default text format.
+        from psycopg.adapt import PyFormat
+
+        dumper = connection.connection.adapters.get_dumper(list, PyFormat.AUTO)
+        assert dumper.__name__ == "ListBinaryDumper"
