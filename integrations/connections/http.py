@@ -65,6 +65,15 @@ def _secret_key(key: str) -> bool:
     return bool(SECRET_KEYS.search(key))
 
 
+def mask(value: Any) -> Any:
+    """A copy of a JSON-like value with every secret-looking key's value masked."""
+    if isinstance(value, dict):
+        return {k: ("***" if isinstance(k, str) and v and _secret_key(k) else mask(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
 class _Enough(Exception):
     pass
 
@@ -120,7 +129,12 @@ def _body_text(content: bytes | None, content_type: str = "") -> str:
         return ""
     try:
         if "json" in content_type or content[:1] in (b"{", b"["):
-            return masked_json_prefix(json.loads(content))
+            document = json.loads(content)
+            # A body the record keeps whole is masked and encoded whole (C
+            # json); a larger one (a page of orders) only as far as it is kept.
+            if len(content) <= MAX_LOGGED_BODY:
+                return json.dumps(mask(document))[:MAX_LOGGED_BODY]
+            return masked_json_prefix(document)
         if "x-www-form-urlencoded" in content_type:
             from urllib.parse import parse_qsl, urlencode
 

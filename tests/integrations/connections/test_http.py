@@ -98,3 +98,9 @@ def test_the_logged_body_is_the_masked_json_cut_at_the_limit(limit):
     assert len(expected) > 60_000
     assert http.masked_json_prefix(page, limit) == expected[:limit]
     assert "tok-" not in http.masked_json_prefix(page, 200_000)
+    assert json.dumps(http.mask(page)) == expected
+    # The recorder keeps the same text whichever way a body's size sends it.
+    small = {"orders": page["orders"][:2], "code": "auth-code"}
+    for document in (small, page):
+        content = json.dumps(document).encode()
+        assert http._body_text(content, "application/json") == json.dumps(_masked(document))[:http.MAX_LOGGED_BODY]
