@@ -29,12 +29,7 @@ Ends with one JSON line.
 import argparse
 import datetime as dt
 import json
-import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -42,8 +37,8 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Ports, settings and django.setup() (see square_stack's docstring).
-from square_stack import (celery_worker, cpu_by_process, cpu_share, seed_sales, square_merchant,  # noqa: E402
-                          start_sandboxes)
+from square_stack import (celery_worker, cpu_by_process, cpu_share, print_cpu, running_stack, seed_sales,  # noqa: E402
+                          square_merchant, start_sandboxes)
 
 from django.db.models import Count  # noqa: E402
 
@@ -63,13 +58,7 @@ def main():
                         help="after invoicing, max wait for every invoice's FIRS confirmation (0: don't wait)")
     args = parser.parse_args()
 
-    metrics_dir = tempfile.mkdtemp(prefix="eodbench-metrics-")
-    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
-    from taxpoynt.celery import app
-
-    app.control.purge()
-    procs = []
-    try:
+    with running_stack(metrics_prefix="eodbench-metrics-") as (env, procs):
         procs.append(start_sandboxes(env))
         org, conn = square_merchant()
         day = dt.datetime.now(LAGOS).date() - dt.timedelta(days=1)
@@ -119,16 +108,6 @@ def main():
                       .annotate(n=Count("id")).values_list("state", "n"))
         queues = dict(Submission.objects.filter(invoice__organization=org).values_list("queue")
                       .annotate(n=Count("id")).values_list("queue", "n"))
-    finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        app.control.purge()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
 
     figures = {
         "sales": args.sales, "batch_workers": args.workers_c, "day": day.isoformat(),
@@ -144,7 +123,7 @@ def main():
     print(f"{args.sales} sales → invoices in {figures['invoiced_seconds']} s ({figures['invoices_per_s']}/s); "
           f"exactly one invoice: {figures['sales_with_exactly_one_invoice']}, more than one: "
           f"{figures['sales_with_more_than_one_invoice']}; submissions {states} on {queues}")
-    print("  CPU while invoicing (% of one core): " + ", ".join(f"{k} {v}" for k, v in cpu_invoicing.items()))
+    print_cpu("invoicing", cpu_invoicing)
     print(json.dumps(figures))
 
 

@@ -35,12 +35,8 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -51,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Ports, settings and django.setup() (see square_stack's docstring).
 from square_stack import (ROOT, SIGNATURE_KEY, WEB, WEB_PORT, celery_worker, cpu_by_process,  # noqa: E402
-                          cpu_share, pct, seed_sales, square_merchant, start_sandboxes, wait_http)
+                          cpu_share, pct, print_cpu, running_stack, seed_sales, square_merchant,
+                          start_sandboxes, wait_http)
 
 import django  # noqa: E402
 
@@ -189,15 +186,9 @@ def main():
                         help="run the worker at this niceness so acknowledgements win the CPU")
     args = parser.parse_args()
 
-    procs = []
     # Web and workers in prometheus_client's multiprocess mode, as deployed
     # (docs/deployment.md): every metric write lands in a shared file.
-    metrics_dir = tempfile.mkdtemp(prefix="posbench-metrics-")
-    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
-    from taxpoynt.celery import app
-
-    app.control.purge()
-    try:
+    with running_stack(metrics_prefix="posbench-metrics-") as (env, procs):
         procs.append(start_sandboxes(env, firs_latency_ms=args.firs_latency_ms))
         warmup = 30
         org, conn, orders = setup(int(args.rate * args.seconds) + warmup)
@@ -258,16 +249,6 @@ def main():
                                                     received_at__gte=dt.datetime.fromtimestamp(
                                                         min(r["sent"] for r in ingest) - 1, dt.timezone.utc)).count()
         ingest_ack = sorted(r["ack_ms"] for r in ok)
-    finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        app.control.purge()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
 
     figures = {
         "seconds": args.seconds, "rate": args.rate, "firs_latency_ms": args.firs_latency_ms,
@@ -300,11 +281,11 @@ def main():
           f"webhook, {figures['confirmed_per_s']} confirmed/s)")
     print(f"  every accepted event → exactly one invoice: {exactly_one}/{len(accepted_ids)}; "
           f"submission states {states}")
-    print("  CPU while sending (% of one core): " + ", ".join(f"{k} {v}" for k, v in cpu_phase1.items()))
+    print_cpu("sending", cpu_phase1)
     print(f"phase 2: max ingest {figures['ingest_per_s']} webhooks/s with {args.ingest_clients} clients; "
           f"accepted {len(ok)}, stored {stored_ingest}, lost {figures['ingest_lost']}; ack p50 "
           f"{figures['ingest_ack_p50_ms']} ms, p99 {figures['ingest_ack_p99_ms']} ms")
-    print("  CPU while ingesting (% of one core): " + ", ".join(f"{k} {v}" for k, v in cpu_phase2.items()))
+    print_cpu("ingesting", cpu_phase2)
     print(json.dumps(figures))
 
 

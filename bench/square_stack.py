@@ -3,17 +3,21 @@
 Importing this module picks free ports for the FIRS sandbox, the Square
 sandbox and the web server, points the settings at them (before Django is
 set up) and sets Django up; `bench/pos_realtime.py` and `bench/pos_eod.py`
-then start the processes they measure. Also: the CPU sampler by process
+then start the processes they measure inside `running_stack()`. Also: the CPU sampler by process
 class, percentiles, and `square_merchant()` (a FIRS-registered organization
 with a Square connection holding a real sandbox token).
 """
+import contextlib
 import datetime as dt
 import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -88,6 +92,10 @@ def cpu_share(before, after, seconds) -> dict[str, float]:
     return dict(sorted(share.items(), key=lambda kv: -kv[1]))
 
 
+def print_cpu(during: str, share: dict[str, float]) -> None:
+    print(f"  CPU while {during} (% of one core): " + ", ".join(f"{k} {v}" for k, v in share.items()))
+
+
 def wait_http(url, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -145,3 +153,29 @@ def seed_sales(*, count: int, start: dt.datetime, end: dt.datetime) -> None:
     """`count` completed sales in the Square sandbox between start and end (no webhooks)."""
     httpx.post(SQUARE + "/_sandbox/sales/history", timeout=3600, json={
         "count": count, "start_at": start.isoformat(), "end_at": end.isoformat()}).raise_for_status()
+
+
+@contextlib.contextmanager
+def running_stack(*, metrics_prefix: str):
+    """(env, procs) for a bench: `env` gives its processes one temporary
+    prometheus multiprocess directory (as deployed, docs/deployment.md);
+    every process appended to `procs` is stopped at the end (TERM, then
+    KILL after 20 s), the broker's queues are purged before and after, and
+    the directory is removed."""
+    from taxpoynt.celery import app
+
+    metrics_dir = tempfile.mkdtemp(prefix=metrics_prefix)
+    procs: list[subprocess.Popen] = []
+    app.control.purge()
+    try:
+        yield dict(os.environ, PROMETHEUS_MULTIPROC_DIR=metrics_dir), procs
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        app.control.purge()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
