@@ -460,7 +460,8 @@ def submission_process_claimed(*, token, submission_id=None, submission=None) ->
         logger.warning("lease on submission %s lost; another worker continues it", sub.pk)
         return None
     finally:
-        submission_release(submission_id=sub.pk, token=token)
+        if sub.lease_token == token:  # not already ended by the last transition
+            submission_release(submission_id=sub.pk, token=token)
     sub.lease_token = sub.locked_until = None
     return sub
 

@@ -114,7 +114,7 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
     lease still holds; the lease is renewed by the same write). Otherwise
     SubmissionChanged is raised and nothing is written, so a worker never
     overwrites an admin's retry or cancel, and no row lock is needed around
-    a FIRS call.
+    a FIRS call. A move out of the live states also ends the lease.
 
     A stay with blocking level warning counts an attempt and schedules the
     next one with backoff; past MAX_ATTEMPTS it moves to dead instead.
@@ -158,8 +158,12 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
               "next_attempt_at": next_attempt_at, "resume_state": resume_state, "updated_at": now}
     if exchange is not None:
         fields["last_exchange_at"] = now
-    if lease_token is not None:
+    if lease_token is not None and to_state in LIVE_STATES:
         fields["locked_until"] = now + timedelta(seconds=setting("LEASE_SECONDS"))
+    elif lease_token is not None:
+        # No step follows a stopped state: the run's lease ends with this
+        # write, not with a release statement after it.
+        fields["lease_token"] = fields["locked_until"] = None
     attempt = SubmissionAttempt(
         submission=submission,
         step=step,

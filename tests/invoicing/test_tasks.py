@@ -180,3 +180,28 @@ def test_real_worker_runs_the_pipeline_on_the_submissions_queue(firs, firs_org, 
     finally:
         worker.terminate()
         worker.wait(timeout=15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_ends_its_lease_in_its_last_transition(firs, firs_org, make_canonical):  # noqa: F811
+    from django.test.utils import CaptureQueriesContext
+
+    sub = create(firs_org, make_canonical()).submissions.get()
+    with CaptureQueriesContext(connection) as queries:
+        services.submission_process(submission_id=sub.pk)
+    sub.refresh_from_db()
+    assert sub.state == S.CONFIRMED and sub.lease_token is None and sub.locked_until is None
+    # The move to confirmed cleared the lease: no separate release statement followed it.
+    releases = [q["sql"] for q in queries.captured_queries
+                if q["sql"].startswith('UPDATE "invoicing_submission" SET "lease_token" = NULL')]
+    assert releases == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_stops_in_a_live_state_gives_its_lease_back(firs, firs_org, make_canonical):  # noqa: F811
+    firs.app.sandbox.set_fault("sign", "503")
+    sub = create(firs_org, make_canonical()).submissions.get()
+    services.submission_process(submission_id=sub.pk)
+    sub.refresh_from_db()
+    assert sub.state == S.VALIDATED and sub.next_attempt_at is not None  # backing off
+    assert sub.lease_token is None and sub.locked_until is None
