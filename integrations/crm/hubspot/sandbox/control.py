@@ -56,6 +56,10 @@ class Sandbox:
     def portal_id(self) -> int:
         return self.store.portal_id
 
+    def close(self):
+        """Stop the webhook sender and close its connections (a stopped sandbox's last duty)."""
+        self.webhooks.close()
+
     # configuration ---------------------------------------------------------
     def reset(self) -> dict:
         """Back to an empty portal: CRM data, tokens, codes, faults, deliveries; app config and

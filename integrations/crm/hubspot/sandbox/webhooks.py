@@ -67,6 +67,7 @@ class WebhookSender:
         self._event_ids = itertools.count(1000000001)
         self._thread = None
         self._client = None
+        self._closed = False
         self.in_flight = 0  # not reset: a send may be under way across reset()
         self.reset()
 
@@ -109,6 +110,16 @@ class WebhookSender:
                 self.cond.wait(min(left, 0.05))
             return True
 
+    def close(self, timeout: float = 5.0):
+        """Stop sending and close the keep-alive connections: a receiver's
+        request thread (and whatever it holds, a database connection) is not
+        kept waiting for a next request that never comes."""
+        with self.cond:
+            self._closed = True
+            self.cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def log(self) -> list[dict]:
         with self.cond:
             return [d.as_dict() for d in sorted(self.deliveries.values(), key=lambda d: d.id)]
@@ -116,11 +127,19 @@ class WebhookSender:
     # worker -------------------------------------------------------------
     def _run(self):
         self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        try:
+            self._send_until_closed()
+        finally:
+            self._client.close()
+
+    def _send_until_closed(self):
         while True:
             with self.cond:
-                while not self.queue or self.queue[0][0] > time.monotonic():
+                while not self._closed and (not self.queue or self.queue[0][0] > time.monotonic()):
                     wait = None if not self.queue else self.queue[0][0] - time.monotonic()
                     self.cond.wait(wait if wait is None else max(wait, 0.001))
+                if self._closed:
+                    return
                 _, _, delivery = heapq.heappop(self.queue)
                 if self.deliveries.get(delivery.id) is not delivery:
                     continue  # reset happened meanwhile

@@ -18,6 +18,7 @@ def hubspot_sandbox(settings):
     settings.VENDORS = {**settings.VENDORS, "hubspot": {**vendor, "base_url": running.url}}
     yield running
     running.app.sandbox.webhooks.reset()
+    running.app.sandbox.close()
     running.stop()
 
 

@@ -28,6 +28,7 @@ SCOPES = "crm.objects.deals.read crm.objects.deals.write crm.objects.line_items.
 def hs():
     running = sandboxing.start("hubspot", port=0, redirect_uris=[REDIRECT], time_factor=0.001)
     yield running
+    running.app.sandbox.close()
     running.stop()
 
 
