@@ -282,7 +282,6 @@ def invoices_create_from_canonicals(*, organization, canonicals: list[CanonicalI
             subs = Submission.objects.bulk_create([Submission(invoice=d.invoice, queue=queue)
                                                    for d in mine.values()])
             for d, submission in zip(mine.values(), subs):
-                d.invoice._state.adding = False
                 if d.violations:
                     _reject_locally(submission, d.violations)
                 else:

@@ -69,8 +69,12 @@ def insert_parts(instance) -> tuple[str, str, list]:
     SQL, each value prepared as Model.save() would (defaults, auto_now_add)."""
     fields = instance._meta.concrete_fields
     quote = connection.ops.quote_name
-    return (", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields)),
-            [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields])
+    return (", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields)), insert_values(instance))
+
+
+def insert_values(instance) -> list:
+    """The values of `insert_parts`, alone: the further rows of a multi-row INSERT."""
+    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in instance._meta.concrete_fields]
 
 
 def mark_saved(instance):

@@ -13,7 +13,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.audit.services import audit_log_record, snapshot
-from taxpoynt.db import insert_parts, mark_saved, update_one_skip_locked
+from taxpoynt.db import insert_parts, insert_values, mark_saved, update_one_skip_locked
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, WebhookEvent
@@ -234,8 +234,8 @@ def source_records_upsert(model, *, connection: Connection, rows: list[tuple[str
     if not records:
         return []
     quote = db_connection.ops.quote_name
-    columns, placeholders, _ = insert_parts(records[0])
-    params = [value for record in records for value in insert_parts(record)[2]]
+    columns, placeholders, params = insert_parts(records[0])
+    params += [value for record in records[1:] for value in insert_values(record)]
     updated = [model._meta.get_field(name).column for name in [*rows[0][1], "updated_at"]]
     with db_connection.cursor() as cursor:
         cursor.execute(
