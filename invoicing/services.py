@@ -245,7 +245,8 @@ SUBMISSIONS_PER_TASK = 50
 
 
 def invoices_create_from_canonicals(*, organization, canonicals: list[CanonicalInvoice], connection=None,
-                                    queue: str = "batch") -> list[Invoice]:
+                                    queue: str = "batch", lease_token: uuid.UUID | None = None,
+                                    source_received_at: list | None = None) -> list[Invoice]:
     """The bulk twin of `invoice_create_from_canonical` for a page of a batch
     (an end-of-day reconciliation, a historical import): the same checks,
     totals and rows, written with one INSERT per table for the page instead
@@ -254,7 +255,12 @@ def invoices_create_from_canonicals(*, organization, canonicals: list[CanonicalI
     source like the single one: returns each canonical's invoice, in order,
     the existing one where there was one (also one a concurrent writer made
     meanwhile: its row stands and ours is dropped). Invoices (not credit
-    notes: those need their original's IRN, one at a time)."""
+    notes: those need their original's IRN, one at a time).
+
+    With `lease_token` (live sales taken a few at a time) the new
+    submissions are created leased to the caller and left on their invoices
+    as `invoice.leased_submission`, as `invoice_create_from_canonical` does;
+    `source_received_at` then gives each canonical's webhook receipt."""
     if any(c.kind == CREDIT_NOTE for c in canonicals):
         raise ValueError("credit notes are created one at a time (invoice_create_from_canonical)")
 
@@ -263,11 +269,14 @@ def invoices_create_from_canonicals(*, organization, canonicals: list[CanonicalI
         return {(i.source_system, i.source_type, i.source_id): i for i in found}
 
     keys = [(c.source.system, c.source.type, c.source.id) for c in canonicals]
+    received = dict(zip(keys, source_received_at or []))
     by_key = existing_for([c.source for c in canonicals])
     drafts = {}
     for k, canonical in zip(keys, canonicals):
         if k not in by_key and k not in drafts:
             drafts[k] = _draft(organization=organization, canonical=canonical, connection=connection)
+    leased = {"lease_token": lease_token, "locked_until": timezone.now() + datetime.timedelta(
+        seconds=submissions.setting("CREATION_LEASE_SECONDS"))} if lease_token else {}
     if drafts:
         new_ids = []
         with transaction.atomic():
@@ -279,17 +288,22 @@ def invoices_create_from_canonicals(*, organization, canonicals: list[CanonicalI
             lost = [k for k, d in drafts.items() if d.invoice.pk not in ours]
             mine = {k: d for k, d in drafts.items() if d.invoice.pk in ours}
             InvoiceLine.objects.bulk_create([line for d in mine.values() for line in d.lines])
-            subs = Submission.objects.bulk_create([Submission(invoice=d.invoice, queue=queue)
-                                                   for d in mine.values()])
+            subs = Submission.objects.bulk_create([
+                Submission(invoice=d.invoice, queue=queue, source_received_at=received.get(k),
+                           **(leased if not d.violations else {}))
+                for k, d in mine.items()])
             for d, submission in zip(mine.values(), subs):
                 if d.violations:
                     _reject_locally(submission, d.violations)
+                elif leased:
+                    d.invoice.leased_submission = submission
                 else:
                     new_ids.append(str(submission.pk))
             by_key.update({k: d.invoice for k, d in mine.items()})
             if lost:
                 by_key.update(existing_for([SourceRef(*k) for k in lost]))
-            transaction.on_commit(lambda: _enqueue_many(submission_ids=new_ids, queue=queue))
+            if new_ids:
+                transaction.on_commit(lambda: _enqueue_many(submission_ids=new_ids, queue=queue))
     return [by_key[k] for k in keys]
 
 

@@ -101,12 +101,20 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The claim's lease: a task processing the event holds it until then. A
+    # task whose message finds the event claimed (a backlog taken several
+    # events at a time, services.webhook_events_claim_backlog) skips it; a
+    # claim whose worker died runs out and the beat sweep hands it over again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["vendor", "event_id"], name="uniq_webhook_vendor_event")]
         indexes = [
             models.Index(fields=["organization", "-received_at"], name="wh_org_received"),
             models.Index(fields=["status", "received_at"], name="wh_status_received"),
+            # A connection's backlog, oldest first (the batch claim); only the waiting rows.
+            models.Index(fields=["connection", "received_at"], name="wh_conn_waiting",
+                         condition=models.Q(status="received")),
         ]
 
     def __str__(self):

@@ -73,6 +73,11 @@ class Provider:
     sync_interval_seconds: ClassVar[int] = 900
     # The vendor object kinds a field map may read from, e.g. ("deal", "company").
     field_map_sources: ClassVar[tuple[str, ...]] = ()
+    # A backlog of live events of these types is taken up to this many at a
+    # time by one task run (the vendor's `process_many`, its bulk paths:
+    # connections.tasks.webhook_event_run). 1: always one at a time.
+    webhook_batch_event_types: ClassVar[tuple[str, ...]] = ()
+    webhook_batch_size: ClassVar[int] = 1
 
     # --- settings -------------------------------------------------------------
     @classmethod

@@ -8,6 +8,7 @@ import json
 import logging
 
 from django.db import connection as db_connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -162,7 +163,8 @@ def webhook_event_replay(*, event: WebhookEvent, actor=None, source=AuditLog.Sou
     before = snapshot(locked)
     locked.status = WebhookEvent.Status.RECEIVED
     locked.error = ""
-    locked.save(update_fields=["status", "error"])
+    locked.claimed_until = None
+    locked.save(update_fields=["status", "error", "claimed_until"])
     if actor is not None:
         audit_log_record(actor=actor, source=source, action="replay", instance=locked, before=before,
                          after=snapshot(locked))
@@ -170,15 +172,64 @@ def webhook_event_replay(*, event: WebhookEvent, actor=None, source=AuditLog.Sou
     return locked
 
 
+# How long a task's claim on an event lasts (the sweep, every 5 minutes,
+# hands over an event whose claim ran out: its worker died).
+EVENT_CLAIM_SECONDS = 5 * 60
+_DONE = [WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]
+
+
 def webhook_event_claim(*, event_id) -> WebhookEvent | None:
     """Take one stored event for processing (SKIP LOCKED: two workers never
-    process the same event at once). Returns None when taken or done. One
-    statement marks it; one read brings it with its connection and org."""
-    if not update_one_skip_locked(WebhookEvent, event_id, set_sql="status = %s, attempts = attempts + 1",
-                                  set_params=[WebhookEvent.Status.PROCESSING], where_sql="status <> ALL(%s)",
-                                  where_params=[[WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]]):
+    process the same event at once) under a claim lease (`claimed_until`).
+    Returns None when it is done, or claimed by another task (taken with a
+    backlog batch, or being processed). One statement marks it; one read
+    brings it with its connection and org."""
+    if not update_one_skip_locked(
+            WebhookEvent, event_id,
+            set_sql="status = %s, attempts = attempts + 1, claimed_until = now() + %s * interval '1 second'",
+            set_params=[WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS],
+            where_sql="status <> ALL(%s) AND (claimed_until IS NULL OR claimed_until < now())",
+            where_params=[_DONE]):
         return None
     return WebhookEvent.objects.select_related("connection", "connection__organization").get(pk=event_id)
+
+
+def webhook_events_claim_backlog(*, event: WebhookEvent, event_types, limit: int,
+                                 waited_seconds: float) -> list[WebhookEvent]:
+    """Up to `limit` more events of `event`'s connection, of `event_types`,
+    that have waited for a task at least `waited_seconds` (a backlog), oldest
+    first, claimed in one statement (SKIP LOCKED, the same lease as
+    `webhook_event_claim`); each comes with `event`'s connection. Their own
+    tasks find them claimed and skip them."""
+    if limit <= 0 or event.connection_id is None:
+        return []
+    table = WebhookEvent._meta.db_table
+    # raw(): the RETURNING rows become events through the fields' own converters.
+    events = list(WebhookEvent.objects.raw(
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, "
+        f"claimed_until = now() + %s * interval '1 second' WHERE id IN ("
+        f"SELECT id FROM {table} WHERE connection_id = %s AND status = %s AND vendor = %s "
+        f"AND event_type = ANY(%s) AND received_at <= now() - %s * interval '1 second' "
+        f"AND (claimed_until IS NULL OR claimed_until < now()) AND id <> %s "
+        f"ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *",
+        [WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS, event.connection_id,
+         WebhookEvent.Status.RECEIVED, event.vendor, list(event_types), waited_seconds, event.pk, limit]))
+    for other in events:
+        other.connection = event.connection
+    return sorted(events, key=lambda e: e.received_at)
+
+
+def webhook_events_release(*, events: list[WebhookEvent]) -> None:
+    """Give claimed events back, each handed to a task of its own again
+    (their own tasks may have come and gone while they were claimed)."""
+    from .webhooks import enqueue_webhook_event
+
+    if not events:
+        return
+    WebhookEvent.objects.filter(pk__in=[e.pk for e in events]).update(
+        status=WebhookEvent.Status.RECEIVED, claimed_until=None)
+    for event in events:
+        enqueue_webhook_event(provider=get_provider(event.vendor), event_id=event.pk)
 
 
 # An event still unclaimed this long after it was stored lost its publish.
@@ -198,9 +249,11 @@ def webhook_events_requeue_unclaimed(*, older_than_seconds: float = UNCLAIMED_EV
     idempotent and the second task finds it done."""
     from .webhooks import enqueue_webhook_event
 
-    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
-    stale = list(WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED, attempts=0,
-                                             received_at__lt=cutoff)
+    now = timezone.now()
+    cutoff = now - datetime.timedelta(seconds=older_than_seconds)
+    never_taken = Q(status=WebhookEvent.Status.RECEIVED, attempts=0, received_at__lt=cutoff)
+    claim_ran_out = Q(status=WebhookEvent.Status.PROCESSING, claimed_until__lt=now)
+    stale = list(WebhookEvent.objects.filter(never_taken | claim_ran_out)
                  .order_by("received_at").values_list("pk", "vendor")[:limit])
     for event_id, vendor in stale:
         enqueue_webhook_event(provider=get_provider(vendor), event_id=event_id)
@@ -210,7 +263,21 @@ def webhook_events_requeue_unclaimed(*, older_than_seconds: float = UNCLAIMED_EV
 
 
 def webhook_event_finish(*, event: WebhookEvent, status: str, error: str = "") -> None:
-    WebhookEvent.objects.filter(pk=event.pk).update(status=status, error=error[:2000], processed_at=timezone.now())
+    """Record a run's outcome; the claim ends."""
+    webhook_events_finish(outcomes={event.pk: (status, error)})
+
+
+def webhook_events_finish(*, outcomes: dict) -> None:
+    """Record the outcomes ({event id: (status, error)}) of a run, in one statement."""
+    if not outcomes:
+        return
+    ids, statuses, errors = zip(*((pk, status, error[:2000]) for pk, (status, error) in outcomes.items()))
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {WebhookEvent._meta.db_table} AS e SET status = o.status, error = o.error, "
+            f"processed_at = now(), claimed_until = NULL "
+            f"FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS o (id, status, error) WHERE e.id = o.id",
+            [list(ids), list(statuses), list(errors)])
 
 
 def source_record_upsert(model, *, connection: Connection, external_id: str, values: dict):

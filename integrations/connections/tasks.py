@@ -9,7 +9,9 @@ from celery import shared_task
 from .http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
 from .models import WebhookEvent
 from .oauth import NeedsReauth, connection_expire_token
-from .services import webhook_event_claim, webhook_event_finish, webhook_events_requeue_unclaimed
+from .registry import get_provider
+from .services import (webhook_event_claim, webhook_event_finish, webhook_events_claim_backlog,
+                       webhook_events_finish, webhook_events_release, webhook_events_requeue_unclaimed)
 from .sync import DELTA, sync_record_failure, sync_run
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,14 @@ def sync_connection(self, connection_id: str, mode: str = DELTA):
             "skipped": result.skipped}
 
 
-def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=()) -> str:
+# An event that has waited this long for a task is part of a backlog: the
+# provider's batch (webhook_batch_size) is then taken in one run. Below it a
+# task finds at most the events arriving with its own, and each sale keeps
+# the latency of running alone.
+BACKLOG_WAITED_SECONDS = 0.2
+
+
+def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=(), process_many=None) -> str:
     """The body of every vendor's `process_webhook_event` task (the task itself
     stays in the vendor's module, which decides its queue): claim the stored
     event, run the vendor's `process(event=...)`, record the outcome.
@@ -49,10 +58,21 @@ def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=()) 
     Rate limits wait as told; an unavailable vendor (or a `retry_on` error)
     backs off exponentially until the task's max_retries, then fails; a token
     refused before its expiry is refreshed on a retry; a dead grant, a missing
-    object or a `fail_on` error fails the event for support to replay."""
+    object or a `fail_on` error fails the event for support to replay.
+
+    With `process_many(events=...)` ({event id: (status, error)}) and a
+    backlog (events of the provider's `webhook_batch_event_types` on the same
+    connection that have waited BACKLOG_WAITED_SECONDS), the run takes up to
+    `webhook_batch_size` of them at once: one claim, the vendor's bulk path,
+    one write of the outcomes. Should that fail, the others are given back,
+    each to a task of its own, and this event takes the one-at-a-time path."""
     event = webhook_event_claim(event_id=event_id)
     if event is None:
         return "skipped"
+    if process_many is not None:
+        outcome = _run_with_backlog(event=event, process_many=process_many)
+        if outcome is not None:
+            return outcome
     received, failed = WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED
     try:
         outcome = process(event=event)
@@ -78,6 +98,27 @@ def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=()) 
         raise
     webhook_event_finish(event=event, status=outcome)
     return outcome
+
+
+def _run_with_backlog(*, event: WebhookEvent, process_many) -> str | None:
+    """`event` and its connection's backlog through `process_many`; this
+    event's status, or None when there was no backlog or the batch failed."""
+    provider = get_provider(event.vendor)
+    if provider.webhook_batch_size <= 1 or event.event_type not in provider.webhook_batch_event_types:
+        return None
+    others = webhook_events_claim_backlog(event=event, event_types=provider.webhook_batch_event_types,
+                                          limit=provider.webhook_batch_size - 1,
+                                          waited_seconds=BACKLOG_WAITED_SECONDS)
+    if not others:
+        return None
+    try:
+        outcomes = process_many(events=[event, *others])
+    except Exception:  # noqa: BLE001 - each event is run alone again, with its own retries
+        logger.warning("a %s webhook batch failed; its events run one at a time", event.vendor, exc_info=True)
+        webhook_events_release(events=others)
+        return None
+    webhook_events_finish(outcomes=outcomes)
+    return outcomes[event.pk][0]
 
 
 @shared_task(ignore_result=True)

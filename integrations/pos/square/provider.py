@@ -45,6 +45,10 @@ class SquareProvider(Provider):
     field_map_sources = ("customer",)
     # The events TaxPoynt acts on (the subscription to create in Square).
     webhook_event_types = ("order.updated", "payment.updated", "refund.updated")
+    # A backlog of sales (under a burst) is taken ten at a time: one
+    # BatchRetrieveOrders and the bulk invoice path (services.webhook_events_process).
+    webhook_batch_event_types = ("order.updated", "payment.updated")
+    webhook_batch_size = 10
 
     @classmethod
     def account_from_oauth(cls, *, token: TokenSet, profile: dict) -> dict:

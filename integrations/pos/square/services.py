@@ -198,20 +198,25 @@ def order_ingest(*, connection: Connection, order: dict, client: SquareClient | 
 
 
 def orders_ingest(*, connection: Connection, orders: list[dict], client: SquareClient | None = None,
-                  queue: str = BATCH_QUEUE) -> dict:
+                  queue: str = BATCH_QUEUE, lease_token=None, received_at: dict | None = None) -> dict:
     """A page of Square orders at once, the batch path (end-of-day
-    reconciliation, historical import): the same mirror and
-    invoices as `order_ingest`, in a handful of statements a page (one
-    upsert of the Transactions, `invoices_create_from_canonicals`, one
+    reconciliation, historical import, a backlog of live sales): the same
+    mirror and invoices as `order_ingest`, in a handful of statements a page
+    (one upsert of the Transactions, `invoices_create_from_canonicals`, one
     update of their links) instead of about nine an order, in one
-    transaction. A sale that cannot be mapped is counted, logged and left
-    un-invoiced; the rest of the page goes on. Counts per outcome.
+    transaction. A sale that cannot be mapped is counted, logged (its
+    message under "errors", by order id) and left un-invoiced; the rest of
+    the page goes on. Counts per outcome, and the new "invoices" in order;
+    with `lease_token` their submissions are leased to the caller (see
+    `invoices_create_from_canonicals`).
 
-    Not for live sales: the page's Transaction rows stay locked until its
-    transaction commits, and a webhook for one of them would wait for it."""
+    The page's Transaction rows stay locked until its transaction commits,
+    so a webhook for one of them waits for it: live sales come here only as
+    a small backlog batch (webhook_events_process), never a sync's page."""
     from invoicing.services import invoices_create_from_canonicals
 
-    out = {"orders": len(orders), "invoiced": 0, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0}
+    out = {"orders": len(orders), "invoiced": 0, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0,
+           "errors": {}}
     locations = {row.external_id: row for row in Location.objects.filter(connection=connection)}
     for location_id in {o.get("location_id") for o in orders} - set(locations):
         locations[location_id] = _location(connection, location_id, client)
@@ -228,20 +233,23 @@ def orders_ingest(*, connection: Connection, orders: list[dict], client: SquareC
                 canonical = _sale_canonical(connection=connection, txn=txn)
             except ApplicationError as exc:
                 out["unmappable"] += 1
+                out["errors"][txn.external_id] = exc.message
                 logger.warning("square order not invoiced", extra={"order": txn.external_id, "error": exc.message})
                 continue
             if canonical is None:
                 out["not_invoiceable"] += 1
             else:
                 todo.append((txn, canonical))
-        invoices = invoices_create_from_canonicals(organization=connection.organization,
-                                                   canonicals=[c for _, c in todo], connection=connection,
-                                                   queue=queue)
+        invoices = invoices_create_from_canonicals(
+            organization=connection.organization, canonicals=[c for _, c in todo], connection=connection,
+            queue=queue, lease_token=lease_token,
+            source_received_at=[(received_at or {}).get(txn.external_id) for txn, _ in todo])
         for (txn, _), invoice in zip(todo, invoices):
             txn.invoice = invoice
             metrics.pos_transaction_total.labels(vendor=VENDOR, outcome=_invoiced_outcome(invoice)).inc()
         source_records_link_invoices(Transaction, links=[(txn.pk, txn.invoice_id) for txn, _ in todo])
         out["invoiced"] = len(todo)
+    out["invoices"] = [txn.invoice for txn, _ in todo]
     return out
 
 
@@ -340,6 +348,55 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
             refund_ingest(connection=connection, refund=refund, client=client)
         return WebhookEvent.Status.PROCESSED
     return WebhookEvent.Status.IGNORED
+
+
+def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
+    """A backlog of one connection's order/payment events at once
+    (connections.tasks.webhook_event_run takes it when sales wait for the
+    workers): one read of which sales are already invoiced, one Square
+    BatchRetrieveOrders, `orders_ingest` with the new submissions leased to
+    this run, then each submission run here, oldest sale first. The same
+    outcomes as `webhook_event_process` one at a time: {event id: (status,
+    error)}; twin events of one sale share its outcome."""
+    processed, ignored, failed = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED,
+                                  WebhookEvent.Status.FAILED)
+    connection = events[0].connection
+    if connection is None or connection.status in (Connection.Status.DISCONNECTED, Connection.Status.PENDING) \
+            or (connection.settings or {}).get("realtime") is False:
+        return {event.pk: (ignored, "") for event in events}
+    outcomes, sales = {}, {}
+    for event in sorted(events, key=lambda e: e.received_at):
+        parsed = parse_event(bytes(event.raw_body))
+        if _sale_completed(parsed):
+            sales.setdefault(parsed.order_id, []).append(event)
+        else:
+            outcomes[event.pk] = (ignored, "")
+    invoiced = set(Transaction.objects.filter(connection=connection, external_id__in=list(sales),
+                                              invoice__isnull=False).values_list("external_id", flat=True))
+    todo = [order_id for order_id in sales if order_id not in invoiced]
+    found, result, lease_token = {}, {"errors": {}, "invoices": []}, uuid.uuid4()
+    if todo:
+        with client_for(connection) as client:
+            found = {o["id"]: o for o in client.batch_retrieve_orders(todo)}
+            result = orders_ingest(
+                connection=connection, client=client, queue=QUEUE, lease_token=lease_token,
+                orders=[found[i] for i in todo if found.get(i, {}).get("state") == "COMPLETED"],
+                received_at={i: sales[i][0].received_at for i in todo})
+    for order_id, its_events in sales.items():
+        if order_id in invoiced:
+            outcome = (processed, "")
+        elif order_id not in found:
+            outcome = (failed, f"Square has no order {order_id}")
+        elif found[order_id].get("state") != "COMPLETED":
+            outcome = (ignored, "")
+        elif order_id in result["errors"]:
+            outcome = (failed, f"Square order {order_id} cannot be invoiced: {result['errors'][order_id]}")
+        else:
+            outcome = (processed, "")
+        outcomes.update({event.pk: outcome for event in its_events})
+    for invoice in result["invoices"]:
+        _submit_now(invoice, lease_token)
+    return outcomes
 
 
 # --- reconciliation and re-processing ------------------------------------------------------------

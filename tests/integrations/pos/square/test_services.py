@@ -228,7 +228,10 @@ def test_a_page_of_orders_makes_what_the_one_by_one_path_makes(sq, square_connec
             transaction.set_rollback(True)
         assert Transaction.objects.filter(connection=square_connection).count() == 0
         counts = services.orders_ingest(connection=square_connection, orders=orders, client=client)
-    assert counts == {"orders": 5, "invoiced": 5, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0}
+    invoices = counts.pop("invoices")
+    assert counts == {"orders": 5, "invoiced": 5, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0,
+                      "errors": {}}
+    assert [i.source_id for i in invoices] == sales
     assert set(one_by_one) == set(sales)
     assert snapshot() == one_by_one
     with services.client_for(square_connection) as client:

@@ -1,0 +1,103 @@
+"""CPU a live Square sale costs the pos_realtime worker, measured in one
+process: the webhook task's body (claim the stored event, fetch the order
+from the Square sandbox, invoice it, freeze and stamp it, FIRS validate →
+sign → transmit → confirm) run for --sales stored sale events, one after the
+other, against the sandboxes in a process of their own. No web server, no
+broker, no pool: what is left is the product's own work a sale, which
+`bench/pos_realtime.py` cannot separate from Celery and the other processes.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/taxpoynt_sqw_bench REDIS_URL=redis://127.0.0.1:6379/12 \
+        .venv/bin/python bench/pos_worker_cpu.py --sales 300 [--backlog] [--profile 40]
+
+`--backlog` stores the events as a backlog (received a second ago), so each
+task run takes Square's batch of them (SquareProvider.webhook_batch_size,
+`integrations.pos.square.services.webhook_events_process`) and the tasks of
+the events it took find them claimed, as under a burst.
+Prints process CPU a sale (this process) and the sandboxes' and
+PostgreSQL's CPU a sale over the same window, optionally the top of a
+cProfile by own time, then one JSON line.
+"""
+import argparse
+import cProfile
+import datetime as dt
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from square_stack import cpu_by_process, running_stack, start_sandboxes  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+
+from integrations.connections.models import WebhookEvent  # noqa: E402
+from integrations.connections.webhooks import webhook_events_store  # noqa: E402
+from integrations.pos.square.provider import SquareProvider  # noqa: E402
+from invoicing.models import Submission  # noqa: E402
+
+
+def stored_events(conn, orders) -> list:
+    """One stored order.updated (COMPLETED) event a sale, as the intake stores them."""
+    from pos_realtime import event_body
+
+    ids = []
+    for order in orders:
+        body = event_body(conn.external_account_id, order)
+        ids += webhook_events_store(vendor="square", events=SquareProvider.parse_webhook(body=body, headers={}), body=body, headers={})
+    return ids
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sales", type=int, default=300)
+    parser.add_argument("--backlog", action="store_true", help="the events wait as a backlog")
+    parser.add_argument("--profile", type=int, default=0, help="print this many lines of a cProfile")
+    args = parser.parse_args()
+
+    from pos_realtime import setup
+    from integrations.pos.square import tasks
+
+    with running_stack(metrics_prefix="posworker-metrics-") as (env, procs):
+        procs.append(start_sandboxes(env))
+        warmup = 20
+        org, conn, orders = setup(args.sales + warmup)
+        events = stored_events(conn, orders)
+        if args.backlog:
+            WebhookEvent.objects.filter(pk__in=events).update(received_at=timezone.now() - dt.timedelta(seconds=1))
+        warm, measured = events[:warmup], events[warmup:]
+
+        def run(ids):
+            for event_id in ids:
+                tasks.process_webhook_event.apply(kwargs={"event_id": str(event_id)}).get()
+
+        run(warm)
+        profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
+        before, wall0, cpu0 = cpu_by_process(), time.monotonic(), time.process_time()
+        if profiler:
+            profiler.enable()
+        run(measured)
+        if profiler:
+            profiler.disable()
+        cpu, wall, after = time.process_time() - cpu0, time.monotonic() - wall0, cpu_by_process()
+        confirmed = Submission.objects.filter(invoice__organization=org, state=Submission.State.CONFIRMED).count()
+        processed = WebhookEvent.objects.filter(pk__in=measured, status=WebhookEvent.Status.PROCESSED).count()
+
+    n = len(measured)
+    other = {k: round((after[0].get(k, 0) - before[0].get(k, 0)) / n * 1000, 2)
+             for k in ("sandboxes", "postgresql")}
+    figures = {"sales": n, "backlog": args.backlog, "processed": processed, "confirmed": confirmed - warmup,
+               "worker_cpu_ms_per_sale": round(cpu / n * 1000, 2), "wall_ms_per_sale": round(wall / n * 1000, 2),
+               "sandboxes_cpu_ms_per_sale": other["sandboxes"], "postgresql_cpu_ms_per_sale": other["postgresql"]}
+    print(f"{n} sales{' (a backlog)' if args.backlog else ''}: worker CPU {figures['worker_cpu_ms_per_sale']} ms a sale, "
+          f"sandboxes {other['sandboxes']} ms, PostgreSQL {other['postgresql']} ms; wall "
+          f"{figures['wall_ms_per_sale']} ms; processed {processed}, confirmed {figures['confirmed']}")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"taxpoynt|invoicing|integrations|celery/app/trace", args.profile)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
