@@ -49,3 +49,20 @@ def test_only_old_never_claimed_events_are_handed_over_again():
     queued = take_queued_event_ids("pos_realtime", {str(e.pk) for e in (lost, fresh, retrying, done)})
     assert str(lost.pk) in queued
     assert not {str(fresh.pk), str(retrying.pk), str(done.pk)} & set(queued)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_that_ran_out_is_handed_over_again():
+    """A task claimed the event (alone or with a backlog batch) and its worker
+    died: once the claim has run out, the sweep hands the event over again;
+    a claim still running is left alone."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("no Redis broker: tasks run in-process")
+    crashed = stored(age_seconds=60, status=WebhookEvent.Status.PROCESSING, attempts=1)
+    running = stored(age_seconds=60, status=WebhookEvent.Status.PROCESSING, attempts=1)
+    WebhookEvent.objects.filter(pk=crashed.pk).update(claimed_until=timezone.now() - datetime.timedelta(seconds=1))
+    WebhookEvent.objects.filter(pk=running.pk).update(claimed_until=timezone.now() + datetime.timedelta(seconds=60))
+
+    assert webhook_events_requeue_unclaimed(older_than_seconds=300) >= 1
+    queued = take_queued_event_ids("pos_realtime", {str(crashed.pk), str(running.pk)})
+    assert str(crashed.pk) in queued and str(running.pk) not in queued

@@ -1,0 +1,119 @@
+"""Claiming stored webhook events (integrations/connections/services.py):
+the claim lease, a connection's backlog taken in one statement, outcomes
+written at once, a failed batch's events handed back, on PostgreSQL."""
+import datetime
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from integrations.connections.models import Connection, WebhookEvent
+from integrations.connections.services import (webhook_event_claim, webhook_event_finish,
+                                               webhook_events_claim_backlog, webhook_events_finish,
+                                               webhook_events_release)
+
+from .test_requeue_unclaimed import take_queued_event_ids
+
+pytestmark = pytest.mark.django_db
+
+TYPES = ("order.updated", "payment.updated")
+
+
+@pytest.fixture
+def two_connections(make_org):
+    org = make_org()
+    return [Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                      external_account_id=f"M{n}") for n in range(2)]
+
+
+def stored(conn, *, waited: float, event_type="order.updated", status=WebhookEvent.Status.RECEIVED):
+    event = WebhookEvent.objects.create(vendor="square", event_id=uuid.uuid4().hex, event_type=event_type,
+                                        organization_id=conn.organization_id, connection=conn, raw_body=b"{}",
+                                        headers={"x": "1"}, status=status)
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - datetime.timedelta(seconds=waited))
+    event.refresh_from_db()
+    return event
+
+
+def test_a_claimed_event_is_skipped_until_its_claim_ends_or_runs_out(two_connections):
+    event = stored(two_connections[0], waited=1)
+    first = webhook_event_claim(event_id=event.pk)
+    assert first is not None and first.status == WebhookEvent.Status.PROCESSING and first.claimed_until
+    assert webhook_event_claim(event_id=event.pk) is None  # another task's message: taken
+
+    # A run that will retry gives its claim back with its outcome: the retry claims it.
+    webhook_event_finish(event=first, status=WebhookEvent.Status.RECEIVED, error="Square 503")
+    event.refresh_from_db()
+    assert event.claimed_until is None and event.error == "Square 503"
+    again = webhook_event_claim(event_id=event.pk)
+    assert again is not None and again.attempts == 2
+
+    # Its worker died: once the claim has run out, it can be taken again.
+    assert webhook_event_claim(event_id=event.pk) is None
+    WebhookEvent.objects.filter(pk=event.pk).update(claimed_until=timezone.now() - datetime.timedelta(seconds=1))
+    assert webhook_event_claim(event_id=event.pk) is not None
+
+    webhook_event_finish(event=again, status=WebhookEvent.Status.PROCESSED)
+    assert webhook_event_claim(event_id=event.pk) is None  # done
+
+
+def test_the_backlog_is_the_connections_waiting_events_of_the_types_oldest_first(two_connections):
+    conn, other_conn = two_connections
+    mine = webhook_event_claim(event_id=stored(conn, waited=9).pk)
+    backlog = [stored(conn, waited=w) for w in (8, 5, 3, 2)]
+    fresh = stored(conn, waited=0.05)  # its own task is on its way
+    refund = stored(conn, waited=7, event_type="refund.updated")
+    done = stored(conn, waited=6, status=WebhookEvent.Status.PROCESSED)
+    elsewhere = stored(other_conn, waited=6)
+    running = stored(conn, waited=6)
+    assert webhook_event_claim(event_id=running.pk) is not None
+
+    taken = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=3, waited_seconds=0.2)
+    assert [e.pk for e in taken] == [e.pk for e in backlog[:3]]
+    for event in taken:
+        assert event.status == WebhookEvent.Status.PROCESSING and event.attempts == 1 and event.claimed_until
+        assert event.connection is mine.connection and event.headers == {"x": "1"}
+        assert bytes(event.raw_body) == b"{}"
+        assert webhook_event_claim(event_id=event.pk) is None  # their own tasks skip them
+
+    rest = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=9, waited_seconds=0.2)
+    assert [e.pk for e in rest] == [backlog[3].pk]
+    for untouched in (fresh, refund, done, elsewhere):
+        before = untouched.status
+        untouched.refresh_from_db()
+        assert untouched.status == before and untouched.attempts == 0
+
+
+def test_outcomes_are_written_at_once_and_end_the_claims(two_connections):
+    conn = two_connections[0]
+    events = [webhook_event_claim(event_id=stored(conn, waited=1).pk) for _ in range(3)]
+    webhook_events_finish(outcomes={events[0].pk: (WebhookEvent.Status.PROCESSED, ""),
+                                    events[1].pk: (WebhookEvent.Status.IGNORED, ""),
+                                    events[2].pk: (WebhookEvent.Status.FAILED, "Square has no order X")})
+    rows = {e.pk: e for e in WebhookEvent.objects.filter(pk__in=[e.pk for e in events])}
+    assert [(rows[e.pk].status, rows[e.pk].error) for e in events] == [
+        ("processed", ""), ("ignored", ""), ("failed", "Square has no order X")]
+    assert all(r.claimed_until is None and r.processed_at for r in rows.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_released_events_wait_again_each_with_a_task_of_its_own(make_org, settings):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("no Redis broker: tasks run in-process")
+    org = make_org()
+    conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                     external_account_id="M-release")
+    mine = webhook_event_claim(event_id=stored(conn, waited=5).pk)
+    others = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=5, waited_seconds=0.2) or []
+    assert others == []
+    waiting = [stored(conn, waited=3) for _ in range(2)]
+    others = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=5, waited_seconds=0.2)
+    assert {e.pk for e in others} == {e.pk for e in waiting}
+
+    webhook_events_release(events=others)
+    for event in waiting:
+        event.refresh_from_db()
+        assert event.status == WebhookEvent.Status.RECEIVED and event.claimed_until is None
+    queued = take_queued_event_ids("pos_realtime", {str(e.pk) for e in waiting})
+    assert {str(e.pk) for e in waiting} <= set(queued)
+    assert webhook_event_claim(event_id=waiting[0].pk) is not None

@@ -1,0 +1,156 @@
+"""A backlog of live Square sales taken several at a time
+(services.webhook_events_process through connections.tasks.webhook_event_run):
+the same outcomes as one at a time, one BatchRetrieveOrders instead of an
+order read a sale, exactly one invoice a sale, FIRS-confirmed; a batch that
+fails gives its events back; and, with a real worker, a burst of signed
+webhooks that waited for it is worked off in batches."""
+import datetime
+import json
+import time
+
+import pytest
+from django.utils import timezone
+
+from integrations.connections.models import VendorExchange, WebhookEvent
+from integrations.pos.models import Transaction
+from integrations.pos.square import services, tasks
+from invoicing.models import Invoice, Submission
+
+from .fixtures import connect, order_event, start_worker, stop_worker, vat_sale
+
+DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
+
+
+def stored(conn, payload: dict, *, waited: float = 2.0) -> WebhookEvent:
+    event = WebhookEvent.objects.create(vendor="square", event_id=payload["event_id"], event_type=payload["type"],
+                                        organization_id=conn.organization_id, connection=conn,
+                                        raw_body=json.dumps(payload).encode(), headers={})
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - datetime.timedelta(seconds=waited))
+    return event
+
+
+def payment_event(conn, sale, event_id):
+    return {"merchant_id": conn.external_account_id, "type": "payment.updated", "event_id": event_id,
+            "data": {"type": "payment", "id": sale["payment"]["id"], "object": {"payment": sale["payment"]}}}
+
+
+def order_reads(conn):
+    calls = VendorExchange.objects.filter(connection=conn, url__contains="/v2/orders")
+    return (calls.filter(method="GET").count(),
+            calls.filter(method="POST", url__endswith="/v2/orders/batch-retrieve").count())
+
+
+@pytest.mark.django_db
+def test_one_task_run_invoices_the_backlog_as_one_at_a_time_would(sq, firs_merchant):
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    sales = [sq.create_sale(order=vat_sale(qty=str(n + 1)), emit=False) for n in range(4)]
+    already = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    with services.client_for(conn) as client:
+        services.order_ingest(connection=conn, order=client.get_order(already["id"]))
+    odd = vat_sale()
+    odd["taxes"][0]["percentage"] = "5"  # no FIRS tax category for 5 %: cannot be mapped
+    unmappable = sq.create_sale(order=odd, emit=False)["order"]
+    still_open = sq.create_sale(order=vat_sale(), complete=False, emit=False)["order"]
+    merchant = conn.external_account_id
+
+    first = stored(conn, order_event(merchant_id=merchant, order=sales[0]["order"], event_id="s0"), waited=3)
+    backlog = [stored(conn, order_event(merchant_id=merchant, order=s["order"], event_id=f"s{n}"))
+               for n, s in enumerate(sales[1:], start=1)]
+    twin = stored(conn, payment_event(conn, sales[0], "s0-payment"))
+    done = stored(conn, order_event(merchant_id=merchant, order=already, event_id="already"))
+    bad = stored(conn, order_event(merchant_id=merchant, order=unmappable, event_id="odd"))
+    opened = stored(conn, order_event(merchant_id=merchant, order=still_open, event_id="open", state="OPEN"))
+    gets_before, batches_before = order_reads(conn)
+
+    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(first.pk)}).get() == "processed"
+
+    statuses = dict(WebhookEvent.objects.filter(connection=conn).values_list("event_id", "status"))
+    assert statuses == {"s0": "processed", "s1": "processed", "s2": "processed", "s3": "processed",
+                        "s0-payment": "processed", "already": "processed", "odd": "failed", "open": "ignored"}
+    assert "cannot be invoiced" in WebhookEvent.objects.get(pk=bad.pk).error
+    assert not WebhookEvent.objects.filter(connection=conn, claimed_until__isnull=False).exists()
+    # One BatchRetrieveOrders for the backlog; no order read one by one.
+    assert order_reads(conn) == (gets_before, batches_before + 1)
+    for sale in sales:
+        invoice = Invoice.objects.get(source_system="square", source_id=sale["order"]["id"])
+        sub = invoice.submissions.get()
+        assert sub.state == Submission.State.CONFIRMED and sub.queue == "pos_realtime", sub.errors
+        assert invoice.irn and sub.lease_token is None
+    received = WebhookEvent.objects.get(pk=backlog[0].pk).received_at
+    assert Submission.objects.get(invoice__source_id=sales[1]["order"]["id"]).source_received_at == received
+    assert Invoice.objects.filter(connection=conn).count() == 5  # the four and the one made before
+    assert Transaction.objects.get(external_id=unmappable["id"]).invoice_id is None
+    # The tasks of the events the run took find them done.
+    for event in (*backlog, twin, done, opened):
+        assert tasks.process_webhook_event.apply(kwargs={"event_id": str(event.pk)}).get() == "skipped"
+
+
+@pytest.mark.django_db
+def test_events_that_have_not_waited_run_one_at_a_time(sq, firs_merchant):
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    sales = [sq.create_sale(order=vat_sale(), emit=False)["order"] for _ in range(2)]
+    events = [stored(conn, order_event(merchant_id=conn.external_account_id, order=o, event_id=o["id"]), waited=0)
+              for o in sales]
+    gets_before, batches_before = order_reads(conn)
+    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "processed"
+    assert WebhookEvent.objects.get(pk=events[1].pk).status == WebhookEvent.Status.RECEIVED
+    assert order_reads(conn) == (gets_before + 1, batches_before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_square_refuses_gives_its_events_back(sq, firs_merchant, settings):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("no Redis broker: tasks run in-process")
+    from tests.integrations.connections.test_requeue_unclaimed import take_queued_event_ids
+
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    sales = [sq.create_sale(order=vat_sale(), emit=False)["order"] for _ in range(3)]
+    events = [stored(conn, order_event(merchant_id=conn.external_account_id, order=o, event_id=o["id"]))
+              for o in sales]
+    sq.set_faults([{"path": "/v2/orders/batch-retrieve", "method": "POST", "status": 503, "count": 1}])
+
+    # The run's own event goes the one-at-a-time way (its order read answers).
+    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "processed"
+    assert Invoice.objects.filter(source_id=sales[0]["id"]).count() == 1
+    for event in events[1:]:
+        event.refresh_from_db()
+        assert event.status == WebhookEvent.Status.RECEIVED and event.claimed_until is None
+    queued = take_queued_event_ids("pos_realtime", {str(e.pk) for e in events[1:]})
+    assert {str(e.pk) for e in events[1:]} <= set(queued)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_that_waited_for_the_worker_is_invoiced_in_batches_exactly_once(
+        live_server, settings, sq, square_sandbox, firs_sandbox, firs_merchant):
+    """Signed webhooks for 40 sales arrive while no pos_realtime worker runs;
+    a real worker then works the backlog off in batches (BatchRetrieveOrders),
+    every sale confirmed by the FIRS sandbox with exactly one invoice."""
+    from taxpoynt.celery import app
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    sq.set_subscription(notification_url=live_server.url + "/webhooks/pos/square",
+                        signature_key=settings.SQUARE_WEBHOOK_SIGNATURE_KEY)
+    app.control.purge()
+    orders = [sq.create_sale(order=vat_sale(qty=str(1 + n % 3)))["order"]["id"] for n in range(40)]
+    deadline = time.monotonic() + 30
+    while WebhookEvent.objects.filter(connection=conn, event_type="order.updated").count() < 40:
+        assert time.monotonic() < deadline, "the sandbox's webhooks did not all arrive"
+        time.sleep(0.1)
+    time.sleep(0.3)  # they have waited: a backlog
+    worker = start_worker(settings, queues="pos_realtime", firs_url=firs_sandbox.url, square_url=square_sandbox.url,
+                          name="burst")
+    try:
+        deadline = time.monotonic() + 90
+        while Submission.objects.filter(invoice__connection=conn, state__in=DONE).count() < 40:
+            assert time.monotonic() < deadline, list(Submission.objects.values_list("state", "error"))
+            time.sleep(0.2)
+    finally:
+        stop_worker(worker)
+    per_order = {o: Invoice.objects.filter(source_system="square", source_id=o).count() for o in orders}
+    assert set(per_order.values()) == {1}
+    gets, batches = order_reads(conn)
+    assert batches >= 4 and gets < 40, (gets, batches)
+    assert not WebhookEvent.objects.filter(connection=conn).exclude(
+        status__in=[WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]).exists()
