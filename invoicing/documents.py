@@ -10,7 +10,7 @@ code), so one round trip shows the caller everything.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from invoicing.canonical import CanonicalInvoice
 from invoicing.firs.payload import build_firs_payload, payload_json
@@ -47,3 +47,25 @@ def render(inv: CanonicalInvoice, *, business_id: str, schematron: bool = True) 
     payload = build_firs_payload(inv, totals, business_id=business_id)
     return Rendered(totals=totals, ubl_xml=ubl_xml, firs_payload=payload,
                     source_mismatch=compare_source_figures(inv, totals), firs_json=payload_json(payload))
+
+
+def renumbered(rendered: Rendered, *, number: tuple[str, str], irn: tuple[str, str]) -> Rendered | None:
+    """`rendered` with its (old, new) `number` and `irn` put in place of the
+    old ones, without building it again: byte for byte what `render` gives
+    for the invoice with the new number and IRN, whose documents differ only
+    there (the UBL's `cbc:ID` and `cbc:UUID`, the payload's "irn").
+
+    Each is replaced at its one structural place, never by a free search: the
+    UBL's ID+UUID pair and the payload's `"irn":"…"` member must each occur
+    exactly once, else None (the caller renders again). The rules read only
+    that a number and an IRN are present, so the checks made on the old
+    document hold for the new one."""
+    (old_number, new_number), (old_irn, new_irn) = number, irn
+    ubl_old = f"<cbc:ID>{old_number}</cbc:ID><cbc:UUID>{old_irn}</cbc:UUID>".encode()
+    json_old = f'"irn":"{old_irn}"'.encode()
+    if rendered.ubl_xml.count(ubl_old) != 1 or rendered.firs_json.count(json_old) != 1:
+        return None
+    ubl_new = f"<cbc:ID>{new_number}</cbc:ID><cbc:UUID>{new_irn}</cbc:UUID>".encode()
+    return replace(rendered, ubl_xml=rendered.ubl_xml.replace(ubl_old, ubl_new),
+                   firs_json=rendered.firs_json.replace(json_old, f'"irn":"{new_irn}"'.encode()),
+                   firs_payload={**rendered.firs_payload, "irn": new_irn})

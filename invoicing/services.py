@@ -539,15 +539,17 @@ def _freeze(sub: Submission, token):
     """Number, IRN, documents, stamp and payload bytes, committed in one
     transaction (rolled back as a whole on any failure, a lost lease included).
 
-    Every rule is checked first, outside that transaction, on the document
-    built with a provisional number and IRN of the final form: the EN 16931
-    schematron (~8 ms) reads that the number and IRN are present, never their
-    digits. The final build inside re-runs the canonical rules and the UBL XSD
-    but not the schematron, so the organization's sequence row (locked from
-    the number's allocation to the commit) is held for a short build only:
-    freezes of one busy merchant queue on that row."""
+    Every rule is checked first, outside that transaction, on the documents
+    built with a provisional number and IRN of the final form: the rules (the
+    EN 16931 schematron, ~5 ms, included) read that the number and IRN are
+    present, never their digits. Inside, the allocated number and its IRN
+    take the provisional ones' places in those documents
+    (`documents.renumbered`, byte for byte a fresh build's), so the
+    organization's sequence row (locked from the number's allocation to the
+    commit) is held for a few statements only: freezes of one busy merchant
+    queue on that row."""
     from .canonical import canonical_from_dict, canonical_to_dict
-    from .documents import render
+    from .documents import render, renumbered
     from .firs.irn import build_irn
     from .firs.stamp import load_crypto_keys, stamp_irn
     from .numbering import format_number
@@ -581,10 +583,18 @@ def _freeze(sub: Submission, token):
                 errors=_violation_dicts(exc.violations))
 
     invoice = sub.invoice
-    documents(format_number(kind=invoice.kind, value=0), schematron=True)
+    provisional_number = format_number(kind=invoice.kind, value=0)
+    provisional, checked = documents(provisional_number, schematron=True)
     with transaction.atomic():
         number = allocate_number(organization=org, kind=invoice.kind)
-        canonical, rendered = documents(number, schematron=False)
+        try:
+            irn = build_irn(invoice_number=number, service_id=org.firs_service_id, issue_date=canonical.issue_date)
+        except ApplicationError as exc:
+            raise _LocalRejection(f"Rejected locally: cannot build the IRN: {exc.message}")
+        canonical = dataclasses.replace(provisional, number=number, irn=irn)
+        rendered = renumbered(checked, number=(provisional_number, number), irn=(provisional.irn, irn))
+        if rendered is None:  # the provisional values not where expected: build it again
+            canonical, rendered = documents(number, schematron=False)
         try:
             stamp = stamp_irn(canonical.irn, keys)
         except ApplicationError as exc:

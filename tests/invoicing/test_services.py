@@ -507,6 +507,8 @@ def test_an_admin_move_during_a_run_stops_the_worker_without_overwriting(firs, f
 def test_the_frozen_documents_pass_every_rule_the_provisional_check_ran(firs, firs_org, make_canonical):
     """The schematron runs before the number is taken, on a provisional
     number/IRN; the stored final UBL must pass it all the same."""
+    from invoicing.canonical import canonical_from_dict
+    from invoicing.documents import render
     from invoicing.ubl.validator import validate_ubl
 
     sub = process(create(firs_org, make_canonical()))
@@ -515,6 +517,10 @@ def test_the_frozen_documents_pass_every_rule_the_provisional_check_ran(firs, fi
     assert invoice.number == "INV000001" and invoice.irn.startswith("INV000001-")
     assert f"<cbc:ID>{invoice.number}</cbc:ID>" in invoice.ubl_xml and invoice.irn in invoice.ubl_xml
     assert validate_ubl(invoice.ubl_xml.encode("utf-8")) == []
+    # The provisional documents with the final number put in: what a fresh build of it gives.
+    fresh = render(canonical_from_dict(invoice.canonical, stored=True), business_id=str(firs_org.firs_business_id))
+    assert invoice.ubl_xml.encode("utf-8") == fresh.ubl_xml
+    assert bytes(sub.signed_payload) == fresh.firs_json and invoice.firs_json.encode("utf-8") == fresh.firs_json
 
 
 # --- creating a batch's page at once ----------------------------------------------------
