@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations.connections.models import VendorExchange, WebhookEvent
 from integrations.pos.models import Transaction
 from integrations.pos.square import services, tasks
+from integrations.pos.square.provider import SquareProvider
 from invoicing.models import Invoice, Submission
 
 from .fixtures import connect, order_event, start_worker, stop_worker, vat_sale
@@ -41,7 +42,8 @@ def order_reads(conn):
 
 
 @pytest.mark.django_db
-def test_one_task_run_invoices_the_backlog_as_one_at_a_time_would(sq, firs_merchant):
+def test_one_task_run_invoices_the_backlog_as_one_at_a_time_would(sq, firs_merchant, monkeypatch):
+    monkeypatch.setattr(SquareProvider, "webhook_batch_size", 9)  # all eight events of this backlog in one run
     conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
     sales = [sq.create_sale(order=vat_sale(qty=str(n + 1)), emit=False) for n in range(4)]
     already = sq.create_sale(order=vat_sale(), emit=False)["order"]
@@ -83,6 +85,19 @@ def test_one_task_run_invoices_the_backlog_as_one_at_a_time_would(sq, firs_merch
     # The tasks of the events the run took find them done.
     for event in (*backlog, twin, done, opened):
         assert tasks.process_webhook_event.apply(kwargs={"event_id": str(event.pk)}).get() == "skipped"
+
+
+@pytest.mark.django_db
+def test_a_run_takes_at_most_the_providers_batch(sq, firs_merchant):
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    size = SquareProvider.webhook_batch_size
+    orders = [sq.create_sale(order=vat_sale(), emit=False)["order"] for _ in range(size + 2)]
+    events = [stored(conn, order_event(merchant_id=conn.external_account_id, order=o, event_id=o["id"]),
+                     waited=3 - n * 0.1) for n, o in enumerate(orders)]
+    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "processed"
+    statuses = [WebhookEvent.objects.get(pk=e.pk).status for e in events]
+    assert statuses == ["processed"] * size + ["received"] * 2  # the oldest first
+    assert Invoice.objects.filter(connection=conn).count() == size
 
 
 @pytest.mark.django_db
