@@ -90,7 +90,7 @@ class WebhookEventAdmin(AuditedModelAdmin):
     date_hierarchy = "received_at"
     exclude = ("raw_body",)
     readonly_fields = ("id", "vendor", "event_id", "event_type", "organization", "connection", "body_text",
-                       "headers", "received_at", "status", "attempts", "error", "processed_at")
+                       "headers", "received_at", "status", "attempts", "claimed_until", "error", "processed_at")
     list_select_related = ("organization",)
 
     @admin.display(description="Raw body")

@@ -6,6 +6,8 @@ import logging
 
 from celery import shared_task
 
+from taxpoynt.ops import metrics
+
 from .http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
 from .models import WebhookEvent
 from .oauth import NeedsReauth, connection_expire_token
@@ -118,6 +120,7 @@ def _run_with_backlog(*, event: WebhookEvent, process_many) -> str | None:
         webhook_events_release(events=others)
         return None
     webhook_events_finish(outcomes=outcomes)
+    metrics.webhook_events_per_run.labels(vendor=event.vendor).observe(1 + len(others))
     return outcomes[event.pk][0]
 
 

@@ -35,6 +35,9 @@ webhook_events_total = Counter(
 firs_request_latency_seconds = Histogram(
     "firs_request_latency_seconds", "Latency of requests to the FIRS API, by endpoint and outcome.",
     ["endpoint", "outcome"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 20, 30, 60))
+webhook_events_per_run = Histogram(
+    "webhook_events_per_run", "Stored webhook events one task run processed (above 1: a backlog taken at once).",
+    ["vendor"], buckets=(1, 2, 3, 5, 10, 20))
 pos_sale_to_confirmed_seconds = Histogram(
     "pos_sale_to_confirmed_seconds", "From a POS webhook's receipt to FIRS confirming its invoice.", ["vendor"],
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30))

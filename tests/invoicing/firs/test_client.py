@@ -126,6 +126,12 @@ def test_password_is_masked_in_the_record(firs_client, firs_business):
     assert firs_business.password not in exchange.request_body
     assert '"password": "********"' in exchange.request_body
     assert mask_body(b'{"a": [{"api_secret": "s"}]}') == '{"a": [{"api_secret": "********"}]}'
+    # Any case, and a key name spelt with JSON escapes, is still found.
+    assert mask_body(b'{"PassWord": "s"}') == '{"PassWord": "********"}'
+    assert mask_body(b'{"\\u0070assword": "s"}') == '{"password": "********"}'
+    # A body with no secret key is kept byte for byte (an invoice payload).
+    assert mask_body('{"irn":"INV1-94ND90NR-20240611", "note": "caf\u00e9"}'.encode()) == \
+        '{"irn":"INV1-94ND90NR-20240611", "note": "caf\u00e9"}'
 
 
 @pytest.mark.parametrize("kind, retry_after", [("500", None), ("502", None), ("503", 2.0), ("504", None), ("429", 1.0)])

@@ -35,6 +35,12 @@ def payment_event(conn, sale, event_id):
             "data": {"type": "payment", "id": sale["payment"]["id"], "object": {"payment": sale["payment"]}}}
 
 
+def per_run(stat):
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(f"webhook_events_per_run_{stat}", {"vendor": "square"}) or 0
+
+
 def order_reads(conn):
     calls = VendorExchange.objects.filter(connection=conn, url__contains="/v2/orders")
     return (calls.filter(method="GET").count(),
@@ -63,9 +69,11 @@ def test_one_task_run_invoices_the_backlog_as_one_at_a_time_would(sq, firs_merch
     bad = stored(conn, order_event(merchant_id=merchant, order=unmappable, event_id="odd"))
     opened = stored(conn, order_event(merchant_id=merchant, order=still_open, event_id="open", state="OPEN"))
     gets_before, batches_before = order_reads(conn)
+    runs_before = per_run("count"), per_run("sum")
 
     assert tasks.process_webhook_event.apply(kwargs={"event_id": str(first.pk)}).get() == "processed"
 
+    assert (per_run("count"), per_run("sum")) == (runs_before[0] + 1, runs_before[1] + 8)
     statuses = dict(WebhookEvent.objects.filter(connection=conn).values_list("event_id", "status"))
     assert statuses == {"s0": "processed", "s1": "processed", "s2": "processed", "s3": "processed",
                         "s0-payment": "processed", "already": "processed", "odd": "failed", "open": "ignored"}
