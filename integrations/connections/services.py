@@ -172,9 +172,11 @@ def webhook_event_replay(*, event: WebhookEvent, actor=None, source=AuditLog.Sou
     return locked
 
 
-# How long a task's claim on an event lasts (the sweep, every 5 minutes,
-# hands over an event whose claim ran out: its worker died).
-EVENT_CLAIM_SECONDS = 5 * 60
+# How long a task's claim on an event lasts: the sweep (every minute,
+# migration 0006) hands over an event whose claim ran out (its worker died).
+# A run still going past it (FIRS timing out on a batch's sales) only lets a
+# second task find the sales invoiced and their submissions leased.
+EVENT_CLAIM_SECONDS = 60
 _DONE = [WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]
 
 
