@@ -241,7 +241,8 @@ UNCLAIMED_EVENT_SECONDS = 5 * 60
 def webhook_events_requeue_unclaimed(*, older_than_seconds: float = UNCLAIMED_EVENT_SECONDS,
                                      limit: int = 1000) -> int:
     """Hand again to their vendor's task the stored events no task ever took
-    (received, no attempt) for `older_than_seconds`; returns how many.
+    (received, no attempt) for `older_than_seconds`, and the events whose
+    claim ran out (a worker died holding them); returns how many.
 
     The acknowledgement follows the store and the publish follows the commit:
     if the broker was down at that moment the request fails after the row is

@@ -126,5 +126,6 @@ def _run_with_backlog(*, event: WebhookEvent, process_many) -> str | None:
 
 @shared_task(ignore_result=True)
 def requeue_unclaimed_webhook_events() -> int:
-    """Beat (every 5 minutes, migration 0003): stored events whose publish was lost."""
+    """Beat (every minute, migrations 0003 and 0006): stored events whose
+    publish was lost, and events whose claim ran out (their worker died)."""
     return webhook_events_requeue_unclaimed()
