@@ -177,3 +177,16 @@ def test_a_burst_that_waited_for_the_worker_is_invoiced_in_batches_exactly_once(
     assert batches >= 4 and gets < 40, (gets, batches)
     assert not WebhookEvent.objects.filter(connection=conn).exclude(
         status__in=[WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED]).exists()
+
+
+@pytest.mark.django_db
+def test_a_backlog_of_a_merchant_who_turned_real_time_off_is_ignored(sq, firs_merchant):
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    conn.settings = {"realtime": False}  # the delta sync picks the sales up instead
+    conn.save(update_fields=["settings"])
+    orders = [sq.create_sale(order=vat_sale(), emit=False)["order"] for _ in range(3)]
+    events = [stored(conn, order_event(merchant_id=conn.external_account_id, order=o, event_id=o["id"]))
+              for o in orders]
+    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "ignored"
+    assert set(WebhookEvent.objects.filter(connection=conn).values_list("status", flat=True)) == {"ignored"}
+    assert not Invoice.objects.filter(connection=conn).exists()
