@@ -117,3 +117,41 @@ def test_released_events_wait_again_each_with_a_task_of_its_own(make_org, settin
     queued = take_queued_event_ids("pos_realtime", {str(e.pk) for e in waiting})
     assert {str(e.pk) for e in waiting} <= set(queued)
     assert webhook_event_claim(event_id=waiting[0].pk) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_backlog_claims_never_take_the_same_event(make_org):
+    """Four threads (four database sessions) claim the same connection's
+    backlog at once, again and again: every event is taken exactly once."""
+    import threading
+
+    from django.db import connection as db_connection
+
+    org = make_org()
+    conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                     external_account_id="M-race")
+    anchors = [webhook_event_claim(event_id=stored(conn, waited=9).pk) for _ in range(4)]
+    backlog = {stored(conn, waited=5).pk for _ in range(60)}
+    taken: list = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def claim(anchor):
+        try:
+            start.wait()
+            while True:
+                got = webhook_events_claim_backlog(event=anchor, event_types=TYPES, limit=4, waited_seconds=0.2)
+                if not got:
+                    return
+                with lock:
+                    taken.extend(e.pk for e in got)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in anchors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(taken) == len(set(taken)) == len(backlog) and set(taken) == backlog
+    assert WebhookEvent.objects.filter(pk__in=backlog, attempts=1, status="processing").count() == 60
