@@ -2,9 +2,11 @@
 `sync` queue by its name (taxpoynt.celery.route_task)."""
 from __future__ import annotations
 
+import datetime
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
 from taxpoynt.ops import metrics
 
@@ -110,6 +112,11 @@ def _run_with_backlog(*, event: WebhookEvent, process_many) -> str | None:
     event's status, or None when there was no backlog or the batch failed."""
     provider = get_provider(event.vendor)
     if provider.webhook_batch_size <= 1 or event.event_type not in provider.webhook_batch_event_types:
+        return None
+    # The queue is first in, first out: when this event did not wait, the
+    # ones behind it waited less, and looking for a backlog is a statement
+    # for nothing (the common case away from a burst).
+    if timezone.now() - event.received_at < datetime.timedelta(seconds=BACKLOG_WAITED_SECONDS):
         return None
     others = webhook_events_claim_backlog(event=event, event_types=provider.webhook_batch_event_types,
                                           limit=provider.webhook_batch_size - 1,

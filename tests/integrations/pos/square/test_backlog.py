@@ -9,6 +9,8 @@ import json
 import time
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.connections.models import VendorExchange, WebhookEvent
@@ -115,7 +117,10 @@ def test_events_that_have_not_waited_run_one_at_a_time(sq, firs_merchant):
     events = [stored(conn, order_event(merchant_id=conn.external_account_id, order=o, event_id=o["id"]), waited=0)
               for o in sales]
     gets_before, batches_before = order_reads(conn)
-    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "processed"
+    with CaptureQueriesContext(db_connection) as queries:
+        assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "processed"
+    # Its own event had not waited: no backlog was looked for.
+    assert not [q for q in queries if "FOR UPDATE SKIP LOCKED) RETURNING *" in q["sql"]]
     assert WebhookEvent.objects.get(pk=events[1].pk).status == WebhookEvent.Status.RECEIVED
     assert order_reads(conn) == (gets_before + 1, batches_before)
 
