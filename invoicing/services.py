@@ -190,6 +190,15 @@ def _reject_locally(submission: Submission, violations) -> None:
     )
 
 
+def _creation_lease(lease_token) -> dict:
+    """The fields of a new submission leased to its creator (`lease_token`),
+    or none without a token."""
+    if not lease_token:
+        return {}
+    return {"lease_token": lease_token, "locked_until": timezone.now() + datetime.timedelta(
+        seconds=submissions.setting("CREATION_LEASE_SECONDS"))}
+
+
 def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, connection=None,
                                   queue: str = "crm", lease_token: uuid.UUID | None = None,
                                   source_received_at=None) -> Invoice:
@@ -221,8 +230,7 @@ def invoice_create_from_canonical(*, organization, canonical: CanonicalInvoice, 
         with transaction.atomic():
             invoice.save(force_insert=True)
             InvoiceLine.objects.bulk_create(draft.lines)
-            leased = {"lease_token": lease_token, "locked_until": timezone.now() + datetime.timedelta(
-                seconds=submissions.setting("CREATION_LEASE_SECONDS"))} if lease_token and not violations else {}
+            leased = _creation_lease(lease_token) if not violations else {}
             submission = Submission.objects.create(invoice=invoice, queue=queue,
                                                    source_received_at=source_received_at, **leased)
             if violations:
@@ -275,8 +283,7 @@ def invoices_create_from_canonicals(*, organization, canonicals: list[CanonicalI
     for k, canonical in zip(keys, canonicals):
         if k not in by_key and k not in drafts:
             drafts[k] = _draft(organization=organization, canonical=canonical, connection=connection)
-    leased = {"lease_token": lease_token, "locked_until": timezone.now() + datetime.timedelta(
-        seconds=submissions.setting("CREATION_LEASE_SECONDS"))} if lease_token else {}
+    leased = _creation_lease(lease_token)
     if drafts:
         new_ids = []
         with transaction.atomic():
@@ -569,34 +576,32 @@ def _freeze(sub: Submission, token):
                               source=SOURCE.AUTH)
     canonical = canonical_from_dict(sub.invoice.canonical, stored=True)
 
-    def documents(number, *, schematron):
+    def numbered(number):
         try:
             irn = build_irn(invoice_number=number, service_id=org.firs_service_id, issue_date=canonical.issue_date)
         except ApplicationError as exc:
             raise _LocalRejection(f"Rejected locally: cannot build the IRN: {exc.message}")
-        final = dataclasses.replace(canonical, number=number, irn=irn)
+        return dataclasses.replace(canonical, number=number, irn=irn)
+
+    def documents(numbered_canonical, *, schematron):
         try:
-            return final, render(final, business_id=str(org.firs_business_id), schematron=schematron)
+            return render(numbered_canonical, business_id=str(org.firs_business_id), schematron=schematron)
         except InvoiceRuleError as exc:
             raise _LocalRejection(
                 f"Rejected locally: {len(exc.violations)} invoice rule(s) failed; nothing was sent to FIRS.",
                 errors=_violation_dicts(exc.violations))
 
     invoice = sub.invoice
-    provisional_number = format_number(kind=invoice.kind, value=0)
-    provisional, checked = documents(provisional_number, schematron=True)
+    provisional = numbered(format_number(kind=invoice.kind, value=0))
+    checked = documents(provisional, schematron=True)
     with transaction.atomic():
         number = allocate_number(organization=org, kind=invoice.kind)
+        final = numbered(number)
+        # The provisional values not where expected: build it again.
+        rendered = (renumbered(checked, number=(provisional.number, number), irn=(provisional.irn, final.irn))
+                    or documents(final, schematron=False))
         try:
-            irn = build_irn(invoice_number=number, service_id=org.firs_service_id, issue_date=canonical.issue_date)
-        except ApplicationError as exc:
-            raise _LocalRejection(f"Rejected locally: cannot build the IRN: {exc.message}")
-        canonical = dataclasses.replace(provisional, number=number, irn=irn)
-        rendered = renumbered(checked, number=(provisional_number, number), irn=(provisional.irn, irn))
-        if rendered is None:  # the provisional values not where expected: build it again
-            canonical, rendered = documents(number, schematron=False)
-        try:
-            stamp = stamp_irn(canonical.irn, keys)
+            stamp = stamp_irn(final.irn, keys)
         except ApplicationError as exc:
             raise _LocalRejection(f"Not sent: the FIRS key file cannot stamp the IRN: {exc.message}",
                                   source=SOURCE.AUTH)
@@ -606,13 +611,13 @@ def _freeze(sub: Submission, token):
         # Frozen by one conditional UPDATE, which also locks the row: an
         # invoice another run froze meanwhile (a lease taken over) is left as
         # it is and this run stops, its number rolled back.
-        if not invoice.write_frozen(number=number, irn=canonical.irn, canonical=canonical_to_dict(canonical),
+        if not invoice.write_frozen(number=number, irn=final.irn, canonical=canonical_to_dict(final),
                                     ubl_xml=ubl, firs_json=body.decode("utf-8"), stamp=stamp,
                                     frozen_at=timezone.now()):
             raise LeaseLost(str(sub.pk))
         # The exact bytes, committed with the freeze, before any send.
         now = timezone.now()
-        fields = {"signed_payload": body, "payload_sha256": hashlib.sha256(body).hexdigest(), "irn": canonical.irn,
+        fields = {"signed_payload": body, "payload_sha256": hashlib.sha256(body).hexdigest(), "irn": final.irn,
                   "locked_until": now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS")),
                   "updated_at": now}
         if not Submission.objects.filter(pk=sub.pk, lease_token=token).update(**fields):
