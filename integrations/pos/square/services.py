@@ -310,6 +310,20 @@ def _submit_now(invoice: Invoice | None, lease_token) -> None:
         logger.exception("inline FIRS submission failed; left to the sweep", extra={"invoice": str(invoice.pk)})
 
 
+def _takes_live_events(connection: Connection | None) -> bool:
+    """Whether a webhook for this connection is acted on: connected, and real
+    time not turned off by the merchant (the sync picks the sales up then)."""
+    return (connection is not None
+            and connection.status not in (Connection.Status.DISCONNECTED, Connection.Status.PENDING)
+            and (connection.settings or {}).get("realtime") is not False)
+
+
+def _invoiced_order_ids(connection: Connection, order_ids: list[str]) -> set[str]:
+    """Those of `order_ids` whose sale already has its invoice."""
+    return set(Transaction.objects.filter(connection=connection, external_id__in=order_ids,
+                                          invoice__isnull=False).values_list("external_id", flat=True))
+
+
 def _sale_completed(event) -> bool:
     if event.type == "order.updated":
         return event.state == "COMPLETED"
@@ -323,15 +337,12 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
     task retries. order.updated (state COMPLETED) and payment.updated (status
     COMPLETED) invoice the sale; refund.updated (COMPLETED) credits it."""
     connection = event.connection
-    if connection is None or connection.status in (Connection.Status.DISCONNECTED, Connection.Status.PENDING):
+    if not _takes_live_events(connection):
         return WebhookEvent.Status.IGNORED
-    if (connection.settings or {}).get("realtime") is False:
-        return WebhookEvent.Status.IGNORED  # the merchant turned real-time off: the sync picks sales up
     parsed = parse_event(bytes(event.raw_body))
     if _sale_completed(parsed):
-        done = Transaction.objects.filter(connection=connection, external_id=parsed.order_id,
-                                          invoice__isnull=False).exists()
-        if done:  # the twin event (payment.updated / order.updated) got here first
+        if _invoiced_order_ids(connection, [parsed.order_id]):
+            # the twin event (payment.updated / order.updated) got here first
             return WebhookEvent.Status.PROCESSED
         lease_token = uuid.uuid4()
         with client_for(connection) as client:
@@ -361,8 +372,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
     processed, ignored, failed = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED,
                                   WebhookEvent.Status.FAILED)
     connection = events[0].connection
-    if connection is None or connection.status in (Connection.Status.DISCONNECTED, Connection.Status.PENDING) \
-            or (connection.settings or {}).get("realtime") is False:
+    if not _takes_live_events(connection):
         return {event.pk: (ignored, "") for event in events}
     outcomes, sales = {}, {}
     for event in sorted(events, key=lambda e: e.received_at):
@@ -371,8 +381,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
             sales.setdefault(parsed.order_id, []).append(event)
         else:
             outcomes[event.pk] = (ignored, "")
-    invoiced = set(Transaction.objects.filter(connection=connection, external_id__in=list(sales),
-                                              invoice__isnull=False).values_list("external_id", flat=True))
+    invoiced = _invoiced_order_ids(connection, list(sales))
     todo = [order_id for order_id in sales if order_id not in invoiced]
     found, result, lease_token = {}, {"errors": {}, "invoices": []}, uuid.uuid4()
     if todo:
@@ -434,8 +443,7 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
                                                 query=query, limit=constants.SEARCH_DEFAULT_LIMIT):
                 found += len(page.orders)
                 ids = [o["id"] for o in page.orders]
-                invoiced = set(Transaction.objects.filter(connection=connection, external_id__in=ids,
-                                                          invoice__isnull=False).values_list("external_id", flat=True))
+                invoiced = _invoiced_order_ids(connection, ids)
                 made += orders_ingest(connection=connection, client=client, queue=BATCH_QUEUE,
                                       orders=[o for o in page.orders if o["id"] not in invoiced])["invoiced"]
     # Our own mirror too: completed rows whose invoice was never made (e.g. a mapping fixed since).
