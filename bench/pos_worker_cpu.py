@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from square_stack import cpu_by_process, running_stack, start_sandboxes  # noqa: E402
+from pos_realtime import event_body, setup  # noqa: E402
 
 from django.utils import timezone  # noqa: E402
 
@@ -41,12 +42,11 @@ from invoicing.models import Submission  # noqa: E402
 
 def stored_events(conn, orders) -> list:
     """One stored order.updated (COMPLETED) event a sale, as the intake stores them."""
-    from pos_realtime import event_body
-
     ids = []
     for order in orders:
         body = event_body(conn.external_account_id, order)
-        ids += webhook_events_store(vendor="square", events=SquareProvider.parse_webhook(body=body, headers={}), body=body, headers={})
+        ids += webhook_events_store(vendor="square", events=SquareProvider.parse_webhook(body=body, headers={}),
+                                    body=body, headers={})
     return ids
 
 
@@ -57,7 +57,6 @@ def main():
     parser.add_argument("--profile", type=int, default=0, help="print this many lines of a cProfile")
     args = parser.parse_args()
 
-    from pos_realtime import setup
     from integrations.pos.square import tasks
 
     with running_stack(metrics_prefix="posworker-metrics-") as (env, procs):
@@ -67,7 +66,6 @@ def main():
         if args.backlog:  # stored at once, then taken by the workers a second later
             events = stored_events(conn, orders)
             WebhookEvent.objects.filter(pk__in=events).update(received_at=timezone.now() - dt.timedelta(seconds=1))
-        cpu = 0.0
 
         def run(first: int, end: int) -> float:
             """CPU seconds of the task runs of orders[first:end] (a live sale's
@@ -105,7 +103,8 @@ def main():
           f"{figures['wall_ms_per_sale']} ms; processed {processed}, confirmed {figures['confirmed']}")
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"taxpoynt|invoicing|integrations|celery/app/trace", args.profile)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+            r"taxpoynt|invoicing|integrations|celery/app/trace", args.profile)
     print(json.dumps(figures))
 
 
