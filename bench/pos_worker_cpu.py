@@ -7,7 +7,7 @@ broker, no pool: what is left is the product's own work a sale, which
 `bench/pos_realtime.py` cannot separate from Celery and the other processes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/taxpoynt_sqw_bench REDIS_URL=redis://127.0.0.1:6379/12 \
-        .venv/bin/python bench/pos_worker_cpu.py --sales 300 [--backlog] [--profile 40]
+        .venv/bin/python bench/pos_worker_cpu.py --sales 300 [--backlog] [--profile 40] [--sql]
 
 `--backlog` stores the events as a backlog (received a second ago), so each
 task run takes Square's batch of them (SquareProvider.webhook_batch_size,
@@ -19,10 +19,13 @@ includes storing each event just before its task), optionally the top of a
 cProfile by own time, then one JSON line.
 """
 import argparse
+import collections
+import contextlib
 import cProfile
 import datetime as dt
 import json
 import pstats
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from square_stack import cpu_by_process, running_stack, start_sandboxes  # noqa: E402
 from pos_realtime import event_body, setup  # noqa: E402
 
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from integrations.connections.models import WebhookEvent  # noqa: E402
@@ -55,6 +59,7 @@ def main():
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--backlog", action="store_true", help="the events wait as a backlog")
     parser.add_argument("--profile", type=int, default=0, help="print this many lines of a cProfile")
+    parser.add_argument("--sql", action="store_true", help="print the statements a sale, grouped and counted")
     args = parser.parse_args()
 
     from integrations.pos.square import tasks
@@ -80,10 +85,17 @@ def main():
 
         run(0, warmup)
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
+        statements = collections.Counter()
+
+        def count_statement(execute, sql, params, many, context):
+            statements[re.sub(r"\"s\d+_x\d+\"", "\"…\"", re.sub(r"\s+", " ", sql))[:160]] += 1
+            return execute(sql, params, many, context)
+
         before, wall0 = cpu_by_process(), time.monotonic()
         if profiler:
             profiler.enable()
-        cpu = run(warmup, len(orders))
+        with connection.execute_wrapper(count_statement) if args.sql else contextlib.nullcontext():
+            cpu = run(warmup, len(orders))
         if profiler:
             profiler.disable()
         wall, after = time.monotonic() - wall0, cpu_by_process()
@@ -101,6 +113,12 @@ def main():
     print(f"{n} sales{' (a backlog)' if args.backlog else ''}: worker CPU {figures['worker_cpu_ms_per_sale']} ms a sale, "
           f"sandboxes {other['sandboxes']} ms, PostgreSQL {other['postgresql']} ms; wall "
           f"{figures['wall_ms_per_sale']} ms; processed {processed}, confirmed {figures['confirmed']}")
+    if args.sql:
+        n_statements = sum(statements.values())
+        figures["statements_per_sale"] = round(n_statements / n, 2)
+        print(f"{n_statements / n:.2f} statements a sale:")
+        for sql, count in statements.most_common():
+            print(f"  {count / n:6.2f}  {sql}")
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(

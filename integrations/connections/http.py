@@ -13,7 +13,6 @@ rate-limit handling, and the one audit recorder of vendor traffic.
 from __future__ import annotations
 
 import email.utils
-import functools
 import json
 import logging
 import re
@@ -23,10 +22,17 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
+from taxpoynt.redaction import SecretKeys, redacted_json
+
 logger = logging.getLogger(__name__)
 
-# Keys whose values never reach the exchange log (request or response bodies).
-SECRET_KEYS = re.compile(r"(token|secret|password|code_verifier|authorization|api_key|^code$)", re.I)
+# Keys whose values never reach the exchange log (request or response bodies),
+# and the words one of which a body holding such a key must contain.
+SECRET_KEYS = SecretKeys(
+    pattern=re.compile(r"(token|secret|password|code_verifier|authorization|api_key|^code$)", re.I),
+    words=("token", "secret", "password", "code_verifier", "authorization", "api_key", '"code"'),
+    mask="***",
+)
 MAX_LOGGED_BODY = 20_000
 
 
@@ -60,64 +66,6 @@ class VendorUnavailable(VendorError):
     """5xx, timeout, connection refused: retryable."""
 
 
-@functools.lru_cache(maxsize=4096)
-def _secret_key(key: str) -> bool:
-    return bool(SECRET_KEYS.search(key))
-
-
-def mask(value: Any) -> Any:
-    """A copy of a JSON-like value with every secret-looking key's value masked."""
-    if isinstance(value, dict):
-        return {k: ("***" if isinstance(k, str) and v and _secret_key(k) else mask(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    return value
-
-
-class _Enough(Exception):
-    pass
-
-
-def masked_json_prefix(value: Any, limit: int = MAX_LOGGED_BODY) -> str:
-    """The JSON text of a parsed JSON document with every secret-looking
-    key's value masked, cut at `limit` characters, walking only as much of
-    `value` as those characters need: a page of 500
-    orders (~1.5 MB) is logged as its first 20 000 characters, and masking
-    and encoding all of it cost a fifth of a batch's CPU per sale."""
-    parts: list[str] = []
-    size = 0
-
-    def put(text: str):
-        nonlocal size
-        parts.append(text)
-        size += len(text)
-        if size >= limit:
-            raise _Enough
-
-    def walk(v):
-        if isinstance(v, dict):
-            put("{")
-            for i, (k, item) in enumerate(v.items()):
-                put((", " if i else "") + json.dumps(k) + ": ")
-                walk("***" if isinstance(k, str) and item and _secret_key(k) else item)
-            put("}")
-        elif isinstance(v, list):
-            put("[")
-            for i, item in enumerate(v):
-                if i:
-                    put(", ")
-                walk(item)
-            put("]")
-        else:
-            put(json.dumps(v))
-
-    try:
-        walk(value)
-    except _Enough:
-        pass
-    return "".join(parts)[:limit]
-
-
 def mask_url(url: str) -> str:
     """Mask tokens that appear as path segments or query values."""
     url = re.sub(r"(?i)((?:token|secret|code|refresh_token|access_token)=)[^&]+", r"\1***", url)
@@ -129,16 +77,14 @@ def _body_text(content: bytes | None, content_type: str = "") -> str:
         return ""
     try:
         if "json" in content_type or content[:1] in (b"{", b"["):
-            document = json.loads(content)
-            # A body the record keeps whole is masked and encoded whole (C
-            # json); a larger one (a page of orders) only as far as it is kept.
-            if len(content) <= MAX_LOGGED_BODY:
-                return json.dumps(mask(document))[:MAX_LOGGED_BODY]
-            return masked_json_prefix(document)
+            # A larger body (a page of orders) is masked only as far as it is kept.
+            redacted = redacted_json(content.decode("utf-8"), SECRET_KEYS, limit=MAX_LOGGED_BODY)
+            if redacted is not None:
+                return redacted
         if "x-www-form-urlencoded" in content_type:
             from urllib.parse import parse_qsl, urlencode
 
-            return urlencode([(k, "***" if SECRET_KEYS.search(k) else v)
+            return urlencode([(k, SECRET_KEYS.mask if SECRET_KEYS.is_secret(k) else v)
                               for k, v in parse_qsl(content.decode())])[:MAX_LOGGED_BODY]
     except (ValueError, UnicodeDecodeError):
         pass

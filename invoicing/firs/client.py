@@ -30,6 +30,7 @@ import email.utils
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ import httpx
 from django.conf import settings
 
 from taxpoynt.errors import ApplicationError
+from taxpoynt.redaction import SecretKeys, redacted_json
 
 from . import codes
 from .breaker import CircuitBreaker
@@ -49,9 +51,11 @@ logger = logging.getLogger(__name__)
 
 from taxpoynt.ops.metrics import firs_request_latency_seconds as FIRS_REQUEST_LATENCY
 
-# JSON keys whose values are masked in recorded request bodies.
-SECRET_FIELDS = frozenset({"password", "api_key", "api_secret", "x-api-key", "x-api-secret", "secret", "token"})
+# JSON keys (any case) whose values are masked in recorded request bodies.
+SECRET_FIELDS = ("password", "api_key", "api_secret", "x-api-key", "x-api-secret", "secret", "token")
 MASK = "********"
+SECRET_KEYS = SecretKeys(pattern=re.compile("^(%s)$" % "|".join(map(re.escape, SECRET_FIELDS)), re.I),
+                         words=SECRET_FIELDS, mask=MASK)
 
 # Outcome labels (metric label and Exchange.outcome).
 OK, REJECTED, NOT_FOUND, DUPLICATE, AUTH, RETRY, UNKNOWN, CIRCUIT_OPEN = (
@@ -158,33 +162,8 @@ def mask_body(content: bytes | None) -> str:
     if not content:
         return ""
     text = content.decode("utf-8", errors="replace")
-    lowered = text.lower()
-    if "\\u" not in text and not any(name in lowered for name in SECRET_FIELDS):
-        return text  # no key can be a secret one (an invoice payload): no parse, no walk
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return text
-    found = False
-
-    def walk(value):
-        nonlocal found
-        if isinstance(value, dict):
-            out = {}
-            for key, item in value.items():
-                if isinstance(key, str) and key.lower() in SECRET_FIELDS:
-                    found = True
-                    out[key] = MASK
-                else:
-                    out[key] = walk(item)
-            return out
-        if isinstance(value, list):
-            return [walk(item) for item in value]
-        return value
-
-    masked = walk(data)
-    # Keep the exact bytes sent unless something had to be masked.
-    return json.dumps(masked) if found else text
+    redacted = redacted_json(text, SECRET_KEYS)
+    return text if redacted is None else redacted
 
 
 def parse_retry_after(value: str | None) -> float | None:
