@@ -132,13 +132,27 @@ class Invoice(models.Model):
         in one conditional UPDATE (no read, no full-row rewrite). False, and
         nothing written, when the row is already frozen. The instance then
         holds the frozen content, guarded by save() like a loaded one."""
-        content["updated_at"] = content["frozen_at"]
-        if not Invoice.objects.filter(pk=self.pk, frozen_at__isnull=True).update(**content):
+        if self.pk not in Invoice.write_frozen_many({self: content}):
             return False
-        for name, value in content.items():
+        self.hold_frozen(content)
+        return True
+
+    @staticmethod
+    def write_frozen_many(contents: dict) -> set:
+        """`write_frozen` for several drafts (invoice → its content, the same
+        fields each) in one statement: the pks frozen by it. The instances
+        are left as they were; once the transaction commits, `hold_frozen`
+        gives each its content."""
+        from taxpoynt.db import update_rows
+
+        return update_rows(Invoice, {invoice.pk: {**content, "updated_at": content["frozen_at"]}
+                                     for invoice, content in contents.items()},
+                           where_sql="o.frozen_at IS NULL")
+
+    def hold_frozen(self, content: dict):
+        for name, value in {**content, "updated_at": content["frozen_at"]}.items():
             setattr(self, name, value)
         self._remember_content()
-        return True
 
     def _remember_content(self):
         self._loaded_content = {name: getattr(self, name) for name in self.CONTENT_FIELDS}

@@ -26,8 +26,17 @@ def format_number(*, kind: str, value: int) -> str:
 def allocate_number(*, organization, kind) -> str:
     """The next number of `kind` for `organization`. Call inside the freezing
     transaction; the number is only taken if that transaction commits."""
+    return allocate_numbers(organization=organization, kind=kind, count=1)[0]
+
+
+def allocate_numbers(*, organization, kind, count: int) -> list[str]:
+    """The next `count` numbers of `kind` for `organization`, in order, taken
+    by one statement (a batch of sales frozen together). Call inside the
+    freezing transaction; they are only taken if it commits."""
     if kind not in PREFIXES:
         raise ApplicationError(f"unknown document kind {kind!r}")
+    if count < 1:
+        raise ApplicationError(f"cannot allocate {count} numbers")
     if not connection.in_atomic_block:
         raise ApplicationError("allocate_number must run inside the transaction that freezes the invoice")
     table = InvoiceSequence._meta.db_table
@@ -36,10 +45,10 @@ def allocate_number(*, organization, kind) -> str:
     # freezes of one organization queue here and a rollback leaves no gap.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} AS seq (organization_id, kind, last_number) VALUES (%s, %s, 1) "
-            "ON CONFLICT (organization_id, kind) DO UPDATE SET last_number = seq.last_number + 1 "
+            f"INSERT INTO {table} AS seq (organization_id, kind, last_number) VALUES (%s, %s, %s) "
+            "ON CONFLICT (organization_id, kind) DO UPDATE SET last_number = seq.last_number + EXCLUDED.last_number "
             "RETURNING last_number",
-            [organization.pk, kind],
+            [organization.pk, kind, count],
         )
-        value = cursor.fetchone()[0]
-    return format_number(kind=kind, value=value)
+        last = cursor.fetchone()[0]
+    return [format_number(kind=kind, value=value) for value in range(last - count + 1, last + 1)]

@@ -38,6 +38,7 @@ import json
 import logging
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -52,7 +53,6 @@ from taxpoynt.errors import ApplicationError
 from . import submissions
 from .canonical import CREDIT_NOTE, BillingReference, CanonicalInvoice, Party, SourceFigures, SourceRef
 from .models import Invoice, InvoiceLine, Submission
-from .numbering import allocate_number
 
 logger = logging.getLogger(__name__)
 S = Submission.State
@@ -472,6 +472,11 @@ def submission_process_claimed(*, token, submission_id=None, submission=None) ->
     if sub is None:  # the lease was taken over (or the caller never held one)
         logger.info("no submission held for %s", submission_id or submission)
         return None
+    return _run(sub, token)
+
+
+def _run(sub, token) -> Submission | None:
+    """Run the held submission's due steps one after the other, then release it."""
     try:
         for _ in range(MAX_STEPS_PER_RUN):
             if not _run_step(sub, token):
@@ -484,6 +489,63 @@ def submission_process_claimed(*, token, submission_id=None, submission=None) ->
             submission_release(submission_id=sub.pk, token=token)
     sub.lease_token = sub.locked_until = None
     return sub
+
+
+def submissions_process_claimed(*, token, batch: list[Submission]) -> None:
+    """Run several submissions this worker holds under one lease `token`
+    (a batch of live sales invoiced together, in memory with their invoices
+    and organization) in lockstep: the drafts frozen together (one number
+    allocation, one commit), then each FIRS step for all of them, its
+    successful moves written as one statement (`submissions.transitions`).
+
+    A submission whose step does not simply succeed has that outcome
+    recorded on its own, as `submission_process_claimed` records it, and
+    leaves the lockstep; whatever is still due for it then runs one step
+    after the other. The same documents, requests, moves and attempts as
+    running each alone; fewer statements and commits."""
+    held = [sub for sub in batch if sub.lease_token == token]
+    if len(held) < 2:
+        for sub in held:
+            _run(sub, token)
+        return
+    try:
+        now = timezone.now()
+        due = [sub for sub in held if sub.state in submissions.LIVE_STATES
+               and not (sub.next_attempt_at and sub.next_attempt_at > now)]
+        frozen, lost = _freeze_all([sub for sub in due if not sub.invoice.is_frozen], token)
+        for sub in lost:  # another run froze it: that run carries it on
+            logger.warning("lease on submission %s lost; another worker continues it", sub.pk)
+            submission_release(submission_id=sub.pk, token=token)
+            sub.lease_token = sub.locked_until = None
+        lockstep = [sub for sub in due if sub.invoice.is_frozen or sub in frozen]
+        for state in (S.DRAFT, S.VALIDATED, S.SIGNED, S.TRANSMITTED):
+            at = [sub for sub in lockstep if sub.state == state and sub.lease_token == token]
+            lockstep = [sub for sub in lockstep if sub.state != state] + _step_together(at, token)
+    finally:
+        # Anything still held: its due steps alone, then its lease released.
+        for sub in held:
+            if sub.lease_token == token:
+                _run(sub, token)
+
+
+def _step_together(subs, token) -> list[Submission]:
+    """The FIRS step of `subs` (all in one state): each request sent, the
+    successes recorded by one statement, every other outcome by `_recorded`
+    on its own. Those that moved on to a state with a step left."""
+    if not subs:
+        return []
+    step = FIRS_STEPS[subs[0].state]
+    results = [(sub, *_attempt(lambda sub=sub: step.request(firs_client_for(sub.invoice.organization), sub)))
+               for sub in subs]
+    from_state = subs[0].state
+    submissions.transitions(
+        [submissions.Move(sub, step.to_state, exchange=exchange) for sub, exchange, error in results
+         if error is None],
+        step=step.name, lease_token=token)
+    for sub, exchange, error in results:
+        if error is not None:
+            _recorded(sub, token, step, from_state, error)
+    return [sub for sub in subs if sub.state == step.to_state and _progressed(sub.state, from_state)]
 
 
 def _record(sub, token, from_state, to_state, **kwargs) -> str | None:
@@ -511,26 +573,14 @@ def _run_step(sub, token) -> bool:
     if sub.next_attempt_at and sub.next_attempt_at > timezone.now():
         return False
     if not sub.invoice.is_frozen:
-        failure = None
-        try:
-            _freeze(sub, token)
-        except LeaseLost:
-            raise
-        except _LocalRejection as rejection:
-            failure = rejection
-        except Exception as exc:  # noqa: BLE001 - a bug or outage while freezing: retried, then dead
-            logger.exception("freezing invoice %s failed", sub.invoice_id)
-            failure = _LocalRejection(f"could not prepare the invoice, will retry: {exc}", retry=True)
-        if failure is not None:
-            # The freeze rolled back as a whole (its number included); record why.
-            if failure.retry:
-                _record(sub, token, state, state, step="freeze", blocking_level=LEVEL.WARNING,
-                        error=failure.message)
-            else:
-                _record(sub, token, state, S.REJECTED, step="freeze", blocking_level=LEVEL.ERROR,
-                        error=failure.message, errors=failure.errors, error_source=failure.source)
+        frozen, lost = _freeze_all([sub], token)
+        if lost:
+            raise LeaseLost(str(sub.pk))
+        if not frozen:
             return False
-    return STEP_HANDLERS[state](sub, token)
+    step = FIRS_STEPS[state]
+    new_state = _call(sub, token, step, lambda: step.request(firs_client_for(sub.invoice.organization), sub))
+    return _progressed(new_state, state)
 
 
 class _LocalRejection(Exception):
@@ -542,23 +592,78 @@ class _LocalRejection(Exception):
         self.source = source
 
 
-def _freeze(sub: Submission, token):
-    """Number, IRN, documents, stamp and payload bytes, committed in one
-    transaction (rolled back as a whole on any failure, a lost lease included).
+@dataclasses.dataclass
+class _PreparedFreeze:
+    """A draft checked and rendered with a provisional number, ready to be
+    numbered (`_freeze_write`)."""
 
-    Every rule is checked first, outside that transaction, on the documents
+    sub: Submission
+    keys: Any
+    provisional: CanonicalInvoice
+    checked: Any  # the provisional Rendered
+    numbered: Any  # number → the numbered canonical
+    documents: Any  # (numbered canonical, schematron=) → Rendered
+
+
+def _freeze_all(subs, token) -> tuple[list, list]:
+    """Freeze the drafts `subs` held under `token`: number, IRN, documents,
+    stamp and payload bytes. Returns (those frozen, those whose lease was
+    lost meanwhile); a draft that fails a rule or cannot be prepared has the
+    failure recorded and is in neither.
+
+    Every rule is checked first, outside any transaction, on the documents
     built with a provisional number and IRN of the final form: the rules (the
     EN 16931 schematron, ~5 ms, included) read that the number and IRN are
-    present, never their digits. Inside, the allocated number and its IRN
-    take the provisional ones' places in those documents
-    (`documents.renumbered`, byte for byte a fresh build's), so the
-    organization's sequence row (locked from the number's allocation to the
-    commit) is held for a few statements only: freezes of one busy merchant
-    queue on that row."""
-    from .canonical import canonical_from_dict, canonical_to_dict
-    from .documents import render, renumbered
+    present, never their digits. Then ONE transaction numbers them all
+    (`_freeze_write`): the organization's sequence row, locked from the
+    allocation to the commit, is held for a few statements only (freezes of
+    one busy merchant queue on that row). Should that fail for a batch, each
+    is frozen alone, so one bad draft never holds the others back."""
+    prepared = []
+    for sub in subs:
+        try:
+            prepared.append(_prepare_freeze(sub))
+        except Exception as exc:  # noqa: BLE001 - recorded: rejected, or retried then dead
+            _record_freeze_failure(sub, token, exc)
+    if len(prepared) > 1:
+        try:
+            _freeze_write(prepared, token)
+            return [p.sub for p in prepared], []
+        except Exception:  # noqa: BLE001 - each alone below says which
+            logger.warning("freezing %d invoices together failed; freezing them one at a time", len(prepared),
+                           exc_info=True)
+    frozen, lost = [], []
+    for p in prepared:
+        try:
+            _freeze_write([p], token)
+            frozen.append(p.sub)
+        except LeaseLost:
+            lost.append(p.sub)
+        except Exception as exc:  # noqa: BLE001
+            _record_freeze_failure(p.sub, token, exc)
+    return frozen, lost
+
+
+def _record_freeze_failure(sub, token, exc):
+    """The freeze rolled back as a whole (its number included); record why."""
+    if isinstance(exc, _LocalRejection):
+        failure = exc
+    else:  # a bug or an outage while freezing: retried, then dead
+        logger.error("freezing invoice %s failed", sub.invoice_id, exc_info=exc)
+        failure = _LocalRejection(f"could not prepare the invoice, will retry: {exc}", retry=True)
+    state = sub.state
+    if failure.retry:
+        _record(sub, token, state, state, step="freeze", blocking_level=LEVEL.WARNING, error=failure.message)
+    else:
+        _record(sub, token, state, S.REJECTED, step="freeze", blocking_level=LEVEL.ERROR,
+                error=failure.message, errors=failure.errors, error_source=failure.source)
+
+
+def _prepare_freeze(sub: Submission) -> _PreparedFreeze:
+    from .canonical import canonical_from_dict
+    from .documents import render
     from .firs.irn import build_irn
-    from .firs.stamp import load_crypto_keys, stamp_irn
+    from .firs.stamp import load_crypto_keys
     from .numbering import format_number
     from .validation import InvoiceRuleError
 
@@ -591,39 +696,68 @@ def _freeze(sub: Submission, token):
                 f"Rejected locally: {len(exc.violations)} invoice rule(s) failed; nothing was sent to FIRS.",
                 errors=_violation_dicts(exc.violations))
 
-    invoice = sub.invoice
-    provisional = numbered(format_number(kind=invoice.kind, value=0))
-    checked = documents(provisional, schematron=True)
+    provisional = numbered(format_number(kind=sub.invoice.kind, value=0))
+    return _PreparedFreeze(sub=sub, keys=keys, provisional=provisional,
+                           checked=documents(provisional, schematron=True), numbered=numbered, documents=documents)
+
+
+def _freeze_write(prepared: list[_PreparedFreeze], token):
+    """The numbering transaction of `_freeze_all`: the numbers of each kind
+    taken by one statement, each allocated number and its IRN put in the
+    provisional ones' places (`documents.renumbered`, byte for byte a fresh
+    build's), the stamps made, and every invoice and submission written by
+    one statement each. Rolled back as a whole on any failure; LeaseLost when
+    an invoice was frozen by another run meanwhile (a lease taken over) or a
+    submission's lease is no longer ours."""
+    from taxpoynt.db import update_rows
+
+    from .canonical import canonical_to_dict
+    from .documents import renumbered
+    from .firs.stamp import stamp_irn
+    from .numbering import allocate_numbers
+
+    now = timezone.now()
+    invoices, subs = {}, {}
     with transaction.atomic():
-        number = allocate_number(organization=org, kind=invoice.kind)
-        final = numbered(number)
-        # The provisional values not where expected: build it again.
-        rendered = (renumbered(checked, number=(provisional.number, number), irn=(provisional.irn, final.irn))
-                    or documents(final, schematron=False))
-        try:
-            stamp = stamp_irn(final.irn, keys)
-        except ApplicationError as exc:
-            raise _LocalRejection(f"Not sent: the FIRS key file cannot stamp the IRN: {exc.message}",
-                                  source=SOURCE.AUTH)
-        # The one serialization of the payload (exact numbers); stored, then sent verbatim.
-        body = bytes(rendered.firs_json)
-        ubl = rendered.ubl_xml.decode("utf-8") if isinstance(rendered.ubl_xml, bytes) else rendered.ubl_xml
-        # Frozen by one conditional UPDATE, which also locks the row: an
-        # invoice another run froze meanwhile (a lease taken over) is left as
-        # it is and this run stops, its number rolled back.
-        if not invoice.write_frozen(number=number, irn=final.irn, canonical=canonical_to_dict(final),
-                                    ubl_xml=ubl, firs_json=body.decode("utf-8"), stamp=stamp,
-                                    frozen_at=timezone.now()):
-            raise LeaseLost(str(sub.pk))
+        kinds: dict[tuple, list] = {}
+        for p in prepared:
+            kinds.setdefault((p.sub.invoice.organization_id, p.sub.invoice.kind), []).append(p)
+        for group in kinds.values():
+            invoice = group[0].sub.invoice
+            numbers = allocate_numbers(organization=invoice.organization, kind=invoice.kind, count=len(group))
+            for p, number in zip(group, numbers):
+                final = p.numbered(number)
+                # The provisional values not where expected: build it again.
+                rendered = (renumbered(p.checked, number=(p.provisional.number, number),
+                                       irn=(p.provisional.irn, final.irn))
+                            or p.documents(final, schematron=False))
+                try:
+                    stamp = stamp_irn(final.irn, p.keys)
+                except ApplicationError as exc:
+                    raise _LocalRejection(f"Not sent: the FIRS key file cannot stamp the IRN: {exc.message}",
+                                          source=SOURCE.AUTH)
+                # The one serialization of the payload (exact numbers); stored, then sent verbatim.
+                body = bytes(rendered.firs_json)
+                ubl = rendered.ubl_xml.decode("utf-8") if isinstance(rendered.ubl_xml, bytes) else rendered.ubl_xml
+                invoices[p.sub.invoice] = {"number": number, "irn": final.irn, "canonical": canonical_to_dict(final),
+                                           "ubl_xml": ubl, "firs_json": body.decode("utf-8"), "stamp": stamp,
+                                           "frozen_at": now}
+                subs[p.sub.pk] = {"signed_payload": body, "payload_sha256": hashlib.sha256(body).hexdigest(),
+                                  "irn": final.irn, "updated_at": now,
+                                  "locked_until": now + datetime.timedelta(
+                                      seconds=submissions.setting("LEASE_SECONDS"))}
+        # Frozen by one conditional UPDATE, which also locks the rows: an
+        # invoice another run froze meanwhile is left as it is and this
+        # freeze rolls back, its numbers with it.
+        if len(Invoice.write_frozen_many(invoices)) != len(invoices):
+            raise LeaseLost(str([p.sub.pk for p in prepared]))
         # The exact bytes, committed with the freeze, before any send.
-        now = timezone.now()
-        fields = {"signed_payload": body, "payload_sha256": hashlib.sha256(body).hexdigest(), "irn": final.irn,
-                  "locked_until": now + datetime.timedelta(seconds=submissions.setting("LEASE_SECONDS")),
-                  "updated_at": now}
-        if not Submission.objects.filter(pk=sub.pk, lease_token=token).update(**fields):
-            raise LeaseLost(str(sub.pk))
-    for name, value in fields.items():
-        setattr(sub, name, value)
+        if len(update_rows(Submission, subs, where_sql="o.lease_token = %s", where_params=[token])) != len(subs):
+            raise LeaseLost(str([p.sub.pk for p in prepared]))
+    for p in prepared:
+        p.sub.invoice.hold_frozen(invoices[p.sub.invoice])
+        for name, value in subs[p.sub.pk].items():
+            setattr(p.sub, name, value)
 
 
 # --- the FIRS steps ---------------------------------------------------------------------------
@@ -651,81 +785,83 @@ def _firs_errors(exc) -> list[dict]:
     return errors
 
 
-def _call(sub, token, step, from_state, to_state, call, *, unknown_to=None):
-    """Make one FIRS call and record its outcome as a transition; returns
-    (new state or None, exchange or None)."""
-    from .firs import client as firs
+@dataclasses.dataclass(frozen=True)
+class FirsStep:
+    """The FIRS step due in a live state: its name in the attempt history,
+    the state it moves to, its request, and where a timed-out send leaves
+    the document (None: where it was)."""
 
-    try:
-        exchange = call()
-    except firs.FirsDuplicate as exc:
-        if step == "sign":
-            # Keep FIRS's answer in the history, then look the IRN up.
-            new_state = _record(sub, token, from_state, from_state, step=step, exchange=exc.exchange,
-                                blocking_level=LEVEL.WARNING, error_source=SOURCE.FIRS,
-                                error=f"FIRS says this IRN is already signed ({_firs_reason(exc)}); looking it up")
-            if new_state != from_state:
-                return new_state, None
-            return _resolve_duplicate(sub, token, from_state, exc), None
-        return _record(sub, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
-                       blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
-                       errors=_firs_errors(exc), error_source=SOURCE.FIRS), None
-    except firs.FirsAuthError as exc:
-        return _record(sub, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
-                       blocking_level=LEVEL.ERROR, error=f"FIRS refused our credentials: {_firs_reason(exc)}",
-                       errors=_firs_errors(exc), error_source=SOURCE.AUTH), None
-    except firs.FirsRejected as exc:
-        return _record(sub, token, from_state, S.REJECTED, step=step, exchange=exc.exchange,
-                       blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
-                       errors=_firs_errors(exc), error_source=SOURCE.FIRS), None
-    except firs.FirsOutcomeUnknown as exc:
-        return _record(sub, token, from_state, unknown_to or from_state, step=step,
-                       exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
-                       error=f"FIRS did not answer in time ({exc}); the same bytes will be sent again",
-                       error_source=SOURCE.NETWORK), None
-    except firs.FirsError as exc:
-        # FirsRetryable (5xx, 429, refused, circuit open) and anything else FIRS-side.
-        new_state = _record(sub, token, from_state, from_state, step=step,
-                            exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
-                            error=f"FIRS unavailable, will retry: {exc}", error_source=SOURCE.NETWORK)
-        retry_after = getattr(exc, "retry_after", None)
-        if new_state == from_state and retry_after:
-            # Never sooner than FIRS (or the open breaker) asked.
-            earliest = timezone.now() + datetime.timedelta(seconds=float(retry_after))
-            Submission.objects.filter(pk=sub.pk, next_attempt_at__lt=earliest).update(next_attempt_at=earliest)
-        return new_state, None
-    return _record(sub, token, from_state, to_state, step=step, exchange=exchange), exchange
+    name: str
+    to_state: str
+    request: Any  # (client, submission) → Exchange, or raises a FirsError
+    unknown_to: str | None = None
 
 
 def _body(sub) -> bytes:
     return bytes(sub.signed_payload)
 
 
-def _step_validate(sub, token) -> bool:
-    client = firs_client_for(sub.invoice.organization)
-    new_state, _ = _call(sub, token, "validate", S.DRAFT, S.VALIDATED, lambda: client.validate_invoice(_body(sub)))
-    return _progressed(new_state, S.DRAFT)
+def _attempt(request):
+    """(exchange, None) when the request succeeded, (None, the FirsError) when not."""
+    from .firs import client as firs
+
+    try:
+        return request(), None
+    except firs.FirsError as exc:
+        return None, exc
 
 
-def _step_sign(sub, token) -> bool:
-    client = firs_client_for(sub.invoice.organization)
-    from_state = sub.state  # validated, or unknown: resend the SAME stored bytes
-    new_state, _ = _call(sub, token, "sign", from_state, S.SIGNED, lambda: client.sign_invoice(_body(sub)),
-                         unknown_to=S.UNKNOWN)
-    return _progressed(new_state, from_state)
+def _call(sub, token, step: FirsStep, request) -> str | None:
+    """Make one FIRS request and record its outcome as a transition; the new
+    state, or None when the submission changed under us."""
+    from_state = sub.state
+    exchange, error = _attempt(request)
+    if error is None:
+        return _record(sub, token, from_state, step.to_state, step=step.name, exchange=exchange)
+    return _recorded(sub, token, step, from_state, error)
 
 
-def _step_transmit(sub, token) -> bool:
-    client = firs_client_for(sub.invoice.organization)
-    new_state, _ = _call(sub, token, "transmit", S.SIGNED, S.TRANSMITTED, lambda: client.transmit(sub.irn))
-    return _progressed(new_state, S.SIGNED)
+def _recorded(sub, token, step: FirsStep, from_state, exc) -> str | None:
+    """Record a failed request of `step` (the FirsError `exc`) as what its
+    kind calls for: a rejection, a stay with backoff, unknown, or for a
+    duplicate sign the lookup."""
+    from .firs import client as firs
 
-
-def _step_confirm(sub, token) -> bool:
-    client = firs_client_for(sub.invoice.organization)
-    # FIRS answering is not enough: its record must show the transmission.
-    _call(sub, token, "confirm", S.TRANSMITTED, S.CONFIRMED, lambda: _confirmed_or_raise(client, sub.irn))
-    return False
+    if isinstance(exc, firs.FirsDuplicate):
+        if step.name == "sign":
+            # Keep FIRS's answer in the history, then look the IRN up.
+            new_state = _record(sub, token, from_state, from_state, step=step.name, exchange=exc.exchange,
+                                blocking_level=LEVEL.WARNING, error_source=SOURCE.FIRS,
+                                error=f"FIRS says this IRN is already signed ({_firs_reason(exc)}); looking it up")
+            if new_state != from_state:
+                return new_state
+            return _resolve_duplicate(sub, token, from_state, exc)
+        return _record(sub, token, from_state, S.REJECTED, step=step.name, exchange=exc.exchange,
+                       blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
+                       errors=_firs_errors(exc), error_source=SOURCE.FIRS)
+    if isinstance(exc, firs.FirsAuthError):
+        return _record(sub, token, from_state, S.REJECTED, step=step.name, exchange=exc.exchange,
+                       blocking_level=LEVEL.ERROR, error=f"FIRS refused our credentials: {_firs_reason(exc)}",
+                       errors=_firs_errors(exc), error_source=SOURCE.AUTH)
+    if isinstance(exc, firs.FirsRejected):
+        return _record(sub, token, from_state, S.REJECTED, step=step.name, exchange=exc.exchange,
+                       blocking_level=LEVEL.ERROR, error=f"Rejected by FIRS: {_firs_reason(exc)}",
+                       errors=_firs_errors(exc), error_source=SOURCE.FIRS)
+    if isinstance(exc, firs.FirsOutcomeUnknown):
+        return _record(sub, token, from_state, step.unknown_to or from_state, step=step.name,
+                       exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
+                       error=f"FIRS did not answer in time ({exc}); the same bytes will be sent again",
+                       error_source=SOURCE.NETWORK)
+    # FirsRetryable (5xx, 429, refused, circuit open) and anything else FIRS-side.
+    new_state = _record(sub, token, from_state, from_state, step=step.name,
+                        exchange=getattr(exc, "exchange", None), blocking_level=LEVEL.WARNING,
+                        error=f"FIRS unavailable, will retry: {exc}", error_source=SOURCE.NETWORK)
+    retry_after = getattr(exc, "retry_after", None)
+    if new_state == from_state and retry_after:
+        # Never sooner than FIRS (or the open breaker) asked.
+        earliest = timezone.now() + datetime.timedelta(seconds=float(retry_after))
+        Submission.objects.filter(pk=sub.pk, next_attempt_at__lt=earliest).update(next_attempt_at=earliest)
+    return new_state
 
 
 def _data(exchange) -> dict:
@@ -798,12 +934,15 @@ def duplicate_matches(sub: Submission, data: dict) -> bool:
     return compared > 0
 
 
-STEP_HANDLERS = {
-    S.DRAFT: _step_validate,
-    S.VALIDATED: _step_sign,
-    S.UNKNOWN: _step_sign,
-    S.SIGNED: _step_transmit,
-    S.TRANSMITTED: _step_confirm,
+_SIGN = FirsStep("sign", S.SIGNED, lambda client, sub: client.sign_invoice(_body(sub)),
+                 unknown_to=S.UNKNOWN)  # from unknown: resend the SAME stored bytes
+FIRS_STEPS = {
+    S.DRAFT: FirsStep("validate", S.VALIDATED, lambda client, sub: client.validate_invoice(_body(sub))),
+    S.VALIDATED: _SIGN,
+    S.UNKNOWN: _SIGN,
+    S.SIGNED: FirsStep("transmit", S.TRANSMITTED, lambda client, sub: client.transmit(sub.irn)),
+    # FIRS answering is not enough: its record must show the transmission.
+    S.TRANSMITTED: FirsStep("confirm", S.CONFIRMED, lambda client, sub: _confirmed_or_raise(client, sub.irn)),
 }
 
 

@@ -15,13 +15,15 @@ the constants below, overridable from Django settings of the same name.
 """
 import logging
 import random
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from taxpoynt.db import insert_parts, mark_saved
+from taxpoynt.db import insert_values, mark_saved
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -102,6 +104,20 @@ class SubmissionChanged(ApplicationError):
         super().__init__(f"submission {submission_id} changed under us", code="submission_changed")
 
 
+@dataclass
+class Move:
+    """One submission's move, as `transitions` takes it: the target state and
+    what the attempt records (the FIRS exchange, the error and its level)."""
+
+    submission: Submission
+    to_state: str
+    exchange: Any = None
+    error: str = ""
+    blocking_level: str = ""
+    errors: list | None = None
+    error_source: str = ""
+
+
 def transition(submission: Submission, to_state: str, *, step: str, exchange=None, error: str = "",
                blocking_level: str = "", errors: list | None = None, error_source: str = "",
                lease_token=None) -> SubmissionAttempt:
@@ -119,10 +135,56 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
     A stay with blocking level warning counts an attempt and schedules the
     next one with backoff; past MAX_ATTEMPTS it moves to dead instead.
     """
-    from_state = submission.state
-    if not can_transition(from_state, to_state):
-        raise IllegalTransition(from_state, to_state)
+    move = Move(submission, to_state, exchange=exchange, error=error, blocking_level=blocking_level,
+                errors=errors, error_source=error_source)
+    attempts = transitions([move], step=step, lease_token=lease_token)
+    if not attempts:
+        raise SubmissionChanged(submission.pk)
+    return attempts[0]
+
+
+def transitions(moves: list[Move], *, step: str, lease_token=None) -> list[SubmissionAttempt]:
+    """`transition` for several submissions at once (a batch's step, all
+    under one lease): every move checked against the table first, then all
+    written by one statement per shape of write. Returns the attempts of the
+    moves written; a submission that changed under us is left out (nothing
+    written for it) and its instance untouched."""
+    for move in moves:
+        if not can_transition(move.submission.state, move.to_state):
+            raise IllegalTransition(move.submission.state, move.to_state)
     now = timezone.now()
+    plans = [_plan(move, step=step, now=now, lease_token=lease_token) for move in moves]
+    written = _write(plans, lease_token=lease_token, now=now)
+    attempts = []
+    for move, (fields, attempt, from_state) in zip(moves, plans):
+        if move.submission.pk not in written:
+            continue
+        mark_saved(attempt)
+        attempts.append(attempt)
+        submission, to_state = move.submission, fields["state"]
+        for name, value in fields.items():
+            setattr(submission, name, value)
+        if Submission.invoice.is_cached(submission):
+            submission.invoice.firs_state = to_state
+        if to_state == S.CONFIRMED and from_state != S.CONFIRMED and submission.source_received_at:
+            metrics.observe_sale_to_confirmed(submission)
+        logger.log(
+            logging.WARNING if to_state in (S.REJECTED, S.DEAD, S.UNKNOWN) else logging.INFO,
+            "submission %s → %s (%s)%s", from_state, to_state, step,
+            f": {fields['error']}" if fields["error"] else "",
+            extra={"submission_id": submission.pk, "invoice_id": submission.invoice_id,
+                   "organization_id": submission.invoice.organization_id
+                   if Submission.invoice.is_cached(submission) else None},
+        )
+    return attempts
+
+
+def _plan(move: Move, *, step: str, now, lease_token) -> tuple[dict, SubmissionAttempt, str]:
+    """(the submission's new column values, its attempt row, the state it is
+    moved from): the move's retry counting, backoff and lease, computed."""
+    submission, to_state = move.submission, move.to_state
+    error, blocking_level = move.error, move.blocking_level
+    from_state = submission.state
     attempt_count = submission.attempt_count
     next_attempt_at = submission.next_attempt_at
     resume_state = submission.resume_state
@@ -148,15 +210,15 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         resume_state = ""
     if to_state in (S.DEAD, S.REJECTED, S.CONFIRMED, S.CANCELLED):
         next_attempt_at = None
-    if errors is not None:
-        sub_errors = errors
+    if move.errors is not None:
+        sub_errors = move.errors
     elif to_state not in (S.REJECTED, S.DEAD) and to_state != from_state:
         sub_errors = []
 
     fields = {"state": to_state, "error": error, "blocking_level": blocking_level, "errors": sub_errors,
-              "error_source": error_source if (error or errors) else "", "attempt_count": attempt_count,
+              "error_source": move.error_source if (error or move.errors) else "", "attempt_count": attempt_count,
               "next_attempt_at": next_attempt_at, "resume_state": resume_state, "updated_at": now}
-    if exchange is not None:
+    if move.exchange is not None:
         fields["last_exchange_at"] = now
     if lease_token is not None and to_state in LIVE_STATES:
         fields["locked_until"] = now + timedelta(seconds=setting("LEASE_SECONDS"))
@@ -164,6 +226,7 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         # No step follows a stopped state: the run's lease ends with this
         # write, not with a release statement after it.
         fields["lease_token"] = fields["locked_until"] = None
+    exchange = move.exchange
     attempt = SubmissionAttempt(
         submission=submission,
         step=step,
@@ -178,58 +241,62 @@ def transition(submission: Submission, to_state: str, *, step: str, exchange=Non
         outcome=_outcome(from_state, to_state),
         error=error,
     )
-    first_signed_at = now if to_state == S.SIGNED and submission.format == "firs" else None
-    if not _write(submission, fields, attempt, from_state=from_state, lease_token=lease_token,
-                  first_signed_at=first_signed_at):
-        raise SubmissionChanged(submission.pk)
-    for name, value in fields.items():
-        setattr(submission, name, value)
-    if Submission.invoice.is_cached(submission):
-        submission.invoice.firs_state = to_state
-    if to_state == S.CONFIRMED and from_state != S.CONFIRMED and submission.source_received_at:
-        metrics.observe_sale_to_confirmed(submission)
-
-    logger.log(
-        logging.WARNING if to_state in (S.REJECTED, S.DEAD, S.UNKNOWN) else logging.INFO,
-        "submission %s → %s (%s)%s", from_state, to_state, step, f": {error}" if error else "",
-        extra={"submission_id": submission.pk, "invoice_id": submission.invoice_id,
-               "organization_id": submission.invoice.organization_id
-               if Submission.invoice.is_cached(submission) else None},
-    )
-    return attempt
+    return fields, attempt, from_state
 
 
-def _write(submission, fields: dict, attempt: SubmissionAttempt, *, from_state: str, lease_token=None,
-           first_signed_at=None) -> bool:
-    """The compare-and-set UPDATE (only while the row is in `from_state` and,
-    given one, under `lease_token`), the invoice's first-signing time and the
-    attempt row as ONE statement (a data-modifying CTE: atomic on its own, one
-    round trip where a transaction took five). False when the row was not so
-    held, and then nothing is written. The migration-0005 trigger copies the
-    state to Invoice.firs_state inside it. PostgreSQL only, as the worker's
-    claim and the webhook intake are."""
+def _write(plans, *, lease_token, now) -> set:
+    """The compare-and-set UPDATEs (each row only while it is in the state
+    its move was planned from and, given one, under `lease_token`), the
+    invoices' first-signing time and the attempt rows: ONE statement per
+    shape of write (a data-modifying CTE over a VALUES list of the rows:
+    atomic on its own, one round trip however many moves). The ids of the
+    submissions written; a row not so held is not written, nor its attempt.
+    The migration-0005 trigger copies each state to Invoice.firs_state
+    inside it. PostgreSQL only, as the worker's claim and the webhook intake
+    are."""
     quote = db_connection.ops.quote_name
-    columns, params = [], []
-    for name, value in fields.items():
-        field = Submission._meta.get_field(name)
-        columns.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, db_connection))
-    held_sql = "id = %s AND state = %s" + (" AND lease_token = %s" if lease_token is not None else "")
-    params += [submission.pk, from_state] + ([lease_token] if lease_token is not None else [])
-    sql = f"WITH moved AS (UPDATE {Submission._meta.db_table} SET {', '.join(columns)} WHERE {held_sql} RETURNING id)"
-    if first_signed_at is not None:
-        sql += (f", signed AS (UPDATE {Invoice._meta.db_table} SET signed_at = COALESCE(signed_at, %s) "
-                f"WHERE id = %s AND EXISTS (SELECT 1 FROM moved))")
-        params += [first_signed_at, submission.invoice_id]
-    attempt_columns, placeholders, attempt_params = insert_parts(attempt)
-    sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
-            f"SELECT {placeholders} FROM moved RETURNING id")
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, params + attempt_params)
-        written = cursor.fetchone() is not None
-    if written:
-        mark_saved(attempt)
+    shapes: dict[tuple, list] = {}
+    for plan in plans:
+        shapes.setdefault(tuple(plan[0]), []).append(plan)
+    written = set()
+    attempt_fields = SubmissionAttempt._meta.concrete_fields
+    for names, group in shapes.items():
+        fields = [Submission._meta.get_field(name) for name in names]
+        columns = [quote(f.column) for f in fields]
+        row_sql = _row_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields])
+        sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} AS s SET "
+               f"{', '.join(f'{c} = v.{c}' for c in columns)} "
+               f"FROM (VALUES {', '.join([row_sql] * len(group))}) AS v(id, from_state, {', '.join(columns)}) "
+               f"WHERE s.id = v.id AND s.state = v.from_state"
+               + (" AND s.lease_token = %s" if lease_token is not None else "")
+               + " RETURNING s.id, s.invoice_id)")
+        params = [value for fields_, attempt, from_state in group
+                  for value in [attempt.submission_id, from_state,
+                                *(f.get_db_prep_save(fields_[f.name], db_connection) for f in fields)]]
+        params += [lease_token] if lease_token is not None else []
+        signing = [p[1].submission_id for p in group
+                   if p[0]["state"] == S.SIGNED and p[1].submission.format == "firs"]
+        if signing:
+            sql += (f", signed AS (UPDATE {Invoice._meta.db_table} AS i SET signed_at = COALESCE(i.signed_at, %s) "
+                    f"FROM moved WHERE i.id = moved.invoice_id AND moved.id = ANY(%s::uuid[]))")
+            params += [now, signing]
+        attempt_columns = ", ".join(quote(f.column) for f in attempt_fields)
+        attempt_row_sql = _row_sql([f.db_type(db_connection) for f in attempt_fields])
+        submission_column = quote(SubmissionAttempt.submission.field.column)
+        sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
+                f"SELECT * FROM (VALUES {', '.join([attempt_row_sql] * len(group))}) AS a({attempt_columns}) "
+                f"WHERE a.{submission_column} IN (SELECT id FROM moved) RETURNING {submission_column}")
+        params += [value for p in group for value in insert_values(p[1])]
+        with db_connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            written.update(row[0] for row in cursor.fetchall())
     return written
+
+
+def _row_sql(types: list[str]) -> str:
+    # One VALUES row, each placeholder cast to its column's type (a foreign
+    # key's db_type is its target's): VALUES does not take types from the target.
+    return "(" + ", ".join(f"%s::{t}" for t in types) + ")"
 
 
 def _text(value) -> str:

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 
 from invoicing.models import Invoice, InvoiceSequence
-from invoicing.numbering import allocate_number
+from invoicing.numbering import allocate_number, allocate_numbers
 
 
 @pytest.mark.django_db
@@ -17,6 +17,23 @@ def test_numbers_are_per_org_and_kind_letters_and_digits(make_org):
         assert allocate_number(organization=a, kind=Invoice.Kind.INVOICE) == "INV000002"
         assert allocate_number(organization=a, kind=Invoice.Kind.CREDIT_NOTE) == "CRN000001"
         assert allocate_number(organization=b, kind=Invoice.Kind.INVOICE) == "INV000001"
+
+
+@pytest.mark.django_db
+def test_a_batch_takes_the_next_numbers_in_order_and_a_rollback_gives_them_back(make_org):
+    org = make_org()
+    with transaction.atomic():
+        assert allocate_numbers(organization=org, kind=Invoice.Kind.INVOICE, count=3) == [
+            "INV000001", "INV000002", "INV000003"]
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            allocate_numbers(organization=org, kind=Invoice.Kind.INVOICE, count=5)
+            raise RuntimeError("freeze failed")
+    with transaction.atomic():
+        assert allocate_number(organization=org, kind=Invoice.Kind.INVOICE) == "INV000004"
+        assert allocate_numbers(organization=org, kind=Invoice.Kind.INVOICE, count=2) == ["INV000005", "INV000006"]
+    with pytest.raises(Exception, match="cannot allocate 0"), transaction.atomic():
+        allocate_numbers(organization=org, kind=Invoice.Kind.INVOICE, count=0)
 
 
 @pytest.mark.django_db

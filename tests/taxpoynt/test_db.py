@@ -47,3 +47,24 @@ def test_list_parameters_travel_in_binary_and_mean_the_same():
 
         dumper = connection.connection.adapters.get_dumper(list, PyFormat.AUTO)
         assert dumper.__name__ == "ListBinaryDumper"
+
+
+def test_update_rows_writes_each_rows_own_values_in_one_statement_where_they_still_match(make_org):
+    from django.test.utils import CaptureQueriesContext
+
+    from taxpoynt.db import update_rows
+
+    org = make_org()
+    conns = [Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                       external_account_id=f"ML-{i}") for i in range(3)]
+    Connection.objects.filter(pk=conns[2].pk).update(status="disconnected")
+    rows = {c.pk: {"external_account_id": f"new-{i}", "settings": {"realtime": i % 2 == 0, "quote": "it's"}}
+            for i, c in enumerate(conns)}
+    with CaptureQueriesContext(connection) as queries:
+        written = update_rows(Connection, rows, where_sql="o.status = %s", where_params=["connected"])
+    assert len(queries) == 1 and written == {conns[0].pk, conns[1].pk}
+    stored = {c.pk: (c.external_account_id, c.settings) for c in Connection.objects.filter(organization=org)}
+    assert stored[conns[0].pk] == ("new-0", {"realtime": True, "quote": "it's"})
+    assert stored[conns[1].pk] == ("new-1", {"realtime": False, "quote": "it's"})
+    assert stored[conns[2].pk] == ("ML-2", conns[2].settings)  # no longer matched: untouched
+    assert update_rows(Connection, {}) == set()

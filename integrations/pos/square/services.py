@@ -291,23 +291,26 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient)
 
 
 # --- webhook events ---------------------------------------------------------------------------
-def _submit_now(invoice: Invoice | None, lease_token) -> None:
-    """Run a new invoice's FIRS submission in this task, now. Its submission
-    was created leased to us (`lease_token`) and never enqueued: under a burst
-    pos_realtime is FIFO, and a submission queued behind thousands of webhook
-    tasks would wait for all of them. Anything left unfinished (a FIRS retry,
-    an outage, this worker dying) goes on through the due-submission sweep
-    once the lease is released or expires. An invoice that already existed is
-    not ours to run: its creator runs it."""
-    submission = getattr(invoice, "leased_submission", None)
-    if submission is None:
+def _submit_now(invoices: list[Invoice | None], lease_token) -> None:
+    """Run new invoices' FIRS submissions in this task, now; several (a
+    backlog's) in lockstep (`submissions_process_claimed`). Their
+    submissions were created leased to us (`lease_token`) and never enqueued:
+    under a burst pos_realtime is FIFO, and a submission queued behind
+    thousands of webhook tasks would wait for all of them. Anything left
+    unfinished (a FIRS retry, an outage, this worker dying) goes on through
+    the due-submission sweep once the lease is released or expires. An
+    invoice that already existed is not ours to run: its creator runs it."""
+    held = [invoice.leased_submission for invoice in invoices
+            if getattr(invoice, "leased_submission", None) is not None]
+    if not held:
         return
-    from invoicing.services import submission_process_claimed
+    from invoicing.services import submissions_process_claimed
 
     try:
-        submission_process_claimed(token=lease_token, submission=submission)
+        submissions_process_claimed(token=lease_token, batch=held)
     except Exception:  # the sweep takes it from here
-        logger.exception("inline FIRS submission failed; left to the sweep", extra={"invoice": str(invoice.pk)})
+        logger.exception("inline FIRS submission failed; left to the sweep",
+                         extra={"invoices": [str(sub.invoice_id) for sub in held]})
 
 
 def _takes_live_events(connection: Connection | None) -> bool:
@@ -351,7 +354,7 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
                 return WebhookEvent.Status.IGNORED
             txn = order_ingest(connection=connection, order=order, client=client, lease_token=lease_token,
                                received_at=event.received_at)
-        _submit_now(txn.invoice, lease_token)
+        _submit_now([txn.invoice], lease_token)
         return WebhookEvent.Status.PROCESSED
     if parsed.type == "refund.updated" and parsed.state == "COMPLETED":
         with client_for(connection) as client:
@@ -366,7 +369,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
     (connections.tasks.webhook_event_run takes it when sales wait for the
     workers): one read of which sales are already invoiced, one Square
     BatchRetrieveOrders, `orders_ingest` with the new submissions leased to
-    this run, then each submission run here, oldest sale first. The same
+    this run, then the submissions run here together, in lockstep. The same
     outcomes as `webhook_event_process` one at a time: {event id: (status,
     error)}; twin events of one sale share its outcome."""
     processed, ignored, failed = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED,
@@ -403,8 +406,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
         else:
             outcome = (processed, "")
         outcomes.update({event.pk: outcome for event in its_events})
-    for invoice in result["invoices"]:
-        _submit_now(invoice, lease_token)
+    _submit_now(result["invoices"], lease_token)
     return outcomes
 
 

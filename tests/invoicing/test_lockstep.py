@@ -1,0 +1,141 @@
+"""Several held submissions run together (services.submissions_process_claimed,
+the real-time POS path's backlog batches): the same documents, requests,
+moves and attempts as one at a time, in fewer statements; whatever does not
+simply succeed is recorded on its own and the rest go on. Against the FIRS
+sandbox over a real socket, on PostgreSQL."""
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from invoicing import services
+from invoicing.models import Invoice, InvoiceSequence, Submission
+from tests.invoicing.test_services import create, firs, firs_org, make_canonical, steps  # noqa: F401
+
+S = Submission.State
+HAPPY = [("validate", "draft", "validated", "ok"), ("sign", "validated", "signed", "ok"),
+         ("transmit", "signed", "transmitted", "ok"), ("confirm", "transmitted", "confirmed", "ok")]
+
+
+def leased_batch(org, make, n):
+    """n new invoices whose submissions are held by one token, as a backlog
+    batch creates them."""
+    token = uuid.uuid4()
+    invoices = services.invoices_create_from_canonicals(
+        organization=org, canonicals=[make() for _ in range(n)], queue="pos_realtime", lease_token=token)
+    return token, invoices, [inv.leased_submission for inv in invoices]
+
+
+def reloaded(subs):
+    return [Submission.objects.select_related("invoice").get(pk=s.pk) for s in subs]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_confirmed_in_one_statement_a_step_with_the_documents_of_one_at_a_time(
+        firs, firs_org, make_canonical):
+    token, invoices, held = leased_batch(firs_org, make_canonical, 5)
+    with CaptureQueriesContext(connection) as queries:
+        services.submissions_process_claimed(token=token, batch=held)
+    transitions = [q for q in queries.captured_queries if q["sql"].startswith("WITH moved AS")]
+    assert len(transitions) == 4  # validate, sign, transmit, confirm: five moves each
+    allocations = [q for q in queries.captured_queries if "invoicing_invoicesequence" in q["sql"]]
+    assert len(allocations) == 1
+    subs = reloaded(held)
+    assert [s.state for s in subs] == [S.CONFIRMED] * 5
+    assert all(s.lease_token is None and s.locked_until is None for s in subs)
+    # Numbered in the batch's order, gap-free.
+    assert [s.invoice.number for s in subs] == [f"INV00000{i}" for i in range(1, 6)]
+    assert InvoiceSequence.objects.get(organization=firs_org, kind="invoice").last_number == 5
+    for sub in subs:
+        assert steps(sub) == HAPPY
+        assert sub.invoice.firs_state == S.CONFIRMED and sub.invoice.signed_at
+        body = bytes(sub.signed_payload)
+        assert firs.app.sandbox.invoice(sub.irn).raw == body == sub.invoice.firs_json.encode()
+        assert firs.app.sandbox.verify_stamp(sub.invoice.stamp)["irn"] == sub.irn == sub.invoice.irn
+        assert sub.attempts.get(step="sign").request_body == body.decode()
+    # Byte for byte what freezing one alone writes.
+    token, [alone], [sub] = leased_batch(firs_org, make_canonical, 1)
+    services.submissions_process_claimed(token=token, batch=[sub])
+    alone.refresh_from_db()
+    other = Invoice.objects.get(pk=invoices[0].pk)
+    assert alone.ubl_xml.replace(alone.irn, "IRN").replace(alone.number, "N") == \
+        other.ubl_xml.replace(other.irn, "IRN").replace(other.number, "N")
+    assert firs.app.sandbox.requests["sign"] == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_step_is_recorded_on_its_own_and_the_rest_go_on(firs, firs_org, make_canonical):
+    firs.app.sandbox.set_fault("sign", "503", times=1)  # the batch's first sign
+    token, invoices, held = leased_batch(firs_org, make_canonical, 3)
+    services.submissions_process_claimed(token=token, batch=held)
+    first, *rest = reloaded(held)
+    assert first.state == S.VALIDATED and first.blocking_level == "warning" and first.attempt_count == 1
+    assert first.next_attempt_at and first.lease_token is None  # released: the sweep retries it
+    assert steps(first) == HAPPY[:1] + [("sign", "validated", "validated", "retry")]
+    assert [s.state for s in rest] == [S.CONFIRMED] * 2 and all(steps(s) == HAPPY for s in rest)
+    # The retry is the same bytes, and only then is it confirmed.
+    Submission.objects.filter(pk=first.pk).update(next_attempt_at=None)
+    services.submission_process(submission_id=first.pk)
+    first.refresh_from_db()
+    assert first.state == S.CONFIRMED and firs.app.sandbox.invoice(first.irn).raw == bytes(first.signed_payload)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rejection_by_firs_stops_that_one_only(firs, firs_org, make_canonical, monkeypatch):
+    token, invoices, held = leased_batch(firs_org, make_canonical, 3)
+    # FIRS does not know the IRN of the second one's transmit: a 404 rejection.
+    held[1].irn_override = True
+    real_transmit = services.FIRS_STEPS[S.SIGNED].request
+
+    def transmit(client, sub):
+        if getattr(sub, "irn_override", False):
+            return client.transmit("INV999999-" + sub.irn.split("-", 1)[1])
+        return real_transmit(client, sub)
+
+    monkeypatch.setitem(services.FIRS_STEPS, S.SIGNED, services.FirsStep("transmit", S.TRANSMITTED, transmit))
+    services.submissions_process_claimed(token=token, batch=held)
+    subs = reloaded(held)
+    assert [s.state for s in subs] == [S.CONFIRMED, S.REJECTED, S.CONFIRMED]
+    assert subs[1].error.startswith("Rejected by FIRS") and subs[1].lease_token is None
+    assert steps(subs[1])[-1] == ("transmit", "signed", "rejected", "rejected")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_draft_that_breaks_a_rule_at_freezing_is_rejected_and_takes_no_number(firs, firs_org, make_canonical):
+    token, invoices, held = leased_batch(firs_org, make_canonical, 3)
+    held[1].invoice.canonical = {**held[1].invoice.canonical, "currency": "XXX"}
+    services.submissions_process_claimed(token=token, batch=held)
+    subs = reloaded(held)
+    assert [s.state for s in subs] == [S.CONFIRMED, S.REJECTED, S.CONFIRMED]
+    assert subs[1].error.startswith("Rejected locally") and subs[1].invoice.number == ""
+    assert steps(subs[1]) == [("freeze", "draft", "rejected", "rejected")]
+    assert [subs[0].invoice.number, subs[2].invoice.number] == ["INV000001", "INV000002"]
+    assert InvoiceSequence.objects.get(organization=firs_org, kind="invoice").last_number == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invoice_frozen_by_another_run_meanwhile_leaves_the_batch_and_the_rest_are_frozen_alone(
+        firs, firs_org, make_canonical):
+    token, invoices, held = leased_batch(firs_org, make_canonical, 3)
+    # Another run (its lease taken over) froze the second one first.
+    Invoice.objects.filter(pk=invoices[1].pk).update(number="INV000077", frozen_at=timezone.now())
+    services.submissions_process_claimed(token=token, batch=held)
+    subs = reloaded(held)
+    assert [subs[0].state, subs[2].state] == [S.CONFIRMED, S.CONFIRMED]
+    assert [subs[0].invoice.number, subs[2].invoice.number] == ["INV000001", "INV000002"]  # no gap
+    assert subs[1].state == S.DRAFT and subs[1].invoice.number == "INV000077" and not steps(subs[1])
+    assert subs[1].lease_token is None  # given back, not run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_submissions_held_by_the_token_are_run(firs, firs_org, make_canonical):
+    token, invoices, held = leased_batch(firs_org, make_canonical, 3)
+    stranger = uuid.uuid4()
+    Submission.objects.filter(pk=held[2].pk).update(lease_token=stranger)
+    held[2].lease_token = stranger
+    services.submissions_process_claimed(token=token, batch=held)
+    subs = reloaded(held)
+    assert [s.state for s in subs] == [S.CONFIRMED, S.CONFIRMED, S.DRAFT]
+    assert subs[2].lease_token == stranger and not steps(subs[2])
