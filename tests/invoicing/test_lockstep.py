@@ -139,3 +139,32 @@ def test_only_the_submissions_held_by_the_token_are_run(firs, firs_org, make_can
     subs = reloaded(held)
     assert [s.state for s in subs] == [S.CONFIRMED, S.CONFIRMED, S.DRAFT]
     assert subs[2].lease_token == stranger and not steps(subs[2])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first_was_slow", [True, False])
+def test_a_steps_other_requests_go_at_once_only_when_its_first_was_slow(firs, firs_org, make_canonical,
+                                                                        monkeypatch, first_was_slow):
+    import threading
+
+    monkeypatch.setattr(services, "LOCKSTEP_SLOW_SECONDS", -1 if first_was_slow else 60)
+    senders = []
+    for state, step in list(services.FIRS_STEPS.items()):
+        def request(client, sub, real=step.request):
+            senders.append(threading.current_thread().name)
+            return real(client, sub)
+        monkeypatch.setitem(services.FIRS_STEPS, state, services.FirsStep(step.name, step.to_state, request,
+                                                                           unknown_to=step.unknown_to))
+    token, invoices, held = leased_batch(firs_org, make_canonical, 4)
+    services.submissions_process_claimed(token=token, batch=held)
+    subs = reloaded(held)
+    assert [s.state for s in subs] == [S.CONFIRMED] * 4 and all(steps(s) == HAPPY for s in subs)
+    assert len(senders) == 16
+    here = threading.current_thread().name
+    firsts = senders[0::4]  # each step's first request: always from the run's own thread
+    assert firsts == [here] * 4
+    others = [name for i, name in enumerate(senders) if i % 4]
+    if first_was_slow:
+        assert all(name.startswith("firs-lockstep") for name in others)
+    else:
+        assert others == [here] * 12
