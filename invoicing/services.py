@@ -38,7 +38,6 @@ import functools
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
 from decimal import Decimal
@@ -556,32 +555,26 @@ def _step_together(subs, token) -> list[Submission]:
 
 
 # A lockstep step's first request is sent alone. When FIRS took longer than
-# this to answer it, the others are sent at once, from up to LOCKSTEP_THREADS
-# threads of the process (the pooled httpx client is thread-safe): at 150 ms
-# an answer a batch of ten takes 0.3 s a step, not 1.5 s. When it answered
-# faster they go one after the other, as threads would only cost CPU
-# (bench/pos_worker_cpu.py --backlog, FIRS +0: 9.2 ms of worker CPU a sale
-# with threads, 8.3 without).
+# this to answer it, the others are sent at once, each from a thread of its
+# own (the pooled httpx client is thread-safe): at 150 ms an answer a batch
+# of ten takes 0.3 s a step, not 1.5 s. When it answered faster they go one
+# after the other, as threads would only cost CPU (bench/pos_worker_cpu.py
+# --backlog, FIRS +0: 9.2 ms of worker CPU a sale with threads, 8.3 without).
 LOCKSTEP_SLOW_SECONDS = 0.02
-LOCKSTEP_THREADS = 10
-_lockstep_pool = None
-_lockstep_pool_lock = threading.Lock()
 
 
 def _send_all(calls: list) -> list:
     """Each call's result, in order: the first alone, then the others one
-    after the other, or at once when the first was slow."""
-    global _lockstep_pool
+    after the other, or at once when the first was slow. (Threads of the
+    step's own: a pool shared by a threads-pool worker's tasks would queue
+    one task's requests behind another's.)"""
     started = time.monotonic()
     results = [calls[0]()]
     if len(calls) < 2 or time.monotonic() - started <= LOCKSTEP_SLOW_SECONDS:
         return results + [call() for call in calls[1:]]
-    if _lockstep_pool is None:
-        with _lockstep_pool_lock:
-            if _lockstep_pool is None:  # made in the process that uses it (after a prefork fork)
-                _lockstep_pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=LOCKSTEP_THREADS, thread_name_prefix="firs-lockstep")
-    return results + [future.result() for future in [_lockstep_pool.submit(call) for call in calls[1:]]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls) - 1,
+                                               thread_name_prefix="firs-lockstep") as pool:
+        return results + list(pool.map(lambda call: call(), calls[1:]))
 
 
 def _record(sub, token, from_state, to_state, **kwargs) -> str | None:
