@@ -524,11 +524,16 @@ def submissions_process_claimed(*, token, batch: list[Submission]) -> None:
         for state in (S.DRAFT, S.VALIDATED, S.SIGNED, S.TRANSMITTED):
             at = [sub for sub in lockstep if sub.state == state and sub.lease_token == token]
             lockstep = [sub for sub in lockstep if sub.state != state] + _step_together(at, token)
-    finally:
-        # Anything still held: its due steps alone, then its lease released.
+    except Exception:
+        # A bug or an outage (the database): give them all back to the sweep.
         for sub in held:
             if sub.lease_token == token:
-                _run(sub, token)
+                submission_release(submission_id=sub.pk, token=token)
+        raise
+    # Anything still held: its due steps alone, then its lease released.
+    for sub in held:
+        if sub.lease_token == token:
+            _run(sub, token)
 
 
 def _step_together(subs, token) -> list[Submission]:

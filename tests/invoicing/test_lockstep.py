@@ -168,3 +168,20 @@ def test_a_steps_other_requests_go_at_once_only_when_its_first_was_slow(firs, fi
         assert all(name.startswith("firs-lockstep") for name in others)
     else:
         assert others == [here] * 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_outside_firs_gives_the_whole_batch_back_to_the_sweep(firs, firs_org, make_canonical, monkeypatch):
+    token, invoices, held = leased_batch(firs_org, make_canonical, 3)
+
+    def broken(moves, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services.submissions, "transitions", broken)
+    with pytest.raises(RuntimeError):
+        services.submissions_process_claimed(token=token, batch=held)
+    subs = reloaded(held)
+    assert all(s.lease_token is None and s.state == S.DRAFT for s in subs)  # frozen, released, nothing lost
+    assert all(s.invoice.number and s.signed_payload for s in subs)
+    monkeypatch.undo()
+    assert {str(pk) for pk, token in services.submission_claim_due()} == {str(s.pk) for s in subs}
