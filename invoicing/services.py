@@ -559,27 +559,42 @@ def _step_together(subs, token) -> list[Submission]:
     return [sub for sub in subs if sub.state == step.to_state and _progressed(sub.state, from_state)]
 
 
-# A lockstep step's first request is sent alone. When FIRS took longer than
-# this to answer it, the others are sent at once, each from a thread of its
-# own (the pooled httpx client is thread-safe): at 150 ms an answer a batch
-# of ten takes 0.3 s a step, not 1.5 s. When it answered faster they go one
-# after the other, as threads would only cost CPU (bench/pos_worker_cpu.py
-# --backlog, FIRS +0: 9.2 ms of worker CPU a sale with threads, 8.3 without).
+# A lockstep step's requests go one after the other while FIRS answers
+# fast, as threads would only cost CPU (bench/pos_worker_cpu.py --backlog,
+# FIRS +0: 9.2 ms of worker CPU a sale with threads, 8.3 without); when it
+# answers slower than LOCKSTEP_SLOW_SECONDS, at once, each from a thread of
+# its own (the pooled httpx client is thread-safe): at 150 ms an answer a
+# step of ten takes 0.15 s, not 1.5 s. Which it is, the first request of a
+# step sent alone tells, and the process remembers it: while the last step
+# found FIRS slow, a step sends all its requests at once, and one that finds
+# it fast again goes back to one after the other.
 LOCKSTEP_SLOW_SECONDS = 0.02
+_firs_slow = False
 
 
 def _send_all(calls: list) -> list:
-    """Each call's result, in order: the first alone, then the others one
-    after the other, or at once when the first was slow. (Threads of the
-    step's own: a pool shared by a threads-pool worker's tasks would queue
-    one task's requests behind another's.)"""
+    """Each call's result, in order (see LOCKSTEP_SLOW_SECONDS)."""
+    global _firs_slow
+    if len(calls) < 2:
+        return [call() for call in calls]
+    if _firs_slow:
+        started = time.monotonic()
+        results = _at_once(calls)
+        _firs_slow = time.monotonic() - started > LOCKSTEP_SLOW_SECONDS
+        return results
     started = time.monotonic()
     results = [calls[0]()]
-    if len(calls) < 2 or time.monotonic() - started <= LOCKSTEP_SLOW_SECONDS:
+    if time.monotonic() - started <= LOCKSTEP_SLOW_SECONDS:
         return results + [call() for call in calls[1:]]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls) - 1,
-                                               thread_name_prefix="firs-lockstep") as pool:
-        return results + list(pool.map(lambda call: call(), calls[1:]))
+    _firs_slow = True
+    return results + _at_once(calls[1:])
+
+
+def _at_once(calls: list) -> list:
+    # Threads of the step's own: a pool shared by a threads-pool worker's
+    # tasks would queue one batch's requests behind another's.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="firs-lockstep") as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 def _record(sub, token, from_state, to_state, **kwargs) -> str | None:

@@ -142,12 +142,12 @@ def test_only_the_submissions_held_by_the_token_are_run(firs, firs_org, make_can
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("first_was_slow", [True, False])
-def test_a_steps_other_requests_go_at_once_only_when_its_first_was_slow(firs, firs_org, make_canonical,
-                                                                        monkeypatch, first_was_slow):
+@pytest.mark.parametrize("firs_is_slow", [True, False])
+def test_a_steps_requests_go_at_once_while_firs_is_slow(firs, firs_org, make_canonical, monkeypatch, firs_is_slow):
     import threading
 
-    monkeypatch.setattr(services, "LOCKSTEP_SLOW_SECONDS", -1 if first_was_slow else 60)
+    monkeypatch.setattr(services, "_firs_slow", False)
+    monkeypatch.setattr(services, "LOCKSTEP_SLOW_SECONDS", -1 if firs_is_slow else 60)
     senders = []
     for state, step in list(services.FIRS_STEPS.items()):
         def request(client, sub, real=step.request):
@@ -161,13 +161,24 @@ def test_a_steps_other_requests_go_at_once_only_when_its_first_was_slow(firs, fi
     assert [s.state for s in subs] == [S.CONFIRMED] * 4 and all(steps(s) == HAPPY for s in subs)
     assert len(senders) == 16
     here = threading.current_thread().name
-    firsts = senders[0::4]  # each step's first request: always from the run's own thread
-    assert firsts == [here] * 4
-    others = [name for i, name in enumerate(senders) if i % 4]
-    if first_was_slow:
-        assert all(name.startswith("firs-lockstep") for name in others)
+    assert senders[0] == here  # the first step's first request goes alone: is FIRS slow?
+    if firs_is_slow:
+        # Its others at once, and every request of the next steps too.
+        assert all(name.startswith("firs-lockstep") for name in senders[1:])
+        assert services._firs_slow
     else:
-        assert others == [here] * 12
+        assert senders == [here] * 16 and not services._firs_slow
+
+
+def test_a_step_that_finds_firs_fast_again_goes_back_to_one_after_the_other(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(services, "_firs_slow", True)
+    monkeypatch.setattr(services, "LOCKSTEP_SLOW_SECONDS", 60)
+    names = services._send_all([lambda: threading.current_thread().name] * 3)
+    assert all(name.startswith("firs-lockstep") for name in names) and not services._firs_slow
+    here = threading.current_thread().name
+    assert services._send_all([lambda: threading.current_thread().name] * 3) == [here] * 3
 
 
 @pytest.mark.django_db(transaction=True)
