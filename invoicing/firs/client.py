@@ -299,8 +299,9 @@ class FirsClient:
         else:
             content = body
         params = {k: v for k, v in (params or {}).items() if v is not None}
-        url = str(httpx.URL(self.base_url + path, params=params or None))
-        exchange = Exchange(method=method, url=url, request_body=mask_body(content), status_code=None,
+        # Parsed once: httpx takes the URL object as it is (a string it would parse again).
+        url = httpx.URL(self.base_url + path, params=params or None)
+        exchange = Exchange(method=method, url=str(url), request_body=mask_body(content), status_code=None,
                             response_body="", latency_ms=0, endpoint=endpoint)
         if not self.breaker.allow():
             exchange.outcome = CIRCUIT_OPEN
