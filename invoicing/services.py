@@ -549,13 +549,15 @@ def _step_together(subs, token) -> list[Submission]:
                           for client, sub in zip(clients, subs)])
     results = [(sub, *outcome) for sub, outcome in zip(subs, outcomes)]
     from_state = subs[0].state
-    submissions.transitions(
+    written = {attempt.submission_id for attempt in submissions.transitions(
         [submissions.Move(sub, step.to_state, exchange=exchange) for sub, exchange, error in results
          if error is None],
-        step=step.name, lease_token=token)
+        step=step.name, lease_token=token)}
     for sub, exchange, error in results:
-        if error is not None:
-            _recorded(sub, token, step, from_state, error)
+        changed = sub.pk not in written if error is None else _recorded(sub, token, step, from_state, error) is None
+        if changed:  # under us (an admin's move, a lost lease): this run stops with it, as one alone does
+            submission_release(submission_id=sub.pk, token=token)
+            sub.lease_token = sub.locked_until = None
     return [sub for sub in subs if sub.state == step.to_state and _progressed(sub.state, from_state)]
 
 

@@ -196,3 +196,23 @@ def test_a_failure_outside_firs_gives_the_whole_batch_back_to_the_sweep(firs, fi
     assert all(s.invoice.number and s.signed_payload for s in subs)
     monkeypatch.undo()
     assert {str(pk) for pk, token in services.submission_claim_due()} == {str(s.pk) for s in subs}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_move_during_a_step_stops_that_one_and_is_never_overwritten(firs, firs_org, make_canonical,
+                                                                            monkeypatch):
+    token, invoices, held = leased_batch(firs_org, make_canonical, 3)
+    real_validate = services.FIRS_STEPS[S.DRAFT].request
+
+    def validate(client, sub):
+        exchange = real_validate(client, sub)
+        if sub.pk == held[1].pk:  # support cancels it while its validate is in flight
+            Submission.objects.filter(pk=sub.pk).update(state=S.CANCELLED)
+        return exchange
+
+    monkeypatch.setitem(services.FIRS_STEPS, S.DRAFT, services.FirsStep("validate", S.VALIDATED, validate))
+    services.submissions_process_claimed(token=token, batch=held)
+    subs = reloaded(held)
+    assert [s.state for s in subs] == [S.CONFIRMED, S.CANCELLED, S.CONFIRMED]
+    assert not steps(subs[1]) and subs[1].lease_token is None  # nothing recorded over it, let go
+    assert firs.app.sandbox.requests["validate"] == 3 and firs.app.sandbox.requests["sign"] == 2
