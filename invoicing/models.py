@@ -145,12 +145,17 @@ class Invoice(models.Model):
         gives each its content."""
         from taxpoynt.db import update_rows
 
-        return update_rows(Invoice, {invoice.pk: {**content, "updated_at": content["frozen_at"]}
+        return update_rows(Invoice, {invoice.pk: Invoice._frozen_columns(content)
                                      for invoice, content in contents.items()},
                            where_sql="o.frozen_at IS NULL")
 
+    @staticmethod
+    def _frozen_columns(content: dict) -> dict:
+        # The freeze is the row's last change.
+        return {**content, "updated_at": content["frozen_at"]}
+
     def hold_frozen(self, content: dict):
-        for name, value in {**content, "updated_at": content["frozen_at"]}.items():
+        for name, value in Invoice._frozen_columns(content).items():
             setattr(self, name, value)
         self._remember_content()
 

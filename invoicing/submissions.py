@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from taxpoynt.db import insert_values, mark_saved
+from taxpoynt.db import insert_values, mark_saved, values_sql
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -263,10 +263,10 @@ def _write(plans, *, lease_token, now) -> set:
     for names, group in shapes.items():
         fields = [Submission._meta.get_field(name) for name in names]
         columns = [quote(f.column) for f in fields]
-        row_sql = _row_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields])
+        values = values_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields], len(group))
         sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} AS s SET "
                f"{', '.join(f'{c} = v.{c}' for c in columns)} "
-               f"FROM (VALUES {', '.join([row_sql] * len(group))}) AS v(id, from_state, {', '.join(columns)}) "
+               f"FROM ({values}) AS v(id, from_state, {', '.join(columns)}) "
                f"WHERE s.id = v.id AND s.state = v.from_state"
                + (" AND s.lease_token = %s" if lease_token is not None else "")
                + " RETURNING s.id, s.invoice_id)")
@@ -281,22 +281,16 @@ def _write(plans, *, lease_token, now) -> set:
                     f"FROM moved WHERE i.id = moved.invoice_id AND moved.id = ANY(%s::uuid[]))")
             params += [now, signing]
         attempt_columns = ", ".join(quote(f.column) for f in attempt_fields)
-        attempt_row_sql = _row_sql([f.db_type(db_connection) for f in attempt_fields])
+        attempt_values = values_sql([f.db_type(db_connection) for f in attempt_fields], len(group))
         submission_column = quote(SubmissionAttempt.submission.field.column)
         sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
-                f"SELECT * FROM (VALUES {', '.join([attempt_row_sql] * len(group))}) AS a({attempt_columns}) "
+                f"SELECT * FROM ({attempt_values}) AS a({attempt_columns}) "
                 f"WHERE a.{submission_column} IN (SELECT id FROM moved) RETURNING {submission_column}")
         params += [value for p in group for value in insert_values(p[1])]
         with db_connection.cursor() as cursor:
             cursor.execute(sql, params)
             written.update(row[0] for row in cursor.fetchall())
     return written
-
-
-def _row_sql(types: list[str]) -> str:
-    # One VALUES row, each placeholder cast to its column's type (a foreign
-    # key's db_type is its target's): VALUES does not take types from the target.
-    return "(" + ", ".join(f"%s::{t}" for t in types) + ")"
 
 
 def _text(value) -> str:

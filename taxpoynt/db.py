@@ -64,6 +64,14 @@ def update_one_skip_locked(model, pk, *, set_sql: str, set_params: list, where_s
         return cursor.fetchone() is not None
 
 
+def values_sql(types: list[str], count: int) -> str:
+    """`VALUES` with `count` rows of placeholders, each cast to its column's
+    type (a foreign key's db_type is its target's): VALUES does not take the
+    types from the columns its rows are written to."""
+    row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    return "VALUES " + ", ".join([row] * count)
+
+
 def update_rows(model, rows: dict, *, where_sql: str = "", where_params: list | tuple = ()) -> set:
     """Write each row's own values (`rows`: pk → {field name: value}, every
     row naming the same fields) in ONE statement, `UPDATE … FROM (VALUES …)`,
@@ -75,14 +83,13 @@ def update_rows(model, rows: dict, *, where_sql: str = "", where_params: list | 
     names = list(next(iter(rows.values())))
     fields = [model._meta.pk] + [model._meta.get_field(name) for name in names]
     columns = [quote(f.column) for f in fields]
-    row_sql = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
     params = [f.get_db_prep_save(value, connection)
               for pk, values in rows.items() for f, value in zip(fields, [pk, *(values[n] for n in names)])]
     pk = columns[0]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {model._meta.db_table} AS o SET {', '.join(f'{c} = v.{c}' for c in columns[1:])} "
-            f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v({', '.join(columns)}) "
+            f"FROM ({values_sql([f.db_type(connection) for f in fields], len(rows))}) AS v({', '.join(columns)}) "
             f"WHERE o.{pk} = v.{pk}" + (f" AND {where_sql}" if where_sql else "") + f" RETURNING o.{pk}",
             params + list(where_params))
         return {row[0] for row in cursor.fetchall()}

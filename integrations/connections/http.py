@@ -13,7 +13,6 @@ rate-limit handling, and the one audit recorder of vendor traffic.
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import re
 import time

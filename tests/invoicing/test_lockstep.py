@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from invoicing import services
 from invoicing.models import Invoice, InvoiceSequence, Submission
-from tests.invoicing.test_services import create, firs, firs_org, make_canonical, steps  # noqa: F401
+from tests.invoicing.test_services import firs, firs_org, make_canonical, steps  # noqa: F401
 
 S = Submission.State
 HAPPY = [("validate", "draft", "validated", "ok"), ("sign", "validated", "signed", "ok"),
