@@ -49,8 +49,8 @@ def stored_events(conn, orders) -> list:
     ids = []
     for order in orders:
         body = event_body(conn.external_account_id, order)
-        ids += webhook_events_store(vendor="square", events=SquareProvider.parse_webhook(body=body, headers={}),
-                                    body=body, headers={})
+        ids += [stored.id for stored in webhook_events_store(
+            vendor="square", events=SquareProvider.parse_webhook(body=body, headers={}), body=body, headers={})]
     return ids
 
 

@@ -196,14 +196,14 @@ def webhook_event_claim(*, event_id) -> WebhookEvent | None:
     return WebhookEvent.objects.select_related("connection", "connection__organization").get(pk=event_id)
 
 
-def webhook_events_claim_backlog(*, event: WebhookEvent, event_types, limit: int,
-                                 waited_seconds: float) -> list[WebhookEvent]:
-    """Up to `limit` more events of `event`'s connection, of `event_types`,
-    that have waited for a task at least `waited_seconds` (a backlog), oldest
-    first, claimed in one statement (SKIP LOCKED, the same lease as
-    `webhook_event_claim`); each comes with `event`'s connection. Their own
-    tasks find them claimed and skip them."""
-    if limit <= 0 or event.connection_id is None:
+def webhook_events_claim_backlog(*, connection: Connection, vendor: str, event_types,
+                                 limit: int) -> list[WebhookEvent]:
+    """Up to `limit` received events of `connection` (of `vendor`, of
+    `event_types`), oldest first, claimed in one statement
+    (SKIP LOCKED, the same lease as `webhook_event_claim`); each comes with
+    `connection`. Their own tasks, if they have any, find them claimed and
+    skip them."""
+    if limit <= 0 or connection is None:
         return []
     table = WebhookEvent._meta.db_table
     # raw(): the RETURNING rows become events through the fields' own converters.
@@ -211,13 +211,12 @@ def webhook_events_claim_backlog(*, event: WebhookEvent, event_types, limit: int
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, "
         f"claimed_until = now() + %s * interval '1 second' WHERE id IN ("
         f"SELECT id FROM {table} WHERE connection_id = %s AND status = %s AND vendor = %s "
-        f"AND event_type = ANY(%s) AND received_at <= now() - %s * interval '1 second' "
-        f"AND (claimed_until IS NULL OR claimed_until < now()) AND id <> %s "
+        f"AND event_type = ANY(%s) AND (claimed_until IS NULL OR claimed_until < now()) "
         f"ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *",
-        [WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS, event.connection_id,
-         WebhookEvent.Status.RECEIVED, event.vendor, list(event_types), waited_seconds, event.pk, limit]))
+        [WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS, connection.pk,
+         WebhookEvent.Status.RECEIVED, vendor, list(event_types), limit]))
     for other in events:
-        other.connection = event.connection
+        other.connection = connection
     return sorted(events, key=lambda e: e.received_at)
 
 

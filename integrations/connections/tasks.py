@@ -10,13 +10,14 @@ from django.utils import timezone
 
 from taxpoynt.ops import metrics
 
+from . import wakes
 from .http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
-from .models import WebhookEvent
+from .models import Connection, WebhookEvent
 from .oauth import NeedsReauth, connection_expire_token
-from .registry import get_provider
 from .services import (webhook_event_claim, webhook_event_finish, webhook_events_claim_backlog,
                        webhook_events_finish, webhook_events_release, webhook_events_requeue_unclaimed)
 from .sync import DELTA, sync_record_failure, sync_run
+from .webhooks import enqueue_webhook_event
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +48,15 @@ def sync_connection(self, connection_id: str, mode: str = DELTA):
             "skipped": result.skipped}
 
 
-# An event that has waited this long for a task is part of a backlog: the
-# provider's batch (webhook_batch_size) is then taken in one run. Below it a
-# task finds at most the events arriving with its own, and each sale keeps
-# the latency of running alone. 50 ms, not 200: at 40 sales/s near the
-# machine's capacity the batches forming sooner cut p95 from 429 to 256 ms
-# (bench/pos_realtime.py, docs/performance.md), and with FIRS at +150 ms
-# they did not lengthen it (4.6 s, 5.3 s at 200 ms).
+# A task with no wake (a message from the sweep, a release or a replay; a
+# retry) whose event has waited this long for it is part of a backlog: the
+# provider's batch (webhook_batch_size) is then taken in one run. Below it
+# the event runs alone, with no backlog statement.
 BACKLOG_WAITED_SECONDS = 0.05
 
 
-def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=(), process_many=None) -> str:
+def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_on=(), process_many=None,
+                      provider=None, wake: str | None = None) -> str:
     """The body of every vendor's `process_webhook_event` task (the task itself
     stays in the vendor's module, which decides its queue): claim the stored
     event, run the vendor's `process(event=...)`, record the outcome.
@@ -67,19 +66,23 @@ def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=(), 
     refused before its expiry is refreshed on a retry; a dead grant, a missing
     object or a `fail_on` error fails the event for support to replay.
 
-    With `process_many(events=...)` ({event id: (status, error)}) and a
-    backlog (events of the provider's `webhook_batch_event_types` on the same
-    connection that have waited BACKLOG_WAITED_SECONDS), the run takes up to
-    `webhook_batch_size` of them at once: one claim, the vendor's bulk path,
-    one write of the outcomes. Should that fail, the others are given back,
-    each to a task of its own, and this event takes the one-at-a-time path."""
-    event = webhook_event_claim(event_id=event_id)
-    if event is None:
-        return "skipped"
+    With `process_many(events=...)` ({event id: (status, error)}) and its
+    `provider`, a backlog of the connection's events of the provider's
+    `webhook_batch_event_types` is taken with this one, up to
+    `webhook_batch_size` at once: one claim, the vendor's bulk path, one write
+    of the outcomes. A backlog is what this message's `wake` (a connection id,
+    wakes.py) counted besides its event, or, with no wake, an event that
+    waited BACKLOG_WAITED_SECONDS. Should the batch fail, the others are given
+    back, each to a task of its own, and this event takes the one-at-a-time
+    path. A wake with no event (`event_id` None) is for the backlog alone."""
+    event = webhook_event_claim(event_id=event_id) if event_id is not None else None
     if process_many is not None:
-        outcome = _run_with_backlog(event=event, process_many=process_many)
+        outcome = _run_with_backlog(event=event, provider=provider, process_many=process_many,
+                                    wake=wake if not task.request.retries else None, has_own=event_id is not None)
         if outcome is not None:
             return outcome
+    if event is None:
+        return "skipped"
     received, failed = WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED
     try:
         outcome = process(event=event)
@@ -107,31 +110,61 @@ def webhook_event_run(task, *, event_id: str, process, retry_on=(), fail_on=(), 
     return outcome
 
 
-def _run_with_backlog(*, event: WebhookEvent, process_many) -> str | None:
-    """`event` and its connection's backlog through `process_many`; this
-    event's status, or None when there was no backlog or the batch failed."""
-    provider = get_provider(event.vendor)
-    if provider.webhook_batch_size <= 1 or event.event_type not in provider.webhook_batch_event_types:
-        return None
-    # The queue is first in, first out: when this event did not wait, the
-    # ones behind it waited less, and looking for a backlog is a statement
-    # for nothing (the common case away from a burst).
-    if timezone.now() - event.received_at < datetime.timedelta(seconds=BACKLOG_WAITED_SECONDS):
-        return None
-    others = webhook_events_claim_backlog(event=event, event_types=provider.webhook_batch_event_types,
-                                          limit=provider.webhook_batch_size - 1,
-                                          waited_seconds=BACKLOG_WAITED_SECONDS)
-    if not others:
-        return None
+def _wake_for_the_rest(*, provider, connection_id) -> None:
+    """A full batch may have left events behind: the next batch starts now,
+    in another process (its own wake, or the one already pending)."""
+    if not wakes.arrive(connection_id):
+        return
     try:
-        outcomes = process_many(events=[event, *others])
-    except Exception:  # noqa: BLE001 - each event is run alone again, with its own retries
-        logger.warning("a %s webhook batch failed; its events run one at a time", event.vendor, exc_info=True)
-        webhook_events_release(events=others)
+        enqueue_webhook_event(provider=provider, event_id=None, wake=connection_id)
+    except Exception:  # noqa: BLE001 - this batch still runs; the rest wait for the next wake or the sweep
+        wakes.forget(connection_id)
+        logger.warning("could not publish a wake for the rest of a %s backlog", provider.key, exc_info=True)
+
+
+def _backlog_due(*, event: WebhookEvent | None, wake: str | None, has_own: bool) -> bool:
+    if wake is not None:
+        # Taken first, claimed after: every event counted on it is committed.
+        count = wakes.take(wake)
+        # 1 is this message's own event alone; a wake with no event is for the backlog.
+        return count != 1 or not has_own
+    return event is not None and (
+        timezone.now() - event.received_at >= datetime.timedelta(seconds=BACKLOG_WAITED_SECONDS))
+
+
+def _run_with_backlog(*, event: WebhookEvent | None, provider, process_many, wake: str | None,
+                      has_own: bool) -> str | None:
+    """`event` (if it was still to do) and its connection's backlog through
+    `process_many`; this message's outcome, or None when there was no
+    backlog or the batch failed (the event then runs alone)."""
+    if provider.webhook_batch_size <= 1 or (event is not None
+                                            and event.event_type not in provider.webhook_batch_event_types):
         return None
+    if not _backlog_due(event=event, wake=wake, has_own=has_own):
+        return None
+    if event is not None:
+        connection = event.connection
+    elif wake is not None:
+        connection = Connection.objects.select_related("organization").filter(pk=wake).first()
+    else:
+        return None
+    limit = provider.webhook_batch_size - (event is not None)
+    others = webhook_events_claim_backlog(connection=connection, vendor=provider.key,
+                                          event_types=provider.webhook_batch_event_types, limit=limit)
+    if connection is not None and len(others) == limit:
+        _wake_for_the_rest(provider=provider, connection_id=connection.pk)
+    if not others:
+        return None if event is not None else "skipped"
+    batch = [event, *others] if event is not None else others
+    try:
+        outcomes = process_many(events=batch)
+    except Exception:  # noqa: BLE001 - each event is run alone again, with its own retries
+        logger.warning("a %s webhook batch failed; its events run one at a time", provider.key, exc_info=True)
+        webhook_events_release(events=others)
+        return None if event is not None else "released"
     webhook_events_finish(outcomes=outcomes)
-    metrics.webhook_events_per_run.labels(vendor=event.vendor).observe(1 + len(others))
-    return outcomes[event.pk][0]
+    metrics.webhook_events_per_run.labels(vendor=provider.key).observe(len(batch))
+    return outcomes[event.pk][0] if event is not None else "processed"
 
 
 @shared_task(ignore_result=True)

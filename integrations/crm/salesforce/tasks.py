@@ -58,12 +58,11 @@ def writeback_due(connection_id: str | None = None):
 
 @shared_task(acks_late=True)
 def poll_change_events(connection_id: str):
-    from integrations.connections.webhooks import enqueue_webhook_event
+    from integrations.connections.webhooks import webhook_events_dispatch
 
     from .webhooks import change_events_poll
 
     connection = Connection.objects.get(pk=connection_id)
-    new_ids = change_events_poll(connection=connection)
-    for event_id in new_ids:
-        enqueue_webhook_event(provider=SalesforceProvider, event_id=event_id)
-    return len(new_ids)
+    stored = change_events_poll(connection=connection)
+    webhook_events_dispatch(provider=SalesforceProvider, stored=stored)
+    return len(stored)

@@ -111,15 +111,15 @@ def event_opportunity_ids(event: WebhookEvent) -> list[str]:
 
 def change_events_poll(*, connection: Connection, limit_pages: int = 10) -> list:
     """Store the org's new change events (replay id kept in
-    Connection.settings["cdc_replay_id"]) and return the new WebhookEvent ids;
-    the caller enqueues them."""
+    Connection.settings["cdc_replay_id"]) and return them (StoredEvent:
+    id, connection, type); the caller dispatches them."""
     import httpx
 
     from integrations.connections.webhooks import webhook_events_store
 
     from .session import recording_http
 
-    new_ids = []
+    stored = []
     replay = (connection.settings or {}).get("cdc_replay_id", -1)
     with recording_http(connection=connection) as http:
         for _ in range(limit_pages):
@@ -141,9 +141,9 @@ def change_events_poll(*, connection: Connection, limit_pages: int = 10) -> list
                     parsed = ParsedEvent(event_id=f"cdc:{connection.external_account_id}:{item['replayId']}",
                                          event_type=CDC_EVENT, account_id=connection.external_account_id,
                                          payload=item)
-                    new_ids += webhook_events_store(vendor=SalesforceProvider.key, events=[parsed],
+                    stored += webhook_events_store(vendor=SalesforceProvider.key, events=[parsed],
                                                     body=json.dumps(item).encode(), headers={})
                 replay = max(int(i["replayId"]) for i in events)
                 locked.settings = {**(locked.settings or {}), "cdc_replay_id": replay}
                 locked.save(update_fields=["settings", "updated_at"])
-    return new_ids
+    return stored

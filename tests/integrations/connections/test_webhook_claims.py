@@ -60,15 +60,14 @@ def test_a_claimed_event_is_skipped_until_its_claim_ends_or_runs_out(two_connect
 def test_the_backlog_is_the_connections_waiting_events_of_the_types_oldest_first(two_connections):
     conn, other_conn = two_connections
     mine = webhook_event_claim(event_id=stored(conn, waited=9).pk)
-    backlog = [stored(conn, waited=w) for w in (8, 5, 3, 2)]
-    fresh = stored(conn, waited=0.05)  # its own task is on its way
+    backlog = [stored(conn, waited=w) for w in (8, 5, 3, 2, 0.01)]
     refund = stored(conn, waited=7, event_type="refund.updated")
     done = stored(conn, waited=6, status=WebhookEvent.Status.PROCESSED)
     elsewhere = stored(other_conn, waited=6)
     running = stored(conn, waited=6)
     assert webhook_event_claim(event_id=running.pk) is not None
 
-    taken = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=3, waited_seconds=0.2)
+    taken = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=3)
     assert [e.pk for e in taken] == [e.pk for e in backlog[:3]]
     for event in taken:
         assert event.status == WebhookEvent.Status.PROCESSING and event.attempts == 1 and event.claimed_until
@@ -76,9 +75,11 @@ def test_the_backlog_is_the_connections_waiting_events_of_the_types_oldest_first
         assert bytes(event.raw_body) == b"{}"
         assert webhook_event_claim(event_id=event.pk) is None  # their own tasks skip them
 
-    rest = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=9, waited_seconds=0.2)
-    assert [e.pk for e in rest] == [backlog[3].pk]
-    for untouched in (fresh, refund, done, elsewhere):
+    rest = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=9)
+    assert [e.pk for e in rest] == [e.pk for e in backlog[3:]]
+    assert webhook_events_claim_backlog(connection=mine.connection, vendor="hubspot", event_types=TYPES,
+                                        limit=9) == []
+    for untouched in (refund, done, elsewhere):
         before = untouched.status
         untouched.refresh_from_db()
         assert untouched.status == before and untouched.attempts == 0
@@ -104,10 +105,10 @@ def test_released_events_wait_again_each_with_a_task_of_its_own(make_org, settin
     conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
                                      external_account_id="M-release")
     mine = webhook_event_claim(event_id=stored(conn, waited=5).pk)
-    others = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=5, waited_seconds=0.2) or []
+    others = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=5)
     assert others == []
     waiting = [stored(conn, waited=3) for _ in range(2)]
-    others = webhook_events_claim_backlog(event=mine, event_types=TYPES, limit=5, waited_seconds=0.2)
+    others = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=5)
     assert {e.pk for e in others} == {e.pk for e in waiting}
 
     webhook_events_release(events=others)
@@ -140,7 +141,8 @@ def test_concurrent_backlog_claims_never_take_the_same_event(make_org):
         try:
             start.wait()
             while True:
-                got = webhook_events_claim_backlog(event=anchor, event_types=TYPES, limit=4, waited_seconds=0.2)
+                got = webhook_events_claim_backlog(connection=anchor.connection, vendor="square", event_types=TYPES,
+                                                   limit=4)
                 if not got:
                     return
                 with lock:

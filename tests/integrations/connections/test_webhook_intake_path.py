@@ -130,11 +130,13 @@ def test_store_routes_to_the_oldest_live_connection(square_org, make_org):  # no
                               external_account_id="MLSHARED")
     Connection.objects.create(organization=other, vendor="hubspot", kind="crm", status="connected",
                               external_account_id="MLOTHERVENDOR")
-    ids = webhook_events_store(vendor="square", events=_events(("a", "MLSHARED"), ("b", "MLOTHERVENDOR"),
-                                                                 ("c", "MLNOBODY")),
-                               body=b"raw", headers={"x-a": "1"})
-    assert len(ids) == 3
+    stored = webhook_events_store(vendor="square", events=_events(("a", "MLSHARED"), ("b", "MLOTHERVENDOR"),
+                                                                    ("c", "MLNOBODY")),
+                                  body=b"raw", headers={"x-a": "1"})
+    assert len(stored) == 3
     rows = {e.event_id: e for e in WebhookEvent.objects.all()}
+    assert {(s.id, s.connection_id, s.event_type) for s in stored} == {
+        (r.pk, r.connection_id, r.event_type) for r in rows.values()}
     assert (rows["a"].connection_id, rows["a"].organization_id) == (first.pk, square_org.pk)
     assert rows["b"].connection_id is None and rows["c"].connection_id is None  # another vendor's account / none
     assert all(bytes(r.raw_body) == b"raw" and r.headers == {"x-a": "1"} and r.status == "received"
@@ -157,7 +159,7 @@ def test_store_skips_known_and_repeated_event_ids():
                                  body=b"{}", headers={})
     assert len(first) == 2
     again = webhook_events_store(vendor="square", events=_events(("y", "M"), ("z", "M")), body=b"{}", headers={})
-    assert len(again) == 1 and WebhookEvent.objects.get(pk=again[0]).event_id == "z"
+    assert len(again) == 1 and WebhookEvent.objects.get(pk=again[0].id).event_id == "z"
     assert webhook_events_store(vendor="hubspot", events=_events(("x", "M")), body=b"{}", headers={})  # per vendor
     assert webhook_events_store(vendor="square", events=[], body=b"{}", headers={}) == []
 

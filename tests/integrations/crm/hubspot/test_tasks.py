@@ -27,8 +27,8 @@ def _event_for(sandbox, deal_id, event_id):
                         "occurredAt": int(time.time() * 1000), "subscriptionType": "deal.propertyChange",
                         "attemptNumber": 0, "objectId": int(deal_id), "propertyName": "dealstage",
                         "propertyValue": "closedwon", "changeSource": "CRM_UI"}]).encode()
-    [new_id] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
-    return new_id
+    [new] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
+    return new.id
 
 
 def test_tasks_route_to_their_queues():
@@ -54,7 +54,7 @@ def test_deletion_event_after_won_asks_for_a_credit_note(hubspot_connection, san
     process_webhook_event.apply(kwargs={"event_id": str(_event_for(sandbox, deal["id"], 7101))})
     body = json.dumps([{"eventId": 7102, "portalId": sandbox.portal_id, "occurredAt": int(time.time() * 1000) + 5,
                         "subscriptionType": "deal.deletion", "objectId": int(deal["id"])}]).encode()
-    [eid] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
+    [(eid, _, _)] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
     process_webhook_event.apply(kwargs={"event_id": str(eid)})
     row = Deal.objects.get(external_id=deal["id"])
     assert row.status == Deal.Status.DELETED
@@ -105,7 +105,7 @@ def test_association_change_refetches_the_deal(hubspot_connection, sandbox):
                         "subscriptionType": "deal.associationChange", "associationType": "DEAL_TO_LINE_ITEM",
                         "fromObjectId": int(deal["id"]), "toObjectId": 31000000099,
                         "associationRemoved": False}]).encode()
-    [eid] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
+    [(eid, _, _)] = webhook_events_store(vendor="hubspot", events=parse_events(body), body=body, headers={})
     assert process_webhook_event.apply(kwargs={"event_id": str(eid)}).get() == "processed"
     assert Deal.objects.get(external_id=deal["id"]).invoice_id
 

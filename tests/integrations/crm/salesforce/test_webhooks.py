@@ -92,10 +92,10 @@ def test_change_events_are_stored_and_converge_on_the_same_upsert(sf, sf_connect
     assert change_events_poll(connection=sf_connection) == []  # subscribes at the tip: history is not replayed
     sf_connection.refresh_from_db()
     sf.app.sandbox.update_opportunity(opp, StageName="Closed Won")
-    new_ids = change_events_poll(connection=sf_connection)
-    assert new_ids
+    stored = change_events_poll(connection=sf_connection)
+    assert stored and {event.connection_id for event in stored} == {sf_connection.pk}
     sf_connection.refresh_from_db()
     assert change_events_poll(connection=sf_connection) == []  # replay id advanced
-    for event_id in new_ids:
-        process_webhook_event.apply(kwargs={"event_id": str(event_id)}).get()
+    for event in stored:
+        process_webhook_event.apply(kwargs={"event_id": str(event.id)}).get()
     assert Invoice.objects.filter(source_system="salesforce", source_id=opp).count() == 1

@@ -1,0 +1,171 @@
+"""Square's live sales go by their connection's wake (integrations/connections/
+wakes.py): the intake publishes one message for a run of sales, its task takes
+what was counted on it in one batch, a full batch wakes the next one, and a
+wake's own sale alone runs alone. Real signed deliveries through the intake,
+the Square and FIRS sandboxes, PostgreSQL and Redis; the broker's publish is
+recorded instead of pushed, and each message is then run as the worker would."""
+import base64
+import json
+
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+
+from integrations.connections import wakes
+from integrations.connections.models import WebhookEvent
+from integrations.pos.square import tasks
+from integrations.pos.square.provider import SquareProvider
+from invoicing.models import Invoice, Submission
+
+from .fixtures import connect, order_event, signed, vat_sale
+
+pytestmark = pytest.mark.django_db
+PUBLIC = "https://taxpoynt.example.ng"
+URL = PUBLIC + "/webhooks/pos/square"
+BACKLOG_CLAIM = "FOR UPDATE SKIP LOCKED) RETURNING *"
+
+
+@pytest.fixture
+def published(settings, monkeypatch):
+    """The task messages the code publishes, as (task name, kwargs), in order."""
+    if not settings.CELERY_BROKER_URL.startswith("redis") or settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("no Redis broker: tasks run in-process")
+    from kombu.transport import redis as kombu_redis
+
+    messages = []
+    monkeypatch.setattr(kombu_redis.Channel, "_put", lambda self, queue, message, **kw: messages.append(
+        (message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[1])))
+    return messages
+
+
+@pytest.fixture
+def merchant(sq, firs_merchant, settings):
+    settings.PUBLIC_BASE_URL = PUBLIC
+    return connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+
+
+def deliver(client, payload):
+    body, headers = signed(URL, payload)
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k != "Content-Type"}
+    response = client.post("/webhooks/pos/square", data=body, content_type="application/json", **extra)
+    assert response.status_code == 200, response.content
+    return WebhookEvent.objects.get(vendor="square", event_id=payload["event_id"])
+
+
+def sales(client, sq, conn, count, django_capture_on_commit_callbacks):
+    """`count` completed sales, each delivered as a signed order.updated."""
+    events = []
+    for n in range(count):
+        order = sq.create_sale(order=vat_sale(qty=str(1 + n % 3)), emit=False)["order"]
+        with django_capture_on_commit_callbacks(execute=True):
+            events.append(deliver(client, order_event(merchant_id=conn.external_account_id, order=order,
+                                                      event_id=f"sale-{n}")))
+    return events
+
+
+def run(kwargs, **options):
+    return tasks.process_webhook_event.apply(kwargs=kwargs, **options).get()
+
+
+def confirmed(conn):
+    return Submission.objects.filter(invoice__connection=conn, state=Submission.State.CONFIRMED).count()
+
+
+def test_a_run_of_sales_is_one_message_and_one_batch(client, sq, merchant, published,
+                                                     django_capture_on_commit_callbacks):
+    events = sales(client, sq, merchant, 4, django_capture_on_commit_callbacks)
+    refund = {"merchant_id": merchant.external_account_id, "type": "refund.updated", "event_id": "refund-1",
+              "data": {"type": "refund", "id": "R1", "object": {"refund": {"id": "R1", "status": "PENDING"}}}}
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_event = deliver(client, refund)
+
+    task = SquareProvider.webhook_task
+    wake = {"event_id": str(events[0].pk), "wake": str(merchant.pk)}
+    # The first sale publishes the wake; the others are counted on it; a
+    # refund (not a batch type) has a message of its own.
+    assert published == [(task, wake), (task, {"event_id": str(refund_event.pk)})]
+
+    assert run(published[0][1]) == "processed"
+    assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 4
+    assert confirmed(merchant) == 4
+    assert wakes.take(merchant.pk) is None  # taken by the run
+    assert len(published) == 2  # a batch that was not full wakes nothing
+
+
+def test_a_wake_with_only_its_own_sale_runs_it_alone(client, sq, merchant, published,
+                                                     django_capture_on_commit_callbacks):
+    [event] = sales(client, sq, merchant, 1, django_capture_on_commit_callbacks)
+    # A sale stored with a message of its own (the sweep's, a replay's) is not this wake's.
+    other = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    own = WebhookEvent.objects.create(
+        vendor="square", event_id="own-message", event_type="order.updated", connection=merchant,
+        organization_id=merchant.organization_id, headers={},
+        raw_body=json.dumps(order_event(merchant_id=merchant.external_account_id, order=other,
+                                        event_id="own-message")).encode())
+    with CaptureQueriesContext(db_connection) as queries:
+        assert run(published[0][1]) == "processed"
+    assert not [q for q in queries if BACKLOG_CLAIM in q["sql"]]
+    own.refresh_from_db()
+    assert own.status == WebhookEvent.Status.RECEIVED
+    assert confirmed(merchant) == 1 and WebhookEvent.objects.get(pk=event.pk).status == "processed"
+
+
+def test_a_full_batch_wakes_the_next_one(client, sq, merchant, published, monkeypatch,
+                                         django_capture_on_commit_callbacks):
+    monkeypatch.setattr(SquareProvider, "webhook_batch_size", 3)
+    events = sales(client, sq, merchant, 5, django_capture_on_commit_callbacks)
+    assert len(published) == 1
+
+    assert run(published[0][1]) == "processed"
+    statuses = [WebhookEvent.objects.get(pk=e.pk).status for e in events]
+    assert statuses == ["processed"] * 3 + ["received"] * 2  # the oldest first
+    # The rest's wake: no event of its own, for the backlog.
+    assert published[1] == (SquareProvider.webhook_task, {"event_id": None, "wake": str(merchant.pk)})
+
+    assert run(published[1][1]) == "processed"
+    assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 5
+    assert len(published) == 2  # two left: not a full batch
+    per_order = Invoice.objects.filter(connection=merchant).values_list("source_id", flat=True)
+    assert len(per_order) == len(set(per_order)) == 5
+    assert confirmed(merchant) == 5
+
+
+def test_a_wake_whose_sale_another_run_took_does_nothing_more(client, sq, merchant, published,
+                                                              django_capture_on_commit_callbacks):
+    [event] = sales(client, sq, merchant, 1, django_capture_on_commit_callbacks)
+    assert run({"event_id": str(event.pk)}) == "processed"  # e.g. its replay ran first
+    with CaptureQueriesContext(db_connection) as queries:
+        assert run(published[0][1]) == "skipped"
+    assert not [q for q in queries if BACKLOG_CLAIM in q["sql"]]
+    assert confirmed(merchant) == 1
+
+
+def test_a_wake_whose_counter_is_gone_takes_the_backlog(client, sq, merchant, published,
+                                                        django_capture_on_commit_callbacks):
+    events = sales(client, sq, merchant, 3, django_capture_on_commit_callbacks)
+    wakes.forget(merchant.pk)  # expired, or another wake took it
+    assert run(published[0][1]) == "processed"
+    assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 3
+
+
+def test_a_retry_leaves_the_wake_to_the_others(client, sq, merchant, published, django_capture_on_commit_callbacks):
+    events = sales(client, sq, merchant, 2, django_capture_on_commit_callbacks)
+    assert run(published[0][1], retries=1) == "processed"  # a retry is its own event's alone
+    assert WebhookEvent.objects.get(pk=events[1].pk).status == WebhookEvent.Status.RECEIVED
+    assert wakes.take(merchant.pk) == 2
+
+
+def test_a_failed_publish_forgets_the_wake(client, sq, merchant, published, monkeypatch,
+                                           django_capture_on_commit_callbacks):
+    from kombu.transport import redis as kombu_redis
+
+    def broker_down(self, queue, message, **kw):
+        raise ConnectionError("broker down")
+
+    order = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    monkeypatch.setattr(kombu_redis.Channel, "_put", broker_down)
+    with pytest.raises(Exception):
+        with django_capture_on_commit_callbacks(execute=True):
+            deliver(client, order_event(merchant_id=merchant.external_account_id, order=order, event_id="lost"))
+    assert WebhookEvent.objects.filter(event_id="lost").exists()  # stored: the sweep hands it over
+    assert wakes.arrive(merchant.pk) is True  # not held back by a wake that was never sent
