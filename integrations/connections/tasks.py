@@ -48,10 +48,10 @@ def sync_connection(self, connection_id: str, mode: str = DELTA):
             "skipped": result.skipped}
 
 
-# A task with no wake (a message from the sweep, a release or a replay; a
-# retry) whose event has waited this long for it is part of a backlog: the
-# provider's batch (webhook_batch_size) is then taken in one run. Below it
-# the event runs alone, with no backlog statement.
+# A task whose event has waited this long for it is part of a backlog (the
+# workers are busy), whatever its wake counted: the provider's batch
+# (webhook_batch_size) is then taken in one run. Below it, and with nothing
+# else counted on its wake, the event runs alone, with no backlog statement.
 BACKLOG_WAITED_SECONDS = 0.05
 
 
@@ -71,8 +71,8 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
     `webhook_batch_event_types` is taken with this one, up to
     `webhook_batch_size` at once: one claim, the vendor's bulk path, one write
     of the outcomes. A backlog is what this message's `wake` (a connection id,
-    wakes.py) counted besides its event, or, with no wake, an event that
-    waited BACKLOG_WAITED_SECONDS. Should the batch fail, the others are given
+    wakes.py) counted besides its event, or an event that waited
+    BACKLOG_WAITED_SECONDS for its task. Should the batch fail, the others are given
     back, each to a task of its own, and this event takes the one-at-a-time
     path. A wake with no event (`event_id` None) is for the backlog alone."""
     event = webhook_event_claim(event_id=event_id) if event_id is not None else None
@@ -123,11 +123,12 @@ def _wake_for_the_rest(*, provider, connection_id) -> None:
 
 
 def _backlog_due(*, event: WebhookEvent | None, wake: str | None, has_own: bool) -> bool:
-    if wake is not None:
-        # Taken first, claimed after: every event counted on it is committed.
-        count = wakes.take(wake)
-        # 1 is this message's own event alone; a wake with no event is for the backlog.
-        return count != 1 or not has_own
+    # A wake is taken first, claimed after: every event counted on it is committed.
+    # 1 is this message's own event alone; a wake with no event is for the backlog.
+    if wake is not None and (wakes.take(wake) != 1 or not has_own):
+        return True
+    # An event that waited for its task waited behind others: while the workers
+    # are busy (a slow FIRS), a batch costs one sale's wait, so take one.
     return event is not None and (
         timezone.now() - event.received_at >= datetime.timedelta(seconds=BACKLOG_WAITED_SECONDS))
 

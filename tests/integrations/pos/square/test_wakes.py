@@ -5,11 +5,13 @@ wake's own sale alone runs alone. Real signed deliveries through the intake,
 the Square and FIRS sandboxes, PostgreSQL and Redis; the broker's publish is
 recorded instead of pushed, and each message is then run as the worker would."""
 import base64
+import datetime
 import json
 
 import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from integrations.connections import wakes
 from integrations.connections.models import WebhookEvent
@@ -108,6 +110,23 @@ def test_a_wake_with_only_its_own_sale_runs_it_alone(client, sq, merchant, publi
     own.refresh_from_db()
     assert own.status == WebhookEvent.Status.RECEIVED
     assert confirmed(merchant) == 1 and WebhookEvent.objects.get(pk=event.pk).status == "processed"
+
+
+def test_a_wake_whose_sale_waited_for_a_worker_takes_the_backlog(client, sq, merchant, published,
+                                                                 django_capture_on_commit_callbacks):
+    # Busy workers (a slow FIRS): the wake counted only its own sale, but
+    # it waited for its task, and sales with messages of their own wait too.
+    [event] = sales(client, sq, merchant, 1, django_capture_on_commit_callbacks)
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - datetime.timedelta(seconds=1))
+    other = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    waiting = WebhookEvent.objects.create(
+        vendor="square", event_id="own-message", event_type="order.updated", connection=merchant,
+        organization_id=merchant.organization_id, headers={},
+        raw_body=json.dumps(order_event(merchant_id=merchant.external_account_id, order=other,
+                                        event_id="own-message")).encode())
+    assert run(published[0][1]) == "processed"
+    waiting.refresh_from_db()
+    assert waiting.status == WebhookEvent.Status.PROCESSED and confirmed(merchant) == 2
 
 
 def test_a_full_batch_wakes_the_next_one(client, sq, merchant, published, monkeypatch,
