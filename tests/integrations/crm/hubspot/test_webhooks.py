@@ -59,8 +59,12 @@ def test_verify_rejects_each_tampered_part():
 
 
 @pytest.mark.django_db
-def test_valid_delivery_is_stored_then_queued(client, settings, public_url, hubspot_org, sandbox,
+def test_valid_delivery_is_stored_then_queued(client, settings, public_url, hubspot_org, sandbox, monkeypatch,
                                               django_capture_on_commit_callbacks):
+    from integrations.connections import webhooks
+
+    published = []
+    monkeypatch.setattr(webhooks, "enqueue_webhook_event", lambda **kw: published.append(kw))
     conn = connect(hubspot_org, sandbox)
     body = json.dumps([_event(sandbox.portal_id, 1001), _event(sandbox.portal_id, 1002)]).encode()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -71,7 +75,11 @@ def test_valid_delivery_is_stored_then_queued(client, settings, public_url, hubs
     assert [e.event_id for e in events] == ["1001", "1002"]
     assert all(e.connection_id == conn.pk and e.organization_id == hubspot_org.pk for e in events)
     assert bytes(events[0].raw_body) == body
-    assert len(callbacks) == 2  # one processing task per new event, after commit
+    assert len(callbacks) == 1 and published == []  # the publishing waits for the commit
+    callbacks[0]()
+    # One processing task per new event: HubSpot takes no batches, so no wakes.
+    assert sorted(str(kw["event_id"]) for kw in published) == sorted(str(e.pk) for e in events)
+    assert all(kw.get("wake") is None for kw in published)
 
 
 @pytest.mark.django_db
