@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from taxpoynt.db import columns_of, insert_values, mark_saved, rows_sql
+from taxpoynt.db import insert_values, mark_saved, values_sql
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -248,7 +248,7 @@ def _write(plans, *, lease_token, now) -> set:
     """The compare-and-set UPDATEs (each row only while it is in the state
     its move was planned from and, given one, under `lease_token`), the
     invoices' first-signing time and the attempt rows: ONE statement per
-    shape of write (a data-modifying CTE over the rows, `taxpoynt.db.rows_sql`:
+    shape of write (a data-modifying CTE over a VALUES list of the rows:
     atomic on its own, one round trip however many moves). The ids of the
     submissions written; a row not so held is not written, nor its attempt.
     The migration-0005 trigger copies each state to Invoice.firs_state
@@ -263,16 +263,16 @@ def _write(plans, *, lease_token, now) -> set:
     for names, group in shapes.items():
         fields = [Submission._meta.get_field(name) for name in names]
         columns = [quote(f.column) for f in fields]
-        values = rows_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields])
+        values = values_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields], len(group))
         sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} AS s SET "
                f"{', '.join(f'{c} = v.{c}' for c in columns)} "
                f"FROM ({values}) AS v(id, from_state, {', '.join(columns)}) "
                f"WHERE s.id = v.id AND s.state = v.from_state"
                + (" AND s.lease_token = %s" if lease_token is not None else "")
                + " RETURNING s.id, s.invoice_id)")
-        params = columns_of([attempt.submission_id, from_state,
-                             *(f.get_db_prep_save(fields_[f.name], db_connection) for f in fields)]
-                            for fields_, attempt, from_state in group)
+        params = [value for fields_, attempt, from_state in group
+                  for value in [attempt.submission_id, from_state,
+                                *(f.get_db_prep_save(fields_[f.name], db_connection) for f in fields)]]
         params += [lease_token] if lease_token is not None else []
         signing = [p[1].submission_id for p in group
                    if p[0]["state"] == S.SIGNED and p[1].submission.format == "firs"]
@@ -281,12 +281,12 @@ def _write(plans, *, lease_token, now) -> set:
                     f"FROM moved WHERE i.id = moved.invoice_id AND moved.id = ANY(%s::uuid[]))")
             params += [now, signing]
         attempt_columns = ", ".join(quote(f.column) for f in attempt_fields)
-        attempt_values = rows_sql([f.db_type(db_connection) for f in attempt_fields])
+        attempt_values = values_sql([f.db_type(db_connection) for f in attempt_fields], len(group))
         submission_column = quote(SubmissionAttempt.submission.field.column)
         sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
                 f"SELECT * FROM ({attempt_values}) AS a({attempt_columns}) "
                 f"WHERE a.{submission_column} IN (SELECT id FROM moved) RETURNING {submission_column}")
-        params += columns_of(insert_values(p[1]) for p in group)
+        params += [value for p in group for value in insert_values(p[1])]
         with db_connection.cursor() as cursor:
             cursor.execute(sql, params)
             written.update(row[0] for row in cursor.fetchall())

@@ -64,21 +64,12 @@ def update_one_skip_locked(model, pk, *, set_sql: str, set_params: list, where_s
         return cursor.fetchone() is not None
 
 
-def rows_sql(types: list[str]) -> str:
-    """`SELECT * FROM unnest(…)`: rows passed as one array parameter per
-    column (`columns_of`), each cast to its column's type (a foreign key's
-    db_type is its target's) without modifiers (varchar, not varchar(20), as
-    Django's own bulk insert does). The statement's text is the same however
-    many rows it carries, so psycopg parses it once and PostgreSQL prepares
-    it; a VALUES list had a placeholder a cell, and psycopg parses again any
-    statement of over 50 parameters (~8 a backlog batch, ~10 % of the
-    worker's CPU a sale)."""
-    return "SELECT * FROM unnest(" + ", ".join(f"%s::{t.split('(')[0]}[]" for t in types) + ")"
-
-
-def columns_of(rows) -> list[list]:
-    """`rows` (each a sequence of column values) as one list per column: the parameters of `rows_sql`."""
-    return [list(column) for column in zip(*rows)]
+def values_sql(types: list[str], count: int) -> str:
+    """`VALUES` with `count` rows of placeholders, each cast to its column's
+    type (a foreign key's db_type is its target's): VALUES does not take the
+    types from the columns its rows are written to."""
+    row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    return "VALUES " + ", ".join([row] * count)
 
 
 def update_rows(model, rows: dict, *, where_sql: str = "", where_params: list | tuple = ()) -> set:
@@ -92,30 +83,28 @@ def update_rows(model, rows: dict, *, where_sql: str = "", where_params: list | 
     names = list(next(iter(rows.values())))
     fields = [model._meta.pk] + [model._meta.get_field(name) for name in names]
     columns = [quote(f.column) for f in fields]
-    params = columns_of([f.get_db_prep_save(value, connection) for f, value in zip(fields, [pk, *(values[n] for n in names)])]
-                        for pk, values in rows.items())
+    params = [f.get_db_prep_save(value, connection)
+              for pk, values in rows.items() for f, value in zip(fields, [pk, *(values[n] for n in names)])]
     pk = columns[0]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {model._meta.db_table} AS o SET {', '.join(f'{c} = v.{c}' for c in columns[1:])} "
-            f"FROM ({rows_sql([f.db_type(connection) for f in fields])}) AS v({', '.join(columns)}) "
+            f"FROM ({values_sql([f.db_type(connection) for f in fields], len(rows))}) AS v({', '.join(columns)}) "
             f"WHERE o.{pk} = v.{pk}" + (f" AND {where_sql}" if where_sql else "") + f" RETURNING o.{pk}",
             params + list(where_params))
         return {row[0] for row in cursor.fetchall()}
 
 
-def insert_rows(instances) -> tuple[str, str, list]:
-    """(quoted columns, `rows_sql` SELECT, its parameters) to INSERT the
-    `instances` (of one model) with raw SQL in one statement, each value
-    prepared as Model.save() would (defaults, auto_now_add)."""
-    fields = instances[0]._meta.concrete_fields
+def insert_parts(instance) -> tuple[str, str, list]:
+    """(quoted columns, placeholders, values) to INSERT `instance` with raw
+    SQL, each value prepared as Model.save() would (defaults, auto_now_add)."""
+    fields = instance._meta.concrete_fields
     quote = connection.ops.quote_name
-    return (", ".join(quote(f.column) for f in fields), rows_sql([f.db_type(connection) for f in fields]),
-            columns_of(insert_values(instance) for instance in instances))
+    return (", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields)), insert_values(instance))
 
 
 def insert_values(instance) -> list:
-    """One row of `insert_rows`: `instance`'s values, in its concrete fields' order."""
+    """The values of `insert_parts`, alone: the further rows of a multi-row INSERT."""
     return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in instance._meta.concrete_fields]
 
 

@@ -31,7 +31,6 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from taxpoynt.db import columns_of, rows_sql
 from taxpoynt.errors import ApplicationError
 
 from . import wakes
@@ -87,20 +86,21 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     event to a connection disconnected meanwhile."""
     if not events:
         return []
-    rows = columns_of([uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id]
-                      for event in events)
+    values_sql = ", ".join(["(%s::uuid, %s, %s, %s)"] * len(events))
+    params: list = []
+    for event in events:
+        params.extend([uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id])
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {WebhookEvent._meta.db_table} (id, vendor, event_id, event_type, organization_id, "
             f"connection_id, raw_body, headers, received_at, status, attempts, error) "
             f"SELECT e.id, %s, e.event_id, e.event_type, c.organization_id, c.id, %s, %s::jsonb, now(), "
-            f"'received', 0, '' FROM ({rows_sql(['uuid', 'text', 'text', 'text'])}) "
-            f"AS e (id, event_id, event_type, account_id) "
+            f"'received', 0, '' FROM (VALUES {values_sql}) AS e (id, event_id, event_type, account_id) "
             f"LEFT JOIN LATERAL (SELECT id, organization_id FROM {Connection._meta.db_table} "
             f"WHERE vendor = %s AND external_account_id = e.account_id AND status <> %s "
             f"ORDER BY created_at LIMIT 1) c ON true "
             f"ON CONFLICT (vendor, event_id) DO NOTHING RETURNING id, connection_id, event_type",
-            [vendor, body, json.dumps(headers), *rows, vendor, Connection.Status.DISCONNECTED],
+            [vendor, body, json.dumps(headers), *params, vendor, Connection.Status.DISCONNECTED],
         )
         return [StoredEvent(*row) for row in cursor.fetchall()]
 

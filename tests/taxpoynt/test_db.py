@@ -1,6 +1,5 @@
 """taxpoynt/db.py on PostgreSQL: the lz4-compressed document columns, and
 list parameters sent in binary."""
-import json
 import uuid
 
 import pytest
@@ -69,37 +68,3 @@ def test_update_rows_writes_each_rows_own_values_in_one_statement_where_they_sti
     assert stored[conns[1].pk] == ("new-1", {"realtime": False, "quote": "it's"})
     assert stored[conns[2].pk] == ("ML-2", conns[2].settings)  # no longer matched: untouched
     assert update_rows(Connection, {}) == set()
-
-
-def test_rows_sql_is_one_statement_text_whatever_the_rows_and_keeps_every_type():
-    import datetime
-    from decimal import Decimal
-
-    from psycopg.types.json import Jsonb
-
-    from taxpoynt.db import columns_of, rows_sql
-
-    sql = rows_sql(["uuid", "varchar(20)", "jsonb", "bytea", "numeric(18, 2)", "timestamp with time zone",
-                    "integer"])
-    assert "varchar[]" in sql and "numeric[]" in sql and sql.count("%s") == 7
-
-    def rows(n):
-        at = datetime.datetime(2026, 12, 6, 8, 30, tzinfo=datetime.timezone.utc)
-        return [[uuid.uuid4(), f"it's {i}" if i % 3 else None, Jsonb({"n": i, "q": 'a "b"'}) if i % 2 else None,
-                 bytes([i % 256]) * 3, Decimal(i) / 4, at + datetime.timedelta(seconds=i) if i % 4 else None,
-                 i * 70_000] for i in range(n)]
-
-    for n in (1, 120):  # 120 rows: 7 parameters, not 840 (psycopg re-parses over 50 each time)
-        given = rows(n)
-        params = columns_of(given)
-        assert len(params) == 7
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            got = cursor.fetchall()
-        assert [(r[0], r[1], r[3], r[4], r[5], r[6]) for r in got] == [
-            (g[0], g[1], g[3], g[4], g[5], g[6]) for g in given]
-        assert [json.loads(r[2]) if r[2] is not None else None for r in got] == [
-            g[2].obj if g[2] is not None else None for g in given]
-    with connection.cursor() as cursor:  # a column of NULLs only still has its type
-        cursor.execute(rows_sql(["jsonb", "timestamp with time zone"]), columns_of([[None, None]] * 3))
-        assert cursor.fetchall() == [(None, None)] * 3
