@@ -65,6 +65,16 @@ def sales(client, sq, conn, count, django_capture_on_commit_callbacks):
     return events
 
 
+def with_a_message_of_its_own(sq, conn) -> WebhookEvent:
+    """A stored sale event no wake counted (one the sweep or a replay hands over)."""
+    order = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    return WebhookEvent.objects.create(
+        vendor="square", event_id="own-message", event_type="order.updated", connection=conn,
+        organization_id=conn.organization_id, headers={},
+        raw_body=json.dumps(order_event(merchant_id=conn.external_account_id, order=order,
+                                        event_id="own-message")).encode())
+
+
 def run(kwargs, **options):
     return tasks.process_webhook_event.apply(kwargs=kwargs, **options).get()
 
@@ -98,12 +108,7 @@ def test_a_wake_with_only_its_own_sale_runs_it_alone(client, sq, merchant, publi
                                                      django_capture_on_commit_callbacks):
     [event] = sales(client, sq, merchant, 1, django_capture_on_commit_callbacks)
     # A sale stored with a message of its own (the sweep's, a replay's) is not this wake's.
-    other = sq.create_sale(order=vat_sale(), emit=False)["order"]
-    own = WebhookEvent.objects.create(
-        vendor="square", event_id="own-message", event_type="order.updated", connection=merchant,
-        organization_id=merchant.organization_id, headers={},
-        raw_body=json.dumps(order_event(merchant_id=merchant.external_account_id, order=other,
-                                        event_id="own-message")).encode())
+    own = with_a_message_of_its_own(sq, merchant)
     # A worker was free: the wake's sale did not wait for it (50 ms would be a backlog).
     WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now())
     with CaptureQueriesContext(db_connection) as queries:
@@ -120,12 +125,7 @@ def test_a_wake_whose_sale_waited_for_a_worker_takes_the_backlog(client, sq, mer
     # it waited for its task, and sales with messages of their own wait too.
     [event] = sales(client, sq, merchant, 1, django_capture_on_commit_callbacks)
     WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - datetime.timedelta(seconds=1))
-    other = sq.create_sale(order=vat_sale(), emit=False)["order"]
-    waiting = WebhookEvent.objects.create(
-        vendor="square", event_id="own-message", event_type="order.updated", connection=merchant,
-        organization_id=merchant.organization_id, headers={},
-        raw_body=json.dumps(order_event(merchant_id=merchant.external_account_id, order=other,
-                                        event_id="own-message")).encode())
+    waiting = with_a_message_of_its_own(sq, merchant)
     assert run(published[0][1]) == "processed"
     waiting.refresh_from_db()
     assert waiting.status == WebhookEvent.Status.PROCESSED and confirmed(merchant) == 2
