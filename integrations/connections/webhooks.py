@@ -13,7 +13,8 @@
    never happens in the request).
 
 The acknowledgement is on the clock (ack p99 < 50 ms at 100 sales/s): the
-path is one INSERT and one publish, and taxpoynt.wsgi serves /webhooks/ with a
+path is one INSERT and one publish (or, for a sale counted on a pending
+wake, one Redis increment), and taxpoynt.wsgi serves /webhooks/ with a
 short middleware chain (no session, auth or CSRF: the signature is the auth).
 """
 from __future__ import annotations
