@@ -13,6 +13,7 @@ retryable failure; only the live states allow it.
 Retry timing (exponential backoff with full jitter) and the attempt limit are
 the constants below, overridable from Django settings of the same name.
 """
+import functools
 import logging
 import random
 from dataclasses import dataclass
@@ -254,43 +255,52 @@ def _write(plans, *, lease_token, now) -> set:
     The migration-0005 trigger copies each state to Invoice.firs_state
     inside it. PostgreSQL only, as the worker's claim and the webhook intake
     are."""
-    quote = db_connection.ops.quote_name
     shapes: dict[tuple, list] = {}
     for plan in plans:
         shapes.setdefault(tuple(plan[0]), []).append(plan)
     written = set()
-    attempt_fields = SubmissionAttempt._meta.concrete_fields
     for names, group in shapes.items():
         fields = [Submission._meta.get_field(name) for name in names]
-        columns = [quote(f.column) for f in fields]
-        values = values_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields], len(group))
-        sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} AS s SET "
-               f"{', '.join(f'{c} = v.{c}' for c in columns)} "
-               f"FROM ({values}) AS v(id, from_state, {', '.join(columns)}) "
-               f"WHERE s.id = v.id AND s.state = v.from_state"
-               + (" AND s.lease_token = %s" if lease_token is not None else "")
-               + " RETURNING s.id, s.invoice_id)")
+        signing = [p[1].submission_id for p in group
+                   if p[0]["state"] == S.SIGNED and p[1].submission.format == "firs"]
         params = [value for fields_, attempt, from_state in group
                   for value in [attempt.submission_id, from_state,
                                 *(f.get_db_prep_save(fields_[f.name], db_connection) for f in fields)]]
         params += [lease_token] if lease_token is not None else []
-        signing = [p[1].submission_id for p in group
-                   if p[0]["state"] == S.SIGNED and p[1].submission.format == "firs"]
-        if signing:
-            sql += (f", signed AS (UPDATE {Invoice._meta.db_table} AS i SET signed_at = COALESCE(i.signed_at, %s) "
-                    f"FROM moved WHERE i.id = moved.invoice_id AND moved.id = ANY(%s::uuid[]))")
-            params += [now, signing]
-        attempt_columns = ", ".join(quote(f.column) for f in attempt_fields)
-        attempt_values = values_sql([f.db_type(db_connection) for f in attempt_fields], len(group))
-        submission_column = quote(SubmissionAttempt.submission.field.column)
-        sql += (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
-                f"SELECT * FROM ({attempt_values}) AS a({attempt_columns}) "
-                f"WHERE a.{submission_column} IN (SELECT id FROM moved) RETURNING {submission_column}")
+        params += [now, signing] if signing else []
         params += [value for p in group for value in insert_values(p[1])]
         with db_connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_write_sql(names, len(group), leased=lease_token is not None, signing=bool(signing)),
+                           params)
             written.update(row[0] for row in cursor.fetchall())
     return written
+
+
+@functools.lru_cache(maxsize=256)
+def _write_sql(names: tuple[str, ...], count: int, *, leased: bool, signing: bool) -> str:
+    """`_write`'s statement for one shape, built once per process: the
+    columns' types and quoting take 0.15 ms a build, and a sale run alone
+    writes four times."""
+    quote = db_connection.ops.quote_name
+    fields = [Submission._meta.get_field(name) for name in names]
+    columns = [quote(f.column) for f in fields]
+    values = values_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields], count)
+    sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} AS s SET "
+           f"{', '.join(f'{c} = v.{c}' for c in columns)} "
+           f"FROM ({values}) AS v(id, from_state, {', '.join(columns)}) "
+           f"WHERE s.id = v.id AND s.state = v.from_state"
+           + (" AND s.lease_token = %s" if leased else "")
+           + " RETURNING s.id, s.invoice_id)")
+    if signing:
+        sql += (f", signed AS (UPDATE {Invoice._meta.db_table} AS i SET signed_at = COALESCE(i.signed_at, %s) "
+                f"FROM moved WHERE i.id = moved.invoice_id AND moved.id = ANY(%s::uuid[]))")
+    attempt_fields = SubmissionAttempt._meta.concrete_fields
+    attempt_columns = ", ".join(quote(f.column) for f in attempt_fields)
+    attempt_values = values_sql([f.db_type(db_connection) for f in attempt_fields], count)
+    submission_column = quote(SubmissionAttempt.submission.field.column)
+    return sql + (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
+                  f"SELECT * FROM ({attempt_values}) AS a({attempt_columns}) "
+                  f"WHERE a.{submission_column} IN (SELECT id FROM moved) RETURNING {submission_column}")
 
 
 def _text(value) -> str:
