@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from taxpoynt.errors import ApplicationError
+from taxpoynt.ops import metrics
 
 from . import wakes
 from .models import Connection, RejectedWebhook, WebhookEvent
@@ -128,7 +129,9 @@ def webhook_events_dispatch(*, provider, stored: list[StoredEvent]) -> None:
         if (provider.webhook_batch_size > 1 and event.connection_id is not None
                 and event.event_type in provider.webhook_batch_event_types):
             if not wakes.arrive(event.connection_id):
+                metrics.webhook_wake_arrivals_total.labels(vendor=provider.key, outcome="counted").inc()
                 continue
+            metrics.webhook_wake_arrivals_total.labels(vendor=provider.key, outcome="published").inc()
             try:
                 enqueue_webhook_event(provider=provider, event_id=event.id, wake=event.connection_id)
             except Exception:

@@ -38,6 +38,9 @@ firs_request_latency_seconds = Histogram(
 webhook_events_per_run = Histogram(
     "webhook_events_per_run", "Stored webhook events one task run processed (above 1: a backlog taken at once).",
     ["vendor"], buckets=(1, 2, 3, 5, 10, 20))
+webhook_wake_arrivals_total = Counter(
+    "webhook_wake_arrivals_total", "New events of a batching vendor by their connection's wake: 'published' started "
+    "a wake (one task message), 'counted' rode on one already sent (no message).", ["vendor", "outcome"])
 pos_sale_to_confirmed_seconds = Histogram(
     "pos_sale_to_confirmed_seconds", "From a POS webhook's receipt to FIRS confirming its invoice.", ["vendor"],
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30))

@@ -83,9 +83,17 @@ def confirmed(conn):
     return Submission.objects.filter(invoice__connection=conn, state=Submission.State.CONFIRMED).count()
 
 
+def wake_arrivals(outcome):
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("webhook_wake_arrivals_total", {"vendor": "square", "outcome": outcome}) or 0
+
+
 def test_a_run_of_sales_is_one_message_and_one_batch(client, sq, merchant, published,
                                                      django_capture_on_commit_callbacks):
+    before = wake_arrivals("published"), wake_arrivals("counted")
     events = sales(client, sq, merchant, 4, django_capture_on_commit_callbacks)
+    assert (wake_arrivals("published"), wake_arrivals("counted")) == (before[0] + 1, before[1] + 3)
     refund = {"merchant_id": merchant.external_account_id, "type": "refund.updated", "event_id": "refund-1",
               "data": {"type": "refund", "id": "R1", "object": {"refund": {"id": "R1", "status": "PENDING"}}}}
     with django_capture_on_commit_callbacks(execute=True):
