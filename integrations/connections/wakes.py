@@ -12,7 +12,9 @@ task message for every event. A connection has a wake counter (in Redis):
 - **Taking.** The wake's task takes the counter (`take`, GETDEL) before it
   claims anything. Every event counted on it was committed before it was
   counted, so the claim that follows sees it. A count of 1 is the task's own
-  event alone: it runs alone, with no backlog statement. Anything else (more
+  event alone: it runs alone, with no backlog statement, unless it waited for
+  its task (connections.tasks.BACKLOG_WAITED_SECONDS: the workers are busy,
+  and sales the sweep or a replay handed over may wait too). Anything else (more
   arrivals, or no counter: it expired, or another wake took it) means a
   backlog, claimed at once. An arrival after the taking starts a new counter
   and a new wake, which another worker process takes in parallel.
