@@ -22,9 +22,10 @@ the invoice and runs it through FIRS validate → sign → transmit → confirm.
 
 Phase 2 measures the maximum sustained ingest (acknowledged and stored, zero
 loss) with closed-loop clients for --ingest-seconds; its events name a
-merchant with no connection, so they are stored and acknowledged exactly like
-real ones but their processing is a no-op (measuring the intake, not a second
-invoice backlog).
+merchant with no connection, so they are verified, stored and acknowledged
+exactly like real ones but stored already ignored, with no task (measuring
+the intake, not a second invoice backlog; a real sale riding on its
+connection's wake costs the intake one Redis increment more).
 
 Prints the figures and ends with one JSON line.
 """

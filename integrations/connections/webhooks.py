@@ -69,6 +69,9 @@ def _reject(request, vendor: str, reason: str, message: str, status: int = 401):
     return JsonResponse({"code": reason, "message": message}, status=status)
 
 
+UNROUTED = "No live connection for this vendor account when it arrived: nothing to process."
+
+
 class StoredEvent(NamedTuple):
     id: uuid.UUID
     connection_id: uuid.UUID | None
@@ -85,7 +88,11 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     One statement does both, so it is atomic on its own (every event or none)
     and the routing is read in the same snapshot that writes the rows: no
     separate SELECT, no transaction to open, no cache that could route an
-    event to a connection disconnected meanwhile."""
+    event to a connection disconnected meanwhile.
+
+    An event that routes to no live connection is stored already `ignored`
+    (with the reason, UNROUTED): every vendor's processing ignores it, so it
+    gets no task (`webhook_events_dispatch` skips it)."""
     if not events:
         return []
     values_sql = ", ".join(["(%s::uuid, %s, %s, %s)"] * len(events))
@@ -95,14 +102,17 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {WebhookEvent._meta.db_table} (id, vendor, event_id, event_type, organization_id, "
-            f"connection_id, raw_body, headers, received_at, status, attempts, error) "
+            f"connection_id, raw_body, headers, received_at, status, attempts, error, processed_at) "
             f"SELECT e.id, %s, e.event_id, e.event_type, c.organization_id, c.id, %s, %s::jsonb, now(), "
-            f"'received', 0, '' FROM (VALUES {values_sql}) AS e (id, event_id, event_type, account_id) "
+            f"CASE WHEN c.id IS NULL THEN %s ELSE %s END, 0, CASE WHEN c.id IS NULL THEN %s ELSE '' END, "
+            f"CASE WHEN c.id IS NULL THEN now() END "
+            f"FROM (VALUES {values_sql}) AS e (id, event_id, event_type, account_id) "
             f"LEFT JOIN LATERAL (SELECT id, organization_id FROM {Connection._meta.db_table} "
             f"WHERE vendor = %s AND external_account_id = e.account_id AND status <> %s "
             f"ORDER BY created_at LIMIT 1) c ON true "
             f"ON CONFLICT (vendor, event_id) DO NOTHING RETURNING id, connection_id, event_type",
-            [vendor, body, json.dumps(headers), *params, vendor, Connection.Status.DISCONNECTED],
+            [vendor, body, json.dumps(headers), WebhookEvent.Status.IGNORED, WebhookEvent.Status.RECEIVED, UNROUTED,
+             *params, vendor, Connection.Status.DISCONNECTED],
         )
         return [StoredEvent(*row) for row in cursor.fetchall()]
 
@@ -124,10 +134,12 @@ def enqueue_webhook_event(*, provider, event_id, wake=None) -> None:
 def webhook_events_dispatch(*, provider, stored: list[StoredEvent]) -> None:
     """Hand new events to the provider's task: each its own message, except a
     batching provider's batch types, which go by their connection's wake (the
-    first arrival publishes it, the others are counted on it)."""
+    first arrival publishes it, the others are counted on it). An event that
+    routed to no connection was stored ignored: it has nothing to hand over."""
     for event in stored:
-        if (provider.webhook_batch_size > 1 and event.connection_id is not None
-                and event.event_type in provider.webhook_batch_event_types):
+        if event.connection_id is None:
+            continue
+        if provider.webhook_batch_size > 1 and event.event_type in provider.webhook_batch_event_types:
             if not wakes.arrive(event.connection_id):
                 metrics.webhook_wake_arrivals_total.labels(vendor=provider.key, outcome="counted").inc()
                 continue

@@ -15,7 +15,7 @@ from django.db import close_old_connections
 
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.registry import ParsedEvent, get_provider
-from integrations.connections.webhooks import enqueue_webhook_event, webhook_events_store
+from integrations.connections.webhooks import UNROUTED, enqueue_webhook_event, webhook_events_store
 from taxpoynt import wsgi
 from tests.integrations.pos.square.fixtures import SIGNATURE_KEY, order_event, signed, square_org  # noqa: F401
 
@@ -139,8 +139,11 @@ def test_store_routes_to_the_oldest_live_connection(square_org, make_org):  # no
         (r.pk, r.connection_id, r.event_type) for r in rows.values()}
     assert (rows["a"].connection_id, rows["a"].organization_id) == (first.pk, square_org.pk)
     assert rows["b"].connection_id is None and rows["c"].connection_id is None  # another vendor's account / none
-    assert all(bytes(r.raw_body) == b"raw" and r.headers == {"x-a": "1"} and r.status == "received"
-               for r in rows.values())
+    assert all(bytes(r.raw_body) == b"raw" and r.headers == {"x-a": "1"} for r in rows.values())
+    assert (rows["a"].status, rows["a"].error, rows["a"].processed_at) == ("received", "", None)
+    # Routed to no live connection: stored, and already ignored (every vendor ignores it), with the reason.
+    for unrouted in (rows["b"], rows["c"]):
+        assert (unrouted.status, unrouted.error) == ("ignored", UNROUTED) and unrouted.processed_at
 
 
 def test_store_never_routes_to_a_disconnected_connection(square_org):  # noqa: F811

@@ -141,14 +141,25 @@ def test_tampered_body_after_signing_is_refused(client, settings, public_url, hu
 
 
 @pytest.mark.django_db
-def test_unknown_portal_is_stored_and_later_ignored(client, settings, public_url, sandbox):
+def test_unknown_portal_is_stored_ignored_with_no_task(client, settings, public_url, sandbox, monkeypatch,
+                                                       django_capture_on_commit_callbacks):
+    from integrations.connections import webhooks
+
+    published = []
+    monkeypatch.setattr(webhooks, "enqueue_webhook_event", lambda **kw: published.append(kw))
     body = json.dumps([_event(999999, 5001)]).encode()
-    assert _post(client, settings, body).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, settings, body).status_code == 200
     event = WebhookEvent.objects.get(event_id="5001")
     assert event.connection_id is None
+    assert (event.status, event.error) == (WebhookEvent.Status.IGNORED, webhooks.UNROUTED) and event.processed_at
+    assert published == []  # nothing to process: no task
 
+    # A support replay hands it to the task, which ignores it again (it routed nowhere).
+    from integrations.connections.services import webhook_event_replay
     from integrations.crm.hubspot.tasks import process_webhook_event
 
+    webhook_event_replay(event=event)
     assert process_webhook_event.apply(kwargs={"event_id": str(event.pk)}).get() == "ignored"
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.IGNORED
