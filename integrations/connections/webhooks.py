@@ -32,6 +32,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from taxpoynt.db import values_sql
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -95,7 +96,6 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     gets no task (`webhook_events_dispatch` skips it)."""
     if not events:
         return []
-    values_sql = ", ".join(["(%s::uuid, %s, %s, %s)"] * len(events))
     params: list = []
     for event in events:
         params.extend([uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id])
@@ -106,7 +106,8 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
             f"SELECT e.id, %s, e.event_id, e.event_type, c.organization_id, c.id, %s, %s::jsonb, now(), "
             f"CASE WHEN c.id IS NULL THEN %s ELSE %s END, 0, CASE WHEN c.id IS NULL THEN %s ELSE '' END, "
             f"CASE WHEN c.id IS NULL THEN now() END "
-            f"FROM (VALUES {values_sql}) AS e (id, event_id, event_type, account_id) "
+            f"FROM ({values_sql(['uuid', 'text', 'text', 'text'], len(events))}) "
+            f"AS e (id, event_id, event_type, account_id) "
             f"LEFT JOIN LATERAL (SELECT id, organization_id FROM {Connection._meta.db_table} "
             f"WHERE vendor = %s AND external_account_id = e.account_id AND status <> %s "
             f"ORDER BY created_at LIMIT 1) c ON true "

@@ -142,7 +142,7 @@ def change_events_poll(*, connection: Connection, limit_pages: int = 10) -> list
                                          event_type=CDC_EVENT, account_id=connection.external_account_id,
                                          payload=item)
                     stored += webhook_events_store(vendor=SalesforceProvider.key, events=[parsed],
-                                                    body=json.dumps(item).encode(), headers={})
+                                                   body=json.dumps(item).encode(), headers={})
                 replay = max(int(i["replayId"]) for i in events)
                 locked.settings = {**(locked.settings or {}), "cdc_replay_id": replay}
                 locked.save(update_fields=["settings", "updated_at"])
