@@ -48,10 +48,8 @@ _KEY = "taxpoynt:webhook-wake:{}"
 
 
 class _RedisCounters:
-    def __init__(self, url: str):
-        import redis
-
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    def __init__(self, client):
+        self.client = client
 
     def arrive(self, key: str) -> int:
         pipe = self.client.pipeline(transaction=True)
@@ -97,7 +95,12 @@ def _store():
     if _counters is None:
         with _counters_lock:
             if _counters is None:
-                _counters = _RedisCounters(settings.REDIS_URL) if settings.REDIS_URL else _LocalCounters()
+                if settings.REDIS_URL:  # the cache is django-redis: its connection pool, no second one
+                    from django_redis import get_redis_connection
+
+                    _counters = _RedisCounters(get_redis_connection("default"))
+                else:
+                    _counters = _LocalCounters()
     return _counters
 
 

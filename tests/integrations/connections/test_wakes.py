@@ -14,7 +14,9 @@ def counters(request, monkeypatch):
     if request.param == "redis":
         if not settings.REDIS_URL:
             pytest.skip("no Redis")
-        store = wakes._RedisCounters(settings.REDIS_URL)
+        from django_redis import get_redis_connection
+
+        store = wakes._RedisCounters(get_redis_connection("default"))
     else:
         store = wakes._LocalCounters()
     monkeypatch.setattr(wakes, "_counters", store)
