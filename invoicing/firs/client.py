@@ -1,6 +1,6 @@
 """The HTTP client for the FIRS MBS API (FIRS.md §3).
 
-One pooled `httpx.Client` per (base URL, credentials). Every call returns an
+One pooled httpx transport per (base URL, credentials). Every call returns an
 `Exchange` (method, URL, request body with secrets masked, status, response
 body, latency, parsed `data`), and every failure raises a `FirsError` carrying
 the Exchange, so the submission state machine can record each attempt. The
@@ -187,20 +187,18 @@ class FirsClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = float(settings.FIRS_TIMEOUT_SECONDS if timeout is None else timeout)
         self.breaker = breaker or CircuitBreaker(self.base_url)
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            headers={
-                codes.API_KEY_HEADER: api_key,
-                codes.API_SECRET_HEADER: api_secret,
-                "accept": "application/json",
-                "user-agent": "TaxPoynt-FIRS-client",
-            },
-            transport=transport,
-        )
+        # Requests go straight to httpx's pooled transport, not through an
+        # httpx.Client: the client's layers (cookies, auth and redirect flows,
+        # header merging) do nothing for FIRS (header auth, no cookies, no
+        # redirects followed) and cost ~0.2 ms of CPU a request, four a sale.
+        self._transport = transport or httpx.HTTPTransport(
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+        self._headers = {codes.API_KEY_HEADER: api_key, codes.API_SECRET_HEADER: api_secret,
+                         "accept": "application/json", "user-agent": "TaxPoynt-FIRS-client"}
+        self._extensions = {"timeout": httpx.Timeout(self.timeout).as_dict()}
 
     def close(self):
-        self._http.close()
+        self._transport.close()
 
     def __enter__(self):
         return self
@@ -308,10 +306,15 @@ class FirsClient:
             exchange.error = f"circuit open for {self.base_url}"
             raise FirsCircuitOpen(f"FIRS circuit breaker is open for {self.base_url}; not sending.",
                                   exchange=exchange, retry_after=self.breaker.retry_in() or None)
-        headers = {"content-type": "application/json"} if content is not None else None
+        headers = {**self._headers, "content-type": "application/json"} if content is not None else self._headers
         started = time.perf_counter()
         try:
-            response = self._http.request(method, url, content=content, headers=headers)
+            response = self._transport.handle_request(
+                httpx.Request(method, url, content=content, headers=headers, extensions=self._extensions))
+            try:
+                response.read()
+            finally:
+                response.close()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             self._fail(exchange, started, FirsRetryable, f"could not connect to FIRS: {exc!r}")
         except httpx.LocalProtocolError:

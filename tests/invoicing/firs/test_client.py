@@ -292,3 +292,35 @@ def test_signed_document_matches(firs_client, firs_business):
     real = {k: v for k, v in data.items() if k not in ("body_sha256", "legal_monetary_total")}
     assert signed_document_matches(real, raw) is None
     assert signed_document_matches(dict(real, issue_date="2025-01-16"), raw) is False
+
+
+def test_calls_carry_the_credentials_and_share_one_keep_alive_connection():
+    # The client sends through httpx's pooled transport directly (no
+    # httpx.Client): the headers it sets and the connection reuse are its own.
+    from invoicing.firs.client import FirsClient
+    from taxpoynt.sandboxing import serve
+
+    seen = []
+
+    def app(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        seen.append({"method": environ["REQUEST_METHOD"], "port": environ["REMOTE_PORT"],
+                     **{k: environ.get(k) for k in ("HTTP_X_API_KEY", "HTTP_X_API_SECRET", "HTTP_ACCEPT",
+                                                    "HTTP_USER_AGENT", "CONTENT_TYPE")}})
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"code": 200, "data": {"ok": true}}']
+
+    server = serve(app, host="127.0.0.1", port=0, name="firs-headers")
+    try:
+        with FirsClient(server.url, "the-key", "the-secret", timeout=5) as client:
+            assert client.confirm("INV1-ABCDEF12-20261206").data == {"ok": True}
+            assert client.validate_invoice(b'{"irn": "INV1-ABCDEF12-20261206"}').data == {"ok": True}
+            assert client.sign_invoice({"irn": "INV1-ABCDEF12-20261206"}).outcome == "ok"
+    finally:
+        server.stop()
+    assert [s["method"] for s in seen] == ["GET", "POST", "POST"]
+    assert len({s["port"] for s in seen}) == 1
+    for s in seen:
+        assert (s["HTTP_X_API_KEY"], s["HTTP_X_API_SECRET"]) == ("the-key", "the-secret")
+        assert (s["HTTP_ACCEPT"], s["HTTP_USER_AGENT"]) == ("application/json", "TaxPoynt-FIRS-client")
+    assert [s["CONTENT_TYPE"] for s in seen] == [None, "application/json", "application/json"]
