@@ -13,7 +13,9 @@ prometheus_client multiprocess mode as deployed: the FIRS and Square sandboxes
 (`manage.py sandboxes --only firs square`, FIRS latency set through its
 /_sandbox/latency control), gunicorn (`-w 2 -k gthread --threads 8`), and
 Celery workers on pos_realtime only (`--worker-instances` processes, each a
-`--pool` of `--workers-c`, prefetch 1), on PostgreSQL and Redis. The sales exist in the Square sandbox
+`--pool` of `--workers-c`, prefetch 1), beat and a crm worker (the
+due-submission sweep, which retries a FIRS call that failed), on PostgreSQL
+and Redis. The sales exist in the Square sandbox
 (seeded without webhooks); this script plays Square's webhook sender: it
 signs `order.updated` (COMPLETED) deliveries itself (HMAC-SHA256 over the
 public notification URL + body) and posts them open-loop at --rate per second
@@ -47,7 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Ports, settings and django.setup() (see square_stack's docstring).
-from square_stack import (ROOT, SIGNATURE_KEY, WEB, WEB_PORT, celery_worker, cpu_by_process,  # noqa: E402
+from square_stack import (ROOT, SIGNATURE_KEY, WEB, WEB_PORT, celery_beat, celery_worker, cpu_by_process,  # noqa: E402
                           cpu_share, pct, print_cpu, running_stack, seed_sales, square_merchant,
                           start_sandboxes, wait_http)
 
@@ -200,6 +202,11 @@ def main():
         for n in range(args.worker_instances):
             procs.append(celery_worker(env, queues="pos_realtime", name=f"posbench{n}", pool=args.pool,
                                        concurrency=args.workers_c, nice=args.worker_nice))
+        # The sweepers as deployed (docs/deployment.md): beat, and a crm worker for the
+        # due-submission sweep it schedules, so a sale whose FIRS call failed is retried
+        # after its backoff, as in production, and the drain does not wait out its timeout.
+        procs.append(celery_beat(env))
+        procs.append(celery_worker(env, queues="crm", name="posbench-crm", concurrency=1, nice=args.worker_nice))
         wait_http(WEB + "/healthz")
 
         # Warm up (imports, connection pools, schema compilation in each worker process); not measured.

@@ -128,6 +128,16 @@ def celery_worker(env, *, queues: str, name: str, pool: str = "prefork", concurr
          "--loglevel", "WARNING"], cwd=ROOT, env=env)
 
 
+def celery_beat(env) -> subprocess.Popen:
+    """The scheduler as deployed (django-celery-beat's database schedule): it
+    runs the due-submission sweep every 5 s, which takes a FIRS retry (a
+    timeout's backoff) that no live task holds."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "taxpoynt", "beat", "--loglevel", "WARNING",
+         "--pidfile=", "-s", os.path.join(tempfile.gettempdir(), f"posbench-beat-{os.getpid()}")],
+        cwd=ROOT, env=env)
+
+
 def square_merchant():
     """A FIRS business, an organization with its FIRS credentials and a
     Square connection holding a real sandbox token, its locations mirrored."""
