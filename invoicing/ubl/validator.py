@@ -11,10 +11,10 @@ fatal asserts. Taken out of the stylesheet's tree before it is compiled:
 - the SVRL trace, the `svrl:fired-rule` and `svrl:active-pattern` literal
   elements (a record of every rule context matched, 80 % of the output):
   writing them was ~25 % of a transform (0.5-0.7 ms a document);
-- the asserts flagged `warning` (698 of the 980, nearly all UBL-CR-xxx
+- the asserts flagged `warning` (698 of the 979, nearly all UBL-CR-xxx
   "should not include" checks on the document element): each is an
   `xsl:choose` of its own, evaluated for every document and then dropped by
-  `parse_svrl`; they were ~40 % of a transform.
+  `parse_svrl`; they were ~45 % of a transform's instructions.
 Nothing reads either, each assert is independent of the others, and every
 rule template stays (in a schematron pattern only the first matching rule
 fires, so removing a template could let another fire). A test compares the
