@@ -195,6 +195,7 @@ class FirsClient:
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
         self._headers = {codes.API_KEY_HEADER: api_key, codes.API_SECRET_HEADER: api_secret,
                          "accept": "application/json", "user-agent": "TaxPoynt-FIRS-client"}
+        self._body_headers = {**self._headers, "content-type": "application/json"}
         self._extensions = {"timeout": httpx.Timeout(self.timeout).as_dict()}
 
     def close(self):
@@ -306,7 +307,7 @@ class FirsClient:
             exchange.error = f"circuit open for {self.base_url}"
             raise FirsCircuitOpen(f"FIRS circuit breaker is open for {self.base_url}; not sending.",
                                   exchange=exchange, retry_after=self.breaker.retry_in() or None)
-        headers = {**self._headers, "content-type": "application/json"} if content is not None else self._headers
+        headers = self._body_headers if content is not None else self._headers
         started = time.perf_counter()
         try:
             response = self._transport.handle_request(
