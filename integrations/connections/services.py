@@ -14,7 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.audit.services import audit_log_record, snapshot
-from taxpoynt.db import insert_parts, insert_values, mark_saved, update_one_skip_locked
+from taxpoynt.db import by_column, insert_parts, insert_values, mark_saved, update_one_skip_locked
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, WebhookEvent
@@ -303,17 +303,15 @@ def source_records_upsert(model, *, connection: Connection, rows: list[tuple[str
     if not records:
         return []
     quote = db_connection.ops.quote_name
-    columns, placeholders, params = insert_parts(records[0])
-    params += [value for record in records[1:] for value in insert_values(record)]
+    columns, unnest = insert_parts(model)
     updated = [model._meta.get_field(name).column for name in [*rows[0][1], "updated_at"]]
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns}) VALUES "
-            + ", ".join([f"({placeholders})"] * len(records))
+            f"INSERT INTO {model._meta.db_table} ({columns}) SELECT * FROM {unnest}"
             + f" ON CONFLICT ({quote('connection_id')}, {quote('external_id')}) DO UPDATE SET "
             + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
             + f" RETURNING {quote('external_id')}, {quote('id')}, {quote('invoice_id')}, {quote('created_at')}",
-            params)
+            by_column([insert_values(record) for record in records]))
         stored = {external_id: rest for external_id, *rest in cursor.fetchall()}
     for record in records:
         record.pk, record.invoice_id, record.created_at = stored[record.external_id]
