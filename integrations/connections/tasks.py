@@ -2,8 +2,8 @@
 `sync` queue by its name (taxpoynt.celery.route_task)."""
 from __future__ import annotations
 
-import datetime
 import logging
+import time
 
 from celery import shared_task
 from django.utils import timezone
@@ -56,7 +56,7 @@ BACKLOG_WAITED_SECONDS = 0.05
 
 
 def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_on=(), process_many=None,
-                      provider=None, wake: str | None = None) -> str:
+                      provider=None, wake: str | None = None, linger: float = 0.0) -> str:
     """The body of every vendor's `process_webhook_event` task (the task itself
     stays in the vendor's module, which decides its queue): claim the stored
     event, run the vendor's `process(event=...)`, record the outcome.
@@ -72,13 +72,15 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
     `webhook_batch_size` at once: one claim, the vendor's bulk path, one write
     of the outcomes. A backlog is what this message's `wake` (a connection id,
     wakes.py) counted besides its event, or an event that waited
-    BACKLOG_WAITED_SECONDS for its task. Should the batch fail, the others are given
+    BACKLOG_WAITED_SECONDS for its task; a wake's `linger` (wakes.py) is
+    waited out before its counter is taken. Should the batch fail, the others are given
     back, each to a task of its own, and this event takes the one-at-a-time
     path. A wake with no event (`event_id` None) is for the backlog alone."""
     event = webhook_event_claim(event_id=event_id) if event_id is not None else None
     if process_many is not None:
         outcome = _run_with_backlog(event=event, provider=provider, process_many=process_many,
-                                    wake=wake if not task.request.retries else None, has_own=event_id is not None)
+                                    wake=wake if not task.request.retries else None, has_own=event_id is not None,
+                                    linger=linger)
         if outcome is not None:
             return outcome
     if event is None:
@@ -113,7 +115,7 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
 def _wake_for_the_rest(*, provider, connection_id) -> None:
     """A full batch may have left events behind: the next batch starts now,
     in another process (its own wake, or the one already pending)."""
-    if not wakes.arrive(connection_id):
+    if not wakes.arrive(connection_id).starts:
         return
     try:
         enqueue_webhook_event(provider=provider, event_id=None, wake=connection_id)
@@ -122,26 +124,29 @@ def _wake_for_the_rest(*, provider, connection_id) -> None:
         logger.warning("could not publish a wake for the rest of a %s backlog", provider.key, exc_info=True)
 
 
-def _backlog_due(*, event: WebhookEvent | None, wake: str | None, has_own: bool) -> bool:
+def _backlog_due(*, event: WebhookEvent | None, wake: str | None, has_own: bool, linger: float) -> bool:
+    waited = (timezone.now() - event.received_at).total_seconds() if event is not None else 0.0
+    if wake is not None and event is not None and linger > 0:
+        # The connection's sales come close together: the next ones join this run.
+        time.sleep(min(linger, max(0.0, linger - waited)))
     # A wake is taken first, claimed after: every event counted on it is committed.
     # 1 is this message's own event alone; a wake with no event is for the backlog.
     if wake is not None and (wakes.take(wake) != 1 or not has_own):
         return True
     # An event that waited for its task waited behind others: while the workers
     # are busy (a slow FIRS), a batch costs one sale's wait, so take one.
-    return event is not None and (
-        timezone.now() - event.received_at >= datetime.timedelta(seconds=BACKLOG_WAITED_SECONDS))
+    return waited >= BACKLOG_WAITED_SECONDS
 
 
 def _run_with_backlog(*, event: WebhookEvent | None, provider, process_many, wake: str | None,
-                      has_own: bool) -> str | None:
+                      has_own: bool, linger: float) -> str | None:
     """`event` (if it was still to do) and its connection's backlog through
     `process_many`; this message's outcome, or None when there was no
     backlog or the batch failed (the event then runs alone)."""
     if provider.webhook_batch_size <= 1 or (event is not None
                                             and event.event_type not in provider.webhook_batch_event_types):
         return None
-    if not _backlog_due(event=event, wake=wake, has_own=has_own):
+    if not _backlog_due(event=event, wake=wake, has_own=has_own, linger=linger):
         return None
     if event is not None:
         connection = event.connection

@@ -32,7 +32,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from taxpoynt.db import values_sql
+from taxpoynt.db import by_column, unnest_sql
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -96,9 +96,8 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     gets no task (`webhook_events_dispatch` skips it)."""
     if not events:
         return []
-    params: list = []
-    for event in events:
-        params.extend([uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id])
+    params = by_column([[uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id]
+                        for event in events])
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {WebhookEvent._meta.db_table} (id, vendor, event_id, event_type, organization_id, "
@@ -106,7 +105,7 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
             f"SELECT e.id, %s, e.event_id, e.event_type, c.organization_id, c.id, %s, %s::jsonb, now(), "
             f"CASE WHEN c.id IS NULL THEN %s ELSE %s END, 0, CASE WHEN c.id IS NULL THEN %s ELSE '' END, "
             f"CASE WHEN c.id IS NULL THEN now() END "
-            f"FROM ({values_sql(['uuid', 'text', 'text', 'text'], len(events))}) "
+            f"FROM {unnest_sql(['uuid', 'text', 'text', 'text'])} "
             f"AS e (id, event_id, event_type, account_id) "
             f"LEFT JOIN LATERAL (SELECT id, organization_id FROM {Connection._meta.db_table} "
             f"WHERE vendor = %s AND external_account_id = e.account_id AND status <> %s "
@@ -118,9 +117,9 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
         return [StoredEvent(*row) for row in cursor.fetchall()]
 
 
-def enqueue_webhook_event(*, provider, event_id, wake=None) -> None:
+def enqueue_webhook_event(*, provider, event_id, wake=None, linger: float = 0.0) -> None:
     """Hand one stored event to the provider's task; `wake` (a connection id)
-    marks the message as that connection's wake (wakes.py)."""
+    marks the message as that connection's wake, `linger` its wait (wakes.py)."""
     # Through the registered task (not send_task) so the zero-setup demo's
     # in-process mode runs it too; routing still goes by the task's module.
     # declare=[]: Celery publishes to the anonymous exchange (routing key =
@@ -129,6 +128,8 @@ def enqueue_webhook_event(*, provider, event_id, wake=None) -> None:
     kwargs = {"event_id": None if event_id is None else str(event_id)}
     if wake is not None:
         kwargs["wake"] = str(wake)
+    if linger:
+        kwargs["linger"] = linger
     current_app.tasks[provider.webhook_task].apply_async(kwargs=kwargs, declare=[])
 
 
@@ -141,12 +142,14 @@ def webhook_events_dispatch(*, provider, stored: list[StoredEvent]) -> None:
         if event.connection_id is None:
             continue
         if provider.webhook_batch_size > 1 and event.event_type in provider.webhook_batch_event_types:
-            if not wakes.arrive(event.connection_id):
+            arrival = wakes.arrive(event.connection_id)
+            if not arrival.starts:
                 metrics.webhook_wake_arrivals_total.labels(vendor=provider.key, outcome="counted").inc()
                 continue
             metrics.webhook_wake_arrivals_total.labels(vendor=provider.key, outcome="published").inc()
             try:
-                enqueue_webhook_event(provider=provider, event_id=event.id, wake=event.connection_id)
+                enqueue_webhook_event(provider=provider, event_id=event.id, wake=event.connection_id,
+                                      linger=arrival.linger)
             except Exception:
                 wakes.forget(event.connection_id)  # the next arrival publishes again
                 raise

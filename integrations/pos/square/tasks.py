@@ -26,10 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)
-def process_webhook_event(self, event_id: str | None = None, wake: str | None = None):
+def process_webhook_event(self, event_id: str | None = None, wake: str | None = None, linger: float = 0.0):
     return webhook_event_run(self, event_id=event_id, process=services.webhook_event_process,
                              retry_on=(services.InvoiceNotReady,), fail_on=(ApplicationError,),
-                             process_many=services.webhook_events_process, provider=SquareProvider, wake=wake)
+                             process_many=services.webhook_events_process, provider=SquareProvider, wake=wake,
+                             linger=linger)
 
 
 @shared_task(bind=True, max_retries=5, acks_late=True)

@@ -198,4 +198,42 @@ def test_a_failed_publish_forgets_the_wake(client, sq, merchant, published, monk
         with django_capture_on_commit_callbacks(execute=True):
             deliver(client, order_event(merchant_id=merchant.external_account_id, order=order, event_id="lost"))
     assert WebhookEvent.objects.filter(event_id="lost").exists()  # stored: the sweep hands it over
-    assert wakes.arrive(merchant.pk) is True  # not held back by a wake that was never sent
+    assert wakes.arrive(merchant.pk).starts is True  # not held back by a wake that was never sent
+
+
+def test_a_wake_of_close_sales_lingers_and_a_sale_arriving_meanwhile_joins_its_run(
+        client, sq, merchant, published, monkeypatch, settings, django_capture_on_commit_callbacks):
+    from types import SimpleNamespace
+
+    from integrations.connections import tasks as connection_tasks
+
+    settings.WEBHOOK_WAKE_LINGER_MS = 500
+    [first] = sales(client, sq, merchant, 1, django_capture_on_commit_callbacks)
+    assert "linger" not in published[0][1]  # the connection's first sale: no reason to wait
+    assert run(published[0][1]) == "processed"
+
+    # The next sale, closer than the linger to the first: its wake waits out
+    # the linger from its receipt, and a sale arriving meanwhile joins it.
+    order = sq.create_sale(order=vat_sale(), emit=False)["order"]
+    with django_capture_on_commit_callbacks(execute=True):
+        second = deliver(client, order_event(merchant_id=merchant.external_account_id, order=order,
+                                             event_id="second"))
+    assert published[1] == (SquareProvider.webhook_task,
+                            {"event_id": str(second.pk), "wake": str(merchant.pk), "linger": 0.5})
+    slept, joined = [], []
+
+    def a_sale_arrives_meanwhile(seconds):
+        slept.append(seconds)
+        order = sq.create_sale(order=vat_sale(qty="2"), emit=False)["order"]
+        with django_capture_on_commit_callbacks(execute=True):
+            joined.append(deliver(client, order_event(merchant_id=merchant.external_account_id, order=order,
+                                                      event_id="meanwhile")))
+
+    monkeypatch.setattr(connection_tasks, "time", SimpleNamespace(sleep=a_sale_arrives_meanwhile))
+    with CaptureQueriesContext(db_connection) as queries:
+        assert run(published[1][1]) == "processed"
+    assert len(slept) == 1 and 0 < slept[0] <= 0.5  # the linger less the time since the receipt
+    assert len(published) == 2  # the sale that arrived meanwhile was counted on the lingering wake
+    assert len([q for q in queries if BACKLOG_CLAIM in q["sql"]]) == 1  # and taken with it, in one run
+    assert WebhookEvent.objects.get(pk=joined[0].pk).status == "processed"
+    assert confirmed(merchant) == 3
