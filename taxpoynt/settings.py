@@ -179,7 +179,7 @@ CELERY_TIMEZONE = "UTC"
 # A batching vendor's wake waits this long from its sale's receipt, when the
 # connection's sales come closer together than that, so the next ones join
 # its run (integrations/connections/wakes.py); 0 turns it off.
-WEBHOOK_WAKE_LINGER_MS = int(os.environ.get("WEBHOOK_WAKE_LINGER_MS", "40"))
+WEBHOOK_WAKE_LINGER_MS = int(os.environ.get("WEBHOOK_WAKE_LINGER_MS", "60"))
 
 # --- auth: allauth ------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
