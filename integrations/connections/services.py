@@ -14,7 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.audit.services import audit_log_record, snapshot
-from taxpoynt.db import by_column, insert_parts, insert_values, mark_saved, update_one_skip_locked
+from taxpoynt.db import by_column, insert_parts, insert_values, mark_saved, unnest_sql, update_one_skip_locked
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, WebhookEvent
@@ -278,7 +278,7 @@ def webhook_events_finish(*, outcomes: dict) -> None:
         cursor.execute(
             f"UPDATE {WebhookEvent._meta.db_table} AS e SET status = o.status, error = o.error, "
             f"processed_at = now(), claimed_until = NULL "
-            f"FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS o (id, status, error) WHERE e.id = o.id",
+            f"FROM {unnest_sql(['uuid', 'text', 'text'])} AS o (id, status, error) WHERE e.id = o.id",
             [list(ids), list(statuses), list(errors)])
 
 
@@ -331,7 +331,7 @@ def source_records_link_invoices(model, *, links: list[tuple]) -> int:
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {quote('invoice_id')} = v.invoice_id, {quote('updated_at')} = %s "
-            f"FROM unnest(%s::uuid[], %s::uuid[]) AS v(id, invoice_id) "
+            f"FROM {unnest_sql(['uuid', 'uuid'])} AS v(id, invoice_id) "
             f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
             [timezone.now(), [pk for pk, _ in links], [invoice_pk for _, invoice_pk in links]])
         return cursor.rowcount

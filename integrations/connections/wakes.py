@@ -87,7 +87,7 @@ class _RedisCounters:
 
     def arrive(self, key: str, last_key: str, linger_ms: int) -> tuple[int, int]:
         count, gap_ms = self.arrive_script(keys=[key, last_key], args=[WAKE_SECONDS, max(1, linger_ms)])
-        return count, gap_ms
+        return int(count), int(gap_ms)
 
     def take(self, key: str) -> int | None:
         value = self.client.getdel(key)  # Redis >= 6.2

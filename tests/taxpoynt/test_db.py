@@ -68,3 +68,28 @@ def test_update_rows_writes_each_rows_own_values_in_one_statement_where_they_sti
     assert stored[conns[1].pk] == ("new-1", {"realtime": False, "quote": "it's"})
     assert stored[conns[2].pk] == ("ML-2", conns[2].settings)  # no longer matched: untouched
     assert update_rows(Connection, {}) == set()
+
+
+def test_update_rows_has_one_statement_text_for_any_number_of_rows_and_keeps_nulls(make_org):
+    from taxpoynt.db import update_rows
+
+    org = make_org()
+    conns = [Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                       external_account_id=f"ML-N-{i}") for i in range(60)]
+    sent = []
+
+    def record(execute, sql, params, many, context):
+        sent.append((sql, len(params)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert update_rows(Connection, {conns[0].pk: {"external_account_id": "one", "last_synced_at": None}}) \
+            == {conns[0].pk}
+        rows = {c.pk: {"external_account_id": f"n-{i}", "last_synced_at": None if i % 2 else org.created_at}
+                for i, c in enumerate(conns)}
+        assert update_rows(Connection, rows) == set(rows)
+    # One row or sixty (180 values, past psycopg's 50-parameter parse cache):
+    # the same text, one array a column.
+    assert len(sent) == 2 and sent[0] == sent[1] and sent[0][1] == 3
+    stored = dict(Connection.objects.filter(organization=org).values_list("external_account_id", "last_synced_at"))
+    assert len(stored) == 60 and stored["n-1"] is None and stored["n-0"] == org.created_at
