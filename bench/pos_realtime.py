@@ -34,6 +34,7 @@ Prints the figures and ends with one JSON line.
 import argparse
 import datetime as dt
 import base64
+import collections
 import hashlib
 import hmac
 import http.client
@@ -54,6 +55,8 @@ from square_stack import (ROOT, SIGNATURE_KEY, WEB, WEB_PORT, celery_beat, celer
                           start_sandboxes, wait_http)
 
 import django  # noqa: E402
+
+from django.conf import settings  # noqa: E402
 
 from integrations.connections.models import WebhookEvent  # noqa: E402
 from integrations.pos.square import services  # noqa: E402
@@ -218,6 +221,7 @@ def main():
             time.sleep(0.5)
 
         # Phase 1: sustained sales at --rate for --seconds.
+        phase1_start = dt.datetime.now(dt.timezone.utc)
         cpu_start, t_cpu = cpu_by_process(), time.monotonic()
         results, sent_orders = open_loop(conn.external_account_id, orders[warmup:], args.rate, args.seconds)
         cpu_phase1 = cpu_share(cpu_start, cpu_by_process(), time.monotonic() - t_cpu)
@@ -253,6 +257,12 @@ def main():
         states = dict(Submission.objects.filter(invoice__organization=org).values_list("state")
                       .annotate(n=django.db.models.Count("id")))
         mismatched = Invoice.objects.filter(organization=org, tax_mismatch=True).count()
+        # How the sales were taken: a run's events are finished by one statement,
+        # so they share its processed_at (wakes.py: the linger is what makes runs).
+        run_sizes = collections.Counter(WebhookEvent.objects.filter(
+            connection=conn, received_at__gte=phase1_start, processed_at__isnull=False)
+            .values_list("processed_at").annotate(n=django.db.models.Count("id")).values_list("n", flat=True))
+        sales_by_run_size = {str(size): size * runs for size, runs in sorted(run_sizes.items())}
 
         # Phase 2: maximum ingest (acknowledged + stored), zero loss.
         cpu_start, t_cpu = cpu_by_process(), time.monotonic()
@@ -284,6 +294,7 @@ def main():
         "accepted_without_exactly_one_invoice": len(accepted_ids) - exactly_one,
         "orders_with_more_than_one_invoice": duplicates,
         "submission_states": states, "tax_mismatch": mismatched,
+        "wake_linger_ms": settings.WEBHOOK_WAKE_LINGER_MS, "sales_by_run_size": sales_by_run_size,
         "cpu_percent_of_one_core_while_sending": cpu_phase1,
         "ingest_clients": args.ingest_clients, "ingest_sent": len(ingest), "ingest_accepted": len(ok),
         "ingest_stored": stored_ingest, "ingest_lost": len(ok) - stored_ingest,
@@ -301,6 +312,8 @@ def main():
           f"{figures['sale_to_transmitted_p95_ms']} ms, p99 {figures['sale_to_transmitted_p99_ms']} ms")
     print(f"  every accepted event → exactly one invoice: {exactly_one}/{len(accepted_ids)}; "
           f"submission states {states}")
+    print(f"  sales by the size of the run that took them (wake linger {settings.WEBHOOK_WAKE_LINGER_MS} ms): "
+          f"{sales_by_run_size}")
     print_cpu("sending", cpu_phase1)
     print(f"phase 2: max ingest {figures['ingest_per_s']} webhooks/s with {args.ingest_clients} clients; "
           f"accepted {len(ok)}, stored {stored_ingest}, lost {figures['ingest_lost']}; ack p50 "

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from taxpoynt.db import by_column, insert_parts, insert_values, mark_saved, unnest_sql
+from taxpoynt.db import insert_parts, insert_values, mark_saved, rows_params, rows_sql
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -249,7 +249,7 @@ def _write(plans, *, lease_token, now) -> set:
     """The compare-and-set UPDATEs (each row only while it is in the state
     its move was planned from and, given one, under `lease_token`), the
     invoices' first-signing time and the attempt rows: ONE statement per
-    shape of write (a data-modifying CTE over the rows, `unnest_sql`:
+    shape of write (a data-modifying CTE over the rows, `rows_sql`:
     atomic on its own, one round trip however many moves). The ids of the
     submissions written; a row not so held is not written, nor its attempt.
     The migration-0005 trigger copies each state to Invoice.firs_state
@@ -263,27 +263,29 @@ def _write(plans, *, lease_token, now) -> set:
         fields = [Submission._meta.get_field(name) for name in names]
         signing = [p[1].submission_id for p in group
                    if p[0]["state"] == S.SIGNED and p[1].submission.format == "firs"]
-        params = by_column([[attempt.submission_id, from_state,
-                             *(f.get_db_prep_save(fields_[f.name], db_connection) for f in fields)]
-                            for fields_, attempt, from_state in group])
+        params = rows_params([[attempt.submission_id, from_state,
+                               *(f.get_db_prep_save(fields_[f.name], db_connection) for f in fields)]
+                              for fields_, attempt, from_state in group])
         params += [lease_token] if lease_token is not None else []
         params += [now, signing] if signing else []
-        params += by_column([insert_values(p[1]) for p in group])
+        params += rows_params([insert_values(p[1]) for p in group])
         with db_connection.cursor() as cursor:
-            cursor.execute(_write_sql(names, leased=lease_token is not None, signing=bool(signing)), params)
+            cursor.execute(_write_sql(names, len(group) == 1, leased=lease_token is not None, signing=bool(signing)),
+                           params)
             written.update(row[0] for row in cursor.fetchall())
     return written
 
 
 @functools.lru_cache(maxsize=256)
-def _write_sql(names: tuple[str, ...], *, leased: bool, signing: bool) -> str:
+def _write_sql(names: tuple[str, ...], one: bool, *, leased: bool, signing: bool) -> str:
     """`_write`'s statement for one shape, built once per process: the
     columns' types and quoting take 0.15 ms a build, and a sale run alone
     writes four times."""
     quote = db_connection.ops.quote_name
     fields = [Submission._meta.get_field(name) for name in names]
     columns = [quote(f.column) for f in fields]
-    values = unnest_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields])
+    count = 1 if one else 2  # `rows_sql`'s text is one for any count above one
+    values = rows_sql(["uuid", "text"] + [f.db_type(db_connection) for f in fields], count)
     sql = (f"WITH moved AS (UPDATE {Submission._meta.db_table} AS s SET "
            f"{', '.join(f'{c} = v.{c}' for c in columns)} "
            f"FROM {values} AS v(id, from_state, {', '.join(columns)}) "
@@ -293,10 +295,10 @@ def _write_sql(names: tuple[str, ...], *, leased: bool, signing: bool) -> str:
     if signing:
         sql += (f", signed AS (UPDATE {Invoice._meta.db_table} AS i SET signed_at = COALESCE(i.signed_at, %s) "
                 f"FROM moved WHERE i.id = moved.invoice_id AND moved.id = ANY(%s::uuid[]))")
-    attempt_columns, attempt_values = insert_parts(SubmissionAttempt)
+    attempt_columns, attempt_types = insert_parts(SubmissionAttempt)
     submission_column = quote(SubmissionAttempt.submission.field.column)
     return sql + (f" INSERT INTO {SubmissionAttempt._meta.db_table} ({attempt_columns}) "
-                  f"SELECT * FROM {attempt_values} AS a({attempt_columns}) "
+                  f"SELECT * FROM {rows_sql(attempt_types, count)} AS a({attempt_columns}) "
                   f"WHERE a.{submission_column} IN (SELECT id FROM moved) RETURNING {submission_column}")
 
 

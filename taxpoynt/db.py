@@ -64,55 +64,61 @@ def update_one_skip_locked(model, pk, *, set_sql: str, set_params: list, where_s
         return cursor.fetchone() is not None
 
 
-def unnest_sql(types: list[str]) -> str:
-    """A table of rows sent as one array a column, `unnest(%s::t1[], …)`,
-    each cast to its column's type (a foreign key's db_type is its
-    target's); its parameters are `by_column(rows)`. Why not a `VALUES` list
-    of the rows: that statement's text grows with the rows, and psycopg
-    parses a statement of more than 50 parameters or 4096 characters anew on
-    every execution (a backlog batch's writes spent ~8 % of the worker's CPU
-    there), while PostgreSQL plans each new text anew. This one's text is
-    the same for one row or a hundred: parsed once, kept prepared."""
+def rows_sql(types: list[str], count: int) -> str:
+    """A table of `count` rows for a FROM clause, each value cast to its
+    column's type (a foreign key's db_type is its target's); its parameters
+    are `rows_params(rows)`. One row: `(VALUES (%s::t1, …))`. More:
+    `unnest(%s::t1[], …)`, one array a column, a text the same for two rows
+    or a hundred. Why both: a VALUES list's text grows with its rows, and
+    psycopg parses a statement of more than 50 parameters anew on every
+    execution (a backlog batch's writes spent ~8 % of the worker's CPU
+    there) while PostgreSQL plans each new text anew; for one row, though,
+    the arrays cost more than they save (the webhook intake's insert: 0.35
+    against 0.26 ms of CPU and 1.0 against 0.7 ms of wall time, 1 500 each,
+    three times; docs/performance.md)."""
+    if count == 1:
+        return "(VALUES (" + ", ".join(f"%s::{t}" for t in types) + "))"
     return "unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"
 
 
-def by_column(rows: list[list]) -> list[list]:
-    """`rows` (each a list of column values) as one list a column: the
-    parameters of `unnest_sql`."""
+def rows_params(rows: list[list]) -> list:
+    """The parameters of `rows_sql(types, len(rows))` (`rows`: each a list of
+    its column values)."""
+    if len(rows) == 1:
+        return list(rows[0])
     return [list(column) for column in zip(*rows)]
 
 
 def update_rows(model, rows: dict, *, where_sql: str = "", where_params: list | tuple = ()) -> set:
     """Write each row's own values (`rows`: pk → {field name: value}, every
-    row naming the same fields) in ONE statement, `UPDATE … FROM unnest(…)`,
-    to the rows that still match `where_sql` (columns as `o.<column>`). The
-    pks written."""
+    row naming the same fields) in ONE statement, `UPDATE … FROM` the rows
+    (`rows_sql`), to the rows that still match `where_sql` (columns as
+    `o.<column>`). The pks written."""
     if not rows:
         return set()
     quote = connection.ops.quote_name
     names = list(next(iter(rows.values())))
     fields = [model._meta.pk] + [model._meta.get_field(name) for name in names]
     columns = [quote(f.column) for f in fields]
-    params = by_column([[f.get_db_prep_save(value, connection)
-                         for f, value in zip(fields, [pk, *(values[n] for n in names)])]
-                        for pk, values in rows.items()])
+    params = rows_params([[f.get_db_prep_save(value, connection)
+                           for f, value in zip(fields, [pk, *(values[n] for n in names)])]
+                          for pk, values in rows.items()])
     pk = columns[0]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {model._meta.db_table} AS o SET {', '.join(f'{c} = v.{c}' for c in columns[1:])} "
-            f"FROM {unnest_sql([f.db_type(connection) for f in fields])} AS v({', '.join(columns)}) "
+            f"FROM {rows_sql([f.db_type(connection) for f in fields], len(rows))} AS v({', '.join(columns)}) "
             f"WHERE o.{pk} = v.{pk}" + (f" AND {where_sql}" if where_sql else "") + f" RETURNING o.{pk}",
             params + list(where_params))
         return {row[0] for row in cursor.fetchall()}
 
 
-def insert_parts(model) -> tuple[str, str]:
-    """(quoted columns, `unnest_sql` of their types) to INSERT rows of
-    `model` with raw SQL; its parameters are `by_column` of each instance's
-    `insert_values`."""
+def insert_parts(model) -> tuple[str, list[str]]:
+    """(quoted columns, their types for `rows_sql`) to INSERT rows of `model`
+    with raw SQL; each row is an instance's `insert_values`."""
     fields = model._meta.concrete_fields
     quote = connection.ops.quote_name
-    return ", ".join(quote(f.column) for f in fields), unnest_sql([f.db_type(connection) for f in fields])
+    return ", ".join(quote(f.column) for f in fields), [f.db_type(connection) for f in fields]
 
 
 def insert_values(instance) -> list:

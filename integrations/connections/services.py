@@ -14,7 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.audit.services import audit_log_record, snapshot
-from taxpoynt.db import by_column, insert_parts, insert_values, mark_saved, unnest_sql, update_one_skip_locked
+from taxpoynt.db import insert_parts, insert_values, mark_saved, rows_params, rows_sql, update_one_skip_locked
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, WebhookEvent
@@ -273,13 +273,12 @@ def webhook_events_finish(*, outcomes: dict) -> None:
     """Record the outcomes ({event id: (status, error)}) of a run, in one statement."""
     if not outcomes:
         return
-    ids, statuses, errors = zip(*((pk, status, error[:2000]) for pk, (status, error) in outcomes.items()))
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {WebhookEvent._meta.db_table} AS e SET status = o.status, error = o.error, "
             f"processed_at = now(), claimed_until = NULL "
-            f"FROM {unnest_sql(['uuid', 'text', 'text'])} AS o (id, status, error) WHERE e.id = o.id",
-            [list(ids), list(statuses), list(errors)])
+            f"FROM {rows_sql(['uuid', 'text', 'text'], len(outcomes))} AS o (id, status, error) WHERE e.id = o.id",
+            rows_params([[pk, status, error[:2000]] for pk, (status, error) in outcomes.items()]))
 
 
 def source_record_upsert(model, *, connection: Connection, external_id: str, values: dict):
@@ -303,15 +302,15 @@ def source_records_upsert(model, *, connection: Connection, rows: list[tuple[str
     if not records:
         return []
     quote = db_connection.ops.quote_name
-    columns, unnest = insert_parts(model)
+    columns, types = insert_parts(model)
     updated = [model._meta.get_field(name).column for name in [*rows[0][1], "updated_at"]]
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns}) SELECT * FROM {unnest}"
+            f"INSERT INTO {model._meta.db_table} ({columns}) SELECT * FROM {rows_sql(types, len(records))} AS v"
             + f" ON CONFLICT ({quote('connection_id')}, {quote('external_id')}) DO UPDATE SET "
             + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
             + f" RETURNING {quote('external_id')}, {quote('id')}, {quote('invoice_id')}, {quote('created_at')}",
-            by_column([insert_values(record) for record in records]))
+            rows_params([insert_values(record) for record in records]))
         stored = {external_id: rest for external_id, *rest in cursor.fetchall()}
     for record in records:
         record.pk, record.invoice_id, record.created_at = stored[record.external_id]
@@ -331,7 +330,7 @@ def source_records_link_invoices(model, *, links: list[tuple]) -> int:
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {quote('invoice_id')} = v.invoice_id, {quote('updated_at')} = %s "
-            f"FROM {unnest_sql(['uuid', 'uuid'])} AS v(id, invoice_id) "
+            f"FROM {rows_sql(['uuid', 'uuid'], len(links))} AS v(id, invoice_id) "
             f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
-            [timezone.now(), [pk for pk, _ in links], [invoice_pk for _, invoice_pk in links]])
+            [timezone.now(), *rows_params([list(link) for link in links])])
         return cursor.rowcount

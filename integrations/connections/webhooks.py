@@ -32,7 +32,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from taxpoynt.db import by_column, unnest_sql
+from taxpoynt.db import rows_params, rows_sql
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -96,8 +96,8 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
     gets no task (`webhook_events_dispatch` skips it)."""
     if not events:
         return []
-    params = by_column([[uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id]
-                        for event in events])
+    params = rows_params([[uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id]
+                          for event in events])
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {WebhookEvent._meta.db_table} (id, vendor, event_id, event_type, organization_id, "
@@ -105,7 +105,7 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
             f"SELECT e.id, %s, e.event_id, e.event_type, c.organization_id, c.id, %s, %s::jsonb, now(), "
             f"CASE WHEN c.id IS NULL THEN %s ELSE %s END, 0, CASE WHEN c.id IS NULL THEN %s ELSE '' END, "
             f"CASE WHEN c.id IS NULL THEN now() END "
-            f"FROM {unnest_sql(['uuid', 'text', 'text', 'text'])} "
+            f"FROM {rows_sql(['uuid', 'text', 'text', 'text'], len(events))} "
             f"AS e (id, event_id, event_type, account_id) "
             f"LEFT JOIN LATERAL (SELECT id, organization_id FROM {Connection._meta.db_table} "
             f"WHERE vendor = %s AND external_account_id = e.account_id AND status <> %s "

@@ -83,13 +83,13 @@ def test_update_rows_has_one_statement_text_for_any_number_of_rows_and_keeps_nul
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
-        assert update_rows(Connection, {conns[0].pk: {"external_account_id": "one", "last_synced_at": None}}) \
-            == {conns[0].pk}
-        rows = {c.pk: {"external_account_id": f"n-{i}", "last_synced_at": None if i % 2 else org.created_at}
-                for i, c in enumerate(conns)}
-        assert update_rows(Connection, rows) == set(rows)
-    # One row or sixty (180 values, past psycopg's 50-parameter parse cache):
-    # the same text, one array a column.
-    assert len(sent) == 2 and sent[0] == sent[1] and sent[0][1] == 3
+        for count in (1, 2, 60):
+            rows = {c.pk: {"external_account_id": f"n-{i}", "last_synced_at": None if i % 2 else org.created_at}
+                    for i, c in enumerate(conns[:count])}
+            assert update_rows(Connection, rows) == set(rows)
+    # One row: a VALUES row of three values. Two or sixty (180 values, past
+    # psycopg's 50-parameter parse cache): the same text, one array a column.
+    assert "VALUES" in sent[0][0] and sent[0][1] == 3
+    assert len(sent) == 3 and sent[1] == sent[2] and sent[1][1] == 3 and "unnest(" in sent[1][0]
     stored = dict(Connection.objects.filter(organization=org).values_list("external_account_id", "last_synced_at"))
     assert len(stored) == 60 and stored["n-1"] is None and stored["n-0"] == org.created_at
