@@ -33,6 +33,18 @@ def close_old_db_connections(sender=None, **kwargs):
     close_old_connections()
 
 
+@task_postrun.connect
+def freeze_the_warm_heap(sender=None, **kwargs):
+    """After a worker process's first task, its long-lived objects (those of
+    the lazy compilations and pools too) leave the full collections
+    (taxpoynt.heap). Not for eager tasks: their process is the caller's."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from taxpoynt.heap import freeze_once
+
+    freeze_once()
+
+
 def route_task(name, args, kwargs, options, task=None, **kw):
     """Celery router: the queue for a task, from its dotted name. A `batch*`
     task is batch work whatever its module (a POS end of day included: a

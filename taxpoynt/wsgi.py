@@ -52,6 +52,12 @@ class WebhookWSGIHandler(WSGIHandler):
 django_application = get_wsgi_application()
 webhook_application = WebhookWSGIHandler()
 
+# Imported once a gunicorn worker is forked (or before, with --preload): its
+# startup objects leave the garbage collector's full passes (taxpoynt.heap).
+from taxpoynt.heap import freeze_once  # noqa: E402
+
+freeze_once()
+
 
 def application(environ, start_response):
     # PATH_INFO excludes SCRIPT_NAME, as Django's URL resolution does.
