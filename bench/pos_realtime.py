@@ -22,6 +22,10 @@ public notification URL + body) and posts them open-loop at --rate per second
 for --seconds. The worker fetches each order from the Square sandbox, builds
 the invoice and runs it through FIRS validate → sign → transmit → confirm.
 
+`--merchants N` deals the run's sales round N sandbox sellers, each its own
+connection (so its own wakes): one seller at the rate is the wakes' best
+case, many sellers at a sale a second each their worst.
+
 Phase 2 measures the maximum sustained ingest (acknowledged and stored, zero
 loss) with closed-loop clients for --ingest-seconds; its events name a
 merchant with no connection, so they are verified, stored and acknowledged
@@ -38,6 +42,7 @@ import collections
 import hashlib
 import hmac
 import http.client
+import itertools
 import json
 import subprocess
 import sys
@@ -50,15 +55,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Ports, settings and django.setup() (see square_stack's docstring).
-from square_stack import (ROOT, SIGNATURE_KEY, WEB, WEB_PORT, celery_beat, celery_worker, cpu_by_process,  # noqa: E402
-                          cpu_share, pct, print_cpu, running_stack, seed_sales, square_merchant,
+from square_stack import (ROOT, SIGNATURE_KEY, SQUARE, WEB, WEB_PORT, celery_beat, celery_worker,  # noqa: E402
+                          cpu_by_process, cpu_share, pct, print_cpu, running_stack, seed_sales, square_merchant,
                           start_sandboxes, wait_http)
 
 import django  # noqa: E402
-
+import httpx  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
-from integrations.connections.models import WebhookEvent  # noqa: E402
+from integrations.connections.models import Connection, WebhookEvent  # noqa: E402
+from integrations.pos.models import Location  # noqa: E402
 from integrations.pos.square import services  # noqa: E402
 from invoicing.models import Invoice, Submission, SubmissionAttempt  # noqa: E402
 
@@ -94,6 +101,35 @@ def setup(n_sales: int):
                 "sort": {"sort_field": "CREATED_AT", "sort_order": "ASC"}}):
             orders.extend(page.orders)
     return org, conn, orders
+
+
+def more_merchants(org, *, count: int, sales_each: int) -> tuple[list, list]:
+    """`count` more Square sellers in the sandbox (a location each), each
+    connected to `org` and with `sales_each` completed sales: (their
+    connections, their orders, interleaved so the sender goes round them)."""
+    conns, per_merchant = [], []
+    now = dt.datetime.now(dt.timezone.utc)
+    for n in range(count):
+        made = httpx.post(SQUARE + "/_sandbox/merchants", json={"business_name": f"Bench seller {n}",
+                                                                 "locations": 1}).json()
+        tokens = httpx.post(SQUARE + "/_sandbox/tokens", json={"merchant_id": made["merchant"]["id"]}).json()
+        conn = Connection.objects.create(
+            organization=org, vendor="square", kind="pos", status="connected",
+            external_account_id=tokens["merchant_id"], token_expires_at=timezone.now() + dt.timedelta(days=30),
+            credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
+                                    "merchant_id": tokens["merchant_id"], "pkce": False}))
+        services.locations_refresh(connection=conn)
+        ids = [loc["id"] for loc in made["locations"]]
+        httpx.post(SQUARE + "/_sandbox/sales/history", timeout=600, json={
+            "count": sales_each, "location_ids": ids, "start_at": (now - dt.timedelta(hours=6)).isoformat(),
+            "end_at": (now - dt.timedelta(minutes=1)).isoformat()}).raise_for_status()
+        with services.client_for(conn) as client:
+            per_merchant.append([o for page in client.iter_order_pages(location_ids=ids, limit=1000, query={
+                "filter": {"state_filter": {"states": ["COMPLETED"]}},
+                "sort": {"sort_field": "CREATED_AT", "sort_order": "ASC"}}) for o in page.orders])
+        conns.append(conn)
+    interleaved = [o for round_ in itertools.zip_longest(*per_merchant) for o in round_ if o is not None]
+    return conns, interleaved
 
 
 _local = threading.local()
@@ -138,9 +174,10 @@ def post_one(merchant_id, order, out, lock):
         out.append({"order_id": order["id"], "sent": sent, "ack_ms": ack_ms, "status": status, "new": new})
 
 
-def open_loop(merchant_id, orders, rate, seconds, threads=64):
+def open_loop(merchant_of, orders, rate, seconds, threads=64):
     """Post one signed delivery every 1/rate s (open loop: a slow answer never
-    slows the sender) for `seconds`."""
+    slows the sender) for `seconds`, each in the name of its order's seller
+    (`merchant_of`: location id → merchant id)."""
     out, lock = [], threading.Lock()
     n = min(len(orders), int(rate * seconds))
     with ThreadPoolExecutor(threads) as pool:
@@ -149,7 +186,7 @@ def open_loop(merchant_id, orders, rate, seconds, threads=64):
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            pool.submit(post_one, merchant_id, orders[i], out, lock)
+            pool.submit(post_one, merchant_of[orders[i]["location_id"]], orders[i], out, lock)
     return out, orders[:n]
 
 
@@ -185,6 +222,8 @@ def main():
                         help="pos_realtime concurrency per worker instance (processes or threads)")
     parser.add_argument("--worker-instances", type=int, default=1,
                         help="pos_realtime worker processes started (each with --workers-c)")
+    parser.add_argument("--merchants", type=int, default=1,
+                        help="sellers the sales are spread over, each its own connection (so its own wakes)")
     parser.add_argument("--ingest-seconds", type=float, default=15)
     parser.add_argument("--ingest-clients", type=int, default=32)
     parser.add_argument("--drain-timeout", type=float, default=900, help="max wait for the backlog to confirm")
@@ -197,7 +236,14 @@ def main():
     with running_stack(metrics_prefix="posbench-metrics-") as (env, procs):
         procs.append(start_sandboxes(env, firs_latency_ms=args.firs_latency_ms))
         warmup = 30
-        org, conn, orders = setup(int(args.rate * args.seconds) + warmup)
+        sales = int(args.rate * args.seconds)
+        org, conn, orders = setup(warmup + (sales if args.merchants == 1 else 0))
+        conns = [conn]
+        if args.merchants > 1:  # the warm-up on the first seller; the run's sales spread over the others
+            more, orders_more = more_merchants(org, count=args.merchants, sales_each=-(-sales // args.merchants))
+            conns, orders = more, orders[:warmup] + orders_more
+        merchant_of = dict(Location.objects.filter(connection__in=[conn, *conns]).values_list(
+            "external_id", "connection__external_account_id"))
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "taxpoynt.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-w",
              str(args.web_workers), "-k", "gthread", "--threads", str(args.web_threads), "--log-level", "warning"],
@@ -213,7 +259,7 @@ def main():
         wait_http(WEB + "/healthz")
 
         # Warm up (imports, connection pools, schema compilation in each worker process); not measured.
-        warm, _ = open_loop(conn.external_account_id, orders[:warmup], rate=10, seconds=warmup / 10)
+        warm, _ = open_loop(merchant_of, orders[:warmup], rate=10, seconds=warmup / 10)
         warm_ids = [w["order_id"] for w in warm if w["status"] == 200]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and Submission.objects.filter(
@@ -223,7 +269,7 @@ def main():
         # Phase 1: sustained sales at --rate for --seconds.
         phase1_start = dt.datetime.now(dt.timezone.utc)
         cpu_start, t_cpu = cpu_by_process(), time.monotonic()
-        results, sent_orders = open_loop(conn.external_account_id, orders[warmup:], args.rate, args.seconds)
+        results, sent_orders = open_loop(merchant_of, orders[warmup:], args.rate, args.seconds)
         cpu_phase1 = cpu_share(cpu_start, cpu_by_process(), time.monotonic() - t_cpu)
         sent_at = {r["order_id"]: r["sent"] for r in results}
         accepted = [r for r in results if r["status"] == 200]
@@ -253,14 +299,14 @@ def main():
                                   .values_list("source_id").annotate(n=django.db.models.Count("id")))
         exactly_one = sum(1 for i in accepted_ids if invoices_per_order.get(i) == 1)
         duplicates = sum(1 for n in invoices_per_order.values() if n > 1)
-        stored = WebhookEvent.objects.filter(connection=conn).count() - len(warm_ids)
+        stored = WebhookEvent.objects.filter(connection__in=[conn, *conns]).count() - len(warm_ids)
         states = dict(Submission.objects.filter(invoice__organization=org).values_list("state")
                       .annotate(n=django.db.models.Count("id")))
         mismatched = Invoice.objects.filter(organization=org, tax_mismatch=True).count()
         # How the sales were taken: a run's events are finished by one statement,
         # so they share its processed_at (wakes.py: the linger is what makes runs).
         run_sizes = collections.Counter(WebhookEvent.objects.filter(
-            connection=conn, received_at__gte=phase1_start, processed_at__isnull=False)
+            connection__in=conns, received_at__gte=phase1_start, processed_at__isnull=False)
             .values_list("processed_at").annotate(n=django.db.models.Count("id")).values_list("n", flat=True))
         sales_by_run_size = {str(size): size * runs for size, runs in sorted(run_sizes.items())}
 
@@ -280,6 +326,7 @@ def main():
         "web_workers": args.web_workers, "web_threads": args.web_threads, "pos_pool": args.pool,
         "pos_worker_instances": args.worker_instances,
         "pos_concurrency_per_instance": args.workers_c, "worker_nice": args.worker_nice,
+        "merchants": args.merchants,
         "sent": len(results), "accepted": len(accepted), "non_200": len(results) - len(accepted),
         "non_200_statuses": sorted({str(r["status"]) for r in results if r["status"] != 200}),
         "ack_p50_ms": pct(ack, 50), "ack_p99_ms": pct(ack, 99),
