@@ -56,15 +56,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Ports, settings and django.setup() (see square_stack's docstring).
 from square_stack import (ROOT, SIGNATURE_KEY, SQUARE, WEB, WEB_PORT, celery_beat, celery_worker,  # noqa: E402
-                          cpu_by_process, cpu_share, pct, print_cpu, running_stack, seed_sales, square_merchant,
+                          completed_orders, cpu_by_process, cpu_share, pct, print_cpu, running_stack, seed_sales,
+                          square_merchant,
                           start_sandboxes, wait_http)
 
 import django  # noqa: E402
 import httpx  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
-from integrations.connections.models import Connection, WebhookEvent  # noqa: E402
+from integrations.connections.models import WebhookEvent  # noqa: E402
 from integrations.pos.models import Location  # noqa: E402
 from integrations.pos.square import services  # noqa: E402
 from invoicing.models import Invoice, Submission, SubmissionAttempt  # noqa: E402
@@ -93,14 +93,9 @@ def setup(n_sales: int):
     org, conn = square_merchant()
     now = dt.datetime.now(dt.timezone.utc)
     seed_sales(count=n_sales, start=now - dt.timedelta(hours=6), end=now - dt.timedelta(minutes=1))
-    orders = []
     with services.client_for(conn) as client:
         ids = [loc["id"] for loc in client.list_locations()]
-        for page in client.iter_order_pages(location_ids=ids, limit=1000, query={
-                "filter": {"state_filter": {"states": ["COMPLETED"]}},
-                "sort": {"sort_field": "CREATED_AT", "sort_order": "ASC"}}):
-            orders.extend(page.orders)
-    return org, conn, orders
+    return org, conn, completed_orders(conn, ids)
 
 
 def more_merchants(org, *, count: int, sales_each: int) -> tuple[list, list]:
@@ -112,21 +107,11 @@ def more_merchants(org, *, count: int, sales_each: int) -> tuple[list, list]:
     for n in range(count):
         made = httpx.post(SQUARE + "/_sandbox/merchants", json={"business_name": f"Bench seller {n}",
                                                                  "locations": 1}).json()
-        tokens = httpx.post(SQUARE + "/_sandbox/tokens", json={"merchant_id": made["merchant"]["id"]}).json()
-        conn = Connection.objects.create(
-            organization=org, vendor="square", kind="pos", status="connected",
-            external_account_id=tokens["merchant_id"], token_expires_at=timezone.now() + dt.timedelta(days=30),
-            credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
-                                    "merchant_id": tokens["merchant_id"], "pkce": False}))
-        services.locations_refresh(connection=conn)
+        _, conn = square_merchant(org, merchant_id=made["merchant"]["id"])
         ids = [loc["id"] for loc in made["locations"]]
-        httpx.post(SQUARE + "/_sandbox/sales/history", timeout=600, json={
-            "count": sales_each, "location_ids": ids, "start_at": (now - dt.timedelta(hours=6)).isoformat(),
-            "end_at": (now - dt.timedelta(minutes=1)).isoformat()}).raise_for_status()
-        with services.client_for(conn) as client:
-            per_merchant.append([o for page in client.iter_order_pages(location_ids=ids, limit=1000, query={
-                "filter": {"state_filter": {"states": ["COMPLETED"]}},
-                "sort": {"sort_field": "CREATED_AT", "sort_order": "ASC"}}) for o in page.orders])
+        seed_sales(count=sales_each, start=now - dt.timedelta(hours=6), end=now - dt.timedelta(minutes=1),
+                   location_ids=ids)
+        per_merchant.append(completed_orders(conn, ids))
         conns.append(conn)
     interleaved = [o for round_ in itertools.zip_longest(*per_merchant) for o in round_ if o is not None]
     return conns, interleaved

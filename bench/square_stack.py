@@ -138,18 +138,22 @@ def celery_beat(env) -> subprocess.Popen:
         cwd=ROOT, env=env)
 
 
-def square_merchant():
-    """A FIRS business, an organization with its FIRS credentials and a
-    Square connection holding a real sandbox token, its locations mirrored."""
-    b = httpx.post(FIRS + "/_sandbox/businesses", json={}).json()
-    httpx.post(FIRS + "/_sandbox/webhook", json={"business_id": b["business_id"], "url": "http://127.0.0.1:9/firs"})
-    tag = uuid.uuid4().hex[:8]
-    org = organization_create(name=f"POS bench {tag}", tin=b["tin"], email="billing@bench.example.ng",
-                              telephone="+2348012345678", street_name="12 Adeola Odeku Street",
-                              city_name="Lagos", postal_zone="101241", firs_business_id=uuid.UUID(b["business_id"]),
-                              firs_service_id=b["service_id"], firs_api_key=b["api_key"],
-                              firs_api_secret=b["api_secret"], firs_crypto_keys=b["crypto_keys"])
-    tokens = httpx.post(SQUARE + "/_sandbox/tokens", json={}).json()
+def square_merchant(org=None, *, merchant_id: str | None = None):
+    """(org, connection): a Square connection holding a real sandbox token of
+    `merchant_id` (the sandbox's default seller if None), its locations
+    mirrored, on `org` (if None, a new organization with its own FIRS
+    business and credentials)."""
+    if org is None:
+        b = httpx.post(FIRS + "/_sandbox/businesses", json={}).json()
+        httpx.post(FIRS + "/_sandbox/webhook", json={"business_id": b["business_id"], "url": "http://127.0.0.1:9/firs"})
+        tag = uuid.uuid4().hex[:8]
+        org = organization_create(name=f"POS bench {tag}", tin=b["tin"], email="billing@bench.example.ng",
+                                  telephone="+2348012345678", street_name="12 Adeola Odeku Street",
+                                  city_name="Lagos", postal_zone="101241",
+                                  firs_business_id=uuid.UUID(b["business_id"]), firs_service_id=b["service_id"],
+                                  firs_api_key=b["api_key"], firs_api_secret=b["api_secret"],
+                                  firs_crypto_keys=b["crypto_keys"])
+    tokens = httpx.post(SQUARE + "/_sandbox/tokens", json={"merchant_id": merchant_id} if merchant_id else {}).json()
     conn = Connection.objects.create(
         organization=org, vendor="square", kind="pos", status="connected", external_account_id=tokens["merchant_id"],
         credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
@@ -159,10 +163,20 @@ def square_merchant():
     return org, conn
 
 
-def seed_sales(*, count: int, start: dt.datetime, end: dt.datetime) -> None:
-    """`count` completed sales in the Square sandbox between start and end (no webhooks)."""
+def seed_sales(*, count: int, start: dt.datetime, end: dt.datetime, location_ids: list[str] | None = None) -> None:
+    """`count` completed sales in the Square sandbox between start and end (no
+    webhooks), at `location_ids` (every location if None)."""
     httpx.post(SQUARE + "/_sandbox/sales/history", timeout=3600, json={
-        "count": count, "start_at": start.isoformat(), "end_at": end.isoformat()}).raise_for_status()
+        "count": count, "start_at": start.isoformat(), "end_at": end.isoformat(),
+        **({"location_ids": location_ids} if location_ids else {})}).raise_for_status()
+
+
+def completed_orders(conn, location_ids: list[str]) -> list[dict]:
+    """The completed orders at `location_ids`, oldest first, read through the connection's token."""
+    with services.client_for(conn) as client:
+        return [order for page in client.iter_order_pages(location_ids=location_ids, limit=1000, query={
+            "filter": {"state_filter": {"states": ["COMPLETED"]}},
+            "sort": {"sort_field": "CREATED_AT", "sort_order": "ASC"}}) for order in page.orders]
 
 
 @contextlib.contextmanager

@@ -13,11 +13,18 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
+from taxpoynt.heap import freeze_once
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taxpoynt.settings")
 
 app = Celery("taxpoynt")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _is_eager(task) -> bool:
+    """An eager task runs inside its caller (its process, its transaction)."""
+    return getattr(getattr(task, "request", None), "is_eager", False)
 
 
 @task_prerun.connect
@@ -26,7 +33,7 @@ def close_old_db_connections(sender=None, **kwargs):
     """Around each task, what Django does around each request: drop the
     connections past CONN_MAX_AGE or unusable, keep (and health-check on first
     use) the others. Eager tasks run inside their caller's transaction."""
-    if getattr(getattr(sender, "request", None), "is_eager", False):
+    if _is_eager(sender):
         return
     from django.db import close_old_connections
 
@@ -38,11 +45,8 @@ def freeze_the_warm_heap(sender=None, **kwargs):
     """After a worker process's first task, its long-lived objects (those of
     the lazy compilations and pools too) leave the full collections
     (taxpoynt.heap). Not for eager tasks: their process is the caller's."""
-    if getattr(getattr(sender, "request", None), "is_eager", False):
-        return
-    from taxpoynt.heap import freeze_once
-
-    freeze_once()
+    if not _is_eager(sender):
+        freeze_once()
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):
