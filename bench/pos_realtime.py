@@ -23,15 +23,16 @@ for --seconds. The worker fetches each order from the Square sandbox, builds
 the invoice and runs it through FIRS validate → sign → transmit → confirm.
 
 `--merchants N` deals the run's sales round N sandbox sellers, each its own
-connection (so its own wakes): one seller at the rate is the wakes' best
-case, many sellers at a sale a second each their worst.
+connection and organization (with a FIRS business of its own): a backlog
+then holds several sellers' sales, each read from Square with its own token
+and numbered in its own sequence.
 
 Phase 2 measures the maximum sustained ingest (acknowledged and stored, zero
 loss) with closed-loop clients for --ingest-seconds; its events name a
 merchant with no connection, so they are verified, stored and acknowledged
 exactly like real ones but stored already ignored, with no task (measuring
 the intake, not a second invoice backlog; a real sale riding on its
-connection's wake costs the intake one Redis increment more).
+provider's wake costs the intake one Redis increment more).
 
 Prints the figures and ends with one JSON line.
 """
@@ -100,8 +101,10 @@ def setup(n_sales: int):
 
 def more_merchants(org, *, count: int, sales_each: int) -> tuple[list, list]:
     """`count` more Square sellers in the sandbox (a location each), each
-    connected to `org` and with `sales_each` completed sales: (their
-    connections, their orders, interleaved so the sender goes round them)."""
+    connected to `org` (if None, to an organization of its own, registered
+    with FIRS as a business of its own) and with `sales_each` completed
+    sales: (their connections, their orders, interleaved so the sender goes
+    round them)."""
     conns, per_merchant = [], []
     now = dt.datetime.now(dt.timezone.utc)
     for n in range(count):
@@ -208,7 +211,7 @@ def main():
     parser.add_argument("--worker-instances", type=int, default=1,
                         help="pos_realtime worker processes started (each with --workers-c)")
     parser.add_argument("--merchants", type=int, default=1,
-                        help="sellers the sales are spread over, each its own connection (so its own wakes)")
+                        help="sellers the sales are dealt round, each its own connection and organization")
     parser.add_argument("--ingest-seconds", type=float, default=15)
     parser.add_argument("--ingest-clients", type=int, default=32)
     parser.add_argument("--drain-timeout", type=float, default=900, help="max wait for the backlog to confirm")
@@ -225,8 +228,9 @@ def main():
         org, conn, orders = setup(warmup + (sales if args.merchants == 1 else 0))
         conns = [conn]
         if args.merchants > 1:  # the warm-up on the first seller; the run's sales spread over the others
-            more, orders_more = more_merchants(org, count=args.merchants, sales_each=-(-sales // args.merchants))
+            more, orders_more = more_merchants(None, count=args.merchants, sales_each=-(-sales // args.merchants))
             conns, orders = more, orders[:warmup] + orders_more
+        orgs = {org.pk, *(c.organization_id for c in conns)}
         merchant_of = dict(Location.objects.filter(connection__in=[conn, *conns]).values_list(
             "external_id", "connection__external_account_id"))
         procs.append(subprocess.Popen(
@@ -263,7 +267,7 @@ def main():
         deadline = time.monotonic() + args.drain_timeout
         # Polled by organization (the run's own), not by the thousands of
         # order ids: a backlog's drain must not pay for the watcher's query.
-        ended = Submission.objects.filter(invoice__organization=org, state__in=[
+        ended = Submission.objects.filter(invoice__organization__in=orgs, state__in=[
             *DONE, Submission.State.REJECTED, Submission.State.DEAD])
         while time.monotonic() < deadline and ended.count() < len(warm_ids) + len(accepted_ids):
             time.sleep(1)
@@ -272,22 +276,22 @@ def main():
             "invoice__source_id", "updated_at")
         sale_to_confirmed = sorted((u.timestamp() - sent_at[s]) * 1000 for s, u in subs)
         # SPEC §4 states its target to the invoice transmitted (one FIRS call before confirmed).
-        transmitted = (SubmissionAttempt.objects.filter(submission__invoice__organization=org,
+        transmitted = (SubmissionAttempt.objects.filter(submission__invoice__organization__in=orgs,
                                                         submission__invoice__source_id__in=accepted_ids,
                                                         to_state=Submission.State.TRANSMITTED)
                        .values_list("submission__invoice__source_id")
                        .annotate(at=django.db.models.Min("created_at")))
         sale_to_transmitted = sorted((at.timestamp() - sent_at[s]) * 1000 for s, at in transmitted)
         ack = sorted(r["ack_ms"] for r in accepted)
-        invoices_per_order = dict(Invoice.objects.filter(organization=org, source_system="square",
+        invoices_per_order = dict(Invoice.objects.filter(organization__in=orgs, source_system="square",
                                                          source_id__in=accepted_ids)
                                   .values_list("source_id").annotate(n=django.db.models.Count("id")))
         exactly_one = sum(1 for i in accepted_ids if invoices_per_order.get(i) == 1)
         duplicates = sum(1 for n in invoices_per_order.values() if n > 1)
         stored = WebhookEvent.objects.filter(connection__in=[conn, *conns]).count() - len(warm_ids)
-        states = dict(Submission.objects.filter(invoice__organization=org).values_list("state")
+        states = dict(Submission.objects.filter(invoice__organization__in=orgs).values_list("state")
                       .annotate(n=django.db.models.Count("id")))
-        mismatched = Invoice.objects.filter(organization=org, tax_mismatch=True).count()
+        mismatched = Invoice.objects.filter(organization__in=orgs, tax_mismatch=True).count()
         # How the sales were taken: a run's events are finished by one statement,
         # so they share its processed_at (wakes.py: the linger is what makes runs).
         run_sizes = collections.Counter(WebhookEvent.objects.filter(

@@ -7,12 +7,14 @@ broker, no pool: what is left is the product's own work a sale, which
 `bench/pos_realtime.py` cannot separate from Celery and the other processes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/taxpoynt_sqw_bench REDIS_URL=redis://127.0.0.1:6379/12 \
-        .venv/bin/python bench/pos_worker_cpu.py --sales 300 [--backlog] [--profile 40] [--sql]
+        .venv/bin/python bench/pos_worker_cpu.py --sales 300 [--backlog] [--merchants N] [--profile 40] [--sql]
 
 `--backlog` stores the events as a backlog (received a second ago), so each
 task run takes Square's batch of them (SquareProvider.webhook_batch_size,
 `integrations.pos.square.services.webhook_events_process`) and the tasks of
-the events it took find them claimed, as under a burst.
+the events it took find them claimed, as under a burst. `--merchants N` deals
+the sales round N sellers, each its own connection (and organization), as
+many sellers' sales arrive together.
 Prints the task runs' CPU a sale (this process) and the sandboxes' and
 PostgreSQL's CPU a sale over the same window (one at a time, PostgreSQL's
 includes storing each event just before its task), optionally the top of a
@@ -33,21 +35,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from square_stack import cpu_by_process, running_stack, start_sandboxes  # noqa: E402
-from pos_realtime import event_body, setup  # noqa: E402
+from pos_realtime import event_body, more_merchants, setup  # noqa: E402
 
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from integrations.connections.models import WebhookEvent  # noqa: E402
 from integrations.connections.webhooks import webhook_events_store  # noqa: E402
+from integrations.pos.models import Location  # noqa: E402
 from integrations.pos.square.provider import SquareProvider  # noqa: E402
 from invoicing.models import Submission  # noqa: E402
 
 
-def stored_events(conn, orders) -> list:
-    """One stored order.updated (COMPLETED) event a sale, as the intake stores them."""
+def stored_events(sales) -> list:
+    """One stored order.updated (COMPLETED) event a (connection, order), as the intake stores them."""
     ids = []
-    for order in orders:
+    for conn, order in sales:
         body = event_body(conn.external_account_id, order)
         ids += [stored.id for stored in webhook_events_store(
             vendor="square", events=SquareProvider.parse_webhook(body=body, headers={}), body=body, headers={})]
@@ -58,6 +61,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--backlog", action="store_true", help="the events wait as a backlog")
+    parser.add_argument("--merchants", type=int, default=1, help="the sales dealt round this many sellers")
     parser.add_argument("--profile", type=int, default=0, help="print this many lines of a cProfile")
     parser.add_argument("--sql", action="store_true", help="print the statements a sale, grouped and counted")
     args = parser.parse_args()
@@ -67,17 +71,23 @@ def main():
     with running_stack(metrics_prefix="posworker-metrics-") as (env, procs):
         procs.append(start_sandboxes(env))
         warmup = 20
-        org, conn, orders = setup(args.sales + warmup)
+        org, conn, orders = setup(warmup + (args.sales if args.merchants == 1 else 0))
+        sales = [(conn, order) for order in orders]
+        if args.merchants > 1:  # the warm-up on the first seller; the measured sales dealt round the others
+            conns, dealt = more_merchants(None, count=args.merchants, sales_each=-(-args.sales // args.merchants))
+            by_location = {loc: c for c in conns
+                           for loc in Location.objects.filter(connection=c).values_list("external_id", flat=True)}
+            sales += [(by_location[order["location_id"]], order) for order in dealt[:args.sales]]
         if args.backlog:  # stored at once, then taken by the workers a second later
-            events = stored_events(conn, orders)
+            events = stored_events(sales)
             WebhookEvent.objects.filter(pk__in=events).update(received_at=timezone.now() - dt.timedelta(seconds=1))
 
         def run(first: int, end: int) -> float:
-            """CPU seconds of the task runs of orders[first:end] (a live sale's
+            """CPU seconds of the task runs of sales[first:end] (a live sale's
             event stored just before its task, outside the timing)."""
             spent = 0.0
             for i in range(first, end):
-                event_id = events[i] if args.backlog else stored_events(conn, [orders[i]])[0]
+                event_id = events[i] if args.backlog else stored_events([sales[i]])[0]
                 t0 = time.process_time()
                 tasks.process_webhook_event.apply(kwargs={"event_id": str(event_id)}).get()
                 spent += time.process_time() - t0
@@ -95,19 +105,19 @@ def main():
         if profiler:
             profiler.enable()
         with connection.execute_wrapper(count_statement) if args.sql else contextlib.nullcontext():
-            cpu = run(warmup, len(orders))
+            cpu = run(warmup, len(sales))
         if profiler:
             profiler.disable()
         wall, after = time.monotonic() - wall0, cpu_by_process()
-        measured_ids = list(WebhookEvent.objects.filter(connection=conn).order_by("received_at")
+        measured_ids = list(WebhookEvent.objects.filter(vendor="square").order_by("received_at")
                             .values_list("pk", flat=True))[warmup:]
-        confirmed = Submission.objects.filter(invoice__organization=org, state=Submission.State.CONFIRMED).count()
+        confirmed = Submission.objects.filter(state=Submission.State.CONFIRMED).count()
         processed = WebhookEvent.objects.filter(pk__in=measured_ids, status=WebhookEvent.Status.PROCESSED).count()
 
-    n = len(orders) - warmup
+    n = len(sales) - warmup
     other = {k: round((after[0].get(k, 0) - before[0].get(k, 0)) / n * 1000, 2)
              for k in ("sandboxes", "postgresql")}
-    figures = {"sales": n, "backlog": args.backlog, "processed": processed, "confirmed": confirmed - warmup,
+    figures = {"sales": n, "backlog": args.backlog, "merchants": args.merchants, "processed": processed, "confirmed": confirmed - warmup,
                "worker_cpu_ms_per_sale": round(cpu / n * 1000, 2), "wall_ms_per_sale": round(wall / n * 1000, 2),
                "sandboxes_cpu_ms_per_sale": other["sandboxes"], "postgresql_cpu_ms_per_sale": other["postgresql"]}
     print(f"{n} sales{' (a backlog)' if args.backlog else ''}: worker CPU {figures['worker_cpu_ms_per_sale']} ms a sale, "

@@ -773,7 +773,9 @@ def _freeze_write(prepared: list[_PreparedFreeze], token):
         kinds: dict[tuple, list] = {}
         for p in prepared:
             kinds.setdefault((p.sub.invoice.organization_id, p.sub.invoice.kind), []).append(p)
-        for group in kinds.values():
+        # Sequence rows locked in one order (a batch may hold several
+        # organizations' sales): two batches never wait for each other crosswise.
+        for _, group in sorted(kinds.items(), key=lambda item: (str(item[0][0]), item[0][1])):
             invoice = group[0].sub.invoice
             numbers = allocate_numbers(organization=invoice.organization, kind=invoice.kind, count=len(group))
             for p, number in zip(group, numbers):

@@ -177,7 +177,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_DB_REUSE_MAX = 1000
 CELERY_TIMEZONE = "UTC"
 # A batching vendor's wake waits this long from its sale's receipt, when the
-# connection's sales come closer together than that, so the next ones join
+# vendor's sales (any sellers') come closer together than that, so the next ones join
 # its run (integrations/connections/wakes.py); 0 turns it off.
 WEBHOOK_WAKE_LINGER_MS = int(os.environ.get("WEBHOOK_WAKE_LINGER_MS", "60"))
 

@@ -14,6 +14,20 @@ pytest_plugins = ["tests.e2e"]  # shared end-to-end fixtures (firs_merchant, cel
 _seq = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def no_wake_left_over():
+    """A provider's wake counter and last arrival live in the shared Redis
+    (integrations/connections/wakes.py): a wake a test published but never
+    ran would hold back the next test's arrivals, and its last arrival would
+    make the next test's first wake linger."""
+    from integrations.connections import registry, wakes
+
+    store = wakes._store()
+    for provider in registry.providers():
+        for key in (wakes._KEY.format(provider.key), wakes._LAST_KEY.format(provider.key)):
+            store.forget(key)
+
+
 @pytest.fixture
 def make_user(db):
     def make(email=None, password="pw-for-tests-123", **extra):

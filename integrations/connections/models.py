@@ -112,9 +112,9 @@ class WebhookEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-received_at"], name="wh_org_received"),
             models.Index(fields=["status", "received_at"], name="wh_status_received"),
-            # A connection's backlog, oldest first (the batch claim); only the waiting rows.
-            models.Index(fields=["connection", "received_at"], name="wh_conn_waiting",
-                         condition=models.Q(status="received")),
+            # A provider's backlog, oldest first (the batch claim); only the rows no task took yet.
+            models.Index(fields=["vendor", "received_at"], name="wh_vendor_fresh",
+                         condition=models.Q(status="received", attempts=0)),
         ]
 
     def __str__(self):

@@ -196,27 +196,37 @@ def webhook_event_claim(*, event_id) -> WebhookEvent | None:
     return WebhookEvent.objects.select_related("connection", "connection__organization").get(pk=event_id)
 
 
-def webhook_events_claim_backlog(*, connection: Connection, vendor: str, event_types,
-                                 limit: int) -> list[WebhookEvent]:
-    """Up to `limit` received events of `connection` (of `vendor`, of
-    `event_types`), oldest first, claimed in one statement
-    (SKIP LOCKED, the same lease as `webhook_event_claim`); each comes with
-    `connection`. Their own tasks, if they have any, find them claimed and
-    skip them."""
-    if limit <= 0 or connection is None:
+def webhook_events_claim_backlog(*, vendor: str, event_types, limit: int,
+                                 connections=()) -> list[WebhookEvent]:
+    """Up to `limit` fresh events of `vendor` (of `event_types`, never taken
+    by any task yet), oldest first, whichever of the vendor's connections
+    they came to, claimed in one statement (SKIP LOCKED, the same lease as
+    `webhook_event_claim`, the partial index `wh_vendor_fresh`). Each comes
+    with its connection and organization (`connections`: those in hand
+    already; the others are read in one query). Their own tasks, if they
+    have any, find them claimed and skip them.
+
+    Only fresh events: one that was taken before (given back by a failed
+    batch, waiting for its own task's retry, replayed) runs with its own
+    task, under that task's retries and backoff, so a seller whose Square
+    refuses every call cannot fail the batches of the others again and again."""
+    if limit <= 0:
         return []
     table = WebhookEvent._meta.db_table
     # raw(): the RETURNING rows become events through the fields' own converters.
     events = list(WebhookEvent.objects.raw(
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, "
         f"claimed_until = now() + %s * interval '1 second' WHERE id IN ("
-        f"SELECT id FROM {table} WHERE connection_id = %s AND status = %s AND vendor = %s "
-        f"AND event_type = ANY(%s) AND (claimed_until IS NULL OR claimed_until < now()) "
-        f"ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *",
-        [WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS, connection.pk,
-         WebhookEvent.Status.RECEIVED, vendor, list(event_types), limit]))
-    for other in events:
-        other.connection = connection
+        f"SELECT id FROM {table} WHERE vendor = %s AND status = %s AND attempts = 0 "
+        f"AND event_type = ANY(%s) ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *",
+        [WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS, vendor, WebhookEvent.Status.RECEIVED,
+         list(event_types), limit]))
+    known = {connection.pk: connection for connection in connections}
+    missing = {event.connection_id for event in events} - set(known) - {None}
+    if missing:
+        known.update(Connection.objects.select_related("organization").in_bulk(missing))
+    for event in events:
+        event.connection = known.get(event.connection_id)
     return sorted(events, key=lambda e: e.received_at)
 
 

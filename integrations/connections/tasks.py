@@ -12,7 +12,7 @@ from taxpoynt.ops import metrics
 
 from . import wakes
 from .http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
-from .models import Connection, WebhookEvent
+from .models import WebhookEvent
 from .oauth import NeedsReauth, connection_expire_token
 from .services import (webhook_event_claim, webhook_event_finish, webhook_events_claim_backlog,
                        webhook_events_finish, webhook_events_release, webhook_events_requeue_unclaimed)
@@ -67,15 +67,17 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
     object or a `fail_on` error fails the event for support to replay.
 
     With `process_many(events=...)` ({event id: (status, error)}) and its
-    `provider`, a backlog of the connection's events of the provider's
-    `webhook_batch_event_types` is taken with this one, up to
-    `webhook_batch_size` at once: one claim, the vendor's bulk path, one write
-    of the outcomes. A backlog is what this message's `wake` (a connection id,
-    wakes.py) counted besides its event, or an event that waited
-    BACKLOG_WAITED_SECONDS for its task; a wake's `linger` (wakes.py) is
-    waited out before its counter is taken. Should the batch fail, the others are given
-    back, each to a task of its own, and this event takes the one-at-a-time
-    path. A wake with no event (`event_id` None) is for the backlog alone."""
+    `provider`, a backlog of the provider's fresh events of its
+    `webhook_batch_event_types`, whichever connections they came to, is taken
+    with this one, up to `webhook_batch_size` at once: one claim, the
+    vendor's bulk path, one write of the outcomes. A backlog is what this
+    message's `wake` (the provider's key, wakes.py) counted besides its
+    event, or an event that waited BACKLOG_WAITED_SECONDS for its task; a
+    wake's `linger` (wakes.py) is waited out before its counter is taken.
+    Events whose outcome is `received` are given back: each goes to a task of
+    its own (this event: the one-at-a-time path, here). Should the whole
+    batch fail, all are given back so. A wake with no event (`event_id`
+    None) is for the backlog alone."""
     event = webhook_event_claim(event_id=event_id) if event_id is not None else None
     if process_many is not None:
         outcome = _run_with_backlog(event=event, provider=provider, process_many=process_many,
@@ -112,22 +114,22 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
     return outcome
 
 
-def _wake_for_the_rest(*, provider, connection_id) -> None:
+def _wake_for_the_rest(*, provider) -> None:
     """A full batch may have left events behind: the next batch starts now,
     in another process (its own wake, or the one already pending)."""
-    if not wakes.arrive(connection_id).starts:
+    if not wakes.arrive(provider.key).starts:
         return
     try:
-        enqueue_webhook_event(provider=provider, event_id=None, wake=connection_id)
+        enqueue_webhook_event(provider=provider, event_id=None, wake=provider.key)
     except Exception:  # noqa: BLE001 - this batch still runs; the rest wait for the next wake or the sweep
-        wakes.forget(connection_id)
+        wakes.forget(provider.key)
         logger.warning("could not publish a wake for the rest of a %s backlog", provider.key, exc_info=True)
 
 
 def _backlog_due(*, event: WebhookEvent | None, wake: str | None, has_own: bool, linger: float) -> bool:
     waited = (timezone.now() - event.received_at).total_seconds() if event is not None else 0.0
     if wake is not None and event is not None and linger > 0:
-        # The connection's sales come close together: the next ones join this run.
+        # The provider's sales come close together: the next ones join this run.
         time.sleep(min(linger, max(0.0, linger - waited)))
     # A wake is taken first, claimed after: every event counted on it is committed.
     # 1 is this message's own event alone; a wake with no event is for the backlog.
@@ -140,25 +142,20 @@ def _backlog_due(*, event: WebhookEvent | None, wake: str | None, has_own: bool,
 
 def _run_with_backlog(*, event: WebhookEvent | None, provider, process_many, wake: str | None,
                       has_own: bool, linger: float) -> str | None:
-    """`event` (if it was still to do) and its connection's backlog through
+    """`event` (if it was still to do) and the provider's backlog through
     `process_many`; this message's outcome, or None when there was no
-    backlog or the batch failed (the event then runs alone)."""
+    backlog or `event` is to run alone (the batch failed, or gave it back)."""
     if provider.webhook_batch_size <= 1 or (event is not None
                                             and event.event_type not in provider.webhook_batch_event_types):
         return None
     if not _backlog_due(event=event, wake=wake, has_own=has_own, linger=linger):
         return None
-    if event is not None:
-        connection = event.connection
-    elif wake is not None:
-        connection = Connection.objects.select_related("organization").filter(pk=wake).first()
-    else:
-        return None
     limit = provider.webhook_batch_size - (event is not None)
-    others = webhook_events_claim_backlog(connection=connection, vendor=provider.key,
-                                          event_types=provider.webhook_batch_event_types, limit=limit)
-    if connection is not None and len(others) == limit:
-        _wake_for_the_rest(provider=provider, connection_id=connection.pk)
+    others = webhook_events_claim_backlog(
+        vendor=provider.key, event_types=provider.webhook_batch_event_types, limit=limit,
+        connections=[event.connection] if event is not None and event.connection is not None else [])
+    if len(others) == limit:
+        _wake_for_the_rest(provider=provider)
     if not others:
         return None if event is not None else "skipped"
     batch = [event, *others] if event is not None else others
@@ -168,9 +165,14 @@ def _run_with_backlog(*, event: WebhookEvent | None, provider, process_many, wak
         logger.warning("a %s webhook batch failed; its events run one at a time", provider.key, exc_info=True)
         webhook_events_release(events=others)
         return None if event is not None else "released"
-    webhook_events_finish(outcomes=outcomes)
-    metrics.webhook_events_per_run.labels(vendor=provider.key).observe(len(batch))
-    return outcomes[event.pk][0] if event is not None else "processed"
+    # `received`: given back (its connection's part failed), to run alone.
+    given_back = {pk for pk, (status, _) in outcomes.items() if status == WebhookEvent.Status.RECEIVED}
+    webhook_events_finish(outcomes={pk: outcome for pk, outcome in outcomes.items() if pk not in given_back})
+    webhook_events_release(events=[other for other in others if other.pk in given_back])
+    metrics.webhook_events_per_run.labels(vendor=provider.key).observe(len(batch) - len(given_back))
+    if event is None:
+        return "processed"
+    return None if event.pk in given_back else outcomes[event.pk][0]
 
 
 @shared_task(ignore_result=True)

@@ -1,12 +1,13 @@
-"""Wakes: one task message per connection backlog, not one per event.
+"""Wakes: one task message per provider backlog, not one per event.
 
 For a provider that takes events several at a time (`webhook_batch_size` > 1,
 events of its `webhook_batch_event_types`), the intake does not publish a
-task message for every event. A connection has a wake counter (in Redis):
+task message for every event. The provider has a wake counter (in Redis),
+one for all its connections:
 
 - **Arrival.** After an event's row is committed, the intake counts it on its
-  connection's counter (`arrive`). The arrival that starts the counter
-  publishes a task message for its event, marked as the connection's wake.
+  provider's counter (`arrive`). The arrival that starts the counter
+  publishes a task message for its event, marked as the provider's wake.
   The later ones publish nothing: they are counted on the wake already on
   its way.
 - **Taking.** The wake's task takes the counter (`take`, GETDEL) before it
@@ -16,25 +17,30 @@ task message for every event. A connection has a wake counter (in Redis):
   its task (connections.tasks.BACKLOG_WAITED_SECONDS: the workers are busy,
   and sales the sweep or a replay handed over may wait too). Anything else (more
   arrivals, or no counter: it expired, or another wake took it) means a
-  backlog, claimed at once. An arrival after the taking starts a new counter
-  and a new wake, which another worker process takes in parallel.
+  backlog, claimed at once, whichever connections its events came from
+  (services.webhook_events_claim_backlog). An arrival after the taking
+  starts a new counter and a new wake, which another worker process takes
+  in parallel.
 - **Linger.** A sale that arrives alone costs the worker about twice what
   it costs in a batch (the run's fixed statements and calls: 28 against
   15 ms of CPU, docs/performance.md), so at a moderate rate, where every
   wake is taken the moment it is published, the CPU a sale is the lone
-  one. So when the connection's previous arrival came less than the linger
+  one. So when the provider's previous arrival came less than the linger
   (settings.WEBHOOK_WAKE_LINGER_MS) before this one, the wake's task waits
   out the linger from its event's receipt before it takes the counter: the
-  sales that arrive meanwhile join its run. A connection whose sales come
+  sales that arrive meanwhile join its run. A provider whose sales come
   further apart than that waits for nothing. The gap is measured by Redis's
   own clock, whichever web host counted the arrivals.
 - **More than a batch.** A run that claimed a full batch may have left events
   behind; it arrives once itself, so a wake (its own, with no event, or the
   one already pending) takes the next batch while this one runs.
 
-Why: at 100 sales/s, taken ten at a time, nine messages in ten found their
+Why one counter a provider, not a connection: forty sellers at a sale a
+second each are as many sales as one seller at forty a second, but counted
+per seller every sale ran alone (p95 2.2 s against 0.22 s, docs/performance.md).
+And at 100 sales/s, taken ten at a time, nine messages in ten found their
 event already claimed, and each such message cost ~1.8 ms of CPU across the
-worker, Redis, PostgreSQL and the publish (docs/performance.md).
+worker, Redis, PostgreSQL and the publish.
 
 What a lost wake costs: the counter expires after WAKE_SECONDS, so arrivals
 publish again after that at the latest. Events counted on a wake whose
@@ -65,7 +71,7 @@ class Arrival(NamedTuple):
 
 
 # One round trip, atomic: count the arrival (the counter's expiry is set
-# once, by its start) and swap the connection's last-arrival time (ms, by
+# once, by its start) and swap the provider's last-arrival time (ms, by
 # Redis's clock, modulo 10^8 so Lua's numbers stay exact; a wrapped gap is
 # negative and counts as none). Returns {count, gap in ms or -1}.
 _ARRIVE_LUA = """
@@ -137,21 +143,21 @@ def _store():
     return _counters
 
 
-def arrive(connection_id) -> Arrival:
-    """Count an arrival on the connection's wake: whether it starts one (the
+def arrive(vendor: str) -> Arrival:
+    """Count an arrival on the provider's wake: whether it starts one (the
     caller then publishes the wake's message) and the wake's linger."""
     linger_ms = settings.WEBHOOK_WAKE_LINGER_MS
-    count, gap_ms = _store().arrive(_KEY.format(connection_id), _LAST_KEY.format(connection_id), linger_ms)
+    count, gap_ms = _store().arrive(_KEY.format(vendor), _LAST_KEY.format(vendor), linger_ms)
     return Arrival(starts=count == 1, linger=linger_ms / 1000 if 0 <= gap_ms < linger_ms else 0.0)
 
 
-def take(connection_id) -> int | None:
-    """The arrivals counted on the connection's wake since it started (the
+def take(vendor: str) -> int | None:
+    """The arrivals counted on the provider's wake since it started (the
     counter is gone after this); None when there is no counter."""
-    return _store().take(_KEY.format(connection_id))
+    return _store().take(_KEY.format(vendor))
 
 
-def forget(connection_id) -> None:
-    """Drop the connection's counter (its wake's publish failed), so the
+def forget(vendor: str) -> None:
+    """Drop the provider's counter (its wake's publish failed), so the
     next arrival publishes again."""
-    _store().forget(_KEY.format(connection_id))
+    _store().forget(_KEY.format(vendor))

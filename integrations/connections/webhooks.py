@@ -8,8 +8,8 @@
    ON CONFLICT (vendor, event_id) DO NOTHING, so a vendor's retry is
    acknowledged and ignored.
 3. After commit, each new event is handed to the provider's task
-   (`webhook_events_dispatch`: a batching provider's events by their
-   connection's wake, `wakes.py`); the answer is 200 at once (processing
+   (`webhook_events_dispatch`: a batching provider's events by its wake,
+   `wakes.py`); the answer is 200 at once (processing
    never happens in the request).
 
 The acknowledgement is on the clock (ack p99 < 50 ms at 100 sales/s): the
@@ -118,8 +118,9 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
 
 
 def enqueue_webhook_event(*, provider, event_id, wake=None, linger: float = 0.0) -> None:
-    """Hand one stored event to the provider's task; `wake` (a connection id)
-    marks the message as that connection's wake, `linger` its wait (wakes.py)."""
+    """Hand one stored event to the provider's task (`event_id` None: a wake
+    for the backlog alone); `wake` (the provider's key) marks the message as
+    the provider's wake, `linger` its wait (wakes.py)."""
     # Through the registered task (not send_task) so the zero-setup demo's
     # in-process mode runs it too; routing still goes by the task's module.
     # declare=[]: Celery publishes to the anonymous exchange (routing key =
@@ -135,23 +136,23 @@ def enqueue_webhook_event(*, provider, event_id, wake=None, linger: float = 0.0)
 
 def webhook_events_dispatch(*, provider, stored: list[StoredEvent]) -> None:
     """Hand new events to the provider's task: each its own message, except a
-    batching provider's batch types, which go by their connection's wake (the
+    batching provider's batch types, which go by the provider's wake (the
     first arrival publishes it, the others are counted on it). An event that
     routed to no connection was stored ignored: it has nothing to hand over."""
     for event in stored:
         if event.connection_id is None:
             continue
         if provider.webhook_batch_size > 1 and event.event_type in provider.webhook_batch_event_types:
-            arrival = wakes.arrive(event.connection_id)
+            arrival = wakes.arrive(provider.key)
             if not arrival.starts:
                 metrics.webhook_wake_arrivals_total.labels(vendor=provider.key, outcome="counted").inc()
                 continue
             metrics.webhook_wake_arrivals_total.labels(vendor=provider.key, outcome="published").inc()
             try:
-                enqueue_webhook_event(provider=provider, event_id=event.id, wake=event.connection_id,
+                enqueue_webhook_event(provider=provider, event_id=event.id, wake=provider.key,
                                       linger=arrival.linger)
             except Exception:
-                wakes.forget(event.connection_id)  # the next arrival publishes again
+                wakes.forget(provider.key)  # the next arrival publishes again
                 raise
         else:
             enqueue_webhook_event(provider=provider, event_id=event.id)

@@ -365,18 +365,43 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
 
 
 def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
-    """A backlog of one connection's order/payment events at once
+    """A backlog of order/payment events at once, of one seller or several
     (connections.tasks.webhook_event_run takes it when sales wait for the
-    workers): one read of which sales are already invoiced, one Square
-    BatchRetrieveOrders, `orders_ingest` with the new submissions leased to
-    this run, then the submissions run here together, in lockstep. The same
-    outcomes as `webhook_event_process` one at a time: {event id: (status,
-    error)}; twin events of one sale share its outcome."""
+    workers or come close together): per connection, one read of which
+    sales are already invoiced, one Square BatchRetrieveOrders with its
+    seller's token and `orders_ingest` (its own transaction) with the new
+    submissions leased to this run; then every new submission of the run,
+    whichever seller it is from, together, in lockstep. The same outcomes as
+    `webhook_event_process` one at a time: {event id: (status, error)}; twin
+    events of one sale share its outcome. A connection whose part fails
+    (Square refusing or unreachable for that seller) has its events given
+    back (`received`: each then runs with a task of its own, under its
+    retries) and the other sellers' sales go on."""
+    lease_token, outcomes, invoices = uuid.uuid4(), {}, []
+    by_connection: dict = {}
+    for event in events:
+        by_connection.setdefault(event.connection_id, []).append(event)
+    for its_events in by_connection.values():
+        try:
+            done, made = _connection_backlog(its_events, lease_token)
+        except Exception:  # noqa: BLE001 - this seller's events run alone, with their own retries
+            logger.warning("a Square seller's part of a backlog failed; its %d events are given back",
+                           len(its_events), exc_info=True)
+            done, made = {event.pk: (WebhookEvent.Status.RECEIVED, "") for event in its_events}, []
+        outcomes.update(done)
+        invoices += made
+    _submit_now(invoices, lease_token)
+    return outcomes
+
+
+def _connection_backlog(events: list[WebhookEvent], lease_token) -> tuple[dict, list[Invoice]]:
+    """One connection's part of `webhook_events_process`: (its events'
+    outcomes, the new invoices whose submissions are leased to `lease_token`)."""
     processed, ignored, failed = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED,
                                   WebhookEvent.Status.FAILED)
     connection = events[0].connection
     if not _takes_live_events(connection):
-        return {event.pk: (ignored, "") for event in events}
+        return {event.pk: (ignored, "") for event in events}, []
     outcomes, sales = {}, {}
     for event in sorted(events, key=lambda e: e.received_at):
         parsed = parse_event(bytes(event.raw_body))
@@ -386,7 +411,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
             outcomes[event.pk] = (ignored, "")
     invoiced = _invoiced_order_ids(connection, list(sales))
     todo = [order_id for order_id in sales if order_id not in invoiced]
-    found, result, lease_token = {}, {"errors": {}, "invoices": []}, uuid.uuid4()
+    found, result = {}, {"errors": {}, "invoices": []}
     if todo:
         with client_for(connection) as client:
             found = {o["id"]: o for o in client.batch_retrieve_orders(todo)}
@@ -406,8 +431,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
         else:
             outcome = (processed, "")
         outcomes.update({event.pk: outcome for event in its_events})
-    _submit_now(result["invoices"], lease_token)
-    return outcomes
+    return outcomes, result["invoices"]
 
 
 # --- reconciliation and re-processing ------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Claiming stored webhook events (integrations/connections/services.py):
-the claim lease, a connection's backlog taken in one statement, outcomes
+the claim lease, a provider's backlog taken in one statement, outcomes
 written at once, a failed batch's events handed back, on PostgreSQL."""
 import datetime
 import uuid
@@ -57,32 +57,46 @@ def test_a_claimed_event_is_skipped_until_its_claim_ends_or_runs_out(two_connect
     assert webhook_event_claim(event_id=event.pk) is None  # done
 
 
-def test_the_backlog_is_the_connections_waiting_events_of_the_types_oldest_first(two_connections):
+def test_the_backlog_is_the_providers_fresh_events_of_the_types_oldest_first_of_any_connection(
+        two_connections, make_org, django_assert_num_queries):
     conn, other_conn = two_connections
+    other_org = Connection.objects.create(organization=make_org(), vendor="square", kind="pos",
+                                          status="connected", external_account_id="M-other-org")
     mine = webhook_event_claim(event_id=stored(conn, waited=9).pk)
-    backlog = [stored(conn, waited=w) for w in (8, 5, 3, 2, 0.01)]
+    backlog = [stored(c, waited=w) for c, w in ((conn, 8), (other_conn, 5), (other_org, 3), (conn, 2),
+                                               (conn, 0.01))]
     refund = stored(conn, waited=7, event_type="refund.updated")
     done = stored(conn, waited=6, status=WebhookEvent.Status.PROCESSED)
-    elsewhere = stored(other_conn, waited=6)
     running = stored(conn, waited=6)
     assert webhook_event_claim(event_id=running.pk) is not None
+    # Taken before and given back (a failed batch, its own task's retry): it runs with its own task.
+    retrying = stored(other_conn, waited=6)
+    webhook_event_finish(event=webhook_event_claim(event_id=retrying.pk), status=WebhookEvent.Status.RECEIVED,
+                         error="Square 503")
+    retrying.refresh_from_db()
 
-    taken = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=3)
+    with django_assert_num_queries(2):  # the claim, and the connections not in hand
+        taken = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=3,
+                                             connections=[mine.connection])
     assert [e.pk for e in taken] == [e.pk for e in backlog[:3]]
     for event in taken:
         assert event.status == WebhookEvent.Status.PROCESSING and event.attempts == 1 and event.claimed_until
-        assert event.connection is mine.connection and event.headers == {"x": "1"}
-        assert bytes(event.raw_body) == b"{}"
+        assert event.headers == {"x": "1"} and bytes(event.raw_body) == b"{}"
         assert webhook_event_claim(event_id=event.pk) is None  # their own tasks skip them
+    assert taken[0].connection is mine.connection  # the one in hand, not read again
+    assert [e.connection.pk for e in taken] == [conn.pk, other_conn.pk, other_org.pk]
+    assert taken[2].connection.organization.pk == other_org.organization_id  # read with it
 
-    rest = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=9)
+    with django_assert_num_queries(1):  # every connection in hand
+        rest = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=9,
+                                            connections=[mine.connection])
     assert [e.pk for e in rest] == [e.pk for e in backlog[3:]]
-    assert webhook_events_claim_backlog(connection=mine.connection, vendor="hubspot", event_types=TYPES,
-                                        limit=9) == []
-    for untouched in (refund, done, elsewhere):
-        before = untouched.status
+    assert all(e.connection is mine.connection for e in rest)
+    assert webhook_events_claim_backlog(vendor="hubspot", event_types=TYPES, limit=9) == []
+    for untouched in (refund, done, retrying):
+        before = untouched.status, untouched.attempts
         untouched.refresh_from_db()
-        assert untouched.status == before and untouched.attempts == 0
+        assert (untouched.status, untouched.attempts) == before
 
 
 def test_outcomes_are_written_at_once_and_end_the_claims(two_connections):
@@ -105,10 +119,10 @@ def test_released_events_wait_again_each_with_a_task_of_its_own(make_org, settin
     conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
                                      external_account_id="M-release")
     mine = webhook_event_claim(event_id=stored(conn, waited=5).pk)
-    others = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=5)
+    others = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5, connections=[conn])
     assert others == []
     waiting = [stored(conn, waited=3) for _ in range(2)]
-    others = webhook_events_claim_backlog(connection=mine.connection, vendor="square", event_types=TYPES, limit=5)
+    others = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5, connections=[conn])
     assert {e.pk for e in others} == {e.pk for e in waiting}
 
     webhook_events_release(events=others)
@@ -122,17 +136,18 @@ def test_released_events_wait_again_each_with_a_task_of_its_own(make_org, settin
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_backlog_claims_never_take_the_same_event(make_org):
-    """Four threads (four database sessions) claim the same connection's
-    backlog at once, again and again: every event is taken exactly once."""
+    """Four threads (four database sessions) claim the provider's backlog,
+    spread over two connections, at once, again and again: every event is
+    taken exactly once."""
     import threading
 
     from django.db import connection as db_connection
 
     org = make_org()
-    conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
-                                     external_account_id="M-race")
-    anchors = [webhook_event_claim(event_id=stored(conn, waited=9).pk) for _ in range(4)]
-    backlog = {stored(conn, waited=5).pk for _ in range(60)}
+    conns = [Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                       external_account_id=f"M-race-{n}") for n in range(2)]
+    anchors = [webhook_event_claim(event_id=stored(conns[0], waited=9).pk) for _ in range(4)]
+    backlog = {stored(conns[n % 2], waited=5).pk for n in range(60)}
     taken: list = []
     lock = threading.Lock()
     start = threading.Barrier(4)
@@ -141,8 +156,8 @@ def test_concurrent_backlog_claims_never_take_the_same_event(make_org):
         try:
             start.wait()
             while True:
-                got = webhook_events_claim_backlog(connection=anchor.connection, vendor="square", event_types=TYPES,
-                                                   limit=4)
+                got = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=4,
+                                                   connections=[anchor.connection])
                 if not got:
                     return
                 with lock:

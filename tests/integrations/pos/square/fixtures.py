@@ -4,6 +4,7 @@ from the authorize request), settings pointing at it, a connected merchant
 holding real sandbox tokens, and helpers to sign webhooks and build sales."""
 import datetime
 import json
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -45,14 +46,16 @@ def square_org(make_org, make_user):
     return org
 
 
-def connect(org, sandbox, *, pkce=False, **fields) -> Connection:
-    tokens = sandbox.issue_token(pkce=pkce)
+def connect(org, sandbox, *, pkce=False, merchant_id=None, **fields) -> Connection:
+    """`org` connected to the sandbox's seller `merchant_id` (its default seller if None)."""
+    tokens = sandbox.issue_token(pkce=pkce, merchant_id=merchant_id)
     conn = Connection.objects.create(
         organization=org, vendor="square", kind="pos", status=Connection.Status.CONNECTED,
-        external_account_id=tokens["merchant_id"], display_name="Mama Put Lagos Ltd",
+        external_account_id=tokens["merchant_id"],
         credentials=json.dumps({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
                                 "merchant_id": tokens["merchant_id"], "pkce": pkce}),
-        token_expires_at=timezone.now() + datetime.timedelta(days=30), **fields)
+        token_expires_at=timezone.now() + datetime.timedelta(days=30),
+        **{"display_name": "Mama Put Lagos Ltd", **fields})
     services.locations_refresh(connection=conn)
     return conn
 
@@ -60,6 +63,23 @@ def connect(org, sandbox, *, pkce=False, **fields) -> Connection:
 @pytest.fixture
 def square_connection(square_org, sq):
     return connect(square_org, sq)
+
+
+@pytest.fixture
+def second_seller(sq, firs_sandbox, firs_test_keys, make_org, make_user):
+    """Another Square seller (a location of its own) connected to another
+    organization, registered with FIRS as a business of its own."""
+    b = firs_sandbox.app.sandbox.register_business(name="Bukka Hut Ltd", tin="40213377-0001", service_id="7C3D19A2",
+                                                   keys=firs_test_keys)
+    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
+    org = make_org(owner=make_user(email="owner@bukka.example.ng"), name="Bukka Hut Ltd", tin=b.tin,
+                   email="billing@bukka.example.ng", telephone="+2348098765432", street_name="3 Awolowo Road",
+                   city_name="Lagos", postal_zone="101233", firs_business_id=uuid.UUID(str(b.business_id)),
+                   firs_service_id=b.service_id, firs_api_key=b.api_key, firs_api_secret=b.api_secret,
+                   firs_crypto_keys=b.crypto_keys_json)
+    seller = sq.add_merchant(business_name="Bukka Hut")
+    sq.seed_locations(merchant_id=seller["id"])
+    return connect(org, sq, merchant_id=seller["id"], display_name="Bukka Hut Ltd")
 
 
 def signed(url: str, event: dict, key: str = SIGNATURE_KEY) -> tuple[bytes, dict]:

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.connections.models import VendorExchange, WebhookEvent
-from integrations.pos.models import Transaction
+from integrations.pos.models import Location, Transaction
 from integrations.pos.square import services, tasks
 from integrations.pos.square.provider import SquareProvider
 from invoicing.models import Invoice, Submission
@@ -145,6 +145,42 @@ def test_a_batch_square_refuses_gives_its_events_back(sq, firs_merchant, setting
         assert event.status == WebhookEvent.Status.RECEIVED and event.claimed_until is None
     queued = take_queued_event_ids("pos_realtime", {str(e.pk) for e in events[1:]})
     assert {str(e.pk) for e in events[1:]} <= set(queued)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_seller_whose_square_refuses_gives_back_its_own_events_and_the_others_go_on(
+        sq, firs_merchant, second_seller, settings):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("no Redis broker: tasks run in-process")
+    from tests.integrations.connections.test_requeue_unclaimed import take_queued_event_ids
+
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    [elsewhere] = Location.objects.filter(connection=second_seller).values_list("external_id", flat=True)
+    mine = [sq.create_sale(order=vat_sale(), emit=False)["order"] for _ in range(3)]
+    theirs = [sq.create_sale(order=vat_sale(), location_id=elsewhere, emit=False)["order"] for _ in range(2)]
+    events = [stored(c, order_event(merchant_id=c.external_account_id, order=o, event_id=o["id"]), waited=3 - n / 10)
+              for n, (c, o) in enumerate([(conn, mine[0]), (second_seller, theirs[0]), (conn, mine[1]),
+                                          (second_seller, theirs[1]), (conn, mine[2])])]
+    # The run's first call, this seller's BatchRetrieveOrders, is refused.
+    sq.set_faults([{"path": "/v2/orders/batch-retrieve", "method": "POST", "status": 503, "count": 1}])
+
+    # The run's own event goes the one-at-a-time way (its order read answers) ...
+    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "processed"
+    assert Invoice.objects.filter(source_id=mine[0]["id"]).count() == 1
+    # ... the other seller's sales were invoiced in the run, and FIRS confirmed them ...
+    for event in (events[1], events[3]):
+        event.refresh_from_db()
+        assert event.status == WebhookEvent.Status.PROCESSED
+    assert Submission.objects.filter(invoice__connection=second_seller, state=Submission.State.CONFIRMED).count() == 2
+    # ... and this seller's others wait again, each with a task of its own, out of any backlog.
+    for event in (events[2], events[4]):
+        event.refresh_from_db()
+        assert event.status == WebhookEvent.Status.RECEIVED and event.claimed_until is None and event.attempts == 1
+    queued = take_queued_event_ids("pos_realtime", {str(events[2].pk), str(events[4].pk)})
+    assert {str(events[2].pk), str(events[4].pk)} <= set(queued)
+    for event in (events[2], events[4]):
+        assert tasks.process_webhook_event.apply(kwargs={"event_id": str(event.pk)}).get() == "processed"
+    assert Invoice.objects.filter(connection=conn).count() == 3
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Square's live sales go by their connection's wake (integrations/connections/
+"""Square's live sales go by the provider's wake (integrations/connections/
 wakes.py): the intake publishes one message for a run of sales, its task takes
 what was counted on it in one batch, a full batch wakes the next one, and a
 wake's own sale alone runs alone. Real signed deliveries through the intake,
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from integrations.connections import wakes
 from integrations.connections.models import WebhookEvent
+from integrations.pos.models import Location
 from integrations.pos.square import tasks
 from integrations.pos.square.provider import SquareProvider
 from invoicing.models import Invoice, Submission
@@ -54,11 +55,12 @@ def deliver(client, payload):
     return WebhookEvent.objects.get(vendor="square", event_id=payload["event_id"])
 
 
-def sales(client, sq, conn, count, django_capture_on_commit_callbacks):
-    """`count` completed sales, each delivered as a signed order.updated."""
+def sales(client, sq, conn, count, django_capture_on_commit_callbacks, *, first=0):
+    """`count` completed sales at the connection's seller, each delivered as a signed order.updated."""
+    location = Location.objects.filter(connection=conn).values_list("external_id", flat=True).first()
     events = []
-    for n in range(count):
-        order = sq.create_sale(order=vat_sale(qty=str(1 + n % 3)), emit=False)["order"]
+    for n in range(first, first + count):
+        order = sq.create_sale(order=vat_sale(qty=str(1 + n % 3)), location_id=location, emit=False)["order"]
         with django_capture_on_commit_callbacks(execute=True):
             events.append(deliver(client, order_event(merchant_id=conn.external_account_id, order=order,
                                                       event_id=f"sale-{n}")))
@@ -100,7 +102,7 @@ def test_a_run_of_sales_is_one_message_and_one_batch(client, sq, merchant, publi
         refund_event = deliver(client, refund)
 
     task = SquareProvider.webhook_task
-    wake = {"event_id": str(events[0].pk), "wake": str(merchant.pk)}
+    wake = {"event_id": str(events[0].pk), "wake": "square"}
     # The first sale publishes the wake; the others are counted on it; a
     # refund (not a batch type) has a message of its own.
     assert published == [(task, wake), (task, {"event_id": str(refund_event.pk)})]
@@ -108,8 +110,36 @@ def test_a_run_of_sales_is_one_message_and_one_batch(client, sq, merchant, publi
     assert run(published[0][1]) == "processed"
     assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 4
     assert confirmed(merchant) == 4
-    assert wakes.take(merchant.pk) is None  # taken by the run
+    assert wakes.take("square") is None  # taken by the run
     assert len(published) == 2  # a batch that was not full wakes nothing
+
+
+def test_sales_of_several_sellers_are_one_message_and_one_run(client, sq, merchant, second_seller, published,
+                                                              django_capture_on_commit_callbacks):
+    from .test_backlog import order_reads, per_run
+
+    runs_before = per_run("count"), per_run("sum")
+    reads_before = order_reads(merchant), order_reads(second_seller)
+    events = []
+    for n in range(2):  # the two sellers' sales interleaved, as they arrive
+        events += sales(client, sq, merchant, 1, django_capture_on_commit_callbacks, first=2 * n)
+        events += sales(client, sq, second_seller, 1, django_capture_on_commit_callbacks, first=2 * n + 1)
+    assert published == [(SquareProvider.webhook_task, {"event_id": str(events[0].pk), "wake": "square"})]
+
+    assert run(published[0][1]) == "processed"
+    assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 4
+    assert (per_run("count"), per_run("sum")) == (runs_before[0] + 1, runs_before[1] + 4)
+    # Each seller's orders read with its own token, one BatchRetrieveOrders each.
+    assert order_reads(merchant) == (reads_before[0][0], reads_before[0][1] + 1)
+    assert order_reads(second_seller) == (reads_before[1][0], reads_before[1][1] + 1)
+    for conn in (merchant, second_seller):
+        invoices = Invoice.objects.filter(connection=conn)
+        assert invoices.filter(organization=conn.organization).count() == 2 and confirmed(conn) == 2
+        # Each organization's own gap-free numbers, and IRNs of its own FIRS service id.
+        assert sorted(invoices.values_list("number", flat=True)) == ["INV000001", "INV000002"]
+        assert all(irn.split("-")[1] == conn.organization.firs_service_id
+                   for irn in invoices.values_list("irn", flat=True))
+    assert len(published) == 1
 
 
 def test_a_wake_with_only_its_own_sale_runs_it_alone(client, sq, merchant, published,
@@ -149,7 +179,7 @@ def test_a_full_batch_wakes_the_next_one(client, sq, merchant, published, monkey
     statuses = [WebhookEvent.objects.get(pk=e.pk).status for e in events]
     assert statuses == ["processed"] * 3 + ["received"] * 2  # the oldest first
     # The rest's wake: no event of its own, for the backlog.
-    assert published[1] == (SquareProvider.webhook_task, {"event_id": None, "wake": str(merchant.pk)})
+    assert published[1] == (SquareProvider.webhook_task, {"event_id": None, "wake": "square"})
 
     assert run(published[1][1]) == "processed"
     assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 5
@@ -172,7 +202,7 @@ def test_a_wake_whose_sale_another_run_took_does_nothing_more(client, sq, mercha
 def test_a_wake_whose_counter_is_gone_takes_the_backlog(client, sq, merchant, published,
                                                         django_capture_on_commit_callbacks):
     events = sales(client, sq, merchant, 3, django_capture_on_commit_callbacks)
-    wakes.forget(merchant.pk)  # expired, or another wake took it
+    wakes.forget("square")  # expired, or another wake took it
     assert run(published[0][1]) == "processed"
     assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 3
 
@@ -182,7 +212,7 @@ def test_a_retry_leaves_the_wake_to_the_others(client, sq, merchant, published, 
     WebhookEvent.objects.filter(pk=events[0].pk).update(received_at=timezone.now())  # it did not wait
     assert run(published[0][1], retries=1) == "processed"  # a retry is its own event's alone
     assert WebhookEvent.objects.get(pk=events[1].pk).status == WebhookEvent.Status.RECEIVED
-    assert wakes.take(merchant.pk) == 2
+    assert wakes.take("square") == 2
 
 
 def test_a_failed_publish_forgets_the_wake(client, sq, merchant, published, monkeypatch,
@@ -198,7 +228,7 @@ def test_a_failed_publish_forgets_the_wake(client, sq, merchant, published, monk
         with django_capture_on_commit_callbacks(execute=True):
             deliver(client, order_event(merchant_id=merchant.external_account_id, order=order, event_id="lost"))
     assert WebhookEvent.objects.filter(event_id="lost").exists()  # stored: the sweep hands it over
-    assert wakes.arrive(merchant.pk).starts is True  # not held back by a wake that was never sent
+    assert wakes.arrive("square").starts is True  # not held back by a wake that was never sent
 
 
 def test_a_wake_of_close_sales_lingers_and_a_sale_arriving_meanwhile_joins_its_run(
@@ -209,7 +239,7 @@ def test_a_wake_of_close_sales_lingers_and_a_sale_arriving_meanwhile_joins_its_r
 
     settings.WEBHOOK_WAKE_LINGER_MS = 500
     [first] = sales(client, sq, merchant, 1, django_capture_on_commit_callbacks)
-    assert "linger" not in published[0][1]  # the connection's first sale: no reason to wait
+    assert "linger" not in published[0][1]  # the first sale: no reason to wait
     assert run(published[0][1]) == "processed"
 
     # The next sale, closer than the linger to the first: its wake waits out
@@ -219,7 +249,7 @@ def test_a_wake_of_close_sales_lingers_and_a_sale_arriving_meanwhile_joins_its_r
         second = deliver(client, order_event(merchant_id=merchant.external_account_id, order=order,
                                              event_id="second"))
     assert published[1] == (SquareProvider.webhook_task,
-                            {"event_id": str(second.pk), "wake": str(merchant.pk), "linger": 0.5})
+                            {"event_id": str(second.pk), "wake": "square", "linger": 0.5})
     slept, joined = [], []
 
     def a_sale_arrives_meanwhile(seconds):
