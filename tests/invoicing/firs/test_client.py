@@ -265,11 +265,18 @@ def test_every_failure_is_a_firs_error_with_its_exchange(firs_client):
     assert caught.value.exchange.method == "GET"
 
 
-def test_get_client_pools_per_credentials(firs_sandbox, firs_business):
+def test_get_client_is_one_client_per_credentials_over_one_pool_per_host(firs_sandbox, firs_business):
     a = get_client(api_key=firs_business.api_key, api_secret=firs_business.api_secret, base_url=firs_sandbox.url)
     b = get_client(api_key=firs_business.api_key, api_secret=firs_business.api_secret, base_url=firs_sandbox.url + "/")
     c = get_client(api_key=firs_business.api_key, api_secret="other", base_url=firs_sandbox.url)
     assert a is b and a is not c
+    assert a._transport is c._transport  # every organization's requests share the host's connections
+    # ... each with its own credentials: the same pool carries one accepted and one refused.
+    assert a.sign_invoice(encode(sample_invoice(firs_business))).status_code == 201
+    with pytest.raises(FirsAuthError):
+        c.sign_invoice(encode(sample_invoice(firs_business, invoice_number="INV002")))
+    c.close()  # a client of the shared pool leaves it open for the others
+    assert a.confirm(f"INV001-{firs_business.service_id}-20250115").status_code == 200
 
 
 def test_dict_bodies_keep_exact_decimal_numbers(firs_client, firs_business):
