@@ -294,39 +294,41 @@ def webhook_events_finish(*, outcomes: dict) -> None:
 def source_record_upsert(model, *, connection: Connection, external_id: str, values: dict):
     """Insert or update the `model` row (a SourceRecord) of `connection`'s
     `external_id` with `values` (see `source_records_upsert`)."""
-    return source_records_upsert(model, connection=connection, rows=[(external_id, values)])[0]
+    return source_records_upsert(model, rows=[(connection, external_id, values)])[0]
 
 
-def source_records_upsert(model, *, connection: Connection, rows: list[tuple[str, dict]]) -> list:
-    """Insert or update `connection`'s `model` rows (SourceRecords), one per
-    (external_id, values) pair, all with the same value names, in one
+def source_records_upsert(model, *, rows: list[tuple[Connection, str, dict]]) -> list:
+    """Insert or update `model` rows (SourceRecords), one per (connection,
+    external_id, values), all with the same value names, in one
     `INSERT … ON CONFLICT (connection, external_id) DO UPDATE … RETURNING`
-    (update_or_create takes five round trips a row inside a transaction).
-    The rows come back in the given order with their invoice links, so
-    callers know which were already invoiced; an external id given twice is
+    (update_or_create takes five round trips a row inside a transaction);
+    the rows may be of several connections (a backlog of several sellers'
+    sales). They come back in the given order with their invoice links, so
+    callers know which were already invoiced; an object given twice is
     written once, with its last values. A concurrent upsert of the same
     object waits for this one's transaction, then applies after it."""
-    last = {external_id: values for external_id, values in rows}
+    last = {(connection.pk, external_id): (connection, values) for connection, external_id, values in rows}
     records = [model(connection=connection, external_id=external_id, **values)
-               for external_id, values in last.items()]
+               for (_, external_id), (connection, values) in last.items()]
     if not records:
         return []
     quote = db_connection.ops.quote_name
     columns, types = insert_parts(model)
-    updated = [model._meta.get_field(name).column for name in [*rows[0][1], "updated_at"]]
+    updated = [model._meta.get_field(name).column for name in [*rows[0][2], "updated_at"]]
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {model._meta.db_table} ({columns}) SELECT * FROM {rows_sql(types, len(records))} AS v"
             + f" ON CONFLICT ({quote('connection_id')}, {quote('external_id')}) DO UPDATE SET "
             + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
-            + f" RETURNING {quote('external_id')}, {quote('id')}, {quote('invoice_id')}, {quote('created_at')}",
+            + f" RETURNING {quote('connection_id')}, {quote('external_id')}, {quote('id')}, {quote('invoice_id')},"
+            + f" {quote('created_at')}",
             rows_params([insert_values(record) for record in records]))
-        stored = {external_id: rest for external_id, *rest in cursor.fetchall()}
+        stored = {(connection_id, external_id): rest for connection_id, external_id, *rest in cursor.fetchall()}
     for record in records:
-        record.pk, record.invoice_id, record.created_at = stored[record.external_id]
+        record.pk, record.invoice_id, record.created_at = stored[(record.connection_id, record.external_id)]
         mark_saved(record)
-    by_id = {record.external_id: record for record in records}
-    return [by_id[external_id] for external_id, _ in rows]
+    by_key = {(record.connection_id, record.external_id): record for record in records}
+    return [by_key[(connection.pk, external_id)] for connection, external_id, _ in rows]
 
 
 def source_records_link_invoices(model, *, links: list[tuple]) -> int:

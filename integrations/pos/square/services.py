@@ -21,6 +21,7 @@ credit notes, and the processing of one stored webhook event.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -199,38 +200,52 @@ def order_ingest(*, connection: Connection, order: dict, client: SquareClient | 
 
 def orders_ingest(*, connection: Connection, orders: list[dict], client: SquareClient | None = None,
                   queue: str = BATCH_QUEUE, lease_token=None, received_at: dict | None = None) -> dict:
-    """A page of Square orders at once, the batch path (end-of-day
-    reconciliation, historical import, a backlog of live sales): the same
-    mirror and invoices as `order_ingest`, in a handful of statements a page
-    (one upsert of the Transactions, `invoices_create_from_canonicals`, one
-    update of their links) instead of about nine an order, in one
-    transaction. A sale that cannot be mapped is counted, logged (its
-    message under "errors", by order id) and left un-invoiced; the rest of
-    the page goes on. Counts per outcome, and the new "invoices" in order;
-    with `lease_token` their submissions are leased to the caller (see
-    `invoices_create_from_canonicals`).
+    """A page of one connection's Square orders at once (end-of-day
+    reconciliation, historical import): `sellers_orders_ingest` with one seller."""
+    return sellers_orders_ingest(pages=[(connection, orders, client)], queue=queue, lease_token=lease_token,
+                                 received_at=received_at)
 
-    The page's Transaction rows stay locked until its transaction commits,
-    so a webhook for one of them waits for it: live sales come here only as
-    a small backlog batch (webhook_events_process), never a sync's page."""
+
+def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareClient | None]],
+                          queue: str = BATCH_QUEUE, lease_token=None, received_at: dict | None = None) -> dict:
+    """Pages of Square orders at once, each (connection, orders, its client
+    or None), the batch path (end-of-day reconciliation, historical import,
+    a backlog of live sales of one seller or several): the same mirror and
+    invoices as `order_ingest`, in a handful of statements for all of them
+    (one read of the locations, one upsert of the Transactions,
+    `invoices_create_from_canonicals`, one update of their links) instead of
+    about nine an order, in one transaction. A sale that cannot be mapped is
+    counted, logged (its message under "errors", by order id) and left
+    un-invoiced; the rest goes on. Counts per outcome, and the new "invoices"
+    in order; with `lease_token` their submissions are leased to the caller
+    (see `invoices_create_from_canonicals`); `received_at` gives live sales'
+    webhook receipts by order id.
+
+    The Transaction rows stay locked until the transaction commits, so a
+    webhook for one of them waits for it: live sales come here only as a
+    small backlog batch (webhook_events_process), never a sync's page."""
     from invoicing.services import invoices_create_from_canonicals
 
-    out = {"orders": len(orders), "invoiced": 0, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0,
-           "errors": {}}
-    locations = {row.external_id: row for row in Location.objects.filter(connection=connection)}
-    for location_id in {o.get("location_id") for o in orders} - set(locations):
-        locations[location_id] = _location(connection, location_id, client)
+    out = {"orders": sum(len(orders) for _, orders, _ in pages), "invoiced": 0, "already_invoiced": 0,
+           "not_invoiceable": 0, "unmappable": 0, "errors": {}}
+    locations = {(row.connection_id, row.external_id): row
+                 for row in Location.objects.filter(connection__in=[connection for connection, _, _ in pages])}
+    for connection, orders, client in pages:
+        for location_id in {o.get("location_id") for o in orders}:
+            if (connection.pk, location_id) not in locations:
+                locations[(connection.pk, location_id)] = _location(connection, location_id, client)
     with transaction.atomic():
-        txns = source_records_upsert(Transaction, connection=connection, rows=[
-            _transaction_values(connection=connection, order=o, location=locations.get(o.get("location_id")))
-            for o in orders])
+        txns = source_records_upsert(Transaction, rows=[
+            (connection, *_transaction_values(connection=connection, order=o,
+                                              location=locations.get((connection.pk, o.get("location_id")))))
+            for connection, orders, _ in pages for o in orders])
         todo = []
         for txn in dict.fromkeys(txns):  # an order listed twice is one sale
             if txn.invoice_id:
                 out["already_invoiced"] += 1
                 continue
             try:
-                canonical = _sale_canonical(connection=connection, txn=txn)
+                canonical = _sale_canonical(connection=txn.connection, txn=txn)
             except ApplicationError as exc:
                 out["unmappable"] += 1
                 out["errors"][txn.external_id] = exc.message
@@ -241,7 +256,7 @@ def orders_ingest(*, connection: Connection, orders: list[dict], client: SquareC
             else:
                 todo.append((txn, canonical))
         invoices = invoices_create_from_canonicals(
-            organization=connection.organization, canonicals=[c for _, c in todo], connection=connection,
+            canonicals=[c for _, c in todo], owners=[(txn.connection.organization, txn.connection) for txn, _ in todo],
             queue=queue, lease_token=lease_token,
             source_received_at=[(received_at or {}).get(txn.external_id) for txn, _ in todo])
         for (txn, _), invoice in zip(todo, invoices):
@@ -321,10 +336,20 @@ def _takes_live_events(connection: Connection | None) -> bool:
             and (connection.settings or {}).get("realtime") is not False)
 
 
+def _invoiced_sales(order_ids: dict) -> set[tuple]:
+    """Those of the sales ({connection id: order ids}) that already have
+    their invoice, as (connection id, order id), in one query."""
+    if not order_ids:
+        return set()
+    found = Transaction.objects.filter(
+        connection_id__in=list(order_ids), external_id__in={i for ids in order_ids.values() for i in ids},
+        invoice__isnull=False).values_list("connection_id", "external_id")
+    return {(connection_id, order_id) for connection_id, order_id in found if order_id in order_ids[connection_id]}
+
+
 def _invoiced_order_ids(connection: Connection, order_ids: list[str]) -> set[str]:
     """Those of `order_ids` whose sale already has its invoice."""
-    return set(Transaction.objects.filter(connection=connection, external_id__in=order_ids,
-                                          invoice__isnull=False).values_list("external_id", flat=True))
+    return {order_id for _, order_id in _invoiced_sales({connection.pk: set(order_ids)})}
 
 
 def _sale_completed(event) -> bool:
@@ -367,71 +392,66 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
 def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
     """A backlog of order/payment events at once, of one seller or several
     (connections.tasks.webhook_event_run takes it when sales wait for the
-    workers or come close together): per connection, one read of which
-    sales are already invoiced, one Square BatchRetrieveOrders with its
-    seller's token and `orders_ingest` (its own transaction) with the new
-    submissions leased to this run; then every new submission of the run,
-    whichever seller it is from, together, in lockstep. The same outcomes as
-    `webhook_event_process` one at a time: {event id: (status, error)}; twin
-    events of one sale share its outcome. A connection whose part fails
-    (Square refusing or unreachable for that seller) has its events given
-    back (`received`: each then runs with a task of its own, under its
-    retries) and the other sellers' sales go on."""
-    lease_token, outcomes, invoices = uuid.uuid4(), {}, []
-    by_connection: dict = {}
-    for event in events:
-        by_connection.setdefault(event.connection_id, []).append(event)
-    for its_events in by_connection.values():
-        try:
-            done, made = _connection_backlog(its_events, lease_token)
-        except Exception:  # noqa: BLE001 - this seller's events run alone, with their own retries
-            logger.warning("a Square seller's part of a backlog failed; its %d events are given back",
-                           len(its_events), exc_info=True)
-            done, made = {event.pk: (WebhookEvent.Status.RECEIVED, "") for event in its_events}, []
-        outcomes.update(done)
-        invoices += made
-    _submit_now(invoices, lease_token)
-    return outcomes
-
-
-def _connection_backlog(events: list[WebhookEvent], lease_token) -> tuple[dict, list[Invoice]]:
-    """One connection's part of `webhook_events_process`: (its events'
-    outcomes, the new invoices whose submissions are leased to `lease_token`)."""
+    workers or come close together): one read of which sales are already
+    invoiced, one Square BatchRetrieveOrders a seller (with its token), one
+    `sellers_orders_ingest` for all of them with the new submissions leased
+    to this run, then those submissions together, in lockstep. The same
+    outcomes as `webhook_event_process` one at a time: {event id: (status,
+    error)}; twin events of one sale share its outcome. A seller whose
+    orders cannot be read (Square refusing its token, a 429, an outage) has
+    its events given back (`received`: each then runs with a task of its
+    own, under its retries) and the other sellers' sales go on."""
     processed, ignored, failed = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED,
                                   WebhookEvent.Status.FAILED)
-    connection = events[0].connection
-    if not _takes_live_events(connection):
-        return {event.pk: (ignored, "") for event in events}, []
-    outcomes, sales = {}, {}
+    outcomes, sales, connections = {}, {}, {}  # sales: {connection id: {order id: [events]}}
     for event in sorted(events, key=lambda e: e.received_at):
         parsed = parse_event(bytes(event.raw_body))
-        if _sale_completed(parsed):
-            sales.setdefault(parsed.order_id, []).append(event)
+        if _takes_live_events(event.connection) and _sale_completed(parsed):
+            connections[event.connection_id] = event.connection
+            sales.setdefault(event.connection_id, {}).setdefault(parsed.order_id, []).append(event)
         else:
             outcomes[event.pk] = (ignored, "")
-    invoiced = _invoiced_order_ids(connection, list(sales))
-    todo = [order_id for order_id in sales if order_id not in invoiced]
-    found, result = {}, {"errors": {}, "invoices": []}
-    if todo:
-        with client_for(connection) as client:
-            found = {o["id"]: o for o in client.batch_retrieve_orders(todo)}
-            result = orders_ingest(
-                connection=connection, client=client, queue=QUEUE, lease_token=lease_token,
-                orders=[found[i] for i in todo if found.get(i, {}).get("state") == "COMPLETED"],
-                received_at={i: sales[i][0].received_at for i in todo})
-    for order_id, its_events in sales.items():
-        if order_id in invoiced:
-            outcome = (processed, "")
-        elif order_id not in found:
-            outcome = (failed, f"Square has no order {order_id}")
-        elif found[order_id].get("state") != "COMPLETED":
-            outcome = (ignored, "")
-        elif order_id in result["errors"]:
-            outcome = (failed, f"Square order {order_id} cannot be invoiced: {result['errors'][order_id]}")
-        else:
-            outcome = (processed, "")
-        outcomes.update({event.pk: outcome for event in its_events})
-    return outcomes, result["invoices"]
+    invoiced = _invoiced_sales({connection_id: set(its) for connection_id, its in sales.items()})
+    found, pages, lease_token = {}, [], uuid.uuid4()
+    result = {"errors": {}, "invoices": []}
+    with contextlib.ExitStack() as clients:
+        for connection_id, its in list(sales.items()):
+            todo = [order_id for order_id in its if (connection_id, order_id) not in invoiced]
+            if not todo:
+                continue
+            connection = connections[connection_id]
+            try:
+                client = clients.enter_context(client_for(connection))
+                orders = client.batch_retrieve_orders(todo)
+            except Exception:  # noqa: BLE001 - this seller's events run alone, with their own retries
+                logger.warning("a Square seller's orders could not be read for a backlog; its events are given back",
+                               extra={"connection": str(connection_id)}, exc_info=True)
+                outcomes.update({event.pk: (WebhookEvent.Status.RECEIVED, "")
+                                 for its_events in sales.pop(connection_id).values() for event in its_events})
+                continue
+            found.update({o["id"]: o for o in orders})
+            pages.append((connection, [found[i] for i in todo if found.get(i, {}).get("state") == "COMPLETED"],
+                          client))
+        if pages:
+            result = sellers_orders_ingest(
+                pages=pages, queue=QUEUE, lease_token=lease_token,
+                received_at={order_id: its_events[0].received_at for its in sales.values()
+                             for order_id, its_events in its.items()})
+    for connection_id, its in sales.items():
+        for order_id, its_events in its.items():
+            if (connection_id, order_id) in invoiced:
+                outcome = (processed, "")
+            elif order_id not in found:
+                outcome = (failed, f"Square has no order {order_id}")
+            elif found[order_id].get("state") != "COMPLETED":
+                outcome = (ignored, "")
+            elif order_id in result["errors"]:
+                outcome = (failed, f"Square order {order_id} cannot be invoiced: {result['errors'][order_id]}")
+            else:
+                outcome = (processed, "")
+            outcomes.update({event.pk: outcome for event in its_events})
+    _submit_now(result["invoices"], lease_token)
+    return outcomes
 
 
 # --- reconciliation and re-processing ------------------------------------------------------------

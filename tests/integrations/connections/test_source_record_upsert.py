@@ -49,20 +49,28 @@ def test_a_page_is_one_statement_in_the_callers_order(make_org, django_assert_nu
         "organization_id": org.pk, "status": "open", "occurred_at": timezone.now(), "raw": {"v": 0}})
     Transaction.objects.filter(pk=known.pk).update(invoice=invoice)
 
-    def values(v):
-        return {"organization_id": org.pk, "status": "completed", "occurred_at": timezone.now(), "raw": {"v": v}}
+    other_org = make_org()
+    other = Connection.objects.create(organization=other_org, vendor="square", kind="pos", status="connected",
+                                      external_account_id="ML-UPSERT-OTHER")
 
-    with django_assert_num_queries(1):
-        rows = source_records_upsert(Transaction, connection=conn, rows=[
-            ("ORDER-C", values(1)), ("ORDER-B", values(2)), ("ORDER-A", values(3)), ("ORDER-C", values(4))])
-    assert [r.external_id for r in rows] == ["ORDER-C", "ORDER-B", "ORDER-A", "ORDER-C"]
-    assert rows[0] is rows[3]  # listed twice, written once, with its last values
+    def values(v, owner=org):
+        return {"organization_id": owner.pk, "status": "completed", "occurred_at": timezone.now(), "raw": {"v": v}}
+
+    with django_assert_num_queries(1):  # several connections' rows too
+        rows = source_records_upsert(Transaction, rows=[
+            (conn, "ORDER-C", values(1)), (conn, "ORDER-B", values(2)), (other, "ORDER-C", values(5, other_org)),
+            (conn, "ORDER-A", values(3)), (conn, "ORDER-C", values(4))])
+    assert [(r.connection_id, r.external_id) for r in rows] == [
+        (conn.pk, "ORDER-C"), (conn.pk, "ORDER-B"), (other.pk, "ORDER-C"), (conn.pk, "ORDER-A"), (conn.pk, "ORDER-C")]
+    assert rows[0] is rows[4]  # listed twice, written once, with its last values
+    assert rows[2] is not rows[0] and rows[2].organization_id == other_org.pk  # the same id, another seller's
     assert rows[1].pk == known.pk and rows[1].invoice_id == invoice.pk and rows[0].invoice_id is None
     stored = {t.external_id: t for t in Transaction.objects.filter(connection=conn)}
     assert {k: (t.pk, t.raw, t.status) for k, t in stored.items()} == {
-        "ORDER-A": (rows[2].pk, {"v": 3}, "completed"), "ORDER-B": (known.pk, {"v": 2}, "completed"),
+        "ORDER-A": (rows[3].pk, {"v": 3}, "completed"), "ORDER-B": (known.pk, {"v": 2}, "completed"),
         "ORDER-C": (rows[0].pk, {"v": 4}, "completed")}
-    assert source_records_upsert(Transaction, connection=conn, rows=[]) == []
+    assert Transaction.objects.get(connection=other).raw == {"v": 5}
+    assert source_records_upsert(Transaction, rows=[]) == []
 
 
 @pytest.mark.django_db
@@ -70,8 +78,8 @@ def test_links_are_written_in_one_statement_and_never_replace_one(make_org, djan
     org = make_org()
     conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
                                      external_account_id="ML-LINK")
-    a, b = source_records_upsert(Transaction, connection=conn, rows=[
-        (name, {"organization_id": org.pk, "status": "completed", "occurred_at": timezone.now()})
+    a, b = source_records_upsert(Transaction, rows=[
+        (conn, name, {"organization_id": org.pk, "status": "completed", "occurred_at": timezone.now()})
         for name in ("ORDER-A", "ORDER-B")])
     first, second, third = factories.invoice(org), factories.invoice(org), factories.invoice(org)
     Transaction.objects.filter(pk=b.pk).update(invoice=first)
