@@ -759,8 +759,8 @@ def _prepare_freeze(sub: Submission) -> _PreparedFreeze:
 
 
 def _freeze_write(prepared: list[_PreparedFreeze], token):
-    """The numbering transaction of `_freeze_all`: the numbers of each kind
-    taken by one statement, each allocated number and its IRN put in the
+    """The numbering transaction of `_freeze_all`: the numbers of every
+    organization and kind taken by one statement, each allocated number and its IRN put in the
     provisional ones' places (`documents.renumbered`, byte for byte a fresh
     build's), the stamps made, and every invoice and submission written by
     one statement each. Rolled back as a whole on any failure; LeaseLost when
@@ -771,7 +771,7 @@ def _freeze_write(prepared: list[_PreparedFreeze], token):
     from .canonical import canonical_to_dict
     from .documents import renumbered
     from .firs.stamp import stamp_irn
-    from .numbering import allocate_numbers
+    from .numbering import allocate_number_blocks
 
     now = timezone.now()
     invoices, subs = {}, {}
@@ -779,11 +779,10 @@ def _freeze_write(prepared: list[_PreparedFreeze], token):
         kinds: dict[tuple, list] = {}
         for p in prepared:
             kinds.setdefault((p.sub.invoice.organization_id, p.sub.invoice.kind), []).append(p)
-        # Sequence rows locked in one order (a batch may hold several
-        # organizations' sales): two batches never wait for each other crosswise.
-        for _, group in sorted(kinds.items(), key=lambda item: (str(item[0][0]), item[0][1])):
-            invoice = group[0].sub.invoice
-            numbers = allocate_numbers(organization=invoice.organization, kind=invoice.kind, count=len(group))
+        # Every organization's numbers in one statement (its rows locked in one order).
+        blocks = allocate_number_blocks({key: len(group) for key, group in kinds.items()})
+        for key, group in kinds.items():
+            numbers = blocks[key]
             for p, number in zip(group, numbers):
                 final = p.numbered(number)
                 # The provisional values not where expected: build it again.

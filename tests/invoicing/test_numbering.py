@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 
 from invoicing.models import Invoice, InvoiceSequence
-from invoicing.numbering import allocate_number, allocate_numbers
+from invoicing.numbering import allocate_number, allocate_number_blocks, allocate_numbers
 
 
 @pytest.mark.django_db
@@ -34,6 +34,22 @@ def test_a_batch_takes_the_next_numbers_in_order_and_a_rollback_gives_them_back(
         assert allocate_numbers(organization=org, kind=Invoice.Kind.INVOICE, count=2) == ["INV000005", "INV000006"]
     with pytest.raises(Exception, match="cannot allocate 0"), transaction.atomic():
         allocate_numbers(organization=org, kind=Invoice.Kind.INVOICE, count=0)
+
+
+@pytest.mark.django_db
+def test_several_organizations_numbers_are_one_statement(make_org, django_assert_num_queries):
+    a, b = make_org(), make_org()
+    with transaction.atomic():
+        allocate_number(organization=a, kind=Invoice.Kind.INVOICE)
+        with django_assert_num_queries(1):
+            blocks = allocate_number_blocks({(b.pk, Invoice.Kind.INVOICE): 2, (a.pk, Invoice.Kind.INVOICE): 1,
+                                             (a.pk, Invoice.Kind.CREDIT_NOTE): 1})
+    assert blocks == {(b.pk, Invoice.Kind.INVOICE): ["INV000001", "INV000002"],
+                      (a.pk, Invoice.Kind.INVOICE): ["INV000002"], (a.pk, Invoice.Kind.CREDIT_NOTE): ["CRN000001"]}
+    with pytest.raises(Exception, match="unknown document kind"), transaction.atomic():
+        allocate_number_blocks({(a.pk, Invoice.Kind.INVOICE): 1, (b.pk, "receipt"): 1})
+    with transaction.atomic():
+        assert allocate_number(organization=b, kind=Invoice.Kind.INVOICE) == "INV000003"
 
 
 @pytest.mark.django_db
