@@ -112,8 +112,9 @@ class WebhookEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-received_at"], name="wh_org_received"),
             models.Index(fields=["status", "received_at"], name="wh_status_received"),
-            # A provider's backlog, oldest first (the batch claim); only the rows no task took yet.
-            models.Index(fields=["vendor", "received_at"], name="wh_vendor_fresh",
+            # A provider's backlog by connection, oldest first (the fair batch claim); only the
+            # rows no task took yet.
+            models.Index(fields=["vendor", "connection", "received_at"], name="wh_vendor_conn_fresh",
                          condition=models.Q(status="received", attempts=0)),
         ]
 

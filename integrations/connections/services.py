@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+from typing import NamedTuple
 
 from django.db import connection as db_connection, transaction
 from django.db.models import Q
@@ -196,38 +197,66 @@ def webhook_event_claim(*, event_id) -> WebhookEvent | None:
     return WebhookEvent.objects.select_related("connection", "connection__organization").get(pk=event_id)
 
 
-def webhook_events_claim_backlog(*, vendor: str, event_types, limit: int,
-                                 connections=()) -> list[WebhookEvent]:
+class Backlog(NamedTuple):
+    events: list[WebhookEvent]  # claimed, oldest first
+    full: bool  # a whole batch was picked: more may be waiting
+
+
+def webhook_events_claim_backlog(*, vendor: str, event_types, limit: int, connections=()) -> Backlog:
     """Up to `limit` fresh events of `vendor` (of `event_types`, never taken
-    by any task yet), oldest first, whichever of the vendor's connections
-    they came to, claimed in one statement (SKIP LOCKED, the same lease as
-    `webhook_event_claim`, the partial index `wh_vendor_fresh`). Each comes
-    with its connection and organization (`connections`: those in hand
-    already; the others are read in one query). Their own tasks, if they
-    have any, find them claimed and skip them.
+    by any task yet), claimed under the same lease as `webhook_event_claim`.
+    Each comes with its connection and organization (`connections`: those
+    in hand already; the others are read in one query). Their own tasks, if
+    they have any, find them claimed and skip them.
+
+    Fair between connections (sellers): the batch is each waiting
+    connection's oldest event, oldest first, then each one's second oldest,
+    and so on, so one seller's flood never holds back another seller's sale
+    by more than a batch. One statement picks them (a loose scan of the
+    partial index `wh_vendor_conn_fresh`: one probe per waiting connection),
+    one claims them (SKIP LOCKED: a concurrent claim that picked the same
+    ones takes the others); `full` says the pick was a whole batch, so the
+    caller wakes another run for what may be left, however the claim split.
 
     Only fresh events: one that was taken before (given back by a failed
     batch, waiting for its own task's retry, replayed) runs with its own
     task, under that task's retries and backoff, so a seller whose Square
     refuses every call cannot fail the batches of the others again and again."""
     if limit <= 0:
-        return []
+        return Backlog([], False)
     table = WebhookEvent._meta.db_table
+    # The status is written in, not a parameter: a generic plan can then use the partial index.
+    fresh = f"vendor = %s AND status = '{WebhookEvent.Status.RECEIVED}' AND attempts = 0 AND event_type = ANY(%s)"
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE waiting (connection_id) AS ("
+            f" (SELECT connection_id FROM {table} WHERE {fresh} AND connection_id IS NOT NULL"
+            f"  ORDER BY connection_id LIMIT 1)"
+            f" UNION ALL"
+            f" SELECT (SELECT connection_id FROM {table} WHERE {fresh} AND connection_id > w.connection_id"
+            f"  ORDER BY connection_id LIMIT 1) FROM waiting w WHERE w.connection_id IS NOT NULL)"
+            f" SELECT e.id FROM waiting w CROSS JOIN LATERAL ("
+            f" SELECT id, received_at, row_number() OVER (ORDER BY received_at) AS nth FROM {table}"
+            f" WHERE {fresh} AND connection_id = w.connection_id ORDER BY received_at LIMIT %s) e"
+            f" ORDER BY e.nth, e.received_at LIMIT %s",
+            [vendor, list(event_types), vendor, list(event_types), vendor, list(event_types), limit, limit])
+        picked = [row[0] for row in cursor.fetchall()]
+    if not picked:
+        return Backlog([], False)
     # raw(): the RETURNING rows become events through the fields' own converters.
     events = list(WebhookEvent.objects.raw(
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, "
         f"claimed_until = now() + %s * interval '1 second' WHERE id IN ("
-        f"SELECT id FROM {table} WHERE vendor = %s AND status = %s AND attempts = 0 "
-        f"AND event_type = ANY(%s) ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *",
-        [WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS, vendor, WebhookEvent.Status.RECEIVED,
-         list(event_types), limit]))
+        f"SELECT id FROM {table} WHERE id = ANY(%s) AND status = %s AND attempts = 0 "
+        f"FOR UPDATE SKIP LOCKED) RETURNING *",
+        [WebhookEvent.Status.PROCESSING, EVENT_CLAIM_SECONDS, picked, WebhookEvent.Status.RECEIVED]))
     known = {connection.pk: connection for connection in connections}
     missing = {event.connection_id for event in events} - set(known) - {None}
     if missing:
         known.update(Connection.objects.select_related("organization").in_bulk(missing))
     for event in events:
         event.connection = known.get(event.connection_id)
-    return sorted(events, key=lambda e: e.received_at)
+    return Backlog(sorted(events, key=lambda e: e.received_at), len(picked) == limit)
 
 
 def webhook_events_release(*, events: list[WebhookEvent]) -> None:

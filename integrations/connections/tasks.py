@@ -151,11 +151,12 @@ def _run_with_backlog(*, event: WebhookEvent | None, provider, process_many, wak
     if not _backlog_due(event=event, wake=wake, has_own=has_own, linger=linger):
         return None
     limit = provider.webhook_batch_size - (event is not None)
-    others = webhook_events_claim_backlog(
+    backlog = webhook_events_claim_backlog(
         vendor=provider.key, event_types=provider.webhook_batch_event_types, limit=limit,
         connections=[event.connection] if event is not None and event.connection is not None else [])
-    if len(others) == limit:
+    if backlog.full:
         _wake_for_the_rest(provider=provider)
+    others = backlog.events
     if not others:
         return None if event is not None else "skipped"
     batch = [event, *others] if event is not None else others

@@ -57,7 +57,7 @@ def test_a_claimed_event_is_skipped_until_its_claim_ends_or_runs_out(two_connect
     assert webhook_event_claim(event_id=event.pk) is None  # done
 
 
-def test_the_backlog_is_the_providers_fresh_events_of_the_types_oldest_first_of_any_connection(
+def test_the_backlog_is_the_providers_fresh_events_of_the_types_of_any_connection_oldest_first(
         two_connections, make_org, django_assert_num_queries):
     conn, other_conn = two_connections
     other_org = Connection.objects.create(organization=make_org(), vendor="square", kind="pos",
@@ -75,9 +75,10 @@ def test_the_backlog_is_the_providers_fresh_events_of_the_types_oldest_first_of_
                          error="Square 503")
     retrying.refresh_from_db()
 
-    with django_assert_num_queries(2):  # the claim, and the connections not in hand
-        taken = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=3,
-                                             connections=[mine.connection])
+    with django_assert_num_queries(3):  # the pick, the claim, and the connections not in hand
+        taken, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=3,
+                                                   connections=[mine.connection])
+    assert full  # a whole batch: more may wait
     assert [e.pk for e in taken] == [e.pk for e in backlog[:3]]
     for event in taken:
         assert event.status == WebhookEvent.Status.PROCESSING and event.attempts == 1 and event.claimed_until
@@ -87,16 +88,33 @@ def test_the_backlog_is_the_providers_fresh_events_of_the_types_oldest_first_of_
     assert [e.connection.pk for e in taken] == [conn.pk, other_conn.pk, other_org.pk]
     assert taken[2].connection.organization.pk == other_org.organization_id  # read with it
 
-    with django_assert_num_queries(1):  # every connection in hand
-        rest = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=9,
-                                            connections=[mine.connection])
-    assert [e.pk for e in rest] == [e.pk for e in backlog[3:]]
+    with django_assert_num_queries(2):  # every connection in hand
+        rest, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=9,
+                                                  connections=[mine.connection])
+    assert [e.pk for e in rest] == [e.pk for e in backlog[3:]] and not full
     assert all(e.connection is mine.connection for e in rest)
-    assert webhook_events_claim_backlog(vendor="hubspot", event_types=TYPES, limit=9) == []
+    assert webhook_events_claim_backlog(vendor="hubspot", event_types=TYPES, limit=9) == ([], False)
     for untouched in (refund, done, retrying):
         before = untouched.status, untouched.attempts
         untouched.refresh_from_db()
         assert (untouched.status, untouched.attempts) == before
+
+
+def test_one_sellers_flood_does_not_hold_back_another_sellers_sale(two_connections, make_org):
+    flooding, other = two_connections
+    third = Connection.objects.create(organization=make_org(), vendor="square", kind="pos", status="connected",
+                                      external_account_id="M-third")
+    flood = [stored(flooding, waited=60 - n) for n in range(30)]  # all older than the others' sales
+    sale = stored(other, waited=0.5)
+    later = [stored(third, waited=0.2), stored(third, waited=0.1)]
+
+    # Each seller's oldest (oldest first among them), then each one's second: returned oldest first.
+    taken, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5)
+    assert [e.pk for e in taken] == [flood[0].pk, flood[1].pk, sale.pk, later[0].pk, later[1].pk] and full
+    taken, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=2)
+    assert [e.pk for e in taken] == [flood[2].pk, flood[3].pk] and full
+    rest, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=50)
+    assert [e.pk for e in rest] == [e.pk for e in flood[4:]] and not full
 
 
 def test_outcomes_are_written_at_once_and_end_the_claims(two_connections):
@@ -119,10 +137,10 @@ def test_released_events_wait_again_each_with_a_task_of_its_own(make_org, settin
     conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
                                      external_account_id="M-release")
     mine = webhook_event_claim(event_id=stored(conn, waited=5).pk)
-    others = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5, connections=[conn])
+    others, _ = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5, connections=[conn])
     assert others == []
     waiting = [stored(conn, waited=3) for _ in range(2)]
-    others = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5, connections=[conn])
+    others, _ = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5, connections=[conn])
     assert {e.pk for e in others} == {e.pk for e in waiting}
 
     webhook_events_release(events=others)
@@ -156,9 +174,9 @@ def test_concurrent_backlog_claims_never_take_the_same_event(make_org):
         try:
             start.wait()
             while True:
-                got = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=4,
-                                                   connections=[anchor.connection])
-                if not got:
+                got, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=4,
+                                                         connections=[anchor.connection])
+                if not got and not full:  # a full pick another claim took: look again, as a run's wake would
                     return
                 with lock:
                     taken.extend(e.pk for e in got)
