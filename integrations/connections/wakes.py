@@ -17,8 +17,8 @@ one for all its connections:
   its task (connections.tasks.BACKLOG_WAITED_SECONDS: the workers are busy,
   and sales the sweep or a replay handed over may wait too). Anything else (more
   arrivals, or no counter: it expired, or another wake took it) means a
-  backlog, claimed at once, whichever connections its events came from
-  (services.webhook_events_claim_backlog). An arrival after the taking
+  backlog, claimed at once, whichever connections its events came from,
+  fair between them (services.webhook_events_claim_backlog). An arrival after the taking
   starts a new counter and a new wake, which another worker process takes
   in parallel.
 - **Linger.** A sale that arrives alone costs the worker about twice what
