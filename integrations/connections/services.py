@@ -213,7 +213,8 @@ def webhook_events_claim_backlog(*, vendor: str, event_types, limit: int, connec
     connection's oldest event, oldest first, then each one's second oldest,
     and so on, so one seller's flood never holds back another seller's sale
     by more than a batch. One statement picks them (a loose scan of the
-    partial index `wh_vendor_conn_fresh`: one probe per waiting connection),
+    partial index `wh_vendor_conn_fresh`: one probe per waiting connection,
+    and only their heads when a batch's worth of connections wait),
     one claims them (SKIP LOCKED: a concurrent claim that picked the same
     ones takes the others); `full` says the pick was a whole batch, so the
     caller wakes another run for what may be left, however the claim split.
@@ -237,9 +238,12 @@ def webhook_events_claim_backlog(*, vendor: str, event_types, limit: int, connec
             f"  ORDER BY connection_id LIMIT 1) FROM waiting w WHERE w.connection_id IS NOT NULL)"
             f" SELECT e.id FROM waiting w CROSS JOIN LATERAL ("
             f" SELECT id, received_at, row_number() OVER (ORDER BY received_at) AS nth FROM {table}"
-            f" WHERE {fresh} AND connection_id = w.connection_id ORDER BY received_at LIMIT %s) e"
+            f" WHERE {fresh} AND connection_id = w.connection_id ORDER BY received_at"
+            # A batch's worth of connections waiting: their heads are enough.
+            f" LIMIT CASE WHEN (SELECT count(*) FROM waiting WHERE connection_id IS NOT NULL) >= %s"
+            f" THEN 1 ELSE %s END) e"
             f" ORDER BY e.nth, e.received_at LIMIT %s",
-            [vendor, list(event_types), vendor, list(event_types), vendor, list(event_types), limit, limit])
+            [vendor, list(event_types), vendor, list(event_types), vendor, list(event_types), limit, limit, limit])
         picked = [row[0] for row in cursor.fetchall()]
     if not picked:
         return Backlog([], False)
