@@ -7,7 +7,8 @@ broker, no pool: what is left is the product's own work a sale, which
 `bench/pos_realtime.py` cannot separate from Celery and the other processes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/taxpoynt_sqw_bench REDIS_URL=redis://127.0.0.1:6379/12 \
-        .venv/bin/python bench/pos_worker_cpu.py --sales 300 [--backlog] [--merchants N] [--profile 40] [--sql]
+        .venv/bin/python bench/pos_worker_cpu.py --sales 300 [--backlog] [--merchants N] [--firs-latency-ms 150] \
+            [--profile 40] [--sql]
 
 `--backlog` stores the events as a backlog (received a second ago), so each
 task run takes Square's batch of them (SquareProvider.webhook_batch_size,
@@ -62,6 +63,7 @@ def main():
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--backlog", action="store_true", help="the events wait as a backlog")
     parser.add_argument("--merchants", type=int, default=1, help="the sales dealt round this many sellers")
+    parser.add_argument("--firs-latency-ms", type=int, default=0, help="FIRS sandbox latency a call")
     parser.add_argument("--profile", type=int, default=0, help="print this many lines of a cProfile")
     parser.add_argument("--sql", action="store_true", help="print the statements a sale, grouped and counted")
     args = parser.parse_args()
@@ -69,7 +71,7 @@ def main():
     from integrations.pos.square import tasks
 
     with running_stack(metrics_prefix="posworker-metrics-") as (env, procs):
-        procs.append(start_sandboxes(env))
+        procs.append(start_sandboxes(env, firs_latency_ms=args.firs_latency_ms))
         warmup = 20
         org, conn, orders = setup(warmup + (args.sales if args.merchants == 1 else 0))
         sales = [(conn, order) for order in orders]
