@@ -148,6 +148,36 @@ def test_a_batch_square_refuses_gives_its_events_back(sq, firs_merchant, setting
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_batch_that_fails_as_a_whole_gives_every_other_event_back(sq, firs_merchant, second_seller, settings,
+                                                                     monkeypatch):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("no Redis broker: tasks run in-process")
+    from tests.integrations.connections.test_requeue_unclaimed import take_queued_event_ids
+
+    conn = connect(firs_merchant("owner@mamaput.example.ng", "Mama Put Lagos Ltd"), sq)
+    [elsewhere] = Location.objects.filter(connection=second_seller).values_list("external_id", flat=True)
+    sales = [(conn, sq.create_sale(order=vat_sale(), emit=False)["order"]),
+             (second_seller, sq.create_sale(order=vat_sale(), location_id=elsewhere, emit=False)["order"]),
+             (conn, sq.create_sale(order=vat_sale(), emit=False)["order"])]
+    events = [stored(c, order_event(merchant_id=c.external_account_id, order=o, event_id=o["id"]), waited=3 - n / 10)
+              for n, (c, o) in enumerate(sales)]
+
+    def database_down(**kwargs):  # the fault: the batch's one transaction fails
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "sellers_orders_ingest", database_down)
+    # The run's own event goes the one-at-a-time way, which does not use the batch path.
+    assert tasks.process_webhook_event.apply(kwargs={"event_id": str(events[0].pk)}).get() == "processed"
+    assert Invoice.objects.filter(source_id=sales[0][1]["id"]).count() == 1
+    for event in events[1:]:
+        event.refresh_from_db()
+        assert event.status == WebhookEvent.Status.RECEIVED and event.claimed_until is None
+    queued = take_queued_event_ids("pos_realtime", {str(e.pk) for e in events[1:]})
+    assert {str(e.pk) for e in events[1:]} <= set(queued)
+    assert not Invoice.objects.filter(source_id__in=[o["id"] for _, o in sales[1:]]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_seller_whose_square_refuses_gives_back_its_own_events_and_the_others_go_on(
         sq, firs_merchant, second_seller, settings):
     if settings.CELERY_TASK_ALWAYS_EAGER:
