@@ -53,10 +53,11 @@ def allocate_number_blocks(counts: dict[tuple, int]) -> dict[tuple, list[str]]:
     if not connection.in_atomic_block:
         raise ApplicationError("allocate_number must run inside the transaction that freezes the invoice")
     table = InvoiceSequence._meta.db_table
-    rows = sorted([str(org_id), kind, count] for (org_id, kind), count in counts.items())
-    # One statement: create each row on first use, or bump it. Either way the
-    # rows stay locked until the freezing transaction ends, so concurrent
-    # freezes of one organization queue here and a rollback leaves no gap.
+    rows = [[str(org_id), kind, count] for (org_id, kind), count in counts.items()]
+    # One statement, the rows taken in (organization, kind) order: create each
+    # row on first use, or bump it. Either way the rows stay locked until the
+    # freezing transaction ends, so concurrent freezes of one organization
+    # queue here and a rollback leaves no gap.
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} AS seq (organization_id, kind, last_number) "
@@ -67,6 +68,8 @@ def allocate_number_blocks(counts: dict[tuple, int]) -> dict[tuple, list[str]]:
             rows_params(rows),
         )
         last = {(str(org_id), kind): number for org_id, kind, number in cursor.fetchall()}
-    return {(org_id, kind): [format_number(kind=kind, value=value)
-                             for value in range(last[(str(org_id), kind)] - count + 1, last[(str(org_id), kind)] + 1)]
-            for (org_id, kind), count in counts.items()}
+    blocks = {}
+    for (org_id, kind), count in counts.items():
+        end = last[(str(org_id), kind)]
+        blocks[(org_id, kind)] = [format_number(kind=kind, value=value) for value in range(end - count + 1, end + 1)]
+    return blocks
