@@ -89,14 +89,15 @@ def celery_worker(settings):
 
 @pytest.fixture
 def firs_merchant(make_user, make_org, firs_business, firs_sandbox, settings):
-    """make(email, name) → an organization registered with the FIRS sandbox,
-    owned by a user (`org.owner`) signing in with `email` / PASSWORD."""
+    """make(email, name, business=None) → an organization registered with the
+    FIRS sandbox (as `firs_business`, or `business`), owned by a user
+    (`org.owner`) signing in with `email` / PASSWORD."""
     settings.FIRS_BASE_URL = firs_sandbox.url
-    b = firs_business
-    # FIRS refuses transmissions for a business without a webhook URL; nothing listens here.
-    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
 
-    def make(email, name):
+    def make(email, name, business=None):
+        b = business or firs_business  # another registered business: an organization of its own at FIRS
+        # FIRS refuses transmissions for a business without a webhook URL; nothing listens here.
+        firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
         owner = make_user(email=email, password=PASSWORD)
         org = make_org(owner=owner, name=name, tin=b.tin, email=f"billing@{email.split('@')[1]}",
                        telephone="+2348012345678", street_name="12 Adeola Odeku Street", city_name="Lagos",

@@ -4,7 +4,6 @@ from the authorize request), settings pointing at it, a connected merchant
 holding real sandbox tokens, and helpers to sign webhooks and build sales."""
 import datetime
 import json
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -66,17 +65,12 @@ def square_connection(square_org, sq):
 
 
 @pytest.fixture
-def second_seller(sq, firs_sandbox, firs_test_keys, make_org, make_user):
+def second_seller(sq, firs_sandbox, firs_test_keys, firs_merchant):
     """Another Square seller (a location of its own) connected to another
     organization, registered with FIRS as a business of its own."""
     b = firs_sandbox.app.sandbox.register_business(name="Bukka Hut Ltd", tin="40213377-0001", service_id="7C3D19A2",
                                                    keys=firs_test_keys)
-    firs_sandbox.app.sandbox.set_webhook(b.business_id, "http://127.0.0.1:9/firs-webhook")
-    org = make_org(owner=make_user(email="owner@bukka.example.ng"), name="Bukka Hut Ltd", tin=b.tin,
-                   email="billing@bukka.example.ng", telephone="+2348098765432", street_name="3 Awolowo Road",
-                   city_name="Lagos", postal_zone="101233", firs_business_id=uuid.UUID(str(b.business_id)),
-                   firs_service_id=b.service_id, firs_api_key=b.api_key, firs_api_secret=b.api_secret,
-                   firs_crypto_keys=b.crypto_keys_json)
+    org = firs_merchant("owner@bukka.example.ng", "Bukka Hut Ltd", business=b)
     seller = sq.add_merchant(business_name="Bukka Hut")
     sq.seed_locations(merchant_id=seller["id"])
     return connect(org, sq, merchant_id=seller["id"], display_name="Bukka Hut Ltd")
