@@ -181,6 +181,31 @@ def test_a_step_that_finds_firs_fast_again_goes_back_to_one_after_the_other(monk
     assert services._send_all([lambda: threading.current_thread().name] * 3) == [here] * 3
 
 
+def test_the_threads_a_step_sends_from_are_kept_and_each_running_thread_has_its_own(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(services, "_firs_slow", True)
+    monkeypatch.setattr(services, "LOCKSTEP_SLOW_SECONDS", -1)
+
+    def step():
+        barrier = threading.Barrier(3)  # three requests in flight at once, each on a thread of its own
+        return services._send_all([lambda: (barrier.wait(timeout=5), threading.get_ident())[1]] * 3)
+
+    def lockstep_threads():
+        return {t.ident for t in threading.enumerate() if t.name.startswith("firs-lockstep")}
+
+    first = step()
+    kept = lockstep_threads()
+    second = step()
+    assert len(set(first)) == 3 and len(set(second)) == 3 and threading.get_ident() not in first
+    assert set(first) | set(second) <= kept == lockstep_threads()  # the same threads again, none new
+    other = []
+    runner = threading.Thread(target=lambda: other.extend(step()))
+    runner.start()
+    runner.join()
+    assert len(set(other)) == 3 and not set(other) & kept  # another task's thread: a pool of its own
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_failure_outside_firs_gives_the_whole_batch_back_to_the_sweep(firs, firs_org, make_canonical, monkeypatch):
     token, invoices, held = leased_batch(firs_org, make_canonical, 3)
