@@ -116,6 +116,9 @@ class WebhookEvent(models.Model):
             # rows no task took yet.
             models.Index(fields=["vendor", "connection", "received_at"], name="wh_vendor_conn_fresh",
                          condition=models.Q(status="received", attempts=0)),
+            # Where the fair claim's scan starts: the provider's oldest such row.
+            models.Index(fields=["vendor", "received_at"], name="wh_vendor_fresh_oldest",
+                         condition=models.Q(status="received", attempts=0)),
         ]
 
     def __str__(self):

@@ -117,6 +117,35 @@ def test_one_sellers_flood_does_not_hold_back_another_sellers_sale(two_connectio
     assert [e.pk for e in rest] == [e.pk for e in flood[4:]] and not full
 
 
+def test_with_more_sellers_waiting_than_a_claim_reads_it_starts_at_the_oldest_sale_and_wraps_round(
+        make_org, monkeypatch):
+    from integrations.connections import services
+
+    monkeypatch.setattr(services, "BACKLOG_FAIR_SCAN", 1)  # a claim of three reads three sellers
+    org = make_org()
+    conns = sorted((Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
+                                              external_account_id=f"M{n}") for n in range(8)), key=lambda c: c.pk)
+    # Every seller two sales; the oldest of all at the second-to-last seller by id.
+    heads = {c.pk: stored(c, waited=100 if n == 6 else 40 - n) for n, c in enumerate(conns)}
+    seconds = [stored(c, waited=20 - n) for n, c in enumerate(conns)]
+
+    # Read: that seller, the last, then round to the first; their heads, oldest first.
+    taken, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=3)
+    assert [e.pk for e in taken] == [heads[conns[6].pk].pk, heads[conns[0].pk].pk, heads[conns[7].pk].pk] and full
+
+    # Draining it claim by claim: each takes the oldest sale still waiting, and every sale is taken once.
+    seen = [e.pk for e in taken]
+    while True:
+        waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).order_by("received_at")
+        oldest = waiting.values_list("pk", flat=True).first()
+        taken, full = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=3)
+        if not taken:
+            break
+        assert oldest in [e.pk for e in taken]
+        seen += [e.pk for e in taken]
+    assert sorted(seen) == sorted([e.pk for e in heads.values()] + [e.pk for e in seconds])
+
+
 def test_outcomes_are_written_at_once_and_end_the_claims(two_connections):
     conn = two_connections[0]
     events = [webhook_event_claim(event_id=stored(conn, waited=1).pk) for _ in range(3)]
