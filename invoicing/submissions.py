@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from taxpoynt.db import insert_parts, insert_values, mark_saved, rows_params, rows_sql
+from taxpoynt.db import current_connection, insert_parts, insert_values, mark_saved, rows_params, rows_sql
 from taxpoynt.errors import ApplicationError
 from taxpoynt.ops import metrics
 
@@ -259,12 +259,13 @@ def _write(plans, *, lease_token, now) -> set:
     for plan in plans:
         shapes.setdefault(tuple(plan[0]), []).append(plan)
     written = set()
+    db = current_connection()
     for names, group in shapes.items():
         fields = [Submission._meta.get_field(name) for name in names]
         signing = [p[1].submission_id for p in group
                    if p[0]["state"] == S.SIGNED and p[1].submission.format == "firs"]
         params = rows_params([[attempt.submission_id, from_state,
-                               *(f.get_db_prep_save(fields_[f.name], db_connection) for f in fields)]
+                               *(f.get_db_prep_save(fields_[f.name], db) for f in fields)]
                               for fields_, attempt, from_state in group])
         params += [lease_token] if lease_token is not None else []
         params += [now, signing] if signing else []
