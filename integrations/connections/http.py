@@ -7,14 +7,18 @@ rate-limit handling, and the one audit recorder of vendor traffic.
   client sends through one: `VendorClient` (HubSpot), Salesforce's `OrgApi`,
   Square's clients. A process-wide pool shared by several connections names
   the connection per request (`extensions={CONNECTION: connection}`).
+  `exchanges_written_together()`: a run that calls a vendor for many
+  connections writes their rows in one INSERT at its end.
 - `VendorClient`: the base for REST clients; subclasses set `vendor` and
   override `rate_limit_delay(response)` when the vendor publishes its own headers.
 """
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import re
+import threading
 import time
 from typing import Any
 
@@ -233,7 +237,7 @@ class RecordingTransport(httpx.BaseTransport):
 
         connection = request.extensions.get(CONNECTION, self.connection)
         try:
-            VendorExchange.objects.create(
+            exchange = VendorExchange(
                 vendor=self.vendor, connection=connection,
                 organization_id=getattr(connection, "organization_id", None), method=request.method,
                 url=mask_url(str(request.url))[:1000], request_body=_request_text(request),
@@ -241,8 +245,39 @@ class RecordingTransport(httpx.BaseTransport):
                 response_body=_body_text(response.content, response.headers.get("content-type", ""))
                 if response is not None else "",
                 latency_ms=int((time.monotonic() - started) * 1000), error=error[:300])
+            kept = getattr(_kept_exchanges, "rows", None)
+            if kept is not None:
+                kept.append(exchange)
+            else:
+                exchange.save(force_insert=True)
         except Exception:  # the audit row must never break the call itself
             logger.exception("could not record vendor exchange")
+
+
+_kept_exchanges = threading.local()
+
+
+@contextlib.contextmanager
+def exchanges_written_together():
+    """Within it, the exchanges this thread records are kept and written in
+    one INSERT when it ends, however it ends (a run reading ten sellers'
+    orders: one statement, not ten commits). Inside an outer one, the outer
+    one writes them."""
+    from .models import VendorExchange
+
+    if getattr(_kept_exchanges, "rows", None) is not None:
+        yield
+        return
+    _kept_exchanges.rows = rows = []
+    try:
+        yield
+    finally:
+        _kept_exchanges.rows = None
+        if rows:
+            try:
+                VendorExchange.objects.bulk_create(rows)
+            except Exception:  # the audit rows must never break the run itself
+                logger.exception("could not record %d vendor exchanges", len(rows))
 
 
 def recording_client(*, vendor: str, connection=None, timeout: float = 15.0, **client_options) -> httpx.Client:

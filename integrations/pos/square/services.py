@@ -31,7 +31,7 @@ import httpx
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.connections.http import recording_client
+from integrations.connections.http import exchanges_written_together, recording_client
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.oauth import connection_get_access_token
 from integrations.connections.services import (source_record_upsert, source_records_link_invoices,
@@ -414,7 +414,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
     invoiced = _invoiced_sales({connection_id: set(its) for connection_id, its in sales.items()})
     found, pages, lease_token = {}, [], uuid.uuid4()
     result = {"errors": {}, "invoices": []}
-    with contextlib.ExitStack() as clients:
+    with exchanges_written_together(), contextlib.ExitStack() as clients:
         for connection_id, its in list(sales.items()):
             todo = [order_id for order_id in its if (connection_id, order_id) not in invoiced]
             if not todo:

@@ -66,6 +66,29 @@ def test_a_shared_pool_names_each_requests_connection_and_never_stores_the_beare
     assert all("tok-xyz" not in r.url + r.request_body + r.response_body for r in rows)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_exchanges_written_together_are_one_insert_at_the_end_even_of_a_failed_run(server, make_org):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    first, second = (factories.connection(make_org(), vendor="square", kind="pos") for _ in range(2))
+    with recording_client(vendor="square") as pool, CaptureQueriesContext(db) as queries:
+        with pytest.raises(RuntimeError), http.exchanges_written_together():
+            for conn in (first, second):
+                with http.exchanges_written_together():  # nested: the outer one writes
+                    pool.get(server + "/v2/locations", extensions={CONNECTION: conn})
+            assert not VendorExchange.objects.exists()  # kept until the run ends
+            raise RuntimeError("the run fails after its calls")
+    inserts = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
+    assert len(inserts) == 1 and "connections_vendorexchange" in inserts[0]
+    rows = list(VendorExchange.objects.order_by("id"))
+    assert [r.connection_id for r in rows] == [first.pk, second.pk] and all(r.status_code == 200 for r in rows)
+    # Outside a run: each at once, as before.
+    with recording_client(vendor="square", connection=first) as client:
+        client.get(server + "/v2/locations")
+        assert VendorExchange.objects.count() == 3
+
+
 @pytest.mark.django_db
 def test_a_transport_failure_is_recorded_and_still_raised(make_org):
     conn = factories.connection(make_org(), vendor="square", kind="pos")

@@ -130,8 +130,8 @@ def test_sales_of_several_sellers_are_one_message_and_one_run(client, sq, mercha
         assert run(published[0][1]) == "processed"
     assert WebhookEvent.objects.filter(pk__in=[e.pk for e in events], status="processed").count() == 4
     assert (per_run("count"), per_run("sum")) == (runs_before[0] + 1, runs_before[1] + 4)
-    # Both sellers' sales mirrored and invoiced by one statement a table.
-    for table in ("pos_transaction", '"invoicing_invoice"', '"invoicing_submission"'):
+    # Both sellers' sales mirrored and invoiced by one statement a table, their Square calls recorded by one.
+    for table in ("pos_transaction", '"invoicing_invoice"', '"invoicing_submission"', '"connections_vendorexchange"'):
         assert len([q for q in queries if q["sql"].startswith(f"INSERT INTO {table} ")]) == 1, table
     # Each seller's orders read with its own token, one BatchRetrieveOrders each.
     assert order_reads(merchant) == (reads_before[0][0], reads_before[0][1] + 1)
