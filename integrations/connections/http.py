@@ -275,7 +275,10 @@ def exchanges_written_together():
         _kept_exchanges.rows = None
         if rows:
             try:
-                VendorExchange.objects.bulk_create(rows)
+                if len(rows) == 1:  # one statement, where bulk_create would wrap it in BEGIN … COMMIT
+                    rows[0].save(force_insert=True)
+                else:
+                    VendorExchange.objects.bulk_create(rows)
             except Exception:  # the audit rows must never break the run itself
                 logger.exception("could not record %d vendor exchanges", len(rows))
 
