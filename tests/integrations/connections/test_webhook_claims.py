@@ -165,7 +165,7 @@ def test_released_events_wait_again_each_with_a_task_of_its_own(make_org, settin
     org = make_org()
     conn = Connection.objects.create(organization=org, vendor="square", kind="pos", status="connected",
                                      external_account_id="M-release")
-    mine = webhook_event_claim(event_id=stored(conn, waited=5).pk)
+    webhook_event_claim(event_id=stored(conn, waited=5).pk)  # the run's own event, taken by its task
     others, _ = webhook_events_claim_backlog(vendor="square", event_types=TYPES, limit=5, connections=[conn])
     assert others == []
     waiting = [stored(conn, waited=3) for _ in range(2)]
