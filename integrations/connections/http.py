@@ -26,6 +26,7 @@ import httpx
 from django.utils import timezone
 
 from taxpoynt.redaction import SecretKeys, redacted_json
+from taxpoynt.transport import KeepAliveTransport
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ class RecordingTransport(httpx.BaseTransport):
     def __init__(self, *, vendor: str, connection=None, inner: httpx.BaseTransport | None = None):
         self.vendor = vendor
         self.connection = connection
-        self.inner = inner or httpx.HTTPTransport()
+        self.inner = inner or KeepAliveTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         started = time.monotonic()
@@ -287,4 +288,4 @@ def recording_client(*, vendor: str, connection=None, timeout: float = 15.0, **c
     """An httpx client whose every exchange is recorded (see RecordingTransport)."""
     limits = client_options.pop("limits", httpx.Limits())
     return httpx.Client(timeout=timeout, transport=RecordingTransport(
-        vendor=vendor, connection=connection, inner=httpx.HTTPTransport(limits=limits)), **client_options)
+        vendor=vendor, connection=connection, inner=KeepAliveTransport(limits=limits)), **client_options)

@@ -43,6 +43,7 @@ from django.conf import settings
 
 from taxpoynt.errors import ApplicationError
 from taxpoynt.redaction import SecretKeys, redacted_json
+from taxpoynt.transport import KeepAliveTransport
 
 from . import codes
 from .breaker import CircuitBreaker
@@ -425,13 +426,13 @@ def signed_document_matches(confirm_data: dict, body: bytes) -> bool | None:
     return None
 
 
-def new_transport() -> httpx.HTTPTransport:
+def new_transport() -> KeepAliveTransport:
     """A pool of keep-alive connections to FIRS."""
-    return httpx.HTTPTransport(limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+    return KeepAliveTransport(limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
 
 
 _clients: dict[tuple, FirsClient] = {}
-_transports: dict[str, httpx.HTTPTransport] = {}
+_transports: dict[str, KeepAliveTransport] = {}
 _clients_lock = threading.Lock()
 
 

@@ -1,0 +1,154 @@
+"""An httpx transport that sends over the standard library's `http.client`,
+keeping connections alive per origin.
+
+Every outbound call (FIRS, each vendor) is made with httpx: its Request,
+Response, timeouts and exception classes are what the clients speak. Only the
+wire under them changes. httpx's own transport (httpcore driving h11, both
+pure Python) costs ~0.45 ms of CPU a keep-alive request; `http.client`, whose
+request writing and status/header reading are leaner, ~0.18 ms
+(docs/performance.md, "An httpx transport over http.client"). A live POS
+sale makes four FIRS calls and part of a Square one, so this is a tenth of
+the worker's CPU a sale.
+
+What it keeps of httpcore's behaviour, so the clients cannot tell:
+- keep-alive connections pooled per (scheme, host, port), at most
+  `max_keepalive` idle per origin; an idle connection the server has closed
+  (its socket reads as ready: EOF) is dropped before it is used;
+- at most `max_connections` open at once across origins; a request that
+  cannot get one within the pool timeout raises `httpx.PoolTimeout`;
+- httpx's timeout extension (`connect`, `read`, `write`, `pool`);
+- failures as httpx's classes: ConnectError/ConnectTimeout before anything
+  was sent, WriteError/WriteTimeout while sending, ReadError/ReadTimeout and
+  RemoteProtocolError (a malformed or missing answer) after. A request is
+  never resent here: whether a failure is safe to retry is the caller's
+  decision (FIRS `sign` is not).
+- the body is returned raw with its headers, so httpx decodes any
+  Content-Encoding as it does for its own transport.
+"""
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import threading
+
+import httpx
+
+DEFAULT_LIMITS = httpx.Limits()
+
+
+class KeepAliveTransport(httpx.BaseTransport):
+    def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, verify=True):
+        # None means no bound, as in httpx.Limits.
+        self._max_keepalive = limits.max_keepalive_connections
+        self._slots = (threading.BoundedSemaphore(limits.max_connections)
+                       if limits.max_connections is not None else None)
+        self._verify = verify
+        self._ssl_context = None
+        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    # --- connections ------------------------------------------------------------------
+    def _new_connection(self, scheme: str, host: str, port: int | None, connect_timeout):
+        if scheme == "https":
+            if self._ssl_context is None:
+                self._ssl_context = httpx.create_ssl_context(verify=self._verify)
+            conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=self._ssl_context)
+        elif scheme == "http":
+            conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
+        else:
+            raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.")
+        try:
+            conn.connect()
+        except (TimeoutError, socket.timeout) as exc:
+            conn.close()
+            raise httpx.ConnectTimeout(str(exc) or "timed out connecting") from exc
+        except OSError as exc:
+            conn.close()
+            raise httpx.ConnectError(str(exc)) from exc
+        return conn
+
+    def _idle_connection(self, origin: tuple):
+        """An idle connection to `origin` still open, or None."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(origin)
+                conn = idle.pop() if idle else None
+            if conn is None:
+                return None
+            sock = conn.sock
+            # Readable while idle means the server closed it (or broke protocol).
+            if sock is not None and not select.select([sock], [], [], 0)[0]:
+                return conn
+            conn.close()
+
+    def _release(self, origin: tuple, conn: http.client.HTTPConnection, *, reusable: bool) -> None:
+        if reusable:
+            with self._lock:
+                idle = self._idle.setdefault(origin, [])
+                if self._max_keepalive is None or len(idle) < self._max_keepalive:
+                    idle.append(conn)
+                    conn = None
+        if conn is not None:
+            conn.close()
+
+    # --- httpx.BaseTransport ----------------------------------------------------------
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        if self._slots is not None and not self._slots.acquire(timeout=_seconds(timeouts.get("pool"))):
+            raise httpx.PoolTimeout("no connection was free within the pool timeout")
+        try:
+            return self._send(request, timeouts)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+
+    def _send(self, request: httpx.Request, timeouts: dict) -> httpx.Response:
+        url = request.url
+        origin = (url.scheme, url.host, url.port)
+        conn = self._idle_connection(origin) or self._new_connection(*origin, timeouts.get("connect"))
+        body = request.read()
+        try:
+            conn.sock.settimeout(timeouts.get("write"))
+            try:
+                conn.putrequest(request.method, url.raw_path.decode("ascii"), skip_host=True,
+                                skip_accept_encoding=True)
+                for name, value in request.headers.raw:
+                    conn.putheader(name, value)
+                conn.endheaders(body or None)
+            except (TimeoutError, socket.timeout) as exc:
+                raise httpx.WriteTimeout(str(exc) or "timed out sending") from exc
+            except OSError as exc:
+                raise httpx.WriteError(str(exc)) from exc
+            conn.sock.settimeout(timeouts.get("read"))
+            try:
+                answer = conn.getresponse()
+                content = answer.read()
+            except (TimeoutError, socket.timeout) as exc:
+                raise httpx.ReadTimeout(str(exc) or "timed out reading") from exc
+            except http.client.RemoteDisconnected as exc:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.") from exc
+            except http.client.HTTPException as exc:
+                raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}") from exc
+            except OSError as exc:
+                raise httpx.ReadError(str(exc)) from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._release(origin, conn, reusable=not answer.will_close)
+        return httpx.Response(
+            answer.status, headers=answer.msg.items(), stream=httpx.ByteStream(content),
+            extensions={"http_version": b"HTTP/1.1" if answer.version == 11 else b"HTTP/1.0",
+                        "reason_phrase": answer.reason.encode("ascii", "replace")})
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+
+def _seconds(timeout):
+    # threading's acquire takes -1 for "wait forever"; httpx says None.
+    return -1 if timeout is None else timeout

@@ -1,0 +1,199 @@
+"""The httpx transport over http.client (taxpoynt/transport.py), against real
+servers on real sockets: cheroot (the sandboxes' server) for the ordinary
+exchanges, and a raw socket server for what a well-behaved server never does."""
+import gzip
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from taxpoynt import sandboxing
+from taxpoynt.transport import KeepAliveTransport
+
+
+def echo_app(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    path = environ["PATH_INFO"]
+    if path == "/gzip":
+        payload = gzip.compress(b"squeezed " * 50)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Encoding", "gzip"),
+                                  ("Content-Length", str(len(payload)))])
+        return [payload]
+    if path == "/chunked":  # no Content-Length: cheroot sends it chunked
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+        return [b"one,", b"two,", b"three"]
+    answer = (f"{environ['REQUEST_METHOD']} {path}?{environ.get('QUERY_STRING', '')} "
+              f"port={environ['REMOTE_PORT']} x-test={environ.get('HTTP_X_TEST', '')} body=").encode() + body
+    start_response("201 Created", [("Content-Type", "text/plain"), ("Content-Length", str(len(answer)))])
+    return [answer]
+
+
+@pytest.fixture
+def cheroot_server():
+    running = sandboxing.serve(echo_app, host="127.0.0.1", port=0, name="transport-test")
+    yield running.url
+    running.stop()
+
+
+class RawServer:
+    """Accepts connections and hands each to `handle(conn, server)` in a thread;
+    counts connections and requests received."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.connections = 0
+        self.requests = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.handle, args=(conn, self), daemon=True).start()
+
+    def read_request(self, conn) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return b""
+            data += chunk
+        self.requests += 1
+        return data
+
+    def close(self):
+        self.sock.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(handle):
+        servers.append(RawServer(handle))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_requests_share_one_kept_connection(cheroot_server):
+    with httpx.Client(transport=KeepAliveTransport(), base_url=cheroot_server) as client:
+        first = client.post("/things", params={"a": "1 2", "b": "x"}, content=b"hello",
+                            headers={"X-Test": "yes"})
+        second = client.get("/other")
+    assert first.status_code == 201
+    assert first.reason_phrase == "Created"
+    assert first.http_version == "HTTP/1.1"
+    text, port = first.text.split(" port=")
+    assert text == "POST /things?a=1+2&b=x"
+    assert port.endswith("x-test=yes body=hello")
+    assert second.text.startswith("GET /other? port=")
+    # The server saw both requests arrive from the same client port: one connection.
+    assert first.text.split("port=")[1].split()[0] == second.text.split("port=")[1].split()[0]
+
+
+def test_a_body_is_decoded_and_a_chunked_one_read_whole(cheroot_server):
+    with httpx.Client(transport=KeepAliveTransport(), base_url=cheroot_server) as client:
+        squeezed = client.get("/gzip")
+        chunked = client.get("/chunked")
+    assert squeezed.text == "squeezed " * 50
+    assert chunked.text == "one,two,three"
+    assert chunked.headers.get_list("set-cookie") == ["a=1", "b=2"]
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(raw_server):
+    def one_answer_then_close(conn, server):  # keep-alive promised, then closed anyway
+        server.read_request(conn)
+        conn.sendall(OK)
+        conn.close()
+
+    server = raw_server(one_answer_then_close)
+    transport = KeepAliveTransport()
+    with httpx.Client(transport=transport, base_url=server.url) as client:
+        assert client.get("/a").text == "ok"
+        time.sleep(0.05)  # the server's FIN reaches the idle socket
+        assert client.get("/b").text == "ok"
+    assert (server.connections, server.requests) == (2, 2)
+
+
+def test_connection_close_is_not_kept(raw_server):
+    def answer_close(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+        conn.close()
+
+    server = raw_server(answer_close)
+    transport = KeepAliveTransport()
+    with httpx.Client(transport=transport, base_url=server.url) as client:
+        client.get("/a")
+        client.get("/b")
+    assert server.connections == 2
+
+
+def test_no_answer_is_a_protocol_error_and_the_request_is_not_resent(raw_server):
+    def close_without_answer(conn, server):
+        server.read_request(conn)
+        conn.close()
+
+    server = raw_server(close_without_answer)
+    with httpx.Client(transport=KeepAliveTransport(), base_url=server.url) as client:
+        with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+            client.post("/invoice/sign", content=b"{}")
+    assert server.requests == 1
+
+
+def test_a_slow_answer_is_a_read_timeout(raw_server):
+    def slow(conn, server):
+        server.read_request(conn)
+        time.sleep(1)
+        conn.close()
+
+    server = raw_server(slow)
+    with httpx.Client(transport=KeepAliveTransport(), base_url=server.url, timeout=0.2) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.get("/slow")
+
+
+def test_nobody_listening_is_a_connect_error():
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    with httpx.Client(transport=KeepAliveTransport()) as client:
+        with pytest.raises(httpx.ConnectError):
+            client.get(f"http://127.0.0.1:{port}/")
+
+
+def test_a_full_pool_is_a_pool_timeout(raw_server):
+    release = threading.Event()
+
+    def held(conn, server):
+        while server.read_request(conn):
+            release.wait(5)
+            conn.sendall(OK)
+
+    server = raw_server(held)
+    transport = KeepAliveTransport(limits=httpx.Limits(max_connections=1))
+    client = httpx.Client(transport=transport, base_url=server.url, timeout=httpx.Timeout(5, pool=0.1))
+    holder = threading.Thread(target=client.get, args=("/held",))
+    holder.start()
+    while server.requests == 0:
+        time.sleep(0.01)
+    with pytest.raises(httpx.PoolTimeout):
+        client.get("/second")
+    release.set()
+    holder.join()
+    assert client.get("/third").text == "ok"  # the slot came back
+    client.close()
