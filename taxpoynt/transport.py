@@ -24,29 +24,38 @@ What it keeps of httpcore's behaviour, so the clients cannot tell:
   decision (FIRS `sign` is not).
 - the body is returned raw with its headers, so httpx decodes any
   Content-Encoding as it does for its own transport.
+And one thing more: a forked child (a prefork worker) starts with no idle
+connections, so parent and child never share a socket.
 """
 from __future__ import annotations
 
 import http.client
+import os
 import select
 import socket
 import threading
+import weakref
 
 import httpx
 
 DEFAULT_LIMITS = httpx.Limits()
+_every_transport: weakref.WeakSet = weakref.WeakSet()
 
 
 class KeepAliveTransport(httpx.BaseTransport):
     def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, verify=True):
         # None means no bound, as in httpx.Limits.
         self._max_keepalive = limits.max_keepalive_connections
-        self._slots = (threading.BoundedSemaphore(limits.max_connections)
-                       if limits.max_connections is not None else None)
+        self._max_connections = limits.max_connections
+        self._slots = self._new_slots()
         self._verify = verify
         self._ssl_context = None
         self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
+        _every_transport.add(self)
+
+    def _new_slots(self):
+        return threading.BoundedSemaphore(self._max_connections) if self._max_connections is not None else None
 
     # --- connections ------------------------------------------------------------------
     def _new_connection(self, scheme: str, host: str, port: int | None, connect_timeout):
@@ -147,6 +156,18 @@ class KeepAliveTransport(httpx.BaseTransport):
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+
+
+def _forget_inherited_connections() -> None:
+    # In the child only: the parent's sockets stay open for the parent (the
+    # child's copies are dropped, never closed, so nothing is sent on them).
+    for transport in list(_every_transport):
+        transport._lock = threading.Lock()
+        transport._idle = {}
+        transport._slots = transport._new_slots()  # a parent's thread may have held some
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def _seconds(timeout):

@@ -197,3 +197,24 @@ def test_a_full_pool_is_a_pool_timeout(raw_server):
     holder.join()
     assert client.get("/third").text == "ok"  # the slot came back
     client.close()
+
+
+def test_a_forked_child_never_uses_its_parents_connections(cheroot_server):
+    import os
+
+    transport = KeepAliveTransport()
+    client = httpx.Client(transport=transport, base_url=cheroot_server)
+    parent_port = client.get("/parent").text.split("port=")[1].split()[0]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the port its request came from
+        try:
+            os.write(write, client.get("/child").text.split("port=")[1].split()[0].encode())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    child_port = os.read(read, 100).decode()
+    assert child_port and child_port != parent_port  # a connection of its own
+    # The parent's kept connection still works for the parent.
+    assert client.get("/again").text.split("port=")[1].split()[0] == parent_port
+    client.close()
