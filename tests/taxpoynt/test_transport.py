@@ -218,3 +218,87 @@ def test_a_forked_child_never_uses_its_parents_connections(cheroot_server):
     # The parent's kept connection still works for the parent.
     assert client.get("/again").text.split("port=")[1].split()[0] == parent_port
     client.close()
+
+
+# --- HTTPS: FIRS and every vendor are reached over TLS in production ----------------------
+def _certificates(tmp_path):
+    """A CA and a server certificate it signed for 127.0.0.1: (ca.pem, cert.pem, key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TaxPoynt test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder()
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+              .issuer_name(ca_name).public_key(server_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                             critical=False)
+              .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    paths = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    ca, cert, key = _certificates(tmp_path)
+    server = wsgi.Server(("127.0.0.1", 0), echo_app, numthreads=4)
+    server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.bind_addr[1]}", ca
+    server.stop()
+
+
+def test_https_is_verified_and_kept_alive(tls_server):
+    import ssl
+
+    url, ca = tls_server
+    trusting = ssl.create_default_context(cafile=str(ca))
+    with httpx.Client(transport=KeepAliveTransport(verify=trusting), base_url=url) as client:
+        first, second = client.post("/sign", content=b"{}"), client.get("/confirm")
+    assert first.status_code == 201 and first.text.endswith("body={}")
+    assert first.text.split("port=")[1].split()[0] == second.text.split("port=")[1].split()[0]
+
+
+def test_https_with_a_certificate_nobody_trusts_is_refused(tls_server):
+    url, _ = tls_server
+    # The default: the public CAs (certifi), which never signed the test CA.
+    with httpx.Client(transport=KeepAliveTransport(), base_url=url) as client:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.get("/")
+
+
+def test_https_to_a_name_the_certificate_does_not_carry_is_refused(tls_server):
+    import ssl
+
+    url, ca = tls_server
+    trusting = ssl.create_default_context(cafile=str(ca))
+    with httpx.Client(transport=KeepAliveTransport(verify=trusting)) as client:
+        with pytest.raises(httpx.ConnectError, match="mismatch"):
+            client.get(url.replace("127.0.0.1", "localhost") + "/")
