@@ -57,8 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Ports, settings and django.setup() (see square_stack's docstring).
 from square_stack import (ROOT, SIGNATURE_KEY, SQUARE, WEB, WEB_PORT, celery_beat, celery_worker,  # noqa: E402
-                          completed_orders, cpu_by_process, cpu_share, pct, print_cpu, running_stack, seed_sales,
-                          square_merchant,
+                          completed_orders, cpu_by_process, cpu_share, machine_speed_ms, pct, print_cpu,
+                          running_stack, seed_sales, square_merchant,
                           start_sandboxes, wait_http)
 
 import django  # noqa: E402
@@ -218,6 +218,7 @@ def main():
     parser.add_argument("--worker-nice", type=int, default=10,
                         help="run the worker at this niceness so acknowledgements win the CPU")
     args = parser.parse_args()
+    speed_before = machine_speed_ms()
 
     # Web and workers in prometheus_client's multiprocess mode, as deployed
     # (docs/deployment.md): every metric write lands in a shared file.
@@ -309,6 +310,7 @@ def main():
                                                     received_at__gte=dt.datetime.fromtimestamp(
                                                         min(r["sent"] for r in ingest) - 1, dt.timezone.utc)).count()
         ingest_ack = sorted(r["ack_ms"] for r in ok)
+    speed_after = machine_speed_ms()  # the stack stopped
 
     figures = {
         "seconds": args.seconds, "rate": args.rate, "firs_latency_ms": args.firs_latency_ms,
@@ -336,7 +338,9 @@ def main():
         "ingest_stored": stored_ingest, "ingest_lost": len(ok) - stored_ingest,
         "ingest_per_s": round(len(ok) / wall, 1), "ingest_ack_p50_ms": pct(ingest_ack, 50),
         "ingest_ack_p99_ms": pct(ingest_ack, 99), "cpu_percent_of_one_core_while_ingesting": cpu_phase2,
+        "machine_speed_ms_before": speed_before, "machine_speed_ms_after": speed_after,
     }
+    print(f"machine speed (CPU ms of a fixed workload, lower is faster): {speed_before} before, {speed_after} after")
     print(f"phase 1: {figures['sent']} signed sale webhooks at {args.rate}/s for {args.seconds}s, "
           f"FIRS +{args.firs_latency_ms} ms; accepted {figures['accepted']}, non-200 {figures['non_200']}")
     print(f"  ack p50 {figures['ack_p50_ms']} ms, p99 {figures['ack_p99_ms']} ms")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from square_stack import cpu_by_process, running_stack, start_sandboxes  # noqa: E402
+from square_stack import cpu_by_process, machine_speed_ms, running_stack, start_sandboxes  # noqa: E402
 from pos_realtime import event_body, more_merchants, setup  # noqa: E402
 
 from django.db import connection  # noqa: E402
@@ -70,6 +70,7 @@ def main():
 
     from integrations.pos.square import tasks
 
+    speed_before = machine_speed_ms()
     with running_stack(metrics_prefix="posworker-metrics-") as (env, procs):
         procs.append(start_sandboxes(env, firs_latency_ms=args.firs_latency_ms))
         warmup = 20
@@ -116,12 +117,15 @@ def main():
         confirmed = Submission.objects.filter(state=Submission.State.CONFIRMED).count()
         processed = WebhookEvent.objects.filter(pk__in=measured_ids, status=WebhookEvent.Status.PROCESSED).count()
 
+    speed_after = machine_speed_ms()  # the sandboxes stopped
     n = len(sales) - warmup
     other = {k: round((after[0].get(k, 0) - before[0].get(k, 0)) / n * 1000, 2)
              for k in ("sandboxes", "postgresql")}
     figures = {"sales": n, "backlog": args.backlog, "merchants": args.merchants, "processed": processed, "confirmed": confirmed - warmup,
                "worker_cpu_ms_per_sale": round(cpu / n * 1000, 2), "wall_ms_per_sale": round(wall / n * 1000, 2),
-               "sandboxes_cpu_ms_per_sale": other["sandboxes"], "postgresql_cpu_ms_per_sale": other["postgresql"]}
+               "sandboxes_cpu_ms_per_sale": other["sandboxes"], "postgresql_cpu_ms_per_sale": other["postgresql"],
+               "machine_speed_ms_before": speed_before, "machine_speed_ms_after": speed_after}
+    print(f"machine speed (CPU ms of a fixed workload, lower is faster): {speed_before} before, {speed_after} after")
     print(f"{n} sales{' (a backlog)' if args.backlog else ''}: worker CPU {figures['worker_cpu_ms_per_sale']} ms a sale, "
           f"sandboxes {other['sandboxes']} ms, PostgreSQL {other['postgresql']} ms; wall "
           f"{figures['wall_ms_per_sale']} ms; processed {processed}, confirmed {figures['confirmed']}")

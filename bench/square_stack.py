@@ -4,11 +4,13 @@ Importing this module picks free ports for the FIRS sandbox, the Square
 sandbox and the web server, points the settings at them (before Django is
 set up) and sets Django up; `bench/pos_realtime.py` and `bench/pos_eod.py`
 then start the processes they measure inside `running_stack()`. Also: the CPU sampler by process
-class, percentiles, and `square_merchant()` (a FIRS-registered organization
+class, percentiles, `machine_speed_ms()` (the machine's own speed, printed
+beside every run), and `square_merchant()` (a FIRS-registered organization
 with a Square connection holding a real sandbox token).
 """
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +62,25 @@ def pct(values, p):
     if len(values) == 1:
         return round(values[0], 2)
     return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 2)
+
+
+def machine_speed_ms(rounds: int = 5) -> float:
+    """CPU ms this process spends on a fixed pure-Python workload (JSON,
+    Decimal sums, SHA-256: what a sale's path is made of), the median of
+    `rounds`. This machine shares its host: the same code confirmed 90 and
+    70 sales/s hours apart (docs/performance.md), so each run prints this
+    before and after, taken while the stack is idle, and runs are compared
+    with it beside them."""
+    lines = [{"description": f"item {i}", "quantity": str(Decimal(i) / 7)} for i in range(200)]
+    spent = []
+    for _ in range(rounds):
+        t0 = time.process_time()
+        for _ in range(40):
+            text = json.dumps({"lines": lines})
+            hashlib.sha256(text.encode()).hexdigest()
+            sum(Decimal(line["quantity"]) for line in json.loads(text)["lines"])
+        spent.append(time.process_time() - t0)
+    return round(statistics.median(spent) * 1000, 1)
 
 
 # Which part of the stack a process is, by its command line (Linux /proc).
