@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import pstats
 import re
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -85,11 +86,16 @@ def main():
             events = stored_events(sales)
             WebhookEvent.objects.filter(pk__in=events).update(received_at=timezone.now() - dt.timedelta(seconds=1))
 
+        speed_during = []
+
         def run(first: int, end: int) -> float:
             """CPU seconds of the task runs of sales[first:end] (a live sale's
-            event stored just before its task, outside the timing)."""
+            event stored just before its task, and every 40th sale the
+            machine's speed, outside the timing)."""
             spent = 0.0
             for i in range(first, end):
+                if i % 40 == 0:
+                    speed_during.append(machine_speed_ms(rounds=1))
                 event_id = events[i] if args.backlog else stored_events([sales[i]])[0]
                 t0 = time.process_time()
                 tasks.process_webhook_event.apply(kwargs={"event_id": str(event_id)}).get()
@@ -124,8 +130,10 @@ def main():
     figures = {"sales": n, "backlog": args.backlog, "merchants": args.merchants, "processed": processed, "confirmed": confirmed - warmup,
                "worker_cpu_ms_per_sale": round(cpu / n * 1000, 2), "wall_ms_per_sale": round(wall / n * 1000, 2),
                "sandboxes_cpu_ms_per_sale": other["sandboxes"], "postgresql_cpu_ms_per_sale": other["postgresql"],
-               "machine_speed_ms_before": speed_before, "machine_speed_ms_after": speed_after}
-    print(f"machine speed (CPU ms of a fixed workload, lower is faster): {speed_before} before, {speed_after} after")
+               "machine_speed_ms_before": speed_before, "machine_speed_ms_after": speed_after,
+               "machine_speed_ms_during": statistics.median(speed_during)}
+    print(f"machine speed (CPU ms of a fixed workload, lower is faster): {speed_before} before, "
+          f"{figures['machine_speed_ms_during']} during (median), {speed_after} after")
     print(f"{n} sales{' (a backlog)' if args.backlog else ''}: worker CPU {figures['worker_cpu_ms_per_sale']} ms a sale, "
           f"sandboxes {other['sandboxes']} ms, PostgreSQL {other['postgresql']} ms; wall "
           f"{figures['wall_ms_per_sale']} ms; processed {processed}, confirmed {figures['confirmed']}")
