@@ -14,8 +14,10 @@ What it keeps of httpcore's behaviour, so the clients cannot tell:
 - keep-alive connections pooled per (scheme, host, port), at most
   `max_keepalive` idle per origin; an idle connection the server has closed
   (its socket reads as ready: EOF) is dropped before it is used;
-- at most `max_connections` open at once across origins; a request that
-  cannot get one within the pool timeout raises `httpx.PoolTimeout`;
+- at most `max_connections` requests in flight at once across origins,
+  each on a connection of its own (idle ones do not count, unlike
+  httpcore's pool); a request that cannot start within the pool timeout
+  raises `httpx.PoolTimeout`;
 - httpx's timeout extension (`connect`, `read`, `write`, `pool`);
 - failures as httpx's classes: ConnectError/ConnectTimeout before anything
   was sent, WriteError/WriteTimeout while sending, ReadError/ReadTimeout and
