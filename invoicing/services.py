@@ -612,13 +612,22 @@ def _at_once(calls: list) -> list:
 
 
 def _lockstep_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """This thread's pool, made in this process (a forked child never uses
-    its parent's, whose threads it does not have)."""
-    pid, pool = getattr(_lockstep_pools, "owned", (None, None))
-    if pid != os.getpid():
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=LOCKSTEP_THREADS, thread_name_prefix="firs-lockstep")
-        _lockstep_pools.owned = (os.getpid(), pool)
+    """This thread's pool."""
+    pool = getattr(_lockstep_pools, "pool", None)
+    if pool is None:
+        pool = _lockstep_pools.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=LOCKSTEP_THREADS, thread_name_prefix="firs-lockstep")
     return pool
+
+
+def _forget_inherited_lockstep_pools() -> None:
+    # A forked child (a prefork worker) has none of its parent's pool
+    # threads: it makes pools of its own, as taxpoynt.transport does its connections.
+    global _lockstep_pools
+    _lockstep_pools = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_lockstep_pools)
 
 
 def _record(sub, token, from_state, to_state, **kwargs) -> str | None:

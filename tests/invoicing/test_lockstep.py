@@ -206,6 +206,33 @@ def test_the_threads_a_step_sends_from_are_kept_and_each_running_thread_has_its_
     assert len(set(other)) == 3 and not set(other) & kept  # another task's thread: a pool of its own
 
 
+def test_a_forked_child_sends_a_step_from_threads_of_its_own(monkeypatch):
+    import os
+    import signal
+    import threading
+
+    monkeypatch.setattr(services, "_firs_slow", True)
+    monkeypatch.setattr(services, "LOCKSTEP_SLOW_SECONDS", -1)
+
+    def step():
+        barrier = threading.Barrier(3)
+        return services._send_all([lambda: (barrier.wait(timeout=5), threading.get_ident())[1]] * 3)
+
+    step()  # the parent's pool exists, its threads alive in the parent only
+    parents = {t.ident for t in threading.enumerate() if t.name.startswith("firs-lockstep")}
+    pid = os.fork()
+    if pid == 0:  # the child: the step must run (on the parent's pool it would wait for ever)
+        signal.alarm(10)
+        try:
+            ok = len(set(step())) == 3
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert set(step()) <= parents  # the parent keeps its own threads
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_failure_outside_firs_gives_the_whole_batch_back_to_the_sweep(firs, firs_org, make_canonical, monkeypatch):
     token, invoices, held = leased_batch(firs_org, make_canonical, 3)
