@@ -576,8 +576,15 @@ def _step_together(subs, token) -> list[Submission]:
 # its own (the pooled httpx client is thread-safe): at 150 ms an answer a
 # step of ten takes 0.15 s, not 1.5 s. Which it is, the first request of a
 # step sent alone tells, and the process remembers it: while the last step
-# found FIRS slow, a step sends all its requests at once, and one that finds
-# it fast again goes back to one after the other.
+# found FIRS slow, a step sends all its requests at once, and one whose
+# fastest request came back within the threshold goes back to one after the
+# other. The fastest, not the step's whole time: requests sent together
+# queue at a server that serves them one at a time (the sandbox, a busy
+# machine), so a step of twenty took longer than the threshold however fast
+# each answer was, and a worker once in threads stayed there (at 100 sales/s
+# with the sandbox answering at once, 3 % of steps ran in threads taken ten
+# at a time and 45 % taken twenty at a time, the machine then idling at
+# 164-178 % of its 200: bench/pos_realtime.py, docs/performance.md).
 LOCKSTEP_SLOW_SECONDS = 0.02
 _firs_slow = False
 # The threads a step sends from at once: kept, one pool for each thread that
@@ -595,20 +602,26 @@ def _send_all(calls: list) -> list:
     if len(calls) < 2:
         return [call() for call in calls]
     if _firs_slow:
-        started = time.monotonic()
-        results = _at_once(calls)
-        _firs_slow = time.monotonic() - started > LOCKSTEP_SLOW_SECONDS
-        return results
+        return _at_once(calls)
     started = time.monotonic()
     results = [calls[0]()]
     if time.monotonic() - started <= LOCKSTEP_SLOW_SECONDS:
         return results + [call() for call in calls[1:]]
-    _firs_slow = True
     return results + _at_once(calls[1:])
 
 
 def _at_once(calls: list) -> list:
-    return list(_lockstep_pool().map(lambda call: call(), calls))
+    """Each call's result, all sent at once; remembers whether the fastest
+    answer was slow (see LOCKSTEP_SLOW_SECONDS)."""
+    global _firs_slow
+    timed = list(_lockstep_pool().map(_timed, calls))
+    _firs_slow = min(seconds for _, seconds in timed) > LOCKSTEP_SLOW_SECONDS
+    return [result for result, _ in timed]
+
+
+def _timed(call) -> tuple[Any, float]:
+    started = time.monotonic()
+    return call(), time.monotonic() - started
 
 
 def _lockstep_pool() -> concurrent.futures.ThreadPoolExecutor:

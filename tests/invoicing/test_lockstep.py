@@ -3,6 +3,7 @@ the real-time POS path's backlog batches): the same documents, requests,
 moves and attempts as one at a time, in fewer statements; whatever does not
 simply succeed is recorded on its own and the rest go on. Against the FIRS
 sandbox over a real socket, on PostgreSQL."""
+import time
 import uuid
 
 import pytest
@@ -179,6 +180,32 @@ def test_a_step_that_finds_firs_fast_again_goes_back_to_one_after_the_other(monk
     assert all(name.startswith("firs-lockstep") for name in names) and not services._firs_slow
     here = threading.current_thread().name
     assert services._send_all([lambda: threading.current_thread().name] * 3) == [here] * 3
+
+
+def test_a_step_whose_answers_queue_at_a_server_one_at_a_time_is_judged_by_its_fastest_answer(monkeypatch):
+    """Ten requests at a server that serves one at a time (the sandbox, a
+    busy machine): the step takes ten answers' time, longer than the
+    threshold, but each answer is fast, so the next step goes one after the
+    other. Answers each slower than the threshold keep the threads."""
+    import threading
+
+    monkeypatch.setattr(services, "_firs_slow", True)
+    monkeypatch.setattr(services, "LOCKSTEP_SLOW_SECONDS", 0.2)
+    server = threading.Lock()
+
+    def served_one_at_a_time():
+        with server:
+            time.sleep(0.03)
+        return threading.current_thread().name
+
+    started = time.monotonic()
+    names = services._send_all([served_one_at_a_time] * 10)
+    assert time.monotonic() - started > 0.2  # the step as a whole was slower than the threshold
+    assert all(name.startswith("firs-lockstep") for name in names) and not services._firs_slow
+
+    monkeypatch.setattr(services, "_firs_slow", True)
+    services._send_all([lambda: time.sleep(0.25)] * 4)  # each answer slow: FIRS is slow
+    assert services._firs_slow
 
 
 def test_the_threads_a_step_sends_from_are_kept_and_each_running_thread_has_its_own(monkeypatch):
