@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -70,17 +71,41 @@ def machine_speed_ms(rounds: int = 5) -> float:
     `rounds` (the slower ones met interference). This machine shares its
     host, and its speed moves by tens of percent within minutes: the same
     code confirmed 90 and 70 sales/s hours apart (docs/performance.md). So
-    the benches print it beside their figures, to compare runs with."""
+    the benches print it beside their figures, to compare runs with. The
+    calling thread's CPU only, so a bench can sample it from a thread of its
+    own while its other threads send."""
     lines = [{"description": f"item {i}", "quantity": str(Decimal(i) / 7)} for i in range(200)]
     spent = []
     for _ in range(rounds):
-        t0 = time.process_time()
+        t0 = time.thread_time()
         for _ in range(40):
             text = json.dumps({"lines": lines})
             hashlib.sha256(text.encode()).hexdigest()
             sum(Decimal(line["quantity"]) for line in json.loads(text)["lines"])
-        spent.append(time.process_time() - t0)
+        spent.append(time.thread_time() - t0)
     return round(min(spent) * 1000, 1)
+
+
+@contextlib.contextmanager
+def machine_speed_sampled(every_seconds: float = 5.0):
+    """The machine's speed (machine_speed_ms, one round) every few seconds
+    from a thread of its own while the block runs: a list, filled as it goes.
+    Before and after say how fast the machine was when quiet; this says how
+    fast it was with every core busy, which moved within a run."""
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(every_seconds):
+            samples.append(machine_speed_ms(rounds=1))
+
+    sampler = threading.Thread(target=sample, name="machine-speed", daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join()
 
 
 # Which part of the stack a process is, by its command line (Linux /proc).
