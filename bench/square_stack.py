@@ -66,14 +66,14 @@ def pct(values, p):
 
 
 def machine_speed_ms(rounds: int = 5) -> float:
-    """CPU ms this process spends on a fixed pure-Python workload (JSON,
+    """CPU ms the calling thread spends on a fixed pure-Python workload (JSON,
     Decimal sums, SHA-256: what a sale's path is made of), the fastest of
     `rounds` (the slower ones met interference). This machine shares its
     host, and its speed moves by tens of percent within minutes: the same
     code confirmed 90 and 70 sales/s hours apart (docs/performance.md). So
     the benches print it beside their figures, to compare runs with. The
-    calling thread's CPU only, so a bench can sample it from a thread of its
-    own while its other threads send."""
+    thread's CPU, not the process's, so a bench can sample it from a thread
+    of its own while its other threads send."""
     lines = [{"description": f"item {i}", "quantity": str(Decimal(i) / 7)} for i in range(200)]
     spent = []
     for _ in range(rounds):

@@ -598,7 +598,6 @@ _lockstep_pools = threading.local()
 
 def _send_all(calls: list) -> list:
     """Each call's result, in order (see LOCKSTEP_SLOW_SECONDS)."""
-    global _firs_slow
     if len(calls) < 2:
         return [call() for call in calls]
     if _firs_slow:
