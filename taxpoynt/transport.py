@@ -13,7 +13,12 @@ live POS sale makes four and a tenth of a Square one (docs/performance.md,
 What it keeps of httpcore's behaviour, so the clients cannot tell:
 - keep-alive connections pooled per (scheme, host, port), at most
   `max_keepalive` idle per origin; an idle connection the server has closed
-  (its socket reads as ready: EOF) is dropped before it is used;
+  (its socket reads as ready: EOF) is dropped before it is used, and so is
+  one idle longer than `keepalive_expiry` (httpx's 5 s): servers close idle
+  connections on a timer of their own (cheroot after 10 s, nginx 75 s), and
+  a request written just as the server closes is reset with no answer,
+  which for a FIRS `sign` means an outcome unknown and a resend later (the
+  bench at FIRS +150 ms met three a run before this);
 - at most `max_connections` requests in flight at once across origins,
   each on a connection of its own (idle ones do not count, unlike
   httpcore's pool); a request that cannot start within the pool timeout
@@ -36,6 +41,7 @@ import os
 import select
 import socket
 import threading
+import time
 import weakref
 
 import httpx
@@ -49,10 +55,11 @@ class KeepAliveTransport(httpx.BaseTransport):
         # None means no bound, as in httpx.Limits.
         self._max_keepalive = limits.max_keepalive_connections
         self._max_connections = limits.max_connections
+        self._keepalive_expiry = limits.keepalive_expiry
         self._slots = self._new_slots()
         self._verify = verify
         self._ssl_context = None
-        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple, list[tuple[http.client.HTTPConnection, float]]] = {}  # (conn, idle since)
         self._lock = threading.Lock()
         _every_transport.add(self)
 
@@ -80,26 +87,34 @@ class KeepAliveTransport(httpx.BaseTransport):
         return conn
 
     def _idle_connection(self, origin: tuple):
-        """An idle connection to `origin` still open, or None."""
+        """An idle connection to `origin` still open and not expired, or None."""
         while True:
             with self._lock:
                 idle = self._idle.get(origin)
-                conn = idle.pop() if idle else None
+                conn, idle_since = idle.pop() if idle else (None, 0.0)
             if conn is None:
                 return None
             sock = conn.sock
+            fresh = self._keepalive_expiry is None or time.monotonic() - idle_since <= self._keepalive_expiry
             # Readable while idle means the server closed it (or broke protocol).
-            if sock is not None and not select.select([sock], [], [], 0)[0]:
+            if fresh and sock is not None and not select.select([sock], [], [], 0)[0]:
                 return conn
             conn.close()
 
     def _release(self, origin: tuple, conn: http.client.HTTPConnection, *, reusable: bool) -> None:
+        expired = []
         if reusable:
             with self._lock:
                 idle = self._idle.setdefault(origin, [])
+                # The oldest first: those past their expiry are closed now, not held open till asked for.
+                while idle and self._keepalive_expiry is not None \
+                        and time.monotonic() - idle[0][1] > self._keepalive_expiry:
+                    expired.append(idle.pop(0)[0])
                 if self._max_keepalive is None or len(idle) < self._max_keepalive:
-                    idle.append(conn)
+                    idle.append((conn, time.monotonic()))
                     conn = None
+        for stale in expired:
+            stale.close()
         if conn is not None:
             conn.close()
 
@@ -156,7 +171,7 @@ class KeepAliveTransport(httpx.BaseTransport):
         with self._lock:
             idle, self._idle = self._idle, {}
         for conns in idle.values():
-            for conn in conns:
+            for conn, _ in conns:
                 conn.close()
 
 

@@ -16,6 +16,8 @@ from taxpoynt.transport import KeepAliveTransport
 def echo_app(environ, start_response):
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     path = environ["PATH_INFO"]
+    if path == "/slow":
+        time.sleep(float(environ["QUERY_STRING"]))
     if path == "/gzip":
         payload = gzip.compress(b"squeezed " * 50)
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Encoding", "gzip"),
@@ -127,6 +129,38 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(raw_server):
         time.sleep(0.05)  # the server's FIN reaches the idle socket
         assert client.get("/b").text == "ok"
     assert (server.connections, server.requests) == (2, 2)
+
+
+def test_a_connection_idle_past_its_expiry_is_replaced_before_the_server_closes_it(cheroot_server):
+    """Servers close idle connections on a timer of their own, and a request
+    written as the server closes is reset with no answer. So a connection
+    idle longer than httpx's keepalive_expiry is not reused, one idle less
+    is, and those left expired are closed when another is released."""
+    transport = KeepAliveTransport(limits=httpx.Limits(keepalive_expiry=1.0))
+
+    def port(client, path="/"):
+        return client.get(path).text.split("port=")[1].split()[0]
+
+    with httpx.Client(transport=transport, base_url=cheroot_server) as client:
+        first = port(client)
+        assert port(client) == first  # idle well within the expiry: kept
+        time.sleep(1.3)
+        assert port(client) != first  # past it: a new connection
+
+        # Two idle connections, released 0.6 s apart; 1.2 s after the first,
+        # the second (fresh) is reused and the first (expired) closed.
+        ports = {}
+        threads = [threading.Thread(target=lambda d: ports.setdefault(d, port(client, f"/slow?{d}")), args=(d,))
+                   for d in (0.0, 0.6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert ports[0.0] != ports[0.6]
+        (older, _), (newer, _) = transport._idle[("http", "127.0.0.1", int(cheroot_server.rsplit(":", 1)[1]))]
+        time.sleep(0.6)
+        assert port(client) == ports[0.6]
+        assert older.sock is None and newer.sock is not None
 
 
 def test_connection_close_is_not_kept(raw_server):
