@@ -75,6 +75,11 @@ def create_app(name: str, **options):
 # 100 sales/s with FIRS answering in 150 ms keep 60 requests in flight
 # (four a sale), more in bursts; 32 capped the bench at ~50 sales/s.
 SERVER_THREADS = 128
+# Connections kept alive at once. cheroot's default (10) answers
+# `Connection: close` beyond it, so a worker whose step sends ten requests
+# at once made a new TCP connection for most of them (the real hosts, behind
+# their load balancers, keep each client's connections).
+KEEP_ALIVE_CONNECTIONS = 1024
 
 
 class _Gateway(wsgi.Gateway_10):
@@ -91,6 +96,7 @@ def serve(app, *, host: str, port: int, name: str = "local") -> RunningSandbox:
     the sandboxes, and the tests' stand-ins for the endpoints they post to."""
     server = wsgi.Server((host, port), app, numthreads=SERVER_THREADS, server_name=f"{name}-sandbox")
     server.gateway = _Gateway
+    server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
     prepared = threading.Event()
     failure: list[BaseException] = []
 

@@ -33,6 +33,24 @@ def test_one_connection_carries_many_requests(square):
     conn.close()
 
 
+def test_many_clients_connections_are_all_kept_alive(square):
+    """A worker process sends a step's ten requests at once, and several
+    processes do: every connection stays open (cheroot's own default keeps
+    ten and answers `Connection: close` beyond them)."""
+    host, port = square.url.removeprefix("http://").split(":")
+    conns = [http.client.HTTPConnection(host, int(port), timeout=5) for _ in range(40)]
+    for _ in range(2):
+        for conn in conns:  # every one open at once, then each asked again
+            conn.request("GET", "/_sandbox/state")
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.getheader("Connection", "").lower() != "close"
+    assert all(conn.sock is not None for conn in conns)
+    for conn in conns:
+        conn.close()
+
+
 def test_a_taken_port_is_an_error(square):
     with pytest.raises(OSError, match="Address already in use"):
         sandboxing.start("firs", port=int(square.url.rsplit(":", 1)[1]))
