@@ -17,8 +17,7 @@ What it keeps of httpcore's behaviour, so the clients cannot tell:
   one idle longer than `keepalive_expiry` (httpx's 5 s): servers close idle
   connections on a timer of their own (cheroot after 10 s, nginx 75 s), and
   a request written just as the server closes is reset with no answer,
-  which for a FIRS `sign` means an outcome unknown and a resend later (the
-  bench at FIRS +150 ms met three a run before this);
+  which for a FIRS `sign` means an outcome unknown and a resend later;
 - at most `max_connections` requests in flight at once across origins,
   each on a connection of its own (idle ones do not count, unlike
   httpcore's pool); a request that cannot start within the pool timeout
