@@ -12,8 +12,9 @@ countdown and resumes from the checkpoint.
 
 A delta run's orders go one at a time through `services.order_ingest`, the
 upsert and idempotent invoice creation the webhooks use, and their invoices
-are submitted on pos_realtime (recent sales whose webhooks were missed). A
-historical import's pages go through `services.orders_ingest` (the same
+are submitted on pos_realtime (recent sales whose webhooks were missed); the
+first starts at the connection's creation, so connecting never submits the
+seller's past sales unasked. A historical import's pages go through `services.orders_ingest` (the same
 rows, a page in a few statements) and are submitted on `batch`, so an import
 never delays a live sale.
 """
@@ -66,8 +67,15 @@ class SquareOrderSync(VendorSync):
             return SyncPlan(state=None, total=0)
         end = timezone.now() - self.lag
         updated = {"end_at": _iso(end)}
-        if mode != HISTORICAL and cursor.get("updated_since"):
-            updated["start_at"] = cursor["updated_since"]
+        if mode != HISTORICAL:
+            # The first delta run starts at the connection, not at the
+            # seller's first sale: the sales before it are the historical
+            # import's (on `batch`, when asked for) and the end of day's,
+            # never years of them submitted unasked on pos_realtime.
+            start = cursor.get("updated_since") or _iso(self.connection.created_at)
+            if start >= updated["end_at"]:  # connected within the lag: nothing settled to read yet
+                return SyncPlan(state=None, total=0)
+            updated["start_at"] = start
         query = {"filter": {"state_filter": {"states": ["COMPLETED"]},
                             "date_time_filter": {"updated_at": updated}},
                  "sort": {"sort_field": "UPDATED_AT", "sort_order": "ASC"}}
