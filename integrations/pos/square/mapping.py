@@ -278,6 +278,13 @@ def _payment_means(types: list[str]) -> list[PaymentMeans]:
     return [PaymentMeans(code=c) for c in codes]
 
 
+def is_return_order(order: dict) -> bool:
+    """A refund's order: Square records a refund of a sale as an order of its
+    own, COMPLETED, with `returns` and no line items. It is not a sale: its
+    credit note comes from its refund (`services.refund_ingest`)."""
+    return bool(order.get("returns")) and not order.get("line_items")
+
+
 def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: dict | None = None,
                        customer_attributes: dict | None = None, options: MappingOptions | None = None
                        ) -> CanonicalInvoice:

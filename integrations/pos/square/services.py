@@ -43,7 +43,7 @@ from taxpoynt.ops import metrics
 
 from . import constants
 from .client import SquareClient
-from .mapping import SquareMappingError, order_figures, order_to_canonical, return_to_canonical
+from .mapping import SquareMappingError, is_return_order, order_figures, order_to_canonical, return_to_canonical
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -185,11 +185,14 @@ def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: 
 
 
 def order_ingest(*, connection: Connection, order: dict, client: SquareClient | None = None,
-                 queue: str = QUEUE, lease_token=None, received_at=None) -> Transaction:
+                 queue: str = QUEUE, lease_token=None, received_at=None) -> Transaction | None:
     """Mirror one Square order and invoice it when it is a completed sale.
     `queue` is where its FIRS submission runs: pos_realtime for live sales,
     batch for a historical import (so an import never delays a live sale);
-    `received_at` is a live sale's webhook receipt (none for a sync)."""
+    `received_at` is a live sale's webhook receipt (none for a sync). A
+    refund's return order is no sale: not mirrored, None."""
+    if is_return_order(order):
+        return None
     location = _location(connection, order.get("location_id", ""), client)
     with transaction.atomic():
         txn = transaction_upsert(connection=connection, order=order, location=location)
@@ -227,7 +230,10 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
     from invoicing.services import invoices_create_from_canonicals
 
     out = {"orders": sum(len(orders) for _, orders, _ in pages), "invoiced": 0, "already_invoiced": 0,
-           "not_invoiceable": 0, "unmappable": 0, "errors": {}}
+           "not_invoiceable": 0, "unmappable": 0, "returns": 0, "errors": {}}
+    sales = [(connection, [o for o in orders if not is_return_order(o)], client) for connection, orders, client in pages]
+    out["returns"] = out["orders"] - sum(len(orders) for _, orders, _ in sales)
+    pages = sales  # a refund's return order is no sale: its credit note comes from its refund
     locations = {(row.connection_id, row.external_id): row
                  for row in Location.objects.filter(connection__in=[connection for connection, _, _ in pages])}
     for connection, orders, client in pages:
@@ -352,6 +358,10 @@ def _invoiced_order_ids(connection: Connection, order_ids: list[str]) -> set[str
     return {order_id for _, order_id in _invoiced_sales({connection.pk: set(order_ids)})}
 
 
+def _completed_sale(order: dict) -> bool:
+    return order.get("state") == "COMPLETED" and not is_return_order(order)
+
+
 def _sale_completed(event) -> bool:
     if event.type == "order.updated":
         return event.state == "COMPLETED"
@@ -375,7 +385,7 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
         lease_token = uuid.uuid4()
         with client_for(connection) as client:
             order = client.get_order(parsed.order_id)
-            if order.get("state") != "COMPLETED":
+            if not _completed_sale(order):
                 return WebhookEvent.Status.IGNORED
             txn = order_ingest(connection=connection, order=order, client=client, lease_token=lease_token,
                                received_at=event.received_at)
@@ -430,8 +440,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
                                  for its_events in sales.pop(connection_id).values() for event in its_events})
                 continue
             found.update({o["id"]: o for o in orders})
-            pages.append((connection, [found[i] for i in todo if found.get(i, {}).get("state") == "COMPLETED"],
-                          client))
+            pages.append((connection, [found[i] for i in todo if _completed_sale(found.get(i, {}))], client))
         if pages:
             result = sellers_orders_ingest(
                 pages=pages, queue=QUEUE, lease_token=lease_token,
@@ -443,7 +452,7 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
                 outcome = (processed, "")
             elif order_id not in found:
                 outcome = (failed, f"Square has no order {order_id}")
-            elif found[order_id].get("state") != "COMPLETED":
+            elif not _completed_sale(found[order_id]):
                 outcome = (ignored, "")
             elif order_id in result["errors"]:
                 outcome = (failed, f"Square order {order_id} cannot be invoiced: {result['errors'][order_id]}")

@@ -162,6 +162,40 @@ def test_refund_becomes_a_credit_note_once_the_sale_has_an_irn(sq, square_connec
     assert Transaction.objects.get(pk=txn.pk).status == Transaction.Status.REFUNDED
 
 
+def test_a_refunds_return_order_is_no_sale(sq, square_connection):
+    """Square records a refund as a COMPLETED order of its own, with
+    `returns` and no line items: its webhooks are ignored (not failed), and
+    the end of day neither mirrors it as a sale nor counts it as one left
+    un-invoiced; the credit note comes from the refund."""
+    import json
+
+    from django.utils import timezone
+
+    sale = sq.create_sale(order=vat_sale(), emit=False)
+    with services.client_for(square_connection) as client:
+        services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
+        return_order = client.get_order(sq.refund_payment(payment_id=sale["payment"]["id"])["order_id"])
+    assert return_order["returns"] and not return_order.get("line_items")
+
+    live = _event(square_connection, json.dumps(order_event(merchant_id=square_connection.external_account_id,
+                                                            order=return_order, event_id="r1")).encode(),
+                  "r1", "order.updated")
+    assert services.webhook_event_process(event=live) == WebhookEvent.Status.IGNORED
+    backlog = _event(square_connection, json.dumps(order_event(merchant_id=square_connection.external_account_id,
+                                                               order=return_order, event_id="r2")).encode(),
+                     "r2", "order.updated")
+    assert services.webhook_events_process(events=[backlog]) == {backlog.pk: (WebhookEvent.Status.IGNORED, "")}
+
+    assert services.reconcile_day(connection=square_connection, day=timezone.localdate()) == {
+        "completed": 2, "invoiced_now": 0}
+    assert list(Transaction.objects.values_list("external_id", flat=True)) == [sale["order"]["id"]]
+    with services.client_for(square_connection) as client:
+        counts = services.orders_ingest(connection=square_connection, orders=[return_order], client=client)
+    assert (counts["returns"], counts["unmappable"], counts["invoiced"]) == (1, 0, 0)
+    assert services.order_ingest(connection=square_connection, order=return_order) is None
+    assert not Transaction.objects.filter(external_id=return_order["id"]).exists()
+
+
 def test_reconciliation_invoices_sales_whose_webhooks_were_lost(sq, square_connection):
     from django.utils import timezone
 
@@ -230,7 +264,7 @@ def test_a_page_of_orders_makes_what_the_one_by_one_path_makes(sq, square_connec
         counts = services.orders_ingest(connection=square_connection, orders=orders, client=client)
     invoices = counts.pop("invoices")
     assert counts == {"orders": 5, "invoiced": 5, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0,
-                      "errors": {}}
+                      "returns": 0, "errors": {}}
     assert [i.source_id for i in invoices] == sales
     assert set(one_by_one) == set(sales)
     assert snapshot() == one_by_one
