@@ -53,6 +53,12 @@ def sync_connection(self, connection_id: str, mode: str = DELTA):
 # (webhook_batch_size) is then taken in one run. Below it, and with nothing
 # else counted on its wake, the event runs alone, with no backlog statement.
 BACKLOG_WAITED_SECONDS = 0.05
+# Retries of an event the vendor rate-limits, and of one whose (refreshed)
+# token it refuses. Past them the event fails, for support to replay: the
+# sweep takes only events no task ever took, so one left `received` would
+# wait forever.
+RATE_LIMITED_RETRIES = 50
+AUTH_REFUSED_RETRIES = 2
 
 
 def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_on=(), process_many=None,
@@ -61,10 +67,11 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
     stays in the vendor's module, which decides its queue): claim the stored
     event, run the vendor's `process(event=...)`, record the outcome.
 
-    Rate limits wait as told; an unavailable vendor (or a `retry_on` error)
-    backs off exponentially until the task's max_retries, then fails; a token
-    refused before its expiry is refreshed on a retry; a dead grant, a missing
-    object or a `fail_on` error fails the event for support to replay.
+    Rate limits wait as told (and back off while they last); an unavailable
+    vendor (or a `retry_on` error) backs off exponentially until the task's
+    max_retries; a token refused before its expiry is refreshed on a retry;
+    each fails the event once its retries are spent, as a dead grant, a
+    missing object or a `fail_on` error does at once, for support to replay.
 
     With `process_many(events=...)` ({event id: (status, error)}) and its
     `provider`, a backlog of the provider's fresh events of its
@@ -91,8 +98,15 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
     try:
         outcome = process(event=event)
     except RateLimited as exc:
+        if task.request.retries >= RATE_LIMITED_RETRIES:
+            webhook_event_finish(event=event, status=failed, error=f"still rate limited after "
+                                                                    f"{RATE_LIMITED_RETRIES} retries: {exc}")
+            raise
         webhook_event_finish(event=event, status=received, error=str(exc))
-        raise task.retry(exc=exc, countdown=max(1, int(exc.retry_after + 0.999)), max_retries=50)
+        # As long as the vendor asks, and longer the more often it refuses
+        # (Square names no wait: 1 s each time would hammer it).
+        countdown = max(1, int(exc.retry_after + 0.999), min(600, 2 ** task.request.retries))
+        raise task.retry(exc=exc, countdown=countdown, max_retries=RATE_LIMITED_RETRIES)
     except (VendorUnavailable, *retry_on) as exc:
         if task.request.retries >= task.max_retries:
             webhook_event_finish(event=event, status=failed, error=str(exc))
@@ -100,10 +114,13 @@ def webhook_event_run(task, *, event_id: str | None, process, retry_on=(), fail_
         webhook_event_finish(event=event, status=received, error=str(exc))
         raise task.retry(exc=exc, countdown=min(600, 2 ** task.request.retries * 5))
     except VendorAuthError as exc:
+        if task.request.retries >= AUTH_REFUSED_RETRIES:
+            webhook_event_finish(event=event, status=failed, error=f"token refused after a refresh: {exc}")
+            raise
         webhook_event_finish(event=event, status=received, error=str(exc))
         if event.connection_id:
             connection_expire_token(connection_id=event.connection_id)
-        raise task.retry(exc=exc, countdown=5, max_retries=2)
+        raise task.retry(exc=exc, countdown=5, max_retries=AUTH_REFUSED_RETRIES)
     except (NeedsReauth, VendorNotFound, *fail_on) as exc:
         webhook_event_finish(event=event, status=failed, error=str(exc))
         return "failed"
