@@ -19,4 +19,10 @@ def demo_secrets_check(app_configs, **kwargs):
         errors.append(Error(f"Vendor client secrets are demo values: {', '.join(names)}.",
                             hint="Set <VENDOR>_CLIENT_ID / <VENDOR>_CLIENT_SECRET for each connected vendor.",
                             id="taxpoynt.E003"))
+    if settings.SQUARE_WEBHOOK_SIGNATURE_KEY.startswith("demo-"):
+        # The demo key is in this repository: anyone could sign deliveries with it.
+        errors.append(Error("SQUARE_WEBHOOK_SIGNATURE_KEY is the demo value.",
+                            hint="Set SQUARE_WEBHOOK_SIGNATURE_KEY to the webhook subscription's signature key "
+                                 "(Square Developer Console).",
+                            id="taxpoynt.E004"))
     return errors
