@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 
 from celery import shared_task
 
@@ -67,7 +68,7 @@ def batch_reconcile_day(self, day: str | None = None, connection_id: str | None 
     return sent
 
 
-@shared_task(bind=True, max_retries=5, acks_late=True)
+@shared_task(bind=True, max_retries=20, acks_late=True)
 def batch_reconcile_window(self, connection_id: str, start: str, end: str) -> dict | None:
     """One window of a connection's end of day (services.reconcile_window)."""
     connection = Connection.objects.filter(pk=connection_id, vendor=SquareProvider.key).first()
@@ -77,6 +78,11 @@ def batch_reconcile_window(self, connection_id: str, start: str, end: str) -> di
         return services.reconcile_window(connection=connection, start=dt.datetime.fromisoformat(start),
                                          end=dt.datetime.fromisoformat(end))
     except (RateLimited, VendorUnavailable) as exc:
-        raise self.retry(exc=exc, countdown=getattr(exc, "retry_after", 30) or 30)
+        # A day's windows go out together and meet Square's limit together:
+        # each waits longer every time (the last sales a webhook and the delta
+        # sync both missed are here), spread so they do not return together,
+        # and never sooner than Square asked.
+        backoff = min(900, 5 * 2 ** self.request.retries) * random.uniform(0.5, 1.5)
+        raise self.retry(exc=exc, countdown=max(getattr(exc, "retry_after", 0) or 0, backoff))
     except NeedsReauth:
         return None

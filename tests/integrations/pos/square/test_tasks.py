@@ -1,7 +1,7 @@
-"""Square's webhook task (integrations.connections.tasks.webhook_event_run
-through integrations/pos/square/tasks.py): an event Square keeps refusing is
-failed once its retries are spent, for support to replay, never left
-`received` where no sweep takes it again."""
+"""Square's tasks (integrations/pos/square/tasks.py): an event Square keeps
+refusing is failed once its retries are spent (integrations.connections.
+tasks.webhook_event_run), for support to replay, never left `received` where
+no sweep takes it again; an end-of-day window Square rate-limits backs off."""
 import pytest
 from celery.exceptions import Retry
 
@@ -59,3 +59,27 @@ def test_an_event_whose_token_square_keeps_refusing_fails_after_a_refresh(sq, sq
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.FAILED and event.attempts == spent + 1
     assert event.error.startswith("token refused after a refresh")
+
+
+def test_an_end_of_day_window_square_rate_limits_backs_off_spread_then_gives_up(sq, square_connection):
+    """A day's 96 windows meet Square's limit together: each retries later
+    every time, spread (not all at once), and only after many tries fails."""
+    from django.utils import timezone
+
+    from integrations.pos.square import services
+
+    start, end = services.reconcile_windows(day=timezone.localdate(), windows=1)[0]
+    kwargs = {"connection_id": str(square_connection.pk), "start": start.isoformat(), "end": end.isoformat()}
+    sq.set_faults([{"path": "/v2/orders/search", "method": "POST", "status": 429, "count": None}])
+    waits = {}
+    for retries in (0, 3, 10):
+        waits[retries] = set()
+        for _ in range(5):
+            with pytest.raises(Retry) as retry:
+                tasks.batch_reconcile_window.apply(kwargs=kwargs, retries=retries)
+            waits[retries].add(retry.value.when)
+    assert all(2.5 <= w <= 7.5 for w in waits[0]) and len(waits[0]) > 1  # spread
+    assert all(20 <= w <= 60 for w in waits[3])
+    assert all(450 <= w <= 1350 for w in waits[10])  # capped
+    with pytest.raises(RateLimited):
+        tasks.batch_reconcile_window.apply(kwargs=kwargs, retries=tasks.batch_reconcile_window.max_retries)
