@@ -298,5 +298,19 @@ class SquareClient(_Base):
     def get_payment(self, payment_id: str) -> dict:
         return self._call("GET", f"/v2/payments/{payment_id}")["payment"]
 
+    def iter_refunds(self, *, begin_time: str, end_time: str, location_id: str | None = None,
+                     status: str | None = None) -> Iterator[dict]:
+        """ListPaymentRefunds: every refund created in [begin_time, end_time),
+        oldest first, page after page."""
+        params = {k: v for k, v in {"begin_time": begin_time, "end_time": end_time, "location_id": location_id,
+                                    "status": status, "sort_order": "ASC",
+                                    "limit": constants.PAYMENTS_MAX_LIMIT}.items() if v is not None}
+        while True:
+            data = self._call("GET", "/v2/refunds", params=params)
+            yield from data.get("refunds", [])
+            if not data.get("cursor"):
+                return
+            params["cursor"] = data["cursor"]
+
     def get_refund(self, refund_id: str) -> dict:
         return self._call("GET", f"/v2/refunds/{refund_id}")["refund"]

@@ -43,7 +43,7 @@ from taxpoynt.ops import metrics
 
 from . import constants
 from .client import SquareClient
-from .mapping import SquareMappingError, is_return_order, order_figures, order_to_canonical, return_to_canonical
+from .mapping import SYSTEM, SquareMappingError, is_return_order, order_figures, order_to_canonical, return_to_canonical
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -275,8 +275,9 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
 
 
 # --- refunds -------------------------------------------------------------------------------
-def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient) -> Invoice | None:
-    """A COMPLETED refund → a credit note on the sale's invoice."""
+def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient, queue: str = QUEUE) -> Invoice | None:
+    """A COMPLETED refund → a credit note on the sale's invoice (made once:
+    the refund is its source), submitted on `queue`."""
     if refund.get("status") != "COMPLETED":
         return None
     return_order = client.get_order(refund["order_id"])
@@ -304,7 +305,7 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient)
         billing_reference=BillingReference(number=invoice.number, irn=invoice.irn, issue_date=invoice.issue_date))
     with transaction.atomic():
         credit = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
-                                               connection=connection, queue=QUEUE)
+                                               connection=connection, queue=queue)
         Transaction.objects.filter(pk=original.pk).update(status=Transaction.Status.REFUNDED,
                                                           updated_at=timezone.now())
     metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="credited").inc()
@@ -483,10 +484,11 @@ def reconcile_windows(*, day: dt.date, tz: str = "Africa/Lagos", windows: int = 
 
 def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.datetime) -> dict:
     """End of day, one window of it: every COMPLETED Square sale closed in
-    [start, end) that has no invoice gets one. Reads Square (not only our
-    mirror) so a sale whose webhooks were all lost is found too; a page of
-    sales at a time (`orders_ingest`), their FIRS submissions on `batch`,
-    never in front of the live sales on pos_realtime."""
+    [start, end) that has no invoice gets one, and every COMPLETED refund
+    made in it that has no credit note gets one. Reads Square (not only our
+    mirror) so a sale or refund whose webhooks were all lost is found too; a
+    page of sales at a time (`orders_ingest`); the FIRS submissions on
+    `batch`, never in front of the live sales on pos_realtime."""
     locations = list(Location.objects.filter(connection=connection, active=True).values_list("external_id", flat=True))
     found = made = 0
     query = {"filter": {"state_filter": {"states": ["COMPLETED"]},
@@ -510,15 +512,40 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
         except ApplicationError as exc:
             logger.warning("reconciliation could not invoice a sale", extra={"transaction": str(txn.pk),
                                                                              "error": str(exc)})
+    credited = _reconcile_refunds(connection=connection, locations=set(locations), start=start, end=end)
     logger.info("square reconciliation", extra={"connection": str(connection.pk), "start": start.isoformat(),
-                                                "end": end.isoformat(), "completed": found, "invoiced_now": made})
-    return {"completed": found, "invoiced_now": made}
+                                                "end": end.isoformat(), "completed": found, "invoiced_now": made,
+                                                "credited_now": credited})
+    return {"completed": found, "invoiced_now": made, "credited_now": credited}
+
+
+def _reconcile_refunds(*, connection: Connection, locations: set[str], start: dt.datetime, end: dt.datetime) -> int:
+    """Credit notes for the window's COMPLETED refunds (ListPaymentRefunds,
+    by creation) at the selected locations that have none; how many made. A
+    refund whose sale has no IRN yet, or cannot be credited, is logged and
+    left for its webhook's retries or a later run."""
+    made = 0
+    with client_for(connection) as client:
+        refunds = [r for r in client.iter_refunds(begin_time=start.isoformat(), end_time=end.isoformat(),
+                                                  status="COMPLETED") if r.get("location_id") in locations]
+        credited = set(Invoice.objects.filter(organization=connection.organization, kind=Invoice.Kind.CREDIT_NOTE,
+                                              source_system=SYSTEM, source_id__in=[r["id"] for r in refunds])
+                       .values_list("source_id", flat=True))
+        for refund in refunds:
+            if refund["id"] in credited:
+                continue
+            try:
+                made += bool(refund_ingest(connection=connection, refund=refund, client=client, queue=BATCH_QUEUE))
+            except (ApplicationError, InvoiceNotReady) as exc:
+                logger.warning("reconciliation could not credit a refund", extra={"refund": refund["id"],
+                                                                                   "error": str(exc)})
+    return made
 
 
 def reconcile_day(*, connection: Connection, day: dt.date, tz: str = "Africa/Lagos") -> dict:
     """The whole of `day` reconciled here, window after window (the task
     sends the windows to the batch workers instead)."""
-    totals = {"completed": 0, "invoiced_now": 0}
+    totals = {"completed": 0, "invoiced_now": 0, "credited_now": 0}
     for start, end in reconcile_windows(day=day, tz=tz, windows=1):
         for name, value in reconcile_window(connection=connection, start=start, end=end).items():
             totals[name] += value

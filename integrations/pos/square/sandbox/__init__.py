@@ -20,7 +20,7 @@ Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
        (location_ids 1..10, filter/sort, limit ≤ 1000 default 500, cursor bound
        to the query that issued it, sort field = date filter field)
   GET  /v2/payments (begin_time, end_time, location_id, sort_order, cursor, limit ≤ 100),
-       /v2/payments/{id}; POST /v2/refunds; GET /v2/refunds/{id}
+       /v2/payments/{id}; POST /v2/refunds; GET /v2/refunds (the same, and status), /v2/refunds/{id}
 
 Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   POST /_sandbox/reset                      everything cleared, default app/merchant/locations re-seeded

@@ -30,6 +30,7 @@ _SCOPES = {
     "get_payment": "PAYMENTS_READ",
     "refund_payment": "PAYMENTS_WRITE",
     "get_refund": "PAYMENTS_READ",
+    "list_refunds": "PAYMENTS_READ",
 }
 
 URLS = Map([
@@ -46,6 +47,7 @@ URLS = Map([
     Rule("/v2/payments", endpoint="list_payments", methods=["GET"]),
     Rule("/v2/payments/<payment_id>", endpoint="get_payment", methods=["GET"]),
     Rule("/v2/refunds", endpoint="refund_payment", methods=["POST"]),
+    Rule("/v2/refunds", endpoint="list_refunds", methods=["GET"]),
     Rule("/v2/refunds/<refund_id>", endpoint="get_refund", methods=["GET"]),
     # control
     Rule("/_sandbox/reset", endpoint="c_reset", methods=["POST"]),
@@ -267,6 +269,9 @@ class SquareSandboxApp:
             payment_id=body["payment_id"], amount=body["amount_money"].get("amount"), reason=body.get("reason", ""),
             idempotency_key=body["idempotency_key"], merchant_id=tok["merchant_id"])
         return _json({"refund": refund})
+
+    def list_refunds(self, request, tok):
+        return _json(self.sandbox.list_refunds(request.args.to_dict(), tok["merchant_id"]))
 
     def get_refund(self, request, tok, refund_id):
         r = self.sandbox.get_refund(refund_id, tok["merchant_id"])

@@ -832,6 +832,14 @@ class Sandbox:
         return [oid for _, oid in rows]
 
     def list_payments(self, args: dict, merchant_id: str) -> dict:
+        """ListPayments: by created_at in [begin_time, end_time), newest first unless ASC."""
+        return self._list_by_created(self.payments, "payments", args, merchant_id)
+
+    def list_refunds(self, args: dict, merchant_id: str) -> dict:
+        """ListPaymentRefunds: as ListPayments, and `status` filters."""
+        return self._list_by_created(self.refunds, "refunds", args, merchant_id)
+
+    def _list_by_created(self, rows_by_id: dict, name: str, args: dict, merchant_id: str) -> dict:
         limit = int(args.get("limit") or constants.PAYMENTS_MAX_LIMIT)
         if limit > constants.PAYMENTS_MAX_LIMIT or limit < 1:
             raise bad_request("VALUE_TOO_HIGH" if limit > 1 else "VALUE_TOO_LOW", "limit out of range.", "limit")
@@ -840,10 +848,12 @@ class Sandbox:
         end = parse_rfc3339(args["end_time"], "end_time") if args.get("end_time") else None
         with self.lock:
             rows = []
-            for p in self.payments.values():
+            for p in rows_by_id.values():
                 if self.locations[p["location_id"]]["merchant_id"] != merchant_id:
                     continue
                 if args.get("location_id") and p["location_id"] != args["location_id"]:
+                    continue
+                if args.get("status") and p.get("status") != args["status"]:
                     continue
                 t = parse_rfc3339(p["created_at"], "created_at")
                 if (begin and t < begin) or (end and t >= end):
@@ -857,7 +867,7 @@ class Sandbox:
                 except ValueError:
                     raise bad_request("INVALID_CURSOR", "Invalid cursor.", "cursor") from None
             page = rows[offset: offset + limit]
-            out = {"payments": [_copy(self.payments[i]) for _, i in page]}
+            out = {name: [_copy(rows_by_id[i]) for _, i in page]}
             if offset + limit < len(rows):
                 out["cursor"] = base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
             return out

@@ -186,8 +186,7 @@ def test_a_refunds_return_order_is_no_sale(sq, square_connection):
                      "r2", "order.updated")
     assert services.webhook_events_process(events=[backlog]) == {backlog.pk: (WebhookEvent.Status.IGNORED, "")}
 
-    assert services.reconcile_day(connection=square_connection, day=timezone.localdate()) == {
-        "completed": 2, "invoiced_now": 0}
+    assert services.reconcile_day(connection=square_connection, day=timezone.localdate())["invoiced_now"] == 0
     assert list(Transaction.objects.values_list("external_id", flat=True)) == [sale["order"]["id"]]
     with services.client_for(square_connection) as client:
         counts = services.orders_ingest(connection=square_connection, orders=[return_order], client=client)
@@ -205,9 +204,39 @@ def test_reconciliation_invoices_sales_whose_webhooks_were_lost(sq, square_conne
     with services.client_for(square_connection) as client:
         services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
     result = services.reconcile_day(connection=square_connection, day=timezone.localdate())
-    assert result == {"completed": 4, "invoiced_now": 3}
+    assert result == {"completed": 4, "invoiced_now": 3, "credited_now": 0}
     assert Transaction.objects.filter(invoice__isnull=False).count() == 4
     assert services.reconcile_day(connection=square_connection, day=timezone.localdate())["invoiced_now"] == 0
+
+
+def test_reconciliation_credits_refunds_whose_webhooks_were_lost(sq, square_connection):
+    """A refund no webhook brought: the end of day lists the day's completed
+    refunds (ListPaymentRefunds) and makes each missing credit note, once,
+    on `batch`; one whose sale has no IRN yet is left for a later run."""
+    from django.utils import timezone
+
+    from invoicing.models import Submission
+
+    sales = [sq.create_sale(order=vat_sale(), emit=False) for _ in range(2)]
+    with services.client_for(square_connection) as client:
+        txns = [services.order_ingest(connection=square_connection, order=client.get_order(s["order"]["id"]))
+                for s in sales]
+    refunds = [sq.refund_payment(payment_id=s["payment"]["id"], reason="Returned") for s in sales]  # no webhook
+    Invoice.objects.filter(pk=txns[0].invoice_id).update(irn="INV000001-59854B81-20261122", number="INV000001")
+
+    day = timezone.localdate()
+    assert services.reconcile_day(connection=square_connection, day=day)["credited_now"] == 1  # the second: no IRN
+    credit = Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE)
+    assert (credit.source_id, credit.original_invoice_id) == (refunds[0]["id"], txns[0].invoice_id)
+    assert credit.submissions.get().queue == "batch"
+    assert Transaction.objects.get(pk=txns[0].pk).status == Transaction.Status.REFUNDED
+
+    Invoice.objects.filter(pk=txns[1].invoice_id).update(irn="INV000002-59854B81-20261122", number="INV000002")
+    assert services.reconcile_day(connection=square_connection, day=day)["credited_now"] == 1
+    assert services.reconcile_day(connection=square_connection, day=day)["credited_now"] == 0
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 2
+    assert set(Submission.objects.filter(invoice__kind=Invoice.Kind.CREDIT_NOTE)
+               .values_list("queue", flat=True)) == {"batch"}
 
 
 def test_reconciliation_pages_through_the_day_on_the_batch_queue_past_an_unmappable_sale(sq, square_connection,
@@ -225,7 +254,7 @@ def test_reconciliation_pages_through_the_day_on_the_batch_queue_past_an_unmappa
     unmappable = sq.create_sale(order=odd, emit=False)["order"]["id"]
     sq.create_sale(order=vat_sale(), emit=False)
     result = services.reconcile_day(connection=square_connection, day=timezone.localdate())
-    assert result == {"completed": 8, "invoiced_now": 7}
+    assert result == {"completed": 8, "invoiced_now": 7, "credited_now": 0}
     assert Transaction.objects.get(external_id=unmappable).invoice_id is None
     invoiced = Transaction.objects.filter(connection=square_connection, invoice__isnull=False)
     assert invoiced.count() == 7 and invoiced.values("invoice").distinct().count() == 7

@@ -380,6 +380,27 @@ def test_payments_list_paging(square, http):
     assert len({p["id"] for p in first["payments"] + second["payments"]}) == 5
 
 
+def test_refunds_list_by_time_status_and_page(square, http):
+    """ListPaymentRefunds (GET /v2/refunds): created in [begin_time,
+    end_time), `status`, oldest first with sort_order=ASC, a cursor a page."""
+    sb = square.app.sandbox
+    begin = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
+    refunds = [sb.refund_payment(payment_id=sb.create_sale(random_sale=True)["payment"]["id"]) for _ in range(3)]
+    t = control(http, square.url, "POST", "/tokens", {})
+    query = {"begin_time": begin, "status": "COMPLETED", "sort_order": "ASC", "limit": 2}
+    first = http.get(f"{square.url}/v2/refunds", params=query, headers=bearer(t["access_token"])).json()
+    second = http.get(f"{square.url}/v2/refunds", params=dict(query, cursor=first["cursor"]),
+                      headers=bearer(t["access_token"])).json()
+    assert [r["id"] for r in first["refunds"] + second["refunds"]] == [r["id"] for r in refunds]
+    assert "cursor" not in second and all(r["status"] == "COMPLETED" for r in first["refunds"])
+    none = http.get(f"{square.url}/v2/refunds", params={"begin_time": begin, "status": "FAILED"},
+                    headers=bearer(t["access_token"])).json()
+    assert none["refunds"] == []
+    later = http.get(f"{square.url}/v2/refunds", params={"begin_time": dt.datetime.now(dt.timezone.utc).isoformat()},
+                     headers=bearer(t["access_token"])).json()
+    assert later["refunds"] == []
+
+
 def test_load_mode_creates_sales_at_the_requested_rate(square, http):
     control(http, square.url, "POST", "/load/start", {"rate": 40, "seconds": 0.5})
     deadline = time.monotonic() + 30
