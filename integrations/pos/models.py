@@ -31,11 +31,12 @@ class Transaction(SourceRecord):
         OPEN = "open", "Open"
         COMPLETED = "completed", "Completed"
         REFUNDED = "refunded", "Refunded"
+        PARTLY_REFUNDED = "partly_refunded", "Partly refunded"
         CANCELED = "canceled", "Canceled"
 
     location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="transactions")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     occurred_at = models.DateTimeField(help_text="When the sale closed (vendor time).")
     total_amount = models.DecimalField(**MONEY, default=0)
     tax_amount = models.DecimalField(**MONEY, default=0)

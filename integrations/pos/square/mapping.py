@@ -373,7 +373,11 @@ class OrderFigures:
     total_amount: Decimal  # net of returns (net_amounts), tips included as Square counts them
     tax_amount: Decimal
     tip_amount: Decimal
-    refunded: bool
+    refunded: bool  # any refund; wholly when nothing is left of the total (net of returns)
+
+    @property
+    def wholly_refunded(self) -> bool:
+        return self.refunded and self.total_amount <= 0
 
 
 def order_figures(order: dict) -> OrderFigures:

@@ -119,7 +119,7 @@ def _transaction_values(*, connection: Connection, order: dict, location: Locati
     figures = order_figures(order)
     status = _STATUS.get(figures.state, Transaction.Status.OPEN)
     if figures.refunded and status == Transaction.Status.COMPLETED:
-        status = Transaction.Status.REFUNDED
+        status = Transaction.Status.REFUNDED if figures.wholly_refunded else Transaction.Status.PARTLY_REFUNDED
     return figures.order_id, {
         "organization_id": connection.organization_id, "location": location, "status": status,
         "occurred_at": figures.occurred_at or timezone.now(), "currency": figures.currency,
@@ -285,9 +285,10 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
     source_order_id = next((r.get("source_order_id") for r in returns if r.get("source_order_id")), None)
     if not source_order_id:
         raise ApplicationError("The Square refund's order names no original sale.", code="unmappable")
+    sale = client.get_order(source_order_id)  # as it stands after the refund: its refunds, its net total
     original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
     if original is None or original.invoice_id is None:
-        original = order_ingest(connection=connection, order=client.get_order(source_order_id), client=client)
+        original = order_ingest(connection=connection, order=sale, client=client)
     invoice = original.invoice
     if invoice is None:
         raise ApplicationError("The refunded sale was never invoiced (location not selected?).", code="not_invoiced")
@@ -306,8 +307,7 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
     with transaction.atomic():
         credit = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
                                                connection=connection, queue=queue)
-        Transaction.objects.filter(pk=original.pk).update(status=Transaction.Status.REFUNDED,
-                                                          updated_at=timezone.now())
+        transaction_upsert(connection=connection, order=sale, location=original.location)  # (partly) refunded
     metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="credited").inc()
     return credit
 

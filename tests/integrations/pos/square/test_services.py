@@ -162,6 +162,24 @@ def test_refund_becomes_a_credit_note_once_the_sale_has_an_irn(sq, square_connec
     assert Transaction.objects.get(pk=txn.pk).status == Transaction.Status.REFUNDED
 
 
+def test_a_partial_refund_leaves_the_sale_partly_refunded_until_the_rest_is_refunded(sq, square_connection):
+    sale = sq.create_sale(order=vat_sale(), emit=False)
+    with services.client_for(square_connection) as client:
+        txn = services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
+        Invoice.objects.filter(pk=txn.invoice_id).update(irn="INV000001-59854B81-20261122", number="INV000001")
+        total = sale["payment"]["total_money"]["amount"]
+        part = sq.refund_payment(payment_id=sale["payment"]["id"], amount=total // 4)
+        services.refund_ingest(connection=square_connection, refund=client.get_refund(part["id"]), client=client)
+        txn.refresh_from_db()
+        assert txn.status == Transaction.Status.PARTLY_REFUNDED
+        rest = sq.refund_payment(payment_id=sale["payment"]["id"], amount=total - total // 4,
+                                 idempotency_key="the-rest")
+        services.refund_ingest(connection=square_connection, refund=client.get_refund(rest["id"]), client=client)
+    txn.refresh_from_db()
+    assert txn.status == Transaction.Status.REFUNDED
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE, original_invoice=txn.invoice_id).count() == 2
+
+
 def test_a_refunds_return_order_is_no_sale(sq, square_connection):
     """Square records a refund as a COMPLETED order of its own, with
     `returns` and no line items: its webhooks are ignored (not failed), and
