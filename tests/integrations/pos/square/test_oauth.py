@@ -1,7 +1,8 @@
 """Square tokens through the generic token service (integrations/pos/square/oauth.py
 + provider.py): a PKCE refresh rotates the refresh token (stored, encrypted;
-the old one is dead at Square), a dead refresh token marks the connection
-needs_reauth, and revoke uses the app's Client secret."""
+the old one is dead at Square) once however many workers race for it, a dead
+refresh token marks the connection needs_reauth, and revoke uses the app's
+Client secret."""
 import datetime
 import json
 
@@ -62,3 +63,45 @@ def test_revoke_kills_the_access_token(sq, square_org, square_sandbox):
     with SquareClient(base_url=square_sandbox.url, access_token=token) as client:
         with pytest.raises(VendorAuthError):
             client.list_locations()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_race_rotates_the_pkce_token_once(sq, square_org, square_sandbox):
+    """Four workers find the token due at once. Square rotates a PKCE refresh
+    token on use, so a second refresh with the old one would be refused and
+    the seller sent to reconnect: the row lock lets one refresh and the
+    others read its token."""
+    import threading
+
+    from django.db import connections
+
+    from integrations.connections.models import VendorExchange
+
+    conn = connect(square_org, sq, pkce=True)
+    old = json.loads(conn.credentials)["access_token"]
+    _expire(conn)
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def worker():
+        try:
+            mine = Connection.objects.get(pk=conn.pk)
+            barrier.wait()
+            results.append(connection_get_access_token(connection=mine))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(set(results)) == 1 and results[0] != old
+    assert VendorExchange.objects.filter(vendor="square", url__endswith="/oauth2/token", method="POST").count() == 1
+    conn.refresh_from_db()
+    assert conn.status == Connection.Status.CONNECTED
+    with SquareClient(base_url=square_sandbox.url, access_token=results[0]) as client:
+        assert client.list_locations()
