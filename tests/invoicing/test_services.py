@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from invoicing import services, submissions
 from invoicing.canonical import SourceFigures, SourceRef, canonical_from_dict
-from invoicing.models import Invoice, InvoiceSequence, Submission, SubmissionAttempt
+from invoicing.models import Invoice, InvoiceSequence, Submission
 from taxpoynt import sandboxing
 from taxpoynt.errors import ApplicationError
+from tests.concurrency import race
 
 S = Submission.State
 FIXTURE = json.loads((pathlib.Path(__file__).parent / "fixtures" / "invoice_b2b.json").read_text())
@@ -113,22 +114,8 @@ def test_create_is_idempotent_on_source(firs_org, make_canonical):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_for_one_source_make_one_invoice(firs_org, make_canonical):
-    barrier, results, errors = threading.Barrier(4), [], []
-
-    def go():
-        try:
-            barrier.wait()
-            results.append(create(firs_org, make_canonical(source_id="deal-race")).pk)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=go) for _ in range(4)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    assert not errors
-    assert len(set(results)) == 1 and len(results) == 4
+    results = race(4, lambda: create(firs_org, make_canonical(source_id="deal-race")).pk)
+    assert len(set(results)) == 1
     assert Invoice.objects.filter(organization=firs_org, source_id="deal-race").count() == 1
 
 

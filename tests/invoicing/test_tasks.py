@@ -9,27 +9,10 @@ from django.utils import timezone
 
 from invoicing import services, tasks
 from invoicing.models import Submission
+from tests.concurrency import race
 from tests.invoicing.test_services import create, firs, firs_org, make_canonical  # noqa: F401 - fixtures
 
 S = Submission.State
-
-
-def _race(n, target):
-    barrier, errors = threading.Barrier(n), []
-
-    def go():
-        try:
-            barrier.wait()
-            target()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=go) for _ in range(n)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    assert not errors, errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -38,7 +21,7 @@ def test_two_workers_racing_on_one_submission_sign_once(firs, firs_org, make_can
     firs.app.sandbox.set_latency("fixed", ms=150)
     inv = create(firs_org, make_canonical())
     sub = inv.submissions.get()
-    _race(2, lambda: services.submission_process(submission_id=sub.pk))
+    race(2, lambda: services.submission_process(submission_id=sub.pk))
     sub.refresh_from_db()
     assert sub.state == S.CONFIRMED
     requests = firs.app.sandbox.requests
@@ -51,7 +34,7 @@ def test_two_workers_racing_on_one_submission_sign_once(firs, firs_org, make_can
 def test_beat_workers_racing_process_each_submission_once(firs, firs_org, make_canonical):  # noqa: F811
     firs.app.sandbox.set_latency("fixed", ms=30)
     subs = [create(firs_org, make_canonical()).submissions.get() for _ in range(6)]
-    _race(3, tasks.process_due_submissions)
+    race(3, tasks.process_due_submissions)
     states = set(Submission.objects.filter(pk__in=[s.pk for s in subs]).values_list("state", flat=True))
     assert states == {S.CONFIRMED}
     assert firs.app.sandbox.requests["sign"] == 6

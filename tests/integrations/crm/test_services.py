@@ -1,11 +1,8 @@
 """The one deal upsert (webhook and sync converge here): ordered by the
 source's updated_at, one invoice per won deal ever, a credit note when a won
 deal is lost. Deals come from the HubSpot sandbox (real API responses)."""
-import datetime
-import threading
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from integrations.crm.hubspot.mapping import deal_record_from_bundle
@@ -13,9 +10,9 @@ from integrations.crm.hubspot.sync import client_for, fetch_deal_bundle
 from integrations.crm.models import Customer, Deal
 from integrations.crm.services import deal_generate_invoice, deal_ingest, deal_reconcile
 from invoicing.models import Invoice
+from tests.concurrency import race
 
 from .hubspot.fixtures import connect
-
 
 
 def _record(conn, sandbox, deal_id):
@@ -153,24 +150,7 @@ def test_concurrent_ingests_of_a_won_deal_make_one_invoice(hubspot_org, sandbox)
     conn = connect(hubspot_org, sandbox)
     deal_id = _new_deal(sandbox, stage="closedwon")["id"]
     record = _record(conn, sandbox, deal_id)
-    barrier = threading.Barrier(6)
-    errors = []
-
-    def worker():
-        try:
-            barrier.wait()
-            deal_ingest(connection=conn, record=record)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    race(6, lambda: deal_ingest(connection=conn, record=record))
     assert Deal.objects.filter(external_id=deal_id).count() == 1
     assert Invoice.objects.filter(source_id=deal_id).count() == 1
 

@@ -2,12 +2,11 @@
 refresh under the per-connection lock, needs-reauth, disconnect/revoke."""
 import datetime
 import json
-import threading
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from django.db import connection as db_connection, connections
+from django.db import connection as db_connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -15,6 +14,7 @@ from integrations.connections.models import Connection, VendorExchange
 from integrations.connections.oauth import NeedsReauth, connection_credentials, connection_get_access_token
 from integrations.connections.services import connection_disconnect
 from taxpoynt.audit.models import AuditLog
+from tests.concurrency import race
 
 from .fixtures import connect
 
@@ -116,25 +116,7 @@ def test_refresh_race_refreshes_once(hubspot_org, sandbox):
     conn = connect(hubspot_org, sandbox)
     Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() + datetime.timedelta(seconds=30))
     old = connection_credentials(conn)["access_token"]
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def worker():
-        try:
-            mine = Connection.objects.get(pk=conn.pk)
-            barrier.wait()
-            results.append(connection_get_access_token(connection=mine))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    results = race(4, lambda: connection_get_access_token(connection=Connection.objects.get(pk=conn.pk)))
     assert len(set(results)) == 1 and results[0] != old
     assert VendorExchange.objects.filter(url__endswith="/oauth/v1/token", method="POST").count() == 1
     conn.refresh_from_db()

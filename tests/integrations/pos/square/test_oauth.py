@@ -71,34 +71,13 @@ def test_refresh_race_rotates_the_pkce_token_once(sq, square_org, square_sandbox
     token on use, so a second refresh with the old one would be refused and
     the seller sent to reconnect: the row lock lets one refresh and the
     others read its token."""
-    import threading
-
-    from django.db import connections
-
     from integrations.connections.models import VendorExchange
+    from tests.concurrency import race
 
     conn = connect(square_org, sq, pkce=True)
     old = json.loads(conn.credentials)["access_token"]
     _expire(conn)
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def worker():
-        try:
-            mine = Connection.objects.get(pk=conn.pk)
-            barrier.wait()
-            results.append(connection_get_access_token(connection=mine))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    results = race(4, lambda: connection_get_access_token(connection=Connection.objects.get(pk=conn.pk)))
     assert len(set(results)) == 1 and results[0] != old
     assert VendorExchange.objects.filter(vendor="square", url__endswith="/oauth2/token", method="POST").count() == 1
     conn.refresh_from_db()
