@@ -59,6 +59,9 @@ def stop_worker(proc):
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def signed_in_http(client, live_server, user) -> httpx.Client:

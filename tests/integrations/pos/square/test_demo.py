@@ -1,31 +1,40 @@
 """The Square part of `make demo` (taxpoynt.ops.demo.square_world) against a
-live server and the Square sandbox: the merchant is connected through the
-dashboard and Square's consent page, and the load generator's live sales
-arrive as signed webhooks and are stored for the pos_realtime worker."""
-import time
-
+live server, the Square and FIRS sandboxes and a real pos_realtime worker: the
+merchant is connected through the dashboard and Square's consent page, and
+the load generator's live sales arrive as signed webhooks and become invoices
+FIRS has signed and received."""
 import pytest
 
 from integrations.connections.models import Connection, WebhookEvent
+from invoicing.models import Invoice, Submission
 from taxpoynt.ops.demo import square_world
+from tests.e2e import PASSWORD, wait_for
+
+from .fixtures import start_worker, stop_worker
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_square_world_connects_and_streams_live_sales(live_server, settings, square_sandbox, sq, make_user,
-                                                      make_org):
+def test_square_world_connects_and_turns_live_sales_into_invoices(live_server, settings, square_sandbox, sq,
+                                                                  firs_sandbox, firs_merchant):
+    from taxpoynt.celery import app
+
     settings.PUBLIC_BASE_URL = live_server.url
-    user = make_user(email="demo@taxpoynt.example.ng", password="demo-pass-123")
-    make_org(owner=user, name="Demo Foods Ltd", email="billing@demo.example.ng")
-    square_world(base_url=live_server.url, email="demo@taxpoynt.example.ng", password="demo-pass-123",
-                 square_app=square_sandbox.app)
+    firs_merchant("demo@taxpoynt.example.ng", "Demo Foods Ltd")
+    app.control.purge()
+    worker = start_worker(settings, queues="pos_realtime", firs_url=firs_sandbox.url, square_url=square_sandbox.url)
     try:
+        square_world(base_url=live_server.url, email="demo@taxpoynt.example.ng", password=PASSWORD,
+                     square_app=square_sandbox.app)
         conn = Connection.objects.get(vendor="square")
         assert conn.status in (Connection.Status.CONNECTED, Connection.Status.SYNCING)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not WebhookEvent.objects.filter(
-                vendor="square", event_type="order.updated", connection=conn).exists():
-            time.sleep(0.2)
-        assert WebhookEvent.objects.filter(vendor="square", event_type="order.updated", connection=conn).exists()
+        wait_for(lambda: WebhookEvent.objects.filter(vendor="square", event_type="order.updated",
+                                                     connection=conn).exists(), timeout=20, what="a live sale's webhook")
+        live = Submission.objects.filter(invoice__connection=conn, queue="pos_realtime",
+                                         state__in=[Submission.State.CONFIRMED, Submission.State.TRANSMITTED])
+        wait_for(lambda: live.count() >= 3, timeout=60, what="three live sales confirmed by FIRS", worker=worker)
+        invoice = Invoice.objects.get(pk=live.first().invoice_id)
+        assert invoice.irn and invoice.source_system == "square"
     finally:
         sq.stop_load()
+        stop_worker(worker)
