@@ -312,3 +312,29 @@ def test_order_figures_for_the_transaction_row(square):
     sb.refund_payment(payment_id=sale["payment"]["id"])
     after = order_figures(sb.get_order(o["id"], sb.default_merchant_id))
     assert after.refunded and after.total_amount == D("0.00")
+
+
+@pytest.mark.parametrize("currency, exponent", [("USD", 2), ("JPY", 0), ("BHD", 3)])
+def test_minor_units_follow_the_currency(currency, exponent):
+    """Square's amounts are in the currency's smallest unit: cents, yen, fils.
+    The mapper reads each in its own exponent; the invoice's totals are EN
+    16931's, two decimals whatever the currency, so for yen or fils they can
+    differ from Square's by its rounding (flagged as a tax mismatch then)."""
+    order = pricing.price_order({
+        "id": "O6", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{"uid": "a", "name": "Plate", "quantity": "3",
+                        "base_price_money": {"amount": 12345, "currency": currency},
+                        "applied_taxes": [{"tax_uid": "vat"}]}],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "ORDER"}],
+    })
+    inv = order_to_canonical(order)
+    assert inv.currency == currency
+    assert inv.lines[0].unit_price == D(12345).scaleb(-exponent)
+    assert order_figures(order).total_amount == D(order["total_money"]["amount"]).scaleb(-exponent)
+    square_totals = (D(order["total_tax_money"]["amount"]).scaleb(-exponent),
+                     D(order["total_money"]["amount"]).scaleb(-exponent))
+    if exponent == 2:
+        assert totals(inv) == square_totals
+    else:
+        assert all(abs(ours - theirs) < D(1).scaleb(-min(exponent, 2))
+                   for ours, theirs in zip(totals(inv), square_totals))
