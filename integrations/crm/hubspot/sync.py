@@ -125,7 +125,9 @@ class HubSpotDealSync(VendorSync):
 
     # --- planning --------------------------------------------------------------
     def plan(self, *, cursor: dict, mode: str) -> SyncPlan:
-        lo = int(cursor.get("since_ms", 0)) if mode == DELTA else 0
+        # The first delta run starts at the connection: deals won before it
+        # are the historical import's (when asked for), never invoiced unasked.
+        lo = int(cursor.get("since_ms") or self.connection.created_at.timestamp() * 1000) if mode == DELTA else 0
         hi = int(time.time() * 1000) - self.index_lag_ms
         if hi < lo:
             return SyncPlan(state=None, total=0)

@@ -15,7 +15,9 @@ continuation after the last applied record, so no record is skipped.
 
 Cursor: the run's start time (our clock) minus SYNC_OVERLAP_SECONDS becomes
 the next run's `since`; overlapping re-reads are idempotent (deal_ingest
-ignores versions it has, invoices are one per opportunity).
+ignores versions it has, invoices are one per opportunity). The first delta
+run's `since` is the connection's creation less the same overlap: earlier
+wins are the historical import's, when asked for.
 """
 from __future__ import annotations
 
@@ -44,7 +46,11 @@ class SalesforceOpportunitySync(VendorSync):
         self.api.close()
 
     def plan(self, *, cursor: dict, mode: str) -> SyncPlan:
-        since = parse_datetime(cursor["since"]) if mode == DELTA and cursor.get("since") else None
+        since = None
+        if mode == DELTA:  # the first run starts at the connection (less the overlap): earlier wins are the
+            # historical import's, never invoiced unasked
+            since = parse_datetime(cursor["since"]) if cursor.get("since") else \
+                self.connection.created_at - datetime.timedelta(seconds=SYNC_OVERLAP_SECONDS)
         started = timezone.now()
         return SyncPlan(state={"next": None, "since": since.isoformat() if since else None,
                                "last_stamp": None, "last_id": None, "started": started.isoformat()},

@@ -63,6 +63,20 @@ def test_delta_visits_only_what_changed(hubspot_connection, sandbox):
 
 
 @pytest.mark.django_db
+def test_the_first_delta_starts_at_the_connection(hubspot_connection, sandbox):
+    """Deals won before the seller connected are the historical import's (when
+    asked for), never invoiced unasked by the first delta run; later ones are."""
+    old = sandbox.generate_deals(count=3, stage="closedwon", modified_start="2026-01-01T00:00:00Z")["ids"]
+    first = sync_run(connection_id=hubspot_connection.pk, mode=DELTA)
+    assert first.complete and first.records == 0
+    assert not Deal.objects.filter(external_id__in=old).exists() and not Invoice.objects.exists()
+    new = sandbox.create_deal({"dealname": "Fence", "amount": "5000", "dealstage": "closedwon"},
+                              line_items=[{"name": "Fence", "quantity": "1", "price": "5000"}], notify=False)
+    assert sync_run(connection_id=hubspot_connection.pk, mode=DELTA).records == 1
+    assert Deal.objects.get(external_id=new["id"]).invoice_id
+
+
+@pytest.mark.django_db
 def test_crash_mid_page_resumes_from_the_checkpoint(hubspot_connection, sandbox, monkeypatch):
     sandbox.generate_deals(count=25, stage="closedwon", modified_start="2026-01-01T00:00:00Z")
     real_ingest = crm_services.deal_ingest

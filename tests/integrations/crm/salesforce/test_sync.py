@@ -35,6 +35,24 @@ def test_won_opportunity_becomes_one_invoice_with_mapped_tin(sf, sf_connection, 
     assert sf_connection.settings["api_usage"]["used"] > 0
 
 
+def test_the_first_delta_starts_at_the_connection(sf, sf_connection):
+    """Opportunities won well before the seller connected are the historical
+    import's (when asked for), never invoiced unasked by the first delta run."""
+    import datetime
+
+    from integrations.connections.models import Connection
+    from integrations.crm.salesforce.provider import SYNC_OVERLAP_SECONDS
+
+    ids = _many_won(sf, 2)
+    Connection.objects.filter(pk=sf_connection.pk).update(  # connected after they were won, past the overlap
+        created_at=sf_connection.created_at + datetime.timedelta(seconds=SYNC_OVERLAP_SECONDS + 5))
+    first = sync_run(connection_id=sf_connection.pk)
+    assert first.complete and first.records == 0
+    assert not Invoice.objects.filter(source_system="salesforce").exists()
+    assert sync_run(connection_id=sf_connection.pk, mode=HISTORICAL).complete
+    assert sorted(Invoice.objects.filter(source_system="salesforce").values_list("source_id", flat=True)) == sorted(ids)
+
+
 def _many_won(sf, n):
     box = sf.app.sandbox
     accounts = [{"Name": f"Buyer {i}", "TIN__c": f"1000000{i}-0001", "BillingCountry": "NG"} for i in range(n)]
