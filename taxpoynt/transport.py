@@ -94,11 +94,13 @@ class KeepAliveTransport(httpx.BaseTransport):
             if conn is None:
                 return None
             sock = conn.sock
-            fresh = self._keepalive_expiry is None or time.monotonic() - idle_since <= self._keepalive_expiry
             # Readable while idle means the server closed it (or broke protocol).
-            if fresh and sock is not None and not select.select([sock], [], [], 0)[0]:
+            if not self._expired(idle_since) and sock is not None and not select.select([sock], [], [], 0)[0]:
                 return conn
             conn.close()
+
+    def _expired(self, idle_since: float) -> bool:
+        return self._keepalive_expiry is not None and time.monotonic() - idle_since > self._keepalive_expiry
 
     def _release(self, origin: tuple, conn: http.client.HTTPConnection, *, reusable: bool) -> None:
         expired = []
@@ -106,8 +108,7 @@ class KeepAliveTransport(httpx.BaseTransport):
             with self._lock:
                 idle = self._idle.setdefault(origin, [])
                 # The oldest first: those past their expiry are closed now, not held open till asked for.
-                while idle and self._keepalive_expiry is not None \
-                        and time.monotonic() - idle[0][1] > self._keepalive_expiry:
+                while idle and self._expired(idle[0][1]):
                     expired.append(idle.pop(0)[0])
                 if self._max_keepalive is None or len(idle) < self._max_keepalive:
                     idle.append((conn, time.monotonic()))
