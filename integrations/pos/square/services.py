@@ -503,6 +503,8 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
                 invoiced = _invoiced_order_ids(connection, ids)
                 made += orders_ingest(connection=connection, client=client, queue=BATCH_QUEUE,
                                       orders=[o for o in page.orders if o["id"] not in invoiced])["invoiced"]
+        credited = _reconcile_refunds(connection=connection, client=client, locations=set(locations),
+                                      start=start, end=end)
     # Our own mirror too: completed rows whose invoice was never made (e.g. a mapping fixed since).
     for txn in Transaction.objects.filter(connection=connection, status=Transaction.Status.COMPLETED,
                                           invoice__isnull=True, occurred_at__gte=start, occurred_at__lt=end):
@@ -512,33 +514,32 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
         except ApplicationError as exc:
             logger.warning("reconciliation could not invoice a sale", extra={"transaction": str(txn.pk),
                                                                              "error": str(exc)})
-    credited = _reconcile_refunds(connection=connection, locations=set(locations), start=start, end=end)
     logger.info("square reconciliation", extra={"connection": str(connection.pk), "start": start.isoformat(),
                                                 "end": end.isoformat(), "completed": found, "invoiced_now": made,
                                                 "credited_now": credited})
     return {"completed": found, "invoiced_now": made, "credited_now": credited}
 
 
-def _reconcile_refunds(*, connection: Connection, locations: set[str], start: dt.datetime, end: dt.datetime) -> int:
+def _reconcile_refunds(*, connection: Connection, client: SquareClient, locations: set[str], start: dt.datetime,
+                       end: dt.datetime) -> int:
     """Credit notes for the window's COMPLETED refunds (ListPaymentRefunds,
     by creation) at the selected locations that have none; how many made. A
     refund whose sale has no IRN yet, or cannot be credited, is logged and
     left for its webhook's retries or a later run."""
     made = 0
-    with client_for(connection) as client:
-        refunds = [r for r in client.iter_refunds(begin_time=start.isoformat(), end_time=end.isoformat(),
-                                                  status="COMPLETED") if r.get("location_id") in locations]
-        credited = set(Invoice.objects.filter(organization=connection.organization, kind=Invoice.Kind.CREDIT_NOTE,
-                                              source_system=SYSTEM, source_id__in=[r["id"] for r in refunds])
-                       .values_list("source_id", flat=True))
-        for refund in refunds:
-            if refund["id"] in credited:
-                continue
-            try:
-                made += bool(refund_ingest(connection=connection, refund=refund, client=client, queue=BATCH_QUEUE))
-            except (ApplicationError, InvoiceNotReady) as exc:
-                logger.warning("reconciliation could not credit a refund", extra={"refund": refund["id"],
-                                                                                   "error": str(exc)})
+    refunds = [r for r in client.iter_refunds(begin_time=start.isoformat(), end_time=end.isoformat(),
+                                              status="COMPLETED") if r.get("location_id") in locations]
+    credited = set(Invoice.objects.filter(organization=connection.organization, kind=Invoice.Kind.CREDIT_NOTE,
+                                          source_system=SYSTEM, source_id__in=[r["id"] for r in refunds])
+                   .values_list("source_id", flat=True))
+    for refund in refunds:
+        if refund["id"] in credited:
+            continue
+        try:
+            made += bool(refund_ingest(connection=connection, refund=refund, client=client, queue=BATCH_QUEUE))
+        except (ApplicationError, InvoiceNotReady) as exc:
+            logger.warning("reconciliation could not credit a refund", extra={"refund": refund["id"],
+                                                                               "error": str(exc)})
     return made
 
 
