@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from integrations.connections.sync import HISTORICAL, SyncPage, SyncPlan, VendorSync
 from integrations.pos.models import Location
@@ -72,10 +73,10 @@ class SquareOrderSync(VendorSync):
             # seller's first sale: the sales before it are the historical
             # import's (on `batch`, when asked for) and the end of day's,
             # never years of them submitted unasked on pos_realtime.
-            start = cursor.get("updated_since") or _iso(self.connection.created_at)
-            if start >= updated["end_at"]:  # connected within the lag: nothing settled to read yet
+            start = parse_datetime(cursor["updated_since"]) if cursor.get("updated_since") else self.connection.created_at
+            if start >= end:  # connected within the lag: nothing settled to read yet
                 return SyncPlan(state=None, total=0)
-            updated["start_at"] = start
+            updated["start_at"] = _iso(start)
         query = {"filter": {"state_filter": {"states": ["COMPLETED"]},
                             "date_time_filter": {"updated_at": updated}},
                  "sort": {"sort_field": "UPDATED_AT", "sort_order": "ASC"}}
