@@ -240,12 +240,8 @@ class SquareSandboxApp:
             raise bad_request("MISSING_REQUIRED_PARAMETER", "order_ids is required.", "order_ids")
         if len(ids) > 100:
             raise bad_request("ARRAY_LENGTH_TOO_LONG", "At most 100 order_ids are allowed.", "order_ids")
-        orders = []
-        for oid in ids:
-            o = self.sandbox.get_order(oid, tok["merchant_id"])
-            if o is not None and (not body.get("location_id") or o["location_id"] == body["location_id"]):
-                orders.append(o)
-        return _json({"orders": orders})
+        return Response(self.sandbox.batch_retrieve_orders_json(ids, tok["merchant_id"], body.get("location_id")),
+                        mimetype="application/json")
 
     def search_orders(self, request, tok):
         return _json(self.sandbox.search_orders(_body(request), tok["merchant_id"]))
