@@ -14,6 +14,7 @@ form for the sandbox, the demo and the tests.
 """
 import base64
 import binascii
+import functools
 import json
 import secrets
 import time
@@ -34,8 +35,12 @@ class CryptoKeys:
     public_key_pem: bytes
     certificate: str
 
-    def public_key(self) -> rsa.RSAPublicKey:
+    @functools.cached_property
+    def _public_key(self) -> rsa.RSAPublicKey:
         return _load_public_key(self.public_key_pem)
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self._public_key
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,19 @@ def _load_public_key(pem: bytes) -> rsa.RSAPublicKey:
 
 
 def load_crypto_keys(text: str | bytes) -> CryptoKeys:
-    """Read the crypto_keys JSON issued by the FIRS dashboard."""
+    """Read the crypto_keys JSON issued by the FIRS dashboard.
+
+    Every invoice frozen reads its organization's key file, so each process
+    keeps what it read (and the key loaded from it, `CryptoKeys.public_key`)
+    per file text: a new key file is new text, read afresh. A file that
+    cannot be read raises each time."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    return _read_crypto_keys(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_crypto_keys(text: str) -> CryptoKeys:
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, TypeError):

@@ -92,3 +92,16 @@ def test_plaintext_too_long_for_one_block_is_refused(test_keys):
     keys = CryptoKeys(test_keys.keys.public_key_pem, "A" * 300)
     with pytest.raises(ApplicationError, match="more than the 245"):
         stamp_irn("INV1-94ND90NR-20240611", keys, timestamp=1)
+
+
+def test_a_key_file_is_read_once_per_text_and_its_key_loaded_once(test_keys):
+    keys = load_crypto_keys(test_keys.crypto_keys_json)
+    assert load_crypto_keys(test_keys.crypto_keys_json.encode()) is keys
+    assert keys.public_key() is keys.public_key()
+    # Another text (the same key, another certificate) is read afresh.
+    other = json.dumps({**json.loads(test_keys.crypto_keys_json), "certificate": "abc="})
+    assert load_crypto_keys(other) is not keys and load_crypto_keys(other).certificate == "abc="
+    # A file that cannot be read is refused every time, not remembered as read.
+    for _ in range(2):
+        with pytest.raises(ApplicationError, match="not JSON"):
+            load_crypto_keys("not json")
