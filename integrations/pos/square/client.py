@@ -298,13 +298,17 @@ class SquareClient(_Base):
     def get_payment(self, payment_id: str) -> dict:
         return self._call("GET", f"/v2/payments/{payment_id}")["payment"]
 
-    def iter_refunds(self, *, begin_time: str, end_time: str, location_id: str | None = None,
-                     status: str | None = None) -> Iterator[dict]:
-        """ListPaymentRefunds: every refund created in [begin_time, end_time),
-        oldest first, page after page."""
-        params = {k: v for k, v in {"begin_time": begin_time, "end_time": end_time, "location_id": location_id,
-                                    "status": status, "sort_order": "ASC",
-                                    "limit": constants.PAYMENTS_MAX_LIMIT}.items() if v is not None}
+    def iter_refunds_updated(self, *, begin_time: str, end_time: str, location_id: str | None = None,
+                             status: str | None = None) -> Iterator[dict]:
+        """ListPaymentRefunds: every refund last updated in [begin_time,
+        end_time) (created within Square's default year), oldest update
+        first, page after page. By update, not creation: a refund reaches
+        COMPLETED when it is last updated, which can be days after it was
+        created."""
+        params = {k: v for k, v in {"updated_at_begin_time": begin_time, "updated_at_end_time": end_time,
+                                    "location_id": location_id, "status": status, "sort_field": "UPDATED_AT",
+                                    "sort_order": "ASC", "limit": constants.PAYMENTS_MAX_LIMIT}.items()
+                  if v is not None}
         while True:
             data = self._call("GET", "/v2/refunds", params=params)
             yield from data.get("refunds", [])

@@ -522,13 +522,14 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
 
 def _reconcile_refunds(*, connection: Connection, client: SquareClient, locations: set[str], start: dt.datetime,
                        end: dt.datetime) -> int:
-    """Credit notes for the window's COMPLETED refunds (ListPaymentRefunds,
-    by creation) at the selected locations that have none; how many made. A
+    """Credit notes for the refunds COMPLETED in the window (ListPaymentRefunds
+    by last update: a refund created PENDING in one window may complete in
+    a later one) at the selected locations that have none; how many made. A
     refund whose sale has no IRN yet, or cannot be credited, is logged and
     left for its webhook's retries or a later run."""
     made = 0
-    refunds = [r for r in client.iter_refunds(begin_time=start.isoformat(), end_time=end.isoformat(),
-                                              status="COMPLETED") if r.get("location_id") in locations]
+    refunds = [r for r in client.iter_refunds_updated(begin_time=start.isoformat(), end_time=end.isoformat(),
+                                                      status="COMPLETED") if r.get("location_id") in locations]
     credited = set(Invoice.objects.filter(organization=connection.organization, kind=Invoice.Kind.CREDIT_NOTE,
                                           source_system=SYSTEM, source_id__in=[r["id"] for r in refunds])
                    .values_list("source_id", flat=True))

@@ -19,7 +19,8 @@ Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
   GET  /v2/orders/{id}; POST /v2/orders/batch-retrieve; POST /v2/orders/search
        (location_ids 1..10, filter/sort, limit ≤ 1000 default 500, cursor bound
        to the query that issued it, sort field = date filter field)
-  GET  /v2/payments (begin_time, end_time, location_id, sort_order, cursor, limit ≤ 100),
+  GET  /v2/payments (begin_time, end_time [created_at], updated_at_begin_time, updated_at_end_time,
+       sort_field CREATED_AT|UPDATED_AT, sort_order, location_id, cursor, limit: over 100 gives 100),
        /v2/payments/{id}; POST /v2/refunds; GET /v2/refunds (the same, and status), /v2/refunds/{id}
 
 Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
@@ -38,7 +39,9 @@ Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   POST /_sandbox/sales/history              {count, start_at?, end_at? (default: the last day), location_ids?}
                                             completed random sales in the past, no webhooks  seed_history()
   POST /_sandbox/orders/{id}/fulfillment    {new_state}                                 update_fulfillment()
-  POST /_sandbox/refunds                    {payment_id, amount? | line_items?, reason?} refund_payment()
+  POST /_sandbox/refunds                    {payment_id, amount? | line_items?, reason?, complete? (default
+                                             true; false: it stays PENDING)}           refund_payment()
+  POST /_sandbox/refunds/{id}/complete      a PENDING refund COMPLETED now             complete_refund()
   PUT  /_sandbox/faults                     {faults: [{path, method?, status?, count?, latency_ms?}]}
   PUT  /_sandbox/rate-limit                 {requests, per_seconds} (null requests: off) → 429 RATE_LIMITED
   POST /_sandbox/load/start                 {rate (sales/s), seconds, location_ids?}   start_load()

@@ -64,6 +64,7 @@ URLS = Map([
     Rule("/_sandbox/sales/history", endpoint="c_history", methods=["POST"]),
     Rule("/_sandbox/orders/<order_id>/fulfillment", endpoint="c_fulfillment", methods=["POST"]),
     Rule("/_sandbox/refunds", endpoint="c_refund", methods=["POST"]),
+    Rule("/_sandbox/refunds/<refund_id>/complete", endpoint="c_refund_complete", methods=["POST"]),
     Rule("/_sandbox/faults", endpoint="c_faults", methods=["PUT"]),
     Rule("/_sandbox/rate-limit", endpoint="c_rate_limit", methods=["PUT"]),
     Rule("/_sandbox/load", endpoint="c_load_status", methods=["GET"]),
@@ -357,8 +358,14 @@ class SquareSandboxApp:
         b = _body(request)
         refund = self.sandbox.refund_payment(payment_id=b["payment_id"], amount=b.get("amount"),
                                              reason=b.get("reason", ""), idempotency_key=b.get("idempotency_key"),
-                                             line_items=b.get("line_items"))
+                                             line_items=b.get("line_items"), complete=b.get("complete", True))
         return _json({"refund": self.sandbox.get_refund(refund["id"], self.sandbox.locations[
+            refund["location_id"]]["merchant_id"])})
+
+    def c_refund_complete(self, request, refund_id):
+        self.sandbox.complete_refund(refund_id)
+        refund = self.sandbox.refunds[refund_id]
+        return _json({"refund": self.sandbox.get_refund(refund_id, self.sandbox.locations[
             refund["location_id"]]["merchant_id"])})
 
     def c_faults(self, request):

@@ -582,12 +582,15 @@ class Sandbox:
     # --- refunds -------------------------------------------------------------------
     def refund_payment(self, *, payment_id: str, amount: int | None = None, reason: str = "",
                        idempotency_key: str | None = None, line_items: list[dict] | None = None,
-                       merchant_id: str | None = None) -> dict:
+                       merchant_id: str | None = None, complete: bool = True) -> dict:
         """RefundPayment. A full refund returns every line, service charge and tip;
         `line_items` ([{source_line_item_uid, quantity}]) returns those items; a
         bare partial amount returns a custom amount taxed like the sale's first
         tax (inclusive). The return is a new order (refund.order_id) whose
-        `returns[0].source_order_id` is the sale."""
+        `returns[0].source_order_id` is the sale. The refund is created
+        PENDING and completed at once, unless `complete` is False: then it
+        stays PENDING until `complete_refund` (a card refund Square settles
+        later)."""
         key = idempotency_key or str(uuid.uuid4())
         fingerprint = json.dumps([payment_id, amount, reason, line_items], sort_keys=True)
         with self.lock:
@@ -647,7 +650,8 @@ class Sandbox:
             created = _copy(refund)
         self.emit(merchant_id=merchant, event_type="refund.created", data_type="refund", object_id=refund_id,
                   obj={"refund": created})
-        self._complete_refund(refund_id)
+        if complete:
+            self.complete_refund(refund_id)
         return created
 
     def _custom_amount_return(self, sale: dict, amount: int, n: int) -> dict:
@@ -673,9 +677,15 @@ class Sandbox:
                                "service_charge_money": pricing.money(0, cur)},
         }
 
-    def _complete_refund(self, refund_id: str):
+    def complete_refund(self, refund_id: str):
+        """A PENDING refund COMPLETED now: its updated_at moves, the payment
+        and the sale record it, and its webhooks are sent."""
         with self.lock:
-            refund = self.refunds[refund_id]
+            refund = self.refunds.get(refund_id)
+            if refund is None:
+                raise not_found(f"Refund {refund_id} not found.")
+            if refund["status"] != "PENDING":
+                raise bad_request("INVALID_VALUE", f"The refund is {refund['status']}, not PENDING.", "status")
             payment = self.payments[refund["payment_id"]]
             sale = self.orders[payment["order_id"]]
             return_order = self.orders[refund["order_id"]]
@@ -842,20 +852,40 @@ class Sandbox:
         return [oid for _, oid in rows]
 
     def list_payments(self, args: dict, merchant_id: str) -> dict:
-        """ListPayments: by created_at in [begin_time, end_time), newest first unless ASC."""
-        return self._list_by_created(self.payments, "payments", args, merchant_id)
+        """ListPayments: see `_list_by_time`."""
+        return self._list_by_time(self.payments, "payments", args, merchant_id)
 
     def list_refunds(self, args: dict, merchant_id: str) -> dict:
         """ListPaymentRefunds: as ListPayments, and `status` filters."""
-        return self._list_by_created(self.refunds, "refunds", args, merchant_id)
+        return self._list_by_time(self.refunds, "refunds", args, merchant_id)
 
-    def _list_by_created(self, rows_by_id: dict, name: str, args: dict, merchant_id: str) -> dict:
-        limit = int(args.get("limit") or constants.PAYMENTS_MAX_LIMIT)
-        if limit > constants.PAYMENTS_MAX_LIMIT or limit < 1:
-            raise bad_request("VALUE_TOO_HIGH" if limit > 1 else "VALUE_TOO_LOW", "limit out of range.", "limit")
+    def _list_by_time(self, rows_by_id: dict, name: str, args: dict, merchant_id: str) -> dict:
+        """ListPayments' and ListPaymentRefunds' shared query, as Square
+        documents it: `begin_time`/`end_time` bound created_at (default: the
+        last year up to now), `updated_at_begin_time`/`updated_at_end_time`
+        bound updated_at (default: from begin_time up to now), each range
+        [begin, end); `sort_field` CREATED_AT (default) or UPDATED_AT,
+        `sort_order` DESC (default) or ASC; a `limit` over 100 returns 100."""
+        try:
+            limit = int(args.get("limit") or constants.PAYMENTS_MAX_LIMIT)
+        except ValueError:
+            raise bad_request("INVALID_VALUE", "limit must be an integer.", "limit") from None
+        if limit < 1:
+            raise bad_request("VALUE_TOO_LOW", "limit out of range.", "limit")
+        limit = min(limit, constants.PAYMENTS_MAX_LIMIT)
+        sort_field = args.get("sort_field", "CREATED_AT")
+        if sort_field not in ("CREATED_AT", "UPDATED_AT"):
+            raise bad_request("INVALID_ENUM_VALUE", f"sort_field {sort_field} is not CREATED_AT or UPDATED_AT.",
+                              "sort_field")
+        sort_key = sort_field.lower()
         sort_order = args.get("sort_order", "DESC")
-        begin = parse_rfc3339(args["begin_time"], "begin_time") if args.get("begin_time") else None
-        end = parse_rfc3339(args["end_time"], "end_time") if args.get("end_time") else None
+
+        def bound(arg, default):
+            return parse_rfc3339(args[arg], arg) if args.get(arg) else default
+
+        now = now_utc()
+        begin, end = bound("begin_time", now - dt.timedelta(days=365)), bound("end_time", now)
+        updated_begin, updated_end = bound("updated_at_begin_time", begin), bound("updated_at_end_time", now)
         with self.lock:
             rows = []
             for p in rows_by_id.values():
@@ -865,10 +895,11 @@ class Sandbox:
                     continue
                 if args.get("status") and p.get("status") != args["status"]:
                     continue
-                t = parse_rfc3339(p["created_at"], "created_at")
-                if (begin and t < begin) or (end and t >= end):
+                created = parse_rfc3339(p["created_at"], "created_at")
+                updated = parse_rfc3339(p["updated_at"], "updated_at")
+                if not (begin <= created < end and updated_begin <= updated < updated_end):
                     continue
-                rows.append((p["created_at"], p["id"]))
+                rows.append((parse_rfc3339(p[sort_key], sort_key), p["id"]))
             rows.sort(reverse=sort_order == "DESC")
             offset = 0
             if args.get("cursor"):

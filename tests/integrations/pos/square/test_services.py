@@ -5,6 +5,7 @@ VAT, zero-rated lines, tips, service charges) becomes an invoice whose totals
 agree with Square's; a disagreement is flagged; B2B by mapped TIN; refunds
 become credit notes; duplicates never make a second invoice."""
 import copy
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -255,6 +256,31 @@ def test_reconciliation_credits_refunds_whose_webhooks_were_lost(sq, square_conn
     assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 2
     assert set(Submission.objects.filter(invoice__kind=Invoice.Kind.CREDIT_NOTE)
                .values_list("queue", flat=True)) == {"batch"}
+
+
+def test_reconciliation_credits_a_refund_in_the_window_it_completed_not_the_one_it_was_created(
+        sq, square_connection):
+    """A card refund created PENDING in one window and COMPLETED in the next
+    (no webhook): the first window's run has nothing to credit, the second's
+    makes its credit note (refunds are listed by their last update)."""
+    sale = sq.create_sale(order=vat_sale(), emit=False)
+    with services.client_for(square_connection) as client:
+        txn = services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
+    Invoice.objects.filter(pk=txn.invoice_id).update(irn="INV000001-59854B81-20261122", number="INV000001")
+    first_start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    refund = sq.refund_payment(payment_id=sale["payment"]["id"], reason="Returned", complete=False)
+    boundary = dt.datetime.now(dt.timezone.utc) + dt.timedelta(milliseconds=5)
+    boundary = boundary.replace(microsecond=boundary.microsecond // 1000 * 1000)  # Square's times are in ms
+    while dt.datetime.now(dt.timezone.utc) < boundary:
+        pass
+    sq.complete_refund(refund["id"])
+    second_end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
+
+    first = services.reconcile_window(connection=square_connection, start=first_start, end=boundary)
+    assert first["credited_now"] == 0 and not Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).exists()
+    second = services.reconcile_window(connection=square_connection, start=boundary, end=second_end)
+    assert second["credited_now"] == 1
+    assert Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE).source_id == refund["id"]
 
 
 def test_reconciliation_pages_through_the_day_on_the_batch_queue_past_an_unmappable_sale(sq, square_connection,

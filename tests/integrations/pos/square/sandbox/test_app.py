@@ -407,6 +407,48 @@ def test_refunds_list_by_time_status_and_page(square, http):
     assert later["refunds"] == []
 
 
+def _whole_ms(t: dt.datetime) -> dt.datetime:
+    """`t` on a millisecond: Square's times have milliseconds, so a time
+    taken after it is never written as before it."""
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def test_refunds_list_by_update_and_a_refund_left_pending(square, http):
+    """A refund left PENDING completes later (`/_sandbox/refunds/{id}/complete`):
+    `updated_at_begin_time`/`updated_at_end_time` with sort_field=UPDATED_AT
+    find it by its completion, while created_at still bounds begin_time /
+    end_time; `limit` over 100 gives 100 rows at most, a non-integer one 400."""
+    sb = square.app.sandbox
+    t = control(http, square.url, "POST", "/tokens", {})
+    created_from = dt.datetime.now(dt.timezone.utc)
+    pending = control(http, square.url, "POST", "/refunds", {
+        "payment_id": sb.create_sale(random_sale=True)["payment"]["id"], "complete": False})["refund"]
+    assert pending["status"] == "PENDING"
+    completed_from = _whole_ms(dt.datetime.now(dt.timezone.utc) + dt.timedelta(milliseconds=5))
+    while dt.datetime.now(dt.timezone.utc) < completed_from:
+        pass
+    done = control(http, square.url, "POST", f"/refunds/{pending['id']}/complete", {})["refund"]
+    assert done["status"] == "COMPLETED" and done["updated_at"] > done["created_at"]
+
+    def listed(**query):
+        page = http.get(f"{square.url}/v2/refunds", params=query, headers=bearer(t["access_token"]))
+        assert page.status_code == 200, page.text
+        return [r["id"] for r in page.json()["refunds"]]
+
+    assert pending["id"] in listed(updated_at_begin_time=completed_from.isoformat(), sort_field="UPDATED_AT")
+    assert pending["id"] not in listed(updated_at_begin_time=created_from.isoformat(),
+                                       updated_at_end_time=completed_from.isoformat())
+    assert pending["id"] not in listed(begin_time=completed_from.isoformat())  # created before it
+    again = http.post(f"{square.url}/_sandbox/refunds/{pending['id']}/complete", json={})
+    assert again.status_code == 400 and "not PENDING" in again.text
+    assert len(listed(limit=500, begin_time=created_from.isoformat())) <= 100
+    bad = http.get(f"{square.url}/v2/refunds", params={"limit": "ten"}, headers=bearer(t["access_token"]))
+    assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == "INVALID_VALUE"
+    wrong_field = http.get(f"{square.url}/v2/refunds", params={"sort_field": "AMOUNT"},
+                           headers=bearer(t["access_token"]))
+    assert wrong_field.status_code == 400 and wrong_field.json()["errors"][0]["field"] == "sort_field"
+
+
 def test_load_mode_creates_sales_at_the_requested_rate(square, http):
     control(http, square.url, "POST", "/load/start", {"rate": 40, "seconds": 0.5})
     deadline = time.monotonic() + 30
