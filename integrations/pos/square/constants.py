@@ -61,10 +61,12 @@ ORDER_EVENT_OBJECT_KEYS = {
     "order.updated": "order_updated",
     "order.fulfillment.updated": "order_fulfillment_updated",
 }
-# Square retries a failed delivery for 24 h (72 h in some doc versions) with
-# back-off. UNCONFIRMED: the exact schedule; this is the one the sandbox uses.
-WEBHOOK_RETRY_WINDOW = timedelta(hours=24)
-WEBHOOK_RETRY_DELAYS_SECONDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800)
+# Square retries a failed delivery for up to 72 h after the event: after 1,
+# 2, 4, 8, 16 and 32 minutes, then hourly (retries 7-78), then discards it
+# (developer.squareup.com/docs/webhooks-api/delivery-sla; an older
+# troubleshooting page says 24 h). The sandbox's sender keeps this schedule.
+WEBHOOK_RETRY_WINDOW = timedelta(hours=72)
+WEBHOOK_RETRY_DELAYS_SECONDS = (60, 120, 240, 480, 960, 1920) + (3600,) * 72
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 # UNCONFIRMED: header names Square adds on a retried delivery.
 RETRY_NUMBER_HEADER = "square-retry-number"

@@ -53,6 +53,6 @@ refund.created, refund.updated, payment.updated, order.created (the return
 order) and order.updated (the sale). Deliveries are signed with
 x-square-hmacsha256-signature (and legacy x-square-signature) over
 notification URL + raw body and retried on Square's back-off schedule
-(`constants.WEBHOOK_RETRY_DELAYS_SECONDS` × `time_scale`) within 24 h.
+(`constants.WEBHOOK_RETRY_DELAYS_SECONDS` × `time_scale`) within 72 h.
 Order money fields are computed by `pricing.price_order`.
 """

@@ -1,6 +1,6 @@
 """The sandbox's webhook sender: signs each event as Square does and POSTs it
 from background threads, retrying failures on Square's back-off schedule
-(scaled by `time_scale` so tests see 24 h of retries in milliseconds), and
+(scaled by `time_scale` so tests see 72 h of retries in milliseconds), and
 logging every attempt. Duplicates (the same body, same event_id) are sent on
 request, as Square itself sometimes does."""
 from __future__ import annotations

@@ -512,7 +512,7 @@ def test_fulfillment_update_event(square, http, receiver):
     assert webhooks.parse_event(receiver.requests[0]["body"]).order_id == sale["order"]["id"]
 
 
-def test_retries_stop_after_the_schedule_is_spent_or_past_24_hours(square, http, receiver):
+def test_retries_stop_after_the_schedule_is_spent_or_past_72_hours(square, http, receiver):
     control(http, square.url, "PUT", "/webhook-subscription",
             {"notification_url": receiver.url, "event_types": ["order.created"]})
     control(http, square.url, "PUT", "/delivery", {"time_scale": 1, "retry_delays": [0.01, 0.02, 0.04]})
@@ -524,11 +524,11 @@ def test_retries_stop_after_the_schedule_is_spent_or_past_24_hours(square, http,
     log = control(http, square.url, "GET", "/deliveries")["deliveries"]
     assert [x["attempt"] for x in log] == [1, 2, 3, 4] and not any(x["ok"] for x in log)
     assert len(receiver.requests) == 4
-    # a retry that would fall after the 24 h window (scaled) is not made
+    # a retry that would fall after the 72 h window (scaled) is not made
     control(http, square.url, "POST", "/reset")
     control(http, square.url, "PUT", "/webhook-subscription",
             {"notification_url": receiver.url, "event_types": ["order.created"]})
-    control(http, square.url, "PUT", "/delivery", {"time_scale": 0.00001, "retry_delays": [100_000]})
+    control(http, square.url, "PUT", "/delivery", {"time_scale": 0.00001, "retry_delays": [300_000]})
     control(http, square.url, "POST", "/sales", {"random": True, "complete": False})
     receiver.wait_for(5)
     assert square.app.sandbox.sender.wait_idle(timeout=5)
