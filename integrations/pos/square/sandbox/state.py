@@ -300,14 +300,16 @@ class Sandbox:
                 merchant_id = tok["merchant_id"]
             if not merchant_id:
                 raise bad_request("MISSING_REQUIRED_PARAMETER", "access_token or merchant_id is required.")
-            only_access = bool(body.get("revoke_only_access_token"))
+            if body.get("revoke_only_access_token") and body.get("access_token"):
+                # That one access token; the authorization (its refresh tokens, other tokens) stays.
+                self.access_tokens[body["access_token"]]["revoked"] = True
+                return {"success": True}
             for tok in self.access_tokens.values():
                 if tok["merchant_id"] == merchant_id and tok["client_id"] == app["client_id"]:
                     tok["revoked"] = True
-            if not only_access:
-                for rt in self.refresh_tokens.values():
-                    if rt["merchant_id"] == merchant_id and rt["client_id"] == app["client_id"]:
-                        rt["revoked"] = True
+            for rt in self.refresh_tokens.values():
+                if rt["merchant_id"] == merchant_id and rt["client_id"] == app["client_id"]:
+                    rt["revoked"] = True
             return {"success": True}
 
     def authenticate(self, token: str, scope: str | None) -> dict:
@@ -782,6 +784,10 @@ class Sandbox:
             bad = set(states) - set(constants.ORDER_STATES)
             if bad or not states:
                 raise bad_request("INVALID_ENUM_VALUE", f"Invalid states {sorted(bad)}.", "query.filter.state_filter")
+        # SearchOrdersSortField: CLOSED_AT needs a StateFilter of closed states only.
+        if sort_field == "CLOSED_AT" and not (states and set(states) <= {"COMPLETED", "CANCELED"}):
+            raise bad_request("INVALID_VALUE", "Sorting by CLOSED_AT requires a state_filter of closed states "
+                              "(COMPLETED, CANCELED).", "query.filter.state_filter")
         fingerprint = hashlib.sha256(json.dumps(
             [sorted(location_ids), query, bool(body.get("return_entries"))], sort_keys=True).encode()).hexdigest()
         with self.lock:

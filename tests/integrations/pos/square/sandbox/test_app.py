@@ -139,6 +139,20 @@ def test_revoke_needs_client_auth_and_revokes_every_token_of_the_merchant(square
                                         "refresh_token": t["refresh_token"]}).status_code == 401
 
 
+def test_revoke_only_access_token_ends_that_token_and_keeps_the_authorization(square, http):
+    a = control(http, square.url, "POST", "/tokens", {})
+    b = control(http, square.url, "POST", "/tokens", {})
+    ok = http.post(f"{square.url}/oauth2/revoke", json={"client_id": CLIENT_ID, "access_token": a["access_token"],
+                                                        "revoke_only_access_token": True},
+                   headers={"Authorization": f"Client {CLIENT_SECRET}"})
+    assert ok.status_code == 200 and ok.json() == {"success": True}
+    assert http.get(f"{square.url}/v2/locations", headers=bearer(a["access_token"])).status_code == 401
+    assert http.get(f"{square.url}/v2/locations", headers=bearer(b["access_token"])).status_code == 200
+    assert token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                    "grant_type": "refresh_token",
+                                    "refresh_token": a["refresh_token"]}).status_code == 200
+
+
 def test_locations_and_error_shapes(square, http):
     t = control(http, square.url, "POST", "/tokens", {})
     locs = http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"])).json()["locations"]
@@ -224,6 +238,9 @@ def test_orders_search_paging_filters_and_cursor_rules(square, http):
     ({"query": {"filter": {"date_time_filter": {"closed_at": {"start_at": "2026-01-01T00:00:00Z"},
                                                 "created_at": {"start_at": "2026-01-01T00:00:00Z"}}}}},
      "INVALID_VALUE", "query.filter.date_time_filter"),
+    ({"query": {"sort": {"sort_field": "CLOSED_AT"}}}, "INVALID_VALUE", "query.filter.state_filter"),
+    ({"query": {"filter": {"state_filter": {"states": ["OPEN", "COMPLETED"]}}, "sort": {"sort_field": "CLOSED_AT"}}},
+     "INVALID_VALUE", "query.filter.state_filter"),
 ])
 def test_orders_search_validation(square, http, body, code, field):
     t = control(http, square.url, "POST", "/tokens", {})
@@ -469,7 +486,8 @@ def test_history_seeding_is_searchable_by_time_window_and_sends_no_webhooks(squa
     t = control(http, square.url, "POST", "/tokens", {})
     day1 = {"location_ids": list(square.app.sandbox.locations),
             "query": {"filter": {"date_time_filter": {"closed_at": {"start_at": "2026-05-01T00:00:00Z",
-                                                                   "end_at": "2026-05-02T00:00:00Z"}}},
+                                                                   "end_at": "2026-05-02T00:00:00Z"}},
+                                 "state_filter": {"states": ["COMPLETED"]}},
                       "sort": {"sort_field": "CLOSED_AT", "sort_order": "ASC"}}}
     day2 = json.loads(json.dumps(day1))
     day2["query"]["filter"]["date_time_filter"]["closed_at"] = {"start_at": "2026-05-02T00:00:00.001Z",
