@@ -101,6 +101,11 @@ def top_items(*, user, filters: dict | None = None, limit: int = 10) -> list[dic
         lines = lines.filter(invoice__organization_id=filters["organization"])
     if filters.get("connection"):
         lines = lines.filter(invoice__connection_id=filters["connection"])
+    if filters.get("vendor"):
+        lines = lines.filter(invoice__connection__vendor=filters["vendor"])
+    if filters.get("location"):  # the store whose sales the invoices are
+        lines = lines.filter(invoice_id__in=Transaction.objects.filter(location_id=filters["location"])
+                             .values("invoice_id"))
     if filters.get("occurred_from"):
         lines = lines.filter(invoice__issue_date__gte=filters["occurred_from"].date()
                              if isinstance(filters["occurred_from"], datetime.datetime) else filters["occurred_from"])

@@ -70,6 +70,26 @@ def test_top_items_sums_pos_invoice_lines_only(shop, make_org):
 
 
 @pytest.mark.django_db
+def test_top_items_by_store_and_vendor(shop):
+    """`location` keeps the items sold at that store; `vendor` those of that POS."""
+    user, org, conn, loc = shop
+    other_store = Location.objects.create(organization=org, connection=conn, external_id="L2", name="Lekki")
+    toast = factories.connection(org, vendor="toast", kind="pos")
+    for store, connection, item in ((loc, conn, "Latte"), (other_store, conn, "Suya"), (None, toast, "Zobo")):
+        inv = factories.invoice(org, connection)
+        InvoiceLine.objects.filter(invoice=inv).update(description=item)
+        txn = sale(org, connection, store, datetime.datetime(2026, 11, 2, 9, tzinfo=LAGOS), "100.00")
+        Transaction.objects.filter(pk=txn.pk).update(invoice=inv)
+
+    def items(**filters):
+        return [r["item"] for r in selectors.top_items(user=user, filters=filters)]
+
+    assert sorted(items()) == ["Latte", "Suya", "Zobo"]
+    assert items(location=loc.pk) == ["Latte"] and items(location=other_store.pk) == ["Suya"]
+    assert items(vendor="toast") == ["Zobo"] and sorted(items(vendor="square")) == ["Latte", "Suya"]
+
+
+@pytest.mark.django_db
 def test_transaction_filters(shop):
     user, org, conn, loc = shop
     t1 = sale(org, conn, loc, datetime.datetime(2026, 11, 2, 9, tzinfo=LAGOS), "10.00")
