@@ -563,8 +563,8 @@ def transactions_batch_process(*, transactions) -> dict:
             out["already_invoiced"] += 1
             continue
         try:
-            with transaction.atomic():
-                invoice = invoice_for_transaction(connection=txn.connection, txn=txn)
+            with transaction.atomic():  # re-processing is back-office work: `batch`, never before live sales
+                invoice = invoice_for_transaction(connection=txn.connection, txn=txn, queue=BATCH_QUEUE)
         except ApplicationError as exc:
             out["failed"] += 1
             out["errors"].append({"transaction": str(txn.pk), "message": exc.message})

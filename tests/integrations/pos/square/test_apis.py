@@ -11,6 +11,7 @@ import pytest
 from integrations.connections.models import WebhookEvent
 from integrations.pos.models import Location, Transaction
 from integrations.pos.square import services
+from invoicing.models import Submission
 from taxpoynt.tenancy.models import Membership
 
 from .fixtures import order_event, vat_sale
@@ -86,6 +87,8 @@ def test_batch_process_invoices_uninvoiced_sales_once(api_client, sq, square_con
     resp = api_client.post("/api/v1/pos/transactions/batch-process", {"transaction_ids": ids}, format="json")
     assert resp.status_code == 200, resp.content
     assert resp.json()["invoiced"] == 3
+    invoices = Transaction.objects.filter(pk__in=ids).values_list("invoice_id", flat=True)
+    assert set(Submission.objects.filter(invoice_id__in=invoices).values_list("queue", flat=True)) == {"batch"}
     again = api_client.post("/api/v1/pos/transactions/batch-process", {"transaction_ids": ids}, format="json")
     assert again.json()["already_invoiced"] == 3 and again.json()["invoiced"] == 0
     assert Transaction.objects.filter(invoice__isnull=False).count() == 3
