@@ -128,17 +128,26 @@ def connection_update_config(*, connection: Connection, trigger_rule: dict, fiel
 
 
 def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog.Source.DASHBOARD) -> Connection:
-    """Revoke upstream (best effort), wipe the secrets, stop the schedule."""
+    """Revoke upstream (best effort), wipe the secrets, stop the schedule.
+    When the vendor did not confirm the revocation, the connection is
+    disconnected all the same (our copy of the secret must go) and its
+    `last_error` says so and what the merchant can do; it is empty when
+    the vendor confirmed."""
     provider = get_provider(connection.vendor)
     credentials = connection_credentials(connection)
+    revoke_error = ""
     if credentials:
         try:
             provider.revoke(credentials=credentials, connection=connection)
         except Exception as exc:  # revocation failing upstream must not keep our copy of the secret
             logger.warning("upstream revoke failed", extra={"connection": str(connection.pk), "error": str(exc)})
+            revoke_error = (f"Disconnected here, but {provider.name} did not confirm that TaxPoynt's access was "
+                            f"revoked ({exc}). Remove TaxPoynt from the apps connected to your {provider.name} "
+                            "account to be sure.")
     with transaction.atomic():
         locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         before = snapshot(locked)
+        locked.last_error = revoke_error
         locked.credentials = ""
         locked.token_expires_at = None
         locked.status = Connection.Status.DISCONNECTED

@@ -129,8 +129,11 @@ def connection_disconnect_view(request, connection_id):
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the confirmation box to disconnect.")
         return redirect("connections:detail", connection_id=conn.pk)
-    connection_disconnect(connection=conn, actor=request.user, source=AuditLog.Source.DASHBOARD)
-    messages.success(request, f"{get_provider(conn.vendor).name} disconnected; its tokens were revoked and erased.")
+    conn = connection_disconnect(connection=conn, actor=request.user, source=AuditLog.Source.DASHBOARD)
+    if conn.last_error:
+        messages.warning(request, conn.last_error)
+    else:
+        messages.success(request, f"{get_provider(conn.vendor).name} disconnected; its tokens were revoked and erased.")
     return redirect("connections:index")
 
 

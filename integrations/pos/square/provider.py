@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from integrations.connections.registry import ParsedEvent, Provider, TokenSet, WebhookRejected, register
+from taxpoynt.errors import ApplicationError
 
 from . import constants
 
@@ -90,8 +91,9 @@ class SquareProvider(Provider):
         from .oauth import revoke_access_token
 
         if credentials.get("access_token") or credentials.get("merchant_id"):
-            revoke_access_token(access_token=credentials.get("access_token"),
-                                merchant_id=credentials.get("merchant_id"))
+            if not revoke_access_token(access_token=credentials.get("access_token"),
+                                       merchant_id=credentials.get("merchant_id")):
+                raise ApplicationError("Square answered success: false", code="revoke_refused")
 
     @classmethod
     def verify_webhook(cls, *, method, uri, body, headers) -> None:

@@ -84,3 +84,28 @@ def test_refresh_race_rotates_the_pkce_token_once(sq, square_org, square_sandbox
     assert conn.status == Connection.Status.CONNECTED
     with SquareClient(base_url=square_sandbox.url, access_token=results[0]) as client:
         assert client.list_locations()
+
+
+@pytest.mark.django_db
+def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq, square_org):
+    """Square failing the revoke: the connection is disconnected and its
+    secrets erased all the same, and the merchant is told Square did not
+    confirm and what to do, instead of "revoked"."""
+    conn = connect(square_org, sq)
+    access_token = json.loads(conn.credentials)["access_token"]
+    client.force_login(square_org.owner)
+    sq.set_faults([{"path": "/oauth2/revoke", "status": 500, "count": None}])
+    try:
+        resp = client.post(f"/dashboard/connections/{conn.pk}/disconnect", {"confirm": "yes"}, follow=True)
+    finally:
+        sq.set_faults([])
+    conn.refresh_from_db()
+    assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == ""
+    assert "did not confirm" in conn.last_error and sq.access_tokens[access_token].get("revoked") is not True
+    shown = [(m.level_tag, m.message) for m in resp.context["messages"]]
+    assert shown == [("warning", conn.last_error)]
+
+    confirmed = connect(square_org, sq)
+    resp = client.post(f"/dashboard/connections/{confirmed.pk}/disconnect", {"confirm": "yes"}, follow=True)
+    confirmed.refresh_from_db()
+    assert confirmed.last_error == "" and [m.level_tag for m in resp.context["messages"]] == ["success"]
