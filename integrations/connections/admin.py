@@ -63,15 +63,17 @@ class ConnectionAdmin(AuditedModelAdmin):
             self.audit_action(request, conn, f"admin_sync_{mode}")
             self.message_user(request, f"{conn}: {mode} sync queued.")
 
-    @admin.action(description="Re-sync now (delta)")
+    # Every action here writes or calls the vendor: only staff allowed to change
+    # connections may run one (a view-only agent neither sees nor can post it).
+    @admin.action(description="Re-sync now (delta)", permissions=["change"])
     def resync(self, request, queryset):
         self._sync(request, queryset, "delta")
 
-    @admin.action(description="Historical import (from the beginning)")
+    @admin.action(description="Historical import (from the beginning)", permissions=["change"])
     def historical_import(self, request, queryset):
         self._sync(request, queryset, "historical")
 
-    @admin.action(description="Revoke (disconnect upstream, erase tokens)")
+    @admin.action(description="Revoke (disconnect upstream, erase tokens)", permissions=["change"])
     def revoke(self, request, queryset):
         from .services import connection_disconnect
 
@@ -103,7 +105,7 @@ class WebhookEventAdmin(AuditedModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Replay webhook event")
+    @admin.action(description="Replay webhook event", permissions=["change"])
     def replay(self, request, queryset):
         from .services import webhook_event_replay
 

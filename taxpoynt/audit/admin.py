@@ -8,6 +8,16 @@ from .models import AuditLog
 from .services import audit_log_record, snapshot
 
 
+def change_permission_required(action):
+    """A third-party admin's action, offered only to staff allowed to change the
+    model: actions that declare no permission run for anyone who can view it."""
+    def run(modeladmin, request, queryset):
+        return action(modeladmin, request, queryset)
+
+    run.__name__ = action.__name__
+    return admin.action(description=action.short_description, permissions=["change"])(run)
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     """Writes an AuditLog row (before/after) for every add, change and delete,
     and scopes non-superuser staff to their organizations.

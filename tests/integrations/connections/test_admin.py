@@ -8,6 +8,7 @@ import pytest
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.oauth import connection_credentials
 from taxpoynt.audit.models import AuditLog
+from tests import factories
 from tests.integrations.crm.hubspot.fixtures import connect
 
 
@@ -66,3 +67,58 @@ def test_needs_reauth_is_visible_in_admin(client, staff, hubspot_connection):
     detail = client.get(f"/admin/connections/connection/{hubspot_connection.pk}/change/")
     assert detail.status_code == 200
     assert json.loads(hubspot_connection.credentials)["access_token"].encode() not in detail.content
+
+
+@pytest.fixture
+def view_only_agent(make_user, hubspot_org):
+    return factories.support_agent(make_user(), hubspot_org, may=("view",))
+
+
+@pytest.mark.django_db
+def test_view_only_support_is_offered_no_connection_or_event_action(client, view_only_agent, hubspot_connection):
+    event = WebhookEvent.objects.create(vendor="hubspot", event_id="9002", connection=hubspot_connection,
+                                                  organization=hubspot_connection.organization, raw_body=b"[]")
+    client.force_login(view_only_agent)
+    for model in ("connections/connection", "connections/webhookevent"):
+        page = client.get(f"/admin/{model}/")
+        assert page.status_code == 200, model
+        assert page.context["action_form"] is None, model  # no action select at all
+    assert str(event.pk).encode() in client.get("/admin/connections/webhookevent/").content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["resync", "historical_import", "revoke"])
+def test_view_only_support_cannot_post_a_connection_action(client, view_only_agent, hubspot_connection, sandbox,
+                                                           action, django_capture_on_commit_callbacks):
+    client.force_login(view_only_agent)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _action(client, "connections/connection", action, [hubspot_connection.pk])
+    conn = Connection.objects.get(pk=hubspot_connection.pk)
+    assert conn.status == Connection.Status.CONNECTED and conn.credentials == hubspot_connection.credentials
+    assert conn.import_started_at is None
+    assert callbacks == []
+    assert not AuditLog.objects.filter(action__startswith="admin_").exists()
+
+
+@pytest.mark.django_db
+def test_view_only_support_cannot_post_a_replay(client, view_only_agent, hubspot_connection,
+                                                django_capture_on_commit_callbacks):
+    event = WebhookEvent.objects.create(vendor="hubspot", event_id="9003", connection=hubspot_connection,
+                                        organization=hubspot_connection.organization, raw_body=b"[]",
+                                        status=WebhookEvent.Status.FAILED, error="boom")
+    client.force_login(view_only_agent)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _action(client, "connections/webhookevent", "replay", [event.pk])
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.FAILED and event.error == "boom"
+    assert callbacks == []
+    assert not AuditLog.objects.filter(action="admin_replay").exists()
+
+
+@pytest.mark.django_db
+def test_support_with_change_permission_can_revoke(client, make_user, hubspot_org, hubspot_connection, sandbox):
+    agent = factories.support_agent(make_user(), hubspot_org, may=("view", "change"))
+    client.force_login(agent)
+    _action(client, "connections/connection", "revoke", [hubspot_connection.pk])
+    assert Connection.objects.get(pk=hubspot_connection.pk).status == Connection.Status.DISCONNECTED
+    assert AuditLog.objects.filter(action="admin_revoke", actor=agent).exists()
