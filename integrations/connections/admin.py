@@ -14,7 +14,7 @@ from .models import Connection, RejectedWebhook, VendorExchange, WebhookEvent
 
 
 class SourceRecordAdmin(AuditedModelAdmin):
-    """Shared admin for every SourceRecord (deal, sale, ERP invoice): raw payload
+    """Shared admin for every SourceRecord (deal, sale, location, ERP invoice):
     read-only, searchable by external id and org."""
 
     raw_fields = ("raw",)
@@ -22,8 +22,13 @@ class SourceRecordAdmin(AuditedModelAdmin):
     list_select_related = ("organization", "connection")
 
     def get_readonly_fields(self, request, obj=None):
-        return ("id", "organization", "connection", "external_id", "raw_pretty", "source_updated_at",
-                "invoice", "created_at", "updated_at")
+        # A mirror of the vendor's object (the next sync or webhook writes it
+        # again) and the source of an invoice: support never edits one by hand;
+        # TaxPoynt's own settings on it (a location's `active`) go through services.
+        return [f.name for f in self.model._meta.concrete_fields if f.name != "raw"] + ["raw_pretty"]
+
+    def has_add_permission(self, request):
+        return False  # rows come from syncs and webhooks
 
     def get_exclude(self, request, obj=None):
         return ("raw",)
@@ -39,11 +44,19 @@ class ConnectionAdmin(AuditedModelAdmin):
                     "created_at")
     list_filter = ("vendor", "kind", "status")
     search_fields = ("=id", "external_account_id", "display_name", "organization__name", "=organization__id")
-    readonly_fields = ("id", "created_at", "updated_at", "sync_checkpoint", "last_error", "token_expires_at",
-                       "import_started_at", "import_finished_at", "disconnected_at", "connected_by")
+    # Who owns it, which vendor account it is, and what the vendor or the sync
+    # runner wrote: state changes go through the actions (services), never a
+    # raw edit. Left editable: TaxPoynt's own configuration and the sync cursor.
+    readonly_fields = ("id", "organization", "vendor", "kind", "status", "display_name", "external_account_id",
+                       "scopes", "token_expires_at", "sync_checkpoint", "sync_progress_done", "sync_progress_total",
+                       "last_synced_at", "last_error", "import_started_at", "import_finished_at", "periodic_task",
+                       "connected_by", "disconnected_at", "created_at", "updated_at")
     exclude = ("credentials",)
     list_select_related = ("organization",)
     actions = ("resync", "historical_import", "revoke")
+
+    def has_add_permission(self, request):
+        return False  # connections are made by the merchant's OAuth connect
 
     @admin.display(description="Sync progress")
     def sync_progress(self, obj):

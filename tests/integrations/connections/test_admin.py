@@ -122,3 +122,43 @@ def test_support_with_change_permission_can_revoke(client, make_user, hubspot_or
     _action(client, "connections/connection", "revoke", [hubspot_connection.pk])
     assert Connection.objects.get(pk=hubspot_connection.pk).status == Connection.Status.DISCONNECTED
     assert AuditLog.objects.filter(action="admin_revoke", actor=agent).exists()
+
+
+def _change_form_data(page):
+    """The change form's own values, as the browser would post them back."""
+    form = page.context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = field.prepare_value(form.initial.get(name))
+        if value is not None:
+            data[name] = value
+    return data
+
+
+@pytest.mark.django_db
+def test_connection_identity_and_vendor_state_are_not_editable(client, make_user, make_org, hubspot_org,
+                                                               hubspot_connection):
+    """Even to an org the agent is assigned to: moving a connection, or changing
+    which vendor account it is or its status, is not a support edit."""
+    second_org = make_org(name="Also Assigned Ltd")
+    agent = factories.support_agent(make_user(), hubspot_org, second_org, may=("view", "change"))
+    Connection.objects.filter(pk=hubspot_connection.pk).update(status=Connection.Status.NEEDS_REAUTH)
+    client.force_login(agent)
+    url = f"/admin/connections/connection/{hubspot_connection.pk}/change/"
+    page = client.get(url)
+    assert not {"organization", "vendor", "kind", "external_account_id", "status", "display_name",
+                "periodic_task"} & set(page.context["adminform"].form.fields)
+    data = _change_form_data(page)
+    data.update({"organization": str(second_org.pk), "vendor": "square", "kind": "pos",
+                 "external_account_id": "someone-elses-merchant", "status": "connected", "display_name": "x"})
+    assert client.post(url, data).status_code == 302  # the editable rest saves
+    conn = Connection.objects.get(pk=hubspot_connection.pk)
+    assert (conn.organization_id, conn.vendor, conn.kind, conn.external_account_id, conn.status,
+            conn.display_name) == (hubspot_org.pk, "hubspot", "crm", hubspot_connection.external_account_id,
+                                   Connection.Status.NEEDS_REAUTH, "sandbox portal")
+
+
+@pytest.mark.django_db
+def test_support_cannot_add_a_connection_by_hand(client, make_user, hubspot_org):
+    client.force_login(factories.support_agent(make_user(), hubspot_org, may=("view", "add", "change")))
+    assert client.get("/admin/connections/connection/add/").status_code == 403
