@@ -2,8 +2,10 @@
 events (replay), rejected deliveries and vendor exchanges (read-only). Every
 action is audited through AuditedModelAdmin.audit_action."""
 import json
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
 from taxpoynt.audit.admin import AuditedModelAdmin
@@ -11,11 +13,12 @@ from taxpoynt.audit.services import snapshot
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, RejectedWebhook, VendorExchange, WebhookEvent
+from .selectors import webhook_events_mentioning
 
 
 class SourceRecordAdmin(AuditedModelAdmin):
     """Shared admin for every SourceRecord (deal, sale, location, ERP invoice):
-    read-only, searchable by external id and org."""
+    read-only, searchable by external id and org, linked to its webhook events."""
 
     raw_fields = ("raw",)
     search_fields = ("=id", "external_id", "organization__name", "=organization__id", "invoice__irn")
@@ -25,13 +28,24 @@ class SourceRecordAdmin(AuditedModelAdmin):
         # A mirror of the vendor's object (the next sync or webhook writes it
         # again) and the source of an invoice: support never edits one by hand;
         # TaxPoynt's own settings on it (a location's `active`) go through services.
-        return [f.name for f in self.model._meta.concrete_fields if f.name != "raw"] + ["raw_pretty"]
+        stored = [f.name for f in self.model._meta.concrete_fields if f.name != "raw"]
+        return stored + ["webhook_events", "raw_pretty"]
 
     def has_add_permission(self, request):
         return False  # rows come from syncs and webhooks
 
     def get_exclude(self, request, obj=None):
         return ("raw",)
+
+    @admin.display(description="Webhook events")
+    def webhook_events(self, obj):
+        """A link to the connection's events whose body names this record (the
+        WebhookEvent search), computed when followed, not on every page view."""
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:connections_webhookevent_changelist") + "?" + urlencode(
+            {"connection": str(obj.connection_id), "q": obj.external_id})
+        return format_html('<a href="{}">Events of this connection mentioning {}</a>', url, obj.external_id)
 
     @admin.display(description="Raw payload")
     def raw_pretty(self, obj):
@@ -102,11 +116,20 @@ class WebhookEventAdmin(AuditedModelAdmin):
     list_display = ("event_id", "vendor", "event_type", "organization", "status", "attempts", "received_at")
     list_filter = ("vendor", "status", "event_type")
     search_fields = ("=id", "event_id", "organization__name", "=organization__id")
+    search_help_text = "Event id, organization, or any id in the event's body (a Square order id finds its " \
+                       "order, payment and refund events)."
     date_hierarchy = "received_at"
     exclude = ("raw_body",)
     readonly_fields = ("id", "vendor", "event_id", "event_type", "organization", "connection", "body_text",
                        "headers", "received_at", "status", "attempts", "claimed_until", "error", "processed_at")
     list_select_related = ("organization",)
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term and not any(c.isspace() for c in term):  # one id, as support pastes it
+            results = results | webhook_events_mentioning(queryset, text=term)
+        return results, may_have_duplicates
 
     @admin.display(description="Raw body")
     def body_text(self, obj):

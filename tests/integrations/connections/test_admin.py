@@ -162,3 +162,33 @@ def test_connection_identity_and_vendor_state_are_not_editable(client, make_user
 def test_support_cannot_add_a_connection_by_hand(client, make_user, hubspot_org):
     client.force_login(factories.support_agent(make_user(), hubspot_org, may=("view", "add", "change")))
     assert client.get("/admin/connections/connection/add/").status_code == 403
+
+
+def _square_event(conn, event_id, event_type, data):
+    body = json.dumps({"merchant_id": conn.external_account_id, "type": event_type, "event_id": event_id,
+                       "data": data}, separators=(",", ":")).encode()
+    return WebhookEvent.objects.create(vendor="square", event_id=event_id, event_type=event_type,
+                                       connection=conn, organization=conn.organization, raw_body=body,
+                                       status=WebhookEvent.Status.PROCESSED)
+
+
+@pytest.mark.django_db
+def test_a_square_order_id_finds_its_order_payment_and_refund_events(client, staff, make_org):
+    conn = factories.connection(make_org(), vendor="square", kind="pos")
+    order_id = "CAISEM0S7FQ9bYuM5a8nR0eGqXoB"
+    ours = {
+        _square_event(conn, "ev-1", "order.updated", {"type": "order", "id": order_id, "object": {
+            "order_updated": {"order_id": order_id, "state": "COMPLETED"}}}),
+        _square_event(conn, "ev-2", "payment.updated", {"type": "payment", "id": "PAY-77", "object": {
+            "payment": {"id": "PAY-77", "order_id": order_id, "status": "COMPLETED"}}}),
+        _square_event(conn, "ev-3", "refund.created", {"type": "refund", "id": "REF-9", "object": {
+            "refund": {"id": "REF-9", "order_id": order_id, "payment_id": "PAY-77"}}}),
+    }
+    another_sale = _square_event(conn, "ev-4", "order.updated", {"type": "order", "id": "ANOTHER-ORDER"})
+    client.force_login(staff)
+    page = client.get("/admin/connections/webhookevent/", {"q": order_id})
+    assert page.status_code == 200
+    assert set(page.context["cl"].result_list) == ours
+    # The usual fields still match, the body search adds to them.
+    assert set(client.get("/admin/connections/webhookevent/", {"q": "ev-4"}).context["cl"].result_list) == {
+        another_sale}

@@ -1,5 +1,7 @@
 """The sales and locations admin: a mirror of the vendor's rows that support
 reads and never edits (what an invoice was made from stays what it was)."""
+import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -47,3 +49,25 @@ def test_a_location_is_read_only_and_cannot_be_added(client, make_user, invoiced
     location = Location.objects.get(pk=location.pk)
     assert location.name == "Shop" and location.active
     assert client.get(reverse("admin:pos_location_add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_sale_page_leads_to_its_webhook_events(client, make_user, invoiced_sale):
+    from integrations.connections.models import WebhookEvent
+
+    def event(conn, event_id, order_id):
+        body = f'{{"type":"order.updated","data":{{"type":"order","id":"{order_id}"}}}}'.encode()
+        return WebhookEvent.objects.create(vendor="square", event_id=event_id, event_type="order.updated",
+                                           connection=conn, organization=conn.organization, raw_body=body)
+
+    mine = event(invoiced_sale.connection, "e-mine", invoiced_sale.external_id)
+    event(invoiced_sale.connection, "e-other-sale", "some-other-order")
+    other_seller = factories.connection(invoiced_sale.organization, vendor="square", kind="pos")
+    event(other_seller, "e-other-seller", invoiced_sale.external_id)  # same id, another seller's account
+    client.force_login(factories.support_agent(make_user(), invoiced_sale.organization, may=("view",)))
+    page = client.get(reverse("admin:pos_transaction_change", args=[invoiced_sale.pk]))
+    link = re.search(rb'href="([^"]*/admin/connections/webhookevent/\?[^"]*)"', page.content)
+    assert link, "the sale's page links to its webhook events"
+    events = client.get(html.unescape(link.group(1).decode()))
+    assert events.status_code == 200
+    assert list(events.context["cl"].result_list) == [mine]
