@@ -145,11 +145,18 @@ class WebhookEventAdmin(AuditedModelAdmin):
     def replay(self, request, queryset):
         from .services import webhook_event_replay
 
+        queued = 0
         for event in queryset:
             before = snapshot(event)
-            event = webhook_event_replay(event=event)
+            try:
+                event = webhook_event_replay(event=event)
+            except ApplicationError as exc:  # e.g. still no connection to route it to
+                self.message_user(request, f"{event}: {exc.message}", level=messages.WARNING)
+                continue
             self.audit_action(request, event, "admin_replay", before=before, after=snapshot(event))
-        self.message_user(request, f"{queryset.count()} event(s) queued for replay.")
+            queued += 1
+        if queued:
+            self.message_user(request, f"{queued} event(s) queued for replay.")
 
 
 @admin.register(RejectedWebhook)

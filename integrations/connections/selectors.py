@@ -18,6 +18,14 @@ def connection_list(*, user, filters: dict | None = None) -> QuerySet:
     return qs.order_by("-created_at")
 
 
+def connection_for_account(*, vendor: str, account_id: str) -> Connection | None:
+    """The connection a webhook of `vendor` account `account_id` routes to:
+    its oldest live connection (the rule webhooks.webhook_events_store applies
+    in its INSERT), or None."""
+    return (Connection.objects.filter(vendor=vendor, external_account_id=account_id)
+            .exclude(status=Connection.Status.DISCONNECTED).order_by("created_at").first())
+
+
 class _BytesPosition(Func):
     """position(needle IN haystack) on bytea: 1-based, 0 when absent."""
 

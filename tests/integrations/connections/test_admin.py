@@ -192,3 +192,55 @@ def test_a_square_order_id_finds_its_order_payment_and_refund_events(client, sta
     # The usual fields still match, the body search adds to them.
     assert set(client.get("/admin/connections/webhookevent/", {"q": "ev-4"}).context["cl"].result_list) == {
         another_sale}
+
+
+def _unrouted_hubspot_event(portal_id, event_id):
+    """An event stored as intake stores one that came before its portal was connected."""
+    from integrations.connections.webhooks import UNROUTED
+
+    body = json.dumps([{"eventId": event_id, "portalId": portal_id, "subscriptionType": "deal.propertyChange",
+                        "objectId": 11000000001}]).encode()
+    return WebhookEvent.objects.create(vendor="hubspot", event_id=str(event_id), event_type="deal.propertyChange",
+                                       raw_body=body, status=WebhookEvent.Status.IGNORED, error=UNROUTED)
+
+
+def _messages(response):
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
+@pytest.mark.django_db
+def test_replay_routes_an_event_stored_before_its_connection(client, staff, hubspot_connection,
+                                                             django_capture_on_commit_callbacks):
+    event = _unrouted_hubspot_event(int(hubspot_connection.external_account_id), 9101)
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post("/admin/connections/webhookevent/", {
+            "action": "replay", "_selected_action": [str(event.pk)]}, follow=True)
+    event.refresh_from_db()
+    assert (event.connection_id, event.organization_id) == (hubspot_connection.pk,
+                                                            hubspot_connection.organization_id)
+    assert (event.status, event.error) == (WebhookEvent.Status.RECEIVED, "")
+    assert len(callbacks) == 1
+    assert _messages(response) == [("info", "1 event(s) queued for replay.")]
+    assert AuditLog.objects.filter(action="admin_replay", object_id=str(event.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_replay_of_an_event_with_still_no_connection_warns_and_queues_nothing(
+        client, staff, hubspot_connection, django_capture_on_commit_callbacks):
+    unrouted = _unrouted_hubspot_event(424242, 9102)  # a portal nobody connected
+    failed = WebhookEvent.objects.create(vendor="hubspot", event_id="9103", connection=hubspot_connection,
+                                         organization=hubspot_connection.organization, raw_body=b"[]",
+                                         status=WebhookEvent.Status.FAILED, error="boom")
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post("/admin/connections/webhookevent/", {
+            "action": "replay", "_selected_action": [str(unrouted.pk), str(failed.pk)]}, follow=True)
+    unrouted.refresh_from_db()
+    assert (unrouted.status, unrouted.connection_id) == (WebhookEvent.Status.IGNORED, None)
+    shown = _messages(response)
+    assert ("warning", f"{unrouted}: No live HubSpot connection for account 424242 yet: the event was not "
+                       f"replayed.") in shown
+    assert ("info", "1 event(s) queued for replay.") in shown  # the other one only
+    assert len(callbacks) == 1
+    assert not AuditLog.objects.filter(action="admin_replay", object_id=str(unrouted.pk)).exists()
