@@ -169,7 +169,7 @@ class SubmissionAdmin(AuditedModelAdmin):
                               f" — {state.get('consecutive_failures', 0)} consecutive failure(s)", level)
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Retry / resubmit to FIRS (same number, IRN and bytes)")
+    @admin.action(description="Retry / resubmit to FIRS (same number, IRN and bytes)", permissions=["change"])
     def retry_submissions(self, request, queryset):
         done, refused = 0, []
         for submission in queryset:

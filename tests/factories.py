@@ -4,6 +4,7 @@ import datetime
 import itertools
 from decimal import Decimal
 
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from integrations.connections.models import Connection, WebhookEvent
@@ -11,6 +12,7 @@ from integrations.crm.models import Customer, Deal
 from integrations.erp.models import SourceInvoice
 from integrations.pos.models import Location, Transaction
 from invoicing.models import Invoice, InvoiceLine, Submission, SubmissionAttempt
+from taxpoynt.tenancy.models import StaffAssignment
 
 _seq = itertools.count(1)
 
@@ -55,3 +57,14 @@ def tenant_world(org):
     return {"connection": conn, "customer": cust, "deal": deal, "location": loc, "transaction": txn,
             "source_invoice": src, "webhook_event": event, "invoice": inv, "submission": inv.submissions.first(),
             "attempt": inv.submissions.first().attempts.first(), "organization": org}
+
+
+def support_agent(user, *orgs, may=("view",)):
+    """Make `user` a support agent (staff, not superuser) assigned to `orgs`,
+    holding the `may` permissions ("view", "change" …) on every model."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.user_permissions.set(Permission.objects.filter(codename__regex=rf"^({'|'.join(may)})_"))
+    for org in orgs:
+        StaffAssignment.objects.create(user=user, organization=org)
+    return user

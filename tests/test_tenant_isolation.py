@@ -122,6 +122,40 @@ def test_admin_staff_see_only_assigned_organizations(client, make_user, two_tena
 
 
 @pytest.mark.django_db
+def test_admin_dropdowns_offer_staff_only_their_organizations_rows(make_user, two_tenants):
+    """Every foreign-key choice of every tenant admin's form (what a support
+    agent who may change rows is offered, and what the form accepts) holds
+    no row of an organization the agent is not assigned to."""
+    from django.forms import ModelChoiceField
+    from django.test import RequestFactory
+
+    from taxpoynt.audit.admin import AuditedModelAdmin
+    from tests.factories import support_agent
+
+    org_a = two_tenants["a"]["organization"]
+    request = RequestFactory().get("/admin/")
+    request.user = support_agent(make_user(), org_a, may=("view", "add", "change"))
+    theirs = {(type(o), str(o.pk)) for o in two_tenants["b"].values()}
+    checked = 0
+    for model, model_admin in admin.site._registry.items():
+        if not isinstance(model_admin, AuditedModelAdmin) or model_admin.org_field is None:
+            continue
+        ours = next((o for o in two_tenants["a"].values() if isinstance(o, model)), None)
+        for obj in {ours, None}:
+            if (obj is None and not model_admin.has_add_permission(request)) or \
+                    (obj is not None and not model_admin.has_change_permission(request, obj)):
+                continue
+            form = model_admin.get_form(request, obj, change=obj is not None)
+            for name, field in form.base_fields.items():
+                if not isinstance(field, ModelChoiceField):
+                    continue
+                offered = {(field.queryset.model, str(pk)) for pk in field.queryset.values_list("pk", flat=True)}
+                assert not offered & theirs, f"{model._meta.label}.{name} offers another org's rows"
+                checked += 1
+    assert checked >= 2  # memberships' and staff assignments' organization at least
+
+
+@pytest.mark.django_db
 def test_api_token_limited_to_one_org_sees_nothing_of_the_users_other_orgs(api_client, make_user, make_org):
     """A user in orgs A and C with a token limited to A: through every API route, C is another tenant."""
     from taxpoynt.apitokens.services import token_create

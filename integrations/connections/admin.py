@@ -2,8 +2,10 @@
 events (replay), rejected deliveries and vendor exchanges (read-only). Every
 action is audited through AuditedModelAdmin.audit_action."""
 import json
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
 from taxpoynt.audit.admin import AuditedModelAdmin
@@ -11,22 +13,39 @@ from taxpoynt.audit.services import snapshot
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, RejectedWebhook, VendorExchange, WebhookEvent
+from .selectors import webhook_events_mentioning
 
 
 class SourceRecordAdmin(AuditedModelAdmin):
-    """Shared admin for every SourceRecord (deal, sale, ERP invoice): raw payload
-    read-only, searchable by external id and org."""
+    """Shared admin for every SourceRecord (deal, sale, location, ERP invoice):
+    read-only, searchable by external id and org, linked to its webhook events."""
 
     raw_fields = ("raw",)
     search_fields = ("=id", "external_id", "organization__name", "=organization__id", "invoice__irn")
     list_select_related = ("organization", "connection")
 
     def get_readonly_fields(self, request, obj=None):
-        return ("id", "organization", "connection", "external_id", "raw_pretty", "source_updated_at",
-                "invoice", "created_at", "updated_at")
+        # A mirror of the vendor's object (the next sync or webhook writes it
+        # again) and the source of an invoice: support never edits one by hand;
+        # TaxPoynt's own settings on it (a location's `active`) go through services.
+        stored = [f.name for f in self.model._meta.concrete_fields if f.name != "raw"]
+        return stored + ["webhook_events", "raw_pretty"]
+
+    def has_add_permission(self, request):
+        return False  # rows come from syncs and webhooks
 
     def get_exclude(self, request, obj=None):
         return ("raw",)
+
+    @admin.display(description="Webhook events")
+    def webhook_events(self, obj):
+        """A link to the connection's events whose body names this record (the
+        WebhookEvent search), computed when followed, not on every page view."""
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:connections_webhookevent_changelist") + "?" + urlencode(
+            {"connection": str(obj.connection_id), "q": obj.external_id})
+        return format_html('<a href="{}">Events of this connection mentioning {}</a>', url, obj.external_id)
 
     @admin.display(description="Raw payload")
     def raw_pretty(self, obj):
@@ -39,11 +58,19 @@ class ConnectionAdmin(AuditedModelAdmin):
                     "created_at")
     list_filter = ("vendor", "kind", "status")
     search_fields = ("=id", "external_account_id", "display_name", "organization__name", "=organization__id")
-    readonly_fields = ("id", "created_at", "updated_at", "sync_checkpoint", "last_error", "token_expires_at",
-                       "import_started_at", "import_finished_at", "disconnected_at", "connected_by")
+    # Who owns it, which vendor account it is, and what the vendor or the sync
+    # runner wrote: state changes go through the actions (services), never a
+    # raw edit. Left editable: TaxPoynt's own configuration and the sync cursor.
+    readonly_fields = ("id", "organization", "vendor", "kind", "status", "display_name", "external_account_id",
+                       "scopes", "token_expires_at", "sync_checkpoint", "sync_progress_done", "sync_progress_total",
+                       "last_synced_at", "last_error", "import_started_at", "import_finished_at", "periodic_task",
+                       "connected_by", "disconnected_at", "created_at", "updated_at")
     exclude = ("credentials",)
     list_select_related = ("organization",)
     actions = ("resync", "historical_import", "revoke")
+
+    def has_add_permission(self, request):
+        return False  # connections are made by the merchant's OAuth connect
 
     @admin.display(description="Sync progress")
     def sync_progress(self, obj):
@@ -63,15 +90,17 @@ class ConnectionAdmin(AuditedModelAdmin):
             self.audit_action(request, conn, f"admin_sync_{mode}")
             self.message_user(request, f"{conn}: {mode} sync queued.")
 
-    @admin.action(description="Re-sync now (delta)")
+    # Every action here writes or calls the vendor: only staff allowed to change
+    # connections may run one (a view-only agent neither sees nor can post it).
+    @admin.action(description="Re-sync now (delta)", permissions=["change"])
     def resync(self, request, queryset):
         self._sync(request, queryset, "delta")
 
-    @admin.action(description="Historical import (from the beginning)")
+    @admin.action(description="Historical import (from the beginning)", permissions=["change"])
     def historical_import(self, request, queryset):
         self._sync(request, queryset, "historical")
 
-    @admin.action(description="Revoke (disconnect upstream, erase tokens)")
+    @admin.action(description="Revoke (disconnect upstream, erase tokens)", permissions=["change"])
     def revoke(self, request, queryset):
         from .services import connection_disconnect
 
@@ -87,11 +116,20 @@ class WebhookEventAdmin(AuditedModelAdmin):
     list_display = ("event_id", "vendor", "event_type", "organization", "status", "attempts", "received_at")
     list_filter = ("vendor", "status", "event_type")
     search_fields = ("=id", "event_id", "organization__name", "=organization__id")
+    search_help_text = "Event id, organization, or any id in the event's body (a Square order id finds its " \
+                       "order, payment and refund events)."
     date_hierarchy = "received_at"
     exclude = ("raw_body",)
     readonly_fields = ("id", "vendor", "event_id", "event_type", "organization", "connection", "body_text",
                        "headers", "received_at", "status", "attempts", "claimed_until", "error", "processed_at")
     list_select_related = ("organization",)
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term and not any(c.isspace() for c in term):  # one id, as support pastes it
+            results = results | webhook_events_mentioning(queryset, text=term)
+        return results, may_have_duplicates
 
     @admin.display(description="Raw body")
     def body_text(self, obj):
@@ -103,15 +141,22 @@ class WebhookEventAdmin(AuditedModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Replay webhook event")
+    @admin.action(description="Replay webhook event", permissions=["change"])
     def replay(self, request, queryset):
         from .services import webhook_event_replay
 
+        queued = 0
         for event in queryset:
             before = snapshot(event)
-            event = webhook_event_replay(event=event)
+            try:
+                event = webhook_event_replay(event=event)
+            except ApplicationError as exc:  # e.g. still no connection to route it to
+                self.message_user(request, f"{event}: {exc.message}", level=messages.WARNING)
+                continue
             self.audit_action(request, event, "admin_replay", before=before, after=snapshot(event))
-        self.message_user(request, f"{queryset.count()} event(s) queued for replay.")
+            queued += 1
+        if queued:
+            self.message_user(request, f"{queued} event(s) queued for replay.")
 
 
 @admin.register(RejectedWebhook)

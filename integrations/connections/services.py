@@ -20,8 +20,9 @@ from taxpoynt.errors import ApplicationError
 
 from .models import Connection, WebhookEvent
 from .oauth import connection_credentials
-from .registry import get_provider
+from .registry import WebhookRejected, get_provider
 from .rules import field_map_validate, trigger_rule_validate
+from .selectors import connection_for_account
 from .sync import DELTA, HISTORICAL
 
 logger = logging.getLogger(__name__)
@@ -165,21 +166,46 @@ def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog
 @transaction.atomic
 def webhook_event_replay(*, event: WebhookEvent, actor=None, source=AuditLog.Source.ADMIN) -> WebhookEvent:
     """Process a stored event again (support action). Processing is
-    idempotent, so a replay can never make a second invoice."""
+    idempotent, so a replay can never make a second invoice.
+
+    An event that routed to no connection (it came before the merchant
+    connected; stored ignored) is routed again first. With still no live
+    connection for its vendor account there is nothing to process: raises
+    ApplicationError (code "unrouted") and leaves the event as it was."""
     from .webhooks import enqueue_webhook_event
 
     locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
     provider = get_provider(locked.vendor)
     before = snapshot(locked)
+    if locked.connection_id is None:
+        connection = _webhook_event_route(provider=provider, event=locked)
+        locked.connection = connection
+        locked.organization_id = connection.organization_id
     locked.status = WebhookEvent.Status.RECEIVED
     locked.error = ""
     locked.claimed_until = None
-    locked.save(update_fields=["status", "error", "claimed_until"])
+    locked.save(update_fields=["status", "error", "claimed_until", "connection", "organization"])
     if actor is not None:
         audit_log_record(actor=actor, source=source, action="replay", instance=locked, before=before,
                          after=snapshot(locked))
     transaction.on_commit(lambda: enqueue_webhook_event(provider=provider, event_id=locked.pk))
     return locked
+
+
+def _webhook_event_route(*, provider, event: WebhookEvent) -> Connection:
+    """The connection `event` routes to now, read again from its stored body
+    (the account id is not kept apart from it); ApplicationError if none."""
+    try:
+        parsed = provider.parse_webhook(body=bytes(event.raw_body), headers=event.headers)
+    except WebhookRejected:
+        parsed = []
+    account_id = next((p.account_id for p in parsed if p.event_id == event.event_id), None)
+    connection = connection_for_account(vendor=event.vendor, account_id=account_id) if account_id else None
+    if connection is None:
+        raise ApplicationError(
+            f"No live {provider.name} connection for account {account_id or '(unknown)'} yet: "
+            f"the event was not replayed.", code="unrouted")
+    return connection
 
 
 # How long a task's claim on an event lasts: the sweep (every minute,

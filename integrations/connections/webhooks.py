@@ -93,7 +93,9 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
 
     An event that routes to no live connection is stored already `ignored`
     (with the reason, UNROUTED): every vendor's processing ignores it, so it
-    gets no task (`webhook_events_dispatch` skips it)."""
+    gets no task (`webhook_events_dispatch` skips it). A support replay routes
+    it again (services.webhook_event_replay, by selectors.connection_for_account:
+    the same rule)."""
     if not events:
         return []
     params = rows_params([[uuid.uuid4(), event.event_id[:200], event.event_type[:100], event.account_id]

@@ -27,7 +27,7 @@ class ApiTokenAdmin(AuditedModelAdmin):
     def has_add_permission(self, request):
         return False  # tokens are issued in the dashboard, where the plaintext is shown once
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
             token_revoke(token=token, actor=request.user, source=AuditLog.Source.ADMIN)

@@ -8,6 +8,16 @@ from .models import AuditLog
 from .services import audit_log_record, snapshot
 
 
+def change_permission_required(action):
+    """A third-party admin's action, offered only to staff allowed to change the
+    model: actions that declare no permission run for anyone who can view it."""
+    def run(modeladmin, request, queryset):
+        return action(modeladmin, request, queryset)
+
+    run.__name__ = action.__name__
+    return admin.action(description=action.short_description, permissions=["change"])(run)
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     """Writes an AuditLog row (before/after) for every add, change and delete,
     and scopes non-superuser staff to their organizations.
@@ -22,6 +32,25 @@ class AuditedModelAdmin(admin.ModelAdmin):
         if self.org_field is None:
             return qs
         return scope_for_admin(qs, user=request.user, org_field=self.org_field)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A dropdown of tenant rows offers only those of the organizations the
+        # staff user may see, like the changelist (no other tenant's names).
+        org_field = self._org_field_of(db_field.related_model)
+        if org_field is not None and "queryset" not in kwargs:
+            queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            if queryset is None:
+                queryset = db_field.related_model._default_manager.using(kwargs.get("using"))
+            kwargs["queryset"] = scope_for_admin(queryset, user=request.user, org_field=org_field)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _org_field_of(self, model):
+        """The path from `model` to its Organization, as its own admin scopes it
+        (None: not tenant data)."""
+        if not self.admin_site.is_registered(model):
+            return None
+        related_admin = self.admin_site.get_model_admin(model)
+        return related_admin.org_field if isinstance(related_admin, AuditedModelAdmin) else None
 
     def save_model(self, request, obj, form, change):
         before = None

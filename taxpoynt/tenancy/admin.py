@@ -1,6 +1,10 @@
+"""Support console for organizations, memberships and staff assignments, and
+allauth's email addresses (their verify action for staff who may change them)."""
+from allauth.account import admin as account_admin
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 
-from taxpoynt.audit.admin import AuditedModelAdmin
+from taxpoynt.audit.admin import AuditedModelAdmin, change_permission_required
 
 from .models import Membership, Organization, StaffAssignment
 
@@ -34,3 +38,11 @@ class MembershipAdmin(AuditedModelAdmin):
 class StaffAssignmentAdmin(AuditedModelAdmin):
     list_display = ("user", "organization")
     search_fields = ("user__email", "organization__name")
+
+
+admin.site.unregister(EmailAddress)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(account_admin.EmailAddressAdmin):
+    make_verified = change_permission_required(account_admin.EmailAddressAdmin.make_verified)

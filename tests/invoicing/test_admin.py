@@ -87,3 +87,17 @@ def test_invoice_changelist_filters_on_the_firs_state_copy(support, make_org):
     assert resp.status_code == 200
     assert list(resp.context["cl"].queryset) == [rejected]
     assert draft not in resp.context["cl"].queryset
+
+
+@pytest.mark.django_db
+def test_view_only_support_can_neither_see_nor_post_retry(client, make_user, dead, firs_org):  # noqa: F811
+    from tests import factories
+
+    client.force_login(factories.support_agent(make_user(), firs_org, may=("view",)))
+    page = client.get(reverse(CHANGELIST))
+    assert page.status_code == 200 and str(dead.pk) in {str(s.pk) for s in page.context["cl"].result_list}
+    assert page.context["action_form"] is None
+    client.post(reverse(CHANGELIST), {"action": "retry_submissions", "_selected_action": [str(dead.pk)]})
+    dead.refresh_from_db()
+    assert dead.state == S.DEAD
+    assert not AuditLog.objects.filter(action="retry", object_id=str(dead.pk)).exists()

@@ -141,7 +141,7 @@ def test_tampered_body_after_signing_is_refused(client, settings, public_url, hu
 
 
 @pytest.mark.django_db
-def test_unknown_portal_is_stored_ignored_with_no_task(client, settings, public_url, sandbox, monkeypatch,
+def test_unknown_portal_is_stored_ignored_with_no_task(client, settings, public_url, sandbox, monkeypatch, make_org,
                                                        django_capture_on_commit_callbacks):
     from integrations.connections import webhooks
 
@@ -155,14 +155,27 @@ def test_unknown_portal_is_stored_ignored_with_no_task(client, settings, public_
     assert (event.status, event.error) == (WebhookEvent.Status.IGNORED, webhooks.UNROUTED) and event.processed_at
     assert published == []  # nothing to process: no task
 
-    # A support replay hands it to the task, which ignores it again (it routed nowhere).
+    # A support replay routes it again: still no connection for the portal, so nothing is queued …
     from integrations.connections.services import webhook_event_replay
-    from integrations.crm.hubspot.tasks import process_webhook_event
+    from taxpoynt.errors import ApplicationError
+    from tests import factories
 
-    webhook_event_replay(event=event)
-    assert process_webhook_event.apply(kwargs={"event_id": str(event.pk)}).get() == "ignored"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with pytest.raises(ApplicationError) as refused:
+            webhook_event_replay(event=event)
+    assert refused.value.code == "unrouted" and "999999" in refused.value.message
+    assert callbacks == []
     event.refresh_from_db()
-    assert event.status == WebhookEvent.Status.IGNORED
+    assert (event.status, event.connection_id) == (WebhookEvent.Status.IGNORED, None)
+
+    # … once the merchant connects that portal, the replay routes it there and queues it.
+    conn = factories.connection(make_org(), vendor="hubspot", external_account_id="999999")
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_event_replay(event=event)
+    event.refresh_from_db()
+    assert (event.connection_id, event.organization_id) == (conn.pk, conn.organization_id)
+    assert event.status == WebhookEvent.Status.RECEIVED and event.error == ""
+    assert [p["event_id"] for p in published] == [event.pk]
 
 
 @pytest.mark.django_db
