@@ -108,7 +108,10 @@ class ConnectionAdmin(AuditedModelAdmin):
             before = snapshot(conn)
             conn = connection_disconnect(connection=conn)
             self.audit_action(request, conn, "admin_revoke", before=before, after=snapshot(conn))
-            self.message_user(request, f"{conn}: revoked.")
+            if conn.last_error:  # disconnected here, the vendor did not confirm
+                self.message_user(request, f"{conn}: {conn.last_error}", level=messages.WARNING)
+            else:
+                self.message_user(request, f"{conn}: revoked.")
 
 
 @admin.register(WebhookEvent)

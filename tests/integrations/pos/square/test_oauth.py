@@ -87,7 +87,7 @@ def test_refresh_race_rotates_the_pkce_token_once(sq, square_org, square_sandbox
 
 
 @pytest.mark.django_db
-def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq, square_org):
+def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq, square_org, make_user):
     """Square failing the revoke: the connection is disconnected and its
     secrets erased all the same, and the merchant is told Square did not
     confirm and what to do, instead of "revoked"."""
@@ -109,3 +109,17 @@ def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq
     resp = client.post(f"/dashboard/connections/{confirmed.pk}/disconnect", {"confirm": "yes"}, follow=True)
     confirmed.refresh_from_db()
     assert confirmed.last_error == "" and [m.level_tag for m in resp.context["messages"]] == ["success"]
+
+    # Support's "Revoke" admin action says the same.
+    by_support = connect(square_org, sq)
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    sq.set_faults([{"path": "/oauth2/revoke", "status": 500, "count": None}])
+    try:
+        resp = client.post("/admin/connections/connection/", {"action": "revoke",
+                                                              "_selected_action": [str(by_support.pk)]}, follow=True)
+    finally:
+        sq.set_faults([])
+    by_support.refresh_from_db()
+    assert by_support.status == Connection.Status.DISCONNECTED and "did not confirm" in by_support.last_error
+    assert [(m.level_tag, m.message) for m in resp.context["messages"]] == [
+        ("warning", f"{by_support}: {by_support.last_error}")]
