@@ -91,7 +91,8 @@ def connection_discover_trigger_rule(*, connection: Connection) -> Connection:
         discovered = provider.discover_trigger_rule(connection=connection)
         if not discovered:
             return connection
-        rule = trigger_rule_validate(discovered, defaults=provider.default_trigger_rule())
+        rule = trigger_rule_validate(discovered, defaults=provider.default_trigger_rule(),
+                                     parts=provider.trigger_rule_parts)
     except Exception as exc:  # the static default still works; say why in the log
         logger.warning("trigger rule discovery failed", extra={"connection": str(connection.pk), "error": str(exc)})
         return connection
@@ -108,11 +109,13 @@ def connection_update_config(*, connection: Connection, trigger_rule: dict, fiel
     errors = {}
     rule = fmap = None
     try:
-        rule = trigger_rule_validate(trigger_rule, defaults=provider.default_trigger_rule())
+        rule = trigger_rule_validate(trigger_rule, defaults=provider.default_trigger_rule(),
+                                     parts=provider.trigger_rule_parts)
     except ApplicationError as exc:
         errors.update({f"trigger_rule.{k}": v for k, v in exc.extra.items()})
     try:
-        fmap = field_map_validate(field_map, sources=provider.field_map_sources)
+        fmap = field_map_validate(field_map, sources=provider.field_map_sources,
+                                  targets=provider.field_map_targets)
     except ApplicationError as exc:
         errors.update({f"field_map.{k}": v for k, v in (exc.extra or {"": [exc.message]}).items()})
     if errors:

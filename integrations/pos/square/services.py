@@ -15,9 +15,12 @@ credit notes, and the processing of one stored webhook event.
   may be an amount, not lines, and its return order carries Square's own
   figures (checked against ours like a sale's).
 - B2C by default; B2B when the connection's field map names an order metadata
-  key holding the buyer's TIN (`{"customer_tin": "<key>"}`; `customer_name`
-  likewise). Reading: the Orders API carries `metadata`; Square customer
-  custom attributes need the Customers API, which TaxPoynt does not request.
+  key holding the buyer's TIN (`{"customer.tin": "metadata.<key>"}`, set on
+  the connection page; `customer.name` likewise). Reading: the Orders API
+  carries `metadata`; Square customer custom attributes need the Customers
+  API, which TaxPoynt does not request.
+- The connection's tax rule is the category of what Square charges no tax
+  on (`mapping_options`).
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ from taxpoynt.ops import metrics
 
 from . import constants
 from .client import SquareClient
-from .mapping import SYSTEM, SquareMappingError, is_return_order, order_figures, order_to_canonical, return_to_canonical
+from .mapping import (SYSTEM, MappingOptions, SquareMappingError, is_return_order, order_figures, order_to_canonical,
+                      return_to_canonical)
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -142,6 +146,21 @@ def _metadata(order: dict) -> dict:
     return order.get("metadata") or {}
 
 
+def mapping_options(connection: Connection) -> MappingOptions:
+    """The mapper's options from the connection's tax rule: the category
+    (rate, reason) of the items and charges Square charges no tax on."""
+    from integrations.connections.rules import trigger_rule_for
+    from invoicing.canonical import EXEMPTED, ZERO_VAT
+
+    rule = trigger_rule_for(connection, defaults=SquareProvider.default_trigger_rule())
+    options = MappingOptions(untaxed_category=rule.tax_category, untaxed_rate=rule.tax_rate)
+    if rule.exemption_reason and rule.tax_category == ZERO_VAT:
+        options.zero_rated_reason = rule.exemption_reason
+    elif rule.exemption_reason and rule.tax_category == EXEMPTED:
+        options.exempt_reason = rule.exemption_reason
+    return options
+
+
 def _sale_canonical(*, connection: Connection, txn: Transaction):
     """The canonical invoice of a completed sale at a selected location, or
     None when the sale is not invoiceable (not completed, or its location
@@ -150,7 +169,8 @@ def _sale_canonical(*, connection: Connection, txn: Transaction):
     if order.get("state") != "COMPLETED" or (txn.location is not None and not txn.location.active):
         return None
     try:
-        return order_to_canonical(order, field_map=connection.field_map or {}, customer_attributes=_metadata(order))
+        return order_to_canonical(order, field_map=connection.field_map or {}, customer_attributes=_metadata(order),
+                                  options=mapping_options(connection))
     except SquareMappingError as exc:
         metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="unmappable").inc()
         raise ApplicationError(f"Square order {txn.external_id} cannot be invoiced: {exc.message}",
@@ -300,7 +320,8 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
     import dataclasses
 
     canonical = return_to_canonical(return_order, refund=refund, field_map=connection.field_map or {},
-                                    customer_attributes=_metadata(original.raw or {}))
+                                    customer_attributes=_metadata(original.raw or {}),
+                                    options=mapping_options(connection))
     canonical = dataclasses.replace(
         canonical, note=canonical.note or "Refund",
         billing_reference=BillingReference(number=invoice.number, irn=invoice.irn, issue_date=invoice.issue_date))
