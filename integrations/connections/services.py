@@ -383,18 +383,38 @@ def source_records_upsert(model, *, rows: list[tuple[Connection, str, dict]]) ->
     return [by_key[(connection.pk, external_id)] for connection, external_id, _ in rows]
 
 
-def source_records_link_invoices(model, *, links: list[tuple]) -> int:
+def source_records_link_invoices(model, *, links: list[tuple], clear: tuple[str, ...] = ()) -> int:
     """Link each (record id, invoice id) pair's `model` row (a SourceRecord)
     to its invoice, where it has none yet, in one UPDATE (bulk_update writes a
-    CASE branch a row); returns how many rows were linked."""
+    CASE branch a row), emptying the text fields `clear` (the reason it was
+    not invoiced) in the same statement; returns how many rows were linked."""
     if not links:
         return 0
     quote = db_connection.ops.quote_name
     table = quote(model._meta.db_table)
+    cleared = "".join(f", {quote(model._meta.get_field(name).column)} = ''" for name in clear)
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {quote('invoice_id')} = v.invoice_id, {quote('updated_at')} = %s "
+            f"UPDATE {table} SET {quote('invoice_id')} = v.invoice_id, {quote('updated_at')} = %s{cleared} "
             f"FROM {rows_sql(['uuid', 'uuid'], len(links))} AS v(id, invoice_id) "
             f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
             [timezone.now(), *rows_params([list(link) for link in links])])
+        return cursor.rowcount
+
+
+def source_records_note_not_invoiced(model, *, reasons: list[tuple], field: str = "invoice_error") -> int:
+    """Store on each (record id, reason) pair's `model` row (a SourceRecord)
+    that has no invoice why it was not invoiced (`field`), in one UPDATE;
+    returns how many rows were written."""
+    if not reasons:
+        return 0
+    quote = db_connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    column = quote(model._meta.get_field(field).column)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = v.reason, {quote('updated_at')} = %s "
+            f"FROM {rows_sql(['uuid', 'text'], len(reasons))} AS v(id, reason) "
+            f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
+            [timezone.now(), *rows_params([[pk, str(reason)[:2000]] for pk, reason in reasons])])
         return cursor.rowcount
