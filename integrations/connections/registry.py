@@ -73,6 +73,17 @@ class Provider:
     sync_interval_seconds: ClassVar[int] = 900
     # The vendor object kinds a field map may read from, e.g. ("deal", "company").
     field_map_sources: ClassVar[tuple[str, ...]] = ()
+    # The invoice fields (connections.rules.MAPPABLE_FIELDS) its mapper fills
+    # from a field map; None: every one.
+    field_map_targets: ClassVar[tuple[str, ...] | None] = None
+    # The parts of the trigger rule (connections.rules) its mapper acts on,
+    # which the connection page shows and validates: "stages" (the won and
+    # lost stages of a deal) and "tax" (the category and rate of what the
+    # source gives no tax for). A POS sale has no stages: it is invoiced
+    # when the POS completes it.
+    trigger_rule_parts: ClassVar[tuple[str, ...]] = ("stages", "tax")
+    # What the tax part means for this provider, shown beside it.
+    tax_rule_help: ClassVar[str] = ""
     # A backlog of live events of these types is taken up to this many at a
     # time by one task run (the vendor's `process_many`, its bulk paths:
     # connections.tasks.webhook_event_run). 1: always one at a time.

@@ -5,10 +5,16 @@ Trigger rule (stored in Connection.trigger_rule):
      "tax_category": "STANDARD_VAT", "tax_rate": "7.5"}
 A stage entry is either a bare stage id (matches in every pipeline) or
 "<pipeline>:<stage>" (that pipeline only). Tax defaults to standard VAT 7.5 %.
+A provider whose objects have no stages (a POS sale) leaves the stages out
+(`Provider.trigger_rule_parts`).
 
 Field map (Connection.field_map): invoice field → "<object>.<property>", e.g.
     {"customer.tin": "company.tin_number", "line.classification_code": "line_item.hs_code"}
-The objects a provider may read come from `Provider.field_map_sources`.
+    {"customer.tin": "metadata.buyer_tin"}   (a Square order's metadata key)
+the one format of every provider, written by `field_map_validate` and read
+by `field_map_read`. The objects a provider may read come from
+`Provider.field_map_sources`, the invoice fields it fills from
+`Provider.field_map_targets`.
 """
 from __future__ import annotations
 
@@ -35,6 +41,13 @@ MAPPABLE_FIELDS = {
     "line.classification_code": "Line HS / service code",
     "line.item_code": "Line item code",
 }
+
+
+def mappable_fields(targets: tuple[str, ...] | None = None) -> dict[str, str]:
+    """{invoice field: label} of those a provider fills (`Provider.field_map_targets`)."""
+    if targets is None:
+        return dict(MAPPABLE_FIELDS)
+    return {target: MAPPABLE_FIELDS[target] for target in targets}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,17 +78,25 @@ def _as_list(value, name, errors) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value if str(v).strip())
 
 
-def trigger_rule_validate(data: dict, *, defaults: dict) -> dict:
+RULE_PARTS = ("stages", "tax")
+
+
+def trigger_rule_validate(data: dict, *, defaults: dict, parts: tuple[str, ...] = RULE_PARTS) -> dict:
     """The cleaned rule dict, or ApplicationError(code="invalid_rule") with
-    per-field errors in `.extra`."""
+    per-field errors in `.extra`. `parts`: the provider's
+    `trigger_rule_parts`; without "stages" the rule has none."""
     merged = {**defaults, **(data or {})}
     errors: dict[str, list[str]] = {}
-    won = _as_list(merged.get("won_stages", ()), "won_stages", errors)
-    lost = _as_list(merged.get("lost_stages", ()), "lost_stages", errors)
-    if not won and "won_stages" not in errors:
-        errors["won_stages"] = ["At least one stage must count as won."]
-    if set(won) & set(lost):
-        errors["lost_stages"] = [f"A stage cannot be both won and lost: {', '.join(sorted(set(won) & set(lost)))}."]
+    stages = {}
+    if "stages" in parts:
+        won = _as_list(merged.get("won_stages", ()), "won_stages", errors)
+        lost = _as_list(merged.get("lost_stages", ()), "lost_stages", errors)
+        if not won and "won_stages" not in errors:
+            errors["won_stages"] = ["At least one stage must count as won."]
+        if set(won) & set(lost):
+            errors["lost_stages"] = [
+                f"A stage cannot be both won and lost: {', '.join(sorted(set(won) & set(lost)))}."]
+        stages = {"won_stages": list(won), "lost_stages": list(lost)}
     category = merged.get("tax_category", STANDARD_VAT)
     if category not in TAX_CATEGORIES:
         errors["tax_category"] = [f"One of {', '.join(TAX_CATEGORIES)}."]
@@ -93,7 +114,7 @@ def trigger_rule_validate(data: dict, *, defaults: dict) -> dict:
         errors["exemption_reason"] = ["Required for zero-rated or exempt sales."]
     if errors:
         raise ApplicationError("The trigger rule is invalid.", extra=errors, code="invalid_rule")
-    return {"won_stages": list(won), "lost_stages": list(lost), "tax_category": category,
+    return {**stages, "tax_category": category,
             "tax_rate": str(rate if category == STANDARD_VAT else Decimal("0")), "exemption_reason": reason}
 
 
@@ -109,19 +130,22 @@ def trigger_rule_for(connection, *, defaults: dict) -> TriggerRule:
     )
 
 
-def field_map_validate(data: dict, *, sources: tuple[str, ...]) -> dict:
-    """The cleaned field map, or ApplicationError(code="invalid_field_map")."""
+def field_map_validate(data: dict, *, sources: tuple[str, ...], targets: tuple[str, ...] | None = None) -> dict:
+    """The cleaned field map, or ApplicationError(code="invalid_field_map").
+    `targets`: the invoice fields the provider fills (None: all of
+    MAPPABLE_FIELDS)."""
     if not isinstance(data, dict):
         raise ApplicationError("The field map must be an object.", code="invalid_field_map")
     errors: dict[str, list[str]] = {}
     cleaned = {}
+    allowed = mappable_fields(targets)
     for target, source in data.items():
         target = str(target).strip()
         source = str(source or "").strip()
         if not source:
             continue
-        if target not in MAPPABLE_FIELDS:
-            errors[target] = [f"Not a mappable invoice field; choose from {', '.join(MAPPABLE_FIELDS)}."]
+        if target not in allowed:
+            errors[target] = [f"Not a mappable invoice field; choose from {', '.join(allowed)}."]
             continue
         obj, dot, prop = source.partition(".")
         if not dot or not prop or obj not in sources:

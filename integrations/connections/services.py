@@ -92,7 +92,8 @@ def connection_discover_trigger_rule(*, connection: Connection) -> Connection:
         discovered = provider.discover_trigger_rule(connection=connection)
         if not discovered:
             return connection
-        rule = trigger_rule_validate(discovered, defaults=provider.default_trigger_rule())
+        rule = trigger_rule_validate(discovered, defaults=provider.default_trigger_rule(),
+                                     parts=provider.trigger_rule_parts)
     except Exception as exc:  # the static default still works; say why in the log
         logger.warning("trigger rule discovery failed", extra={"connection": str(connection.pk), "error": str(exc)})
         return connection
@@ -109,11 +110,13 @@ def connection_update_config(*, connection: Connection, trigger_rule: dict, fiel
     errors = {}
     rule = fmap = None
     try:
-        rule = trigger_rule_validate(trigger_rule, defaults=provider.default_trigger_rule())
+        rule = trigger_rule_validate(trigger_rule, defaults=provider.default_trigger_rule(),
+                                     parts=provider.trigger_rule_parts)
     except ApplicationError as exc:
         errors.update({f"trigger_rule.{k}": v for k, v in exc.extra.items()})
     try:
-        fmap = field_map_validate(field_map, sources=provider.field_map_sources)
+        fmap = field_map_validate(field_map, sources=provider.field_map_sources,
+                                  targets=provider.field_map_targets)
     except ApplicationError as exc:
         errors.update({f"field_map.{k}": v for k, v in (exc.extra or {"": [exc.message]}).items()})
     if errors:
@@ -415,18 +418,38 @@ def source_records_upsert(model, *, rows: list[tuple[Connection, str, dict]]) ->
     return [by_key[(connection.pk, external_id)] for connection, external_id, _ in rows]
 
 
-def source_records_link_invoices(model, *, links: list[tuple]) -> int:
+def source_records_link_invoices(model, *, links: list[tuple], clear: tuple[str, ...] = ()) -> int:
     """Link each (record id, invoice id) pair's `model` row (a SourceRecord)
     to its invoice, where it has none yet, in one UPDATE (bulk_update writes a
-    CASE branch a row); returns how many rows were linked."""
+    CASE branch a row), emptying the text fields `clear` (the reason it was
+    not invoiced) in the same statement; returns how many rows were linked."""
     if not links:
         return 0
     quote = db_connection.ops.quote_name
     table = quote(model._meta.db_table)
+    cleared = "".join(f", {quote(model._meta.get_field(name).column)} = ''" for name in clear)
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {quote('invoice_id')} = v.invoice_id, {quote('updated_at')} = %s "
+            f"UPDATE {table} SET {quote('invoice_id')} = v.invoice_id, {quote('updated_at')} = %s{cleared} "
             f"FROM {rows_sql(['uuid', 'uuid'], len(links))} AS v(id, invoice_id) "
             f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
             [timezone.now(), *rows_params([list(link) for link in links])])
+        return cursor.rowcount
+
+
+def source_records_note_not_invoiced(model, *, reasons: list[tuple], field: str = "invoice_error") -> int:
+    """Store on each (record id, reason) pair's `model` row (a SourceRecord)
+    that has no invoice why it was not invoiced (`field`), in one UPDATE;
+    returns how many rows were written."""
+    if not reasons:
+        return 0
+    quote = db_connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    column = quote(model._meta.get_field(field).column)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = v.reason, {quote('updated_at')} = %s "
+            f"FROM {rows_sql(['uuid', 'text'], len(reasons))} AS v(id, reason) "
+            f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
+            [timezone.now(), *rows_params([[pk, str(reason)[:2000]] for pk, reason in reasons])])
         return cursor.rowcount

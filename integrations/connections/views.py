@@ -19,7 +19,7 @@ from taxpoynt.tenancy.selectors import current_organization
 from .models import Connection
 from .oauth import connection_start_authorization
 from .registry import get_provider, providers
-from .rules import MAPPABLE_FIELDS
+from .rules import mappable_fields
 from .selectors import connection_list, user_can_manage
 from .services import connection_disconnect, connection_request_sync, connection_update_config
 
@@ -78,15 +78,18 @@ def connection_detail(request, connection_id):
     errors = {}
     rule = {**provider.default_trigger_rule(), **(conn.trigger_rule or {})}
     field_map = dict(conn.field_map or {})
+    targets = mappable_fields(provider.field_map_targets)
+    stages = "stages" in provider.trigger_rule_parts
     if request.method == "POST":
         if not user_can_manage(user=request.user, organization_id=conn.organization_id):
             raise PermissionDenied("Only an owner or accountant may change connections.")
-        rule = {"won_stages": _split_lines(request.POST.get("won_stages", "")),
-                "lost_stages": _split_lines(request.POST.get("lost_stages", "")),
-                "tax_category": request.POST.get("tax_category", ""),
+        rule = {"tax_category": request.POST.get("tax_category", ""),
                 "tax_rate": request.POST.get("tax_rate", ""),
                 "exemption_reason": request.POST.get("exemption_reason", "")}
-        field_map = {target: request.POST.get(f"map:{target}", "").strip() for target in MAPPABLE_FIELDS}
+        if stages:
+            rule.update(won_stages=_split_lines(request.POST.get("won_stages", "")),
+                        lost_stages=_split_lines(request.POST.get("lost_stages", "")))
+        field_map = {target: request.POST.get(f"map:{target}", "").strip() for target in targets}
         try:
             connection_update_config(connection=conn, trigger_rule=rule, field_map=field_map, actor=request.user)
         except ApplicationError as exc:
@@ -96,9 +99,10 @@ def connection_detail(request, connection_id):
             messages.success(request, "Settings saved.")
             return redirect("connections:detail", connection_id=conn.pk)
     mapping_rows = [{"target": t, "label": label, "source": field_map.get(t, ""),
-                     "errors": errors.get(f"field_map.{t}", [])} for t, label in MAPPABLE_FIELDS.items()]
+                     "errors": errors.get(f"field_map.{t}", [])} for t, label in targets.items()]
     return render(request, "connections/detail.html", {
-        "connection": conn, "provider": provider, "rule": rule, "errors": errors,
+        "connection": conn, "provider": provider, "rule": rule, "errors": errors, "stages": stages,
+        "tax_rule_help": provider.tax_rule_help,
         "rule_errors": {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith("trigger_rule.")},
         "mapping_rows": mapping_rows, "field_map_sources": provider.field_map_sources,
         "won_text": "\n".join(rule.get("won_stages", [])), "lost_text": "\n".join(rule.get("lost_stages", [])),

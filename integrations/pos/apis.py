@@ -71,6 +71,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     tax_amount = serializers.DecimalField(max_digits=18, decimal_places=2)
     tip_amount = serializers.DecimalField(max_digits=18, decimal_places=2)
     invoice_id = serializers.UUIDField(allow_null=True)
+    invoice_error = serializers.CharField(help_text="Why the sale was not invoiced (empty when it was, or is not due).")
     created_at = serializers.DateTimeField()
 
 
@@ -115,7 +116,7 @@ TRANSACTION_EXAMPLE = {"id": _TXN, "organization_id": _ORG, "connection_id": _CO
                        "external_id": "pGf4xE7Rk2QwZ9bN1sT6vY3mL8aJ", "status": "completed",
                        "occurred_at": "2026-11-02T13:47:05+01:00", "currency": "NGN", "total_amount": "21500.00",
                        "tax_amount": "1500.00", "tip_amount": "0.00",
-                       "invoice_id": "3f6c1d2e-8a4b-4c1e-9d7a-5b2e0f1a9c33",
+                       "invoice_id": "3f6c1d2e-8a4b-4c1e-9d7a-5b2e0f1a9c33", "invoice_error": "",
                        "created_at": "2026-11-02T13:47:09.118204+01:00"}
 
 

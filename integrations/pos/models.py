@@ -41,6 +41,9 @@ class Transaction(SourceRecord):
     total_amount = models.DecimalField(**MONEY, default=0)
     tax_amount = models.DecimalField(**MONEY, default=0)
     tip_amount = models.DecimalField(**MONEY, default=0)
+    # Why the sale was not invoiced (its order could not be mapped …), for the
+    # dashboard, the API and admin; cleared when it is invoiced.
+    invoice_error = models.TextField(blank=True)
 
     class Meta:
         constraints = [
@@ -50,6 +53,9 @@ class Transaction(SourceRecord):
             models.Index(fields=["organization", "-occurred_at"], name="txn_org_occurred"),
             models.Index(fields=["organization", "status", "-occurred_at"], name="txn_org_status_occ"),
             models.Index(fields=["location", "-occurred_at"], name="txn_location_occurred"),
+            # The sales not invoiced, with their reason ("Needs attention"): few rows.
+            models.Index(fields=["organization", "-occurred_at"], name="txn_org_not_invoiced",
+                         condition=models.Q(invoice__isnull=True) & ~models.Q(invoice_error="")),
         ]
 
     def __str__(self):

@@ -54,6 +54,8 @@ def transaction_list(*, user, filters: dict | None = None) -> QuerySet:
             qs = qs.filter(**{lookup: filters[key]})
     if filters.get("invoiced") is not None:
         qs = qs.filter(invoice__isnull=not filters["invoiced"])
+    if filters.get("not_invoiced"):  # the sales not invoiced, with their reason
+        qs = qs.filter(invoice__isnull=True).exclude(invoice_error="")
     return qs
 
 

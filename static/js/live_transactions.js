@@ -18,6 +18,7 @@
       const badge = text("span", r.firs_status);
       badge.className = "state state-" + r.firs_state;
       firs.append(badge);
+      if (r.invoice_error) { const why = text("span", r.invoice_error); why.className = "error"; firs.append(" ", why); }
       tr.append(inv, firs);
       return tr;
     }));

@@ -19,6 +19,7 @@ class DateRangeForm(forms.Form):
 class TransactionFilterForm(DateRangeForm):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Transaction.Status.choices])
     location = forms.ChoiceField(required=False, choices=[("", "All locations")])
+    not_invoiced = forms.BooleanField(required=False, label="Not invoiced (with the reason) only")
 
     def __init__(self, *args, locations=(), **kwargs):
         super().__init__(*args, **kwargs)

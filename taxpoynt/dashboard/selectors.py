@@ -31,8 +31,14 @@ def overview_for_organization(*, organization) -> dict:
 
 def needs_attention(*, organization, limit: int = 20) -> list[dict]:
     """What a merchant should look at: FIRS submissions that stopped (rejected,
-    dead-lettered, outcome unknown), tax mismatches, and connections that need
-    re-authorization or failed. Each row says whether one click can retry it."""
+    dead-lettered, outcome unknown), tax mismatches, sales not invoiced (with
+    the reason), webhook events that failed, and connections that need
+    re-authorization or failed. Each row says whether one click can retry it;
+    a row without an invoice links to where it is seen (`url`, `what`)."""
+    from django.urls import reverse
+
+    from integrations.connections.models import WebhookEvent
+    from integrations.pos.models import Transaction
     from invoicing.services import submission_can_retry
 
     rows = []
@@ -47,6 +53,20 @@ def needs_attention(*, organization, limit: int = 20) -> list[dict]:
     for inv in Invoice.objects.filter(organization=organization, tax_mismatch=True).order_by("-created_at")[:limit]:
         rows.append({"kind": "tax_mismatch", "invoice": inv, "state": "mismatch", "label": "Tax mismatch",
                      "detail": "The source system's tax or total differs from ours.", "can_retry": False})
+    not_invoiced = (Transaction.objects.filter(organization=organization, invoice__isnull=True)
+                    .exclude(invoice_error="").order_by("-occurred_at")[:limit])
+    sales_url = reverse("dashboard:transactions") + "?not_invoiced=on"
+    for txn in not_invoiced:
+        rows.append({"kind": "sale", "transaction": txn, "state": "not-invoiced", "label": "Not invoiced",
+                     "what": f"Sale {txn.external_id}", "url": sales_url, "detail": txn.invoice_error[:200],
+                     "can_retry": False})
+    failed = (WebhookEvent.objects.filter(organization=organization, status=WebhookEvent.Status.FAILED)
+              .select_related("connection").order_by("-received_at")[:limit])
+    for event in failed:
+        rows.append({"kind": "event", "event": event, "state": "failed", "label": "Webhook event failed",
+                     "what": f"{event.vendor.title()} {event.event_type} {event.event_id}",
+                     "url": reverse("connections:detail", args=[event.connection_id]) if event.connection_id else "",
+                     "detail": (event.error or "")[:200], "can_retry": False})
     for conn in Connection.objects.filter(organization=organization, status__in=[
             Connection.Status.NEEDS_REAUTH, Connection.Status.ERROR]):
         rows.append({"kind": "connection", "connection": conn, "state": conn.status,

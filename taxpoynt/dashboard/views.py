@@ -80,6 +80,8 @@ def _transaction_filters(request, org):
             filters["status"] = data["status"]
         if data.get("location"):
             filters["location"] = data["location"]
+        if data.get("not_invoiced"):
+            filters["not_invoiced"] = True
     return form, filters
 
 
@@ -116,6 +118,7 @@ def _transaction_row(txn):
         "invoice_url": f"/dashboard/invoices/{invoice.pk}" if invoice else "",
         "firs_status": invoice.firs_state_label if invoice else "Not invoiced",
         "firs_state": invoice.firs_state if invoice else "none",
+        "invoice_error": "" if invoice else txn.invoice_error,
     }
 
 

@@ -87,6 +87,13 @@ RETRY_REASON_HEADER = "square-retry-reason"
 INCLUSIVE_TAX_IN_GROSS_SALES = True
 TOTAL_INCLUDES_TIPS = True
 
+# Where a field map reads a buyer's details (connections.rules:
+# {"customer.tin": "metadata.<key>"}): the order's `metadata`, the
+# string map a Square order carries (Orders API; a seller's POS app or
+# integration sets it). Square customer custom attributes would need the
+# Customers API, which TaxPoynt does not request.
+FIELD_MAP_SOURCE = "metadata"
+
 # Square measurement units (OrderQuantityUnit.measurement_unit.*_unit) → UN/ECE
 # Recommendation 20 unit codes; anything not listed (custom units, GENERIC_*
 # volumes) is invoiced per piece, "EA".

@@ -26,8 +26,10 @@ Choices, and why:
   so by default (`tips="exclude"`) they are left off the invoice and taken off
   Square's total in `source_figures`; `tips="charge"` adds them as a ZERO_VAT
   document charge instead.
-- Customer: B2C walk-in (None) unless `field_map["customer_tin"]` names a
-  customer custom attribute that holds a TIN: then a B2B Party.
+- Customer: B2C walk-in (None) unless the field map (connections.rules'
+  one format) names the order metadata key holding the buyer's TIN,
+  {"customer.tin": "metadata.<key>"}, and the order has one there: then a
+  B2B Party (its name from "customer.name" likewise, else the customer's).
 - Supplier is left empty: the invoicing core fills it from the Organization.
 - `source_figures` carries Square's total_tax_money and total_money so the
   core flags any difference from its own totals.
@@ -55,6 +57,7 @@ from invoicing.canonical import (
     SourceRef,
     STANDARD_VAT,
 )
+from integrations.connections.rules import field_map_read
 from integrations.pos.square import constants
 from taxpoynt.errors import ApplicationError
 
@@ -74,6 +77,7 @@ def _default_tax_categories() -> dict[Decimal, str]:
 class MappingOptions:
     tax_categories: dict[Decimal, str] = field(default_factory=_default_tax_categories)
     untaxed_category: str = ZERO_VAT
+    untaxed_rate: Decimal = Decimal("7.5")  # when untaxed_category is STANDARD_VAT
     zero_rated_reason: str = "Zero-rated supply"
     exempt_reason: str = "VAT-exempt supply"
     tips: str = "exclude"  # or "charge"
@@ -108,7 +112,7 @@ class _Money:
 def _category_for(pct: Decimal | None, opts: MappingOptions) -> tuple[str, Decimal]:
     if pct is None:
         cat = opts.untaxed_category
-        return cat, Decimal("0") if cat != STANDARD_VAT else Decimal("7.5")
+        return cat, Decimal("0") if cat != STANDARD_VAT else Decimal(opts.untaxed_rate)
     for rate, cat in opts.tax_categories.items():
         if Decimal(rate) == pct:
             return cat, pct
@@ -134,22 +138,18 @@ def _line_tax(applied: list[dict], taxes: dict[str, dict]) -> tuple[Decimal | No
     return None, False
 
 
-def _attr(attrs: dict | None, key: str | None) -> str:
-    if not attrs or not key:
-        return ""
-    value = attrs.get(key)
-    if isinstance(value, dict):
-        value = value.get("value")
-    return str(value).strip() if value not in (None, "") else ""
-
-
 def _customer_party(customer: dict | None, attrs: dict | None, field_map: dict | None) -> Party | None:
-    field_map = field_map or {}
-    tin = _attr(attrs, field_map.get("customer_tin"))
+    """The buyer: `attrs` is the order's metadata (a value may also come as
+    a custom attribute's {"value": …}), read through the field map."""
+    if not field_map or not attrs:
+        return None  # B2C walk-in customer
+    objects = {constants.FIELD_MAP_SOURCE: {k: v.get("value") if isinstance(v, dict) else v
+                                            for k, v in attrs.items()}}
+    tin = field_map_read(field_map, "customer.tin", objects)
     if not tin:
         return None  # B2C walk-in customer
     customer = customer or {}
-    name = _attr(attrs, field_map.get("customer_name")) or customer.get("company_name") or " ".join(
+    name = field_map_read(field_map, "customer.name", objects) or customer.get("company_name") or " ".join(
         p for p in (customer.get("given_name"), customer.get("family_name")) if p) or tin
     addr = customer.get("address") or {}
     return Party(name=name, tin=tin, email=customer.get("email_address", ""),

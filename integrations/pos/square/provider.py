@@ -43,7 +43,17 @@ class SquareProvider(Provider):
     webhook_task = "integrations.pos.square.tasks.process_webhook_event"
     # The delta sync backs up webhooks; sales arrive in real time by webhook.
     sync_interval_seconds = 900
-    field_map_sources = ("customer",)
+    # B2C by default; B2B when the field map names the order metadata key
+    # holding the buyer's TIN: {"customer.tin": "metadata.<key>"} (and its
+    # name likewise). The mapper reads nothing else from a field map.
+    field_map_sources = (constants.FIELD_MAP_SOURCE,)
+    field_map_targets = ("customer.tin", "customer.name")
+    # A sale is invoiced when Square completes it: no stages. Square's own
+    # taxes set each line's category; the tax rule is the category of what
+    # Square charges no tax on (mapping.MappingOptions.untaxed_category).
+    trigger_rule_parts = ("tax",)
+    tax_rule_help = ("Square's own taxes set each line's VAT category. The category below applies to items and "
+                     "service charges Square charges no tax on.")
     # The events TaxPoynt acts on (the subscription to create in Square).
     webhook_event_types = ("order.updated", "payment.updated", "refund.updated")
     # A backlog of sales (under a burst) is taken ten at a time: one
@@ -55,6 +65,15 @@ class SquareProvider(Provider):
     # commits held them up: 68–109 ms).
     webhook_batch_event_types = ("order.updated", "payment.updated")
     webhook_batch_size = 10
+
+    @classmethod
+    def default_trigger_rule(cls) -> dict:
+        from invoicing.canonical import ZERO_VAT
+
+        from .mapping import MappingOptions
+
+        # What Square charges no tax on is zero-rated unless the merchant says otherwise.
+        return {"tax_category": ZERO_VAT, "tax_rate": "0", "exemption_reason": MappingOptions.zero_rated_reason}
 
     @classmethod
     def account_from_oauth(cls, *, token: TokenSet, profile: dict) -> dict:

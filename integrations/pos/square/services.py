@@ -15,9 +15,12 @@ credit notes, and the processing of one stored webhook event.
   may be an amount, not lines, and its return order carries Square's own
   figures (checked against ours like a sale's).
 - B2C by default; B2B when the connection's field map names an order metadata
-  key holding the buyer's TIN (`{"customer_tin": "<key>"}`; `customer_name`
-  likewise). Reading: the Orders API carries `metadata`; Square customer
-  custom attributes need the Customers API, which TaxPoynt does not request.
+  key holding the buyer's TIN (`{"customer.tin": "metadata.<key>"}`, set on
+  the connection page; `customer.name` likewise). Reading: the Orders API
+  carries `metadata`; Square customer custom attributes need the Customers
+  API, which TaxPoynt does not request.
+- The connection's tax rule is the category of what Square charges no tax
+  on (`mapping_options`).
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from integrations.connections.http import exchanges_written_together, recording_
 from integrations.connections.models import Connection, WebhookEvent
 from integrations.connections.oauth import connection_get_access_token
 from integrations.connections.services import (source_record_upsert, source_records_link_invoices,
-                                               source_records_upsert)
+                                               source_records_note_not_invoiced, source_records_upsert)
 from integrations.pos.models import Location, Transaction
 from invoicing.models import Invoice
 from taxpoynt.errors import ApplicationError
@@ -43,7 +46,8 @@ from taxpoynt.ops import metrics
 
 from . import constants
 from .client import SquareClient
-from .mapping import SYSTEM, SquareMappingError, is_return_order, order_figures, order_to_canonical, return_to_canonical
+from .mapping import (SYSTEM, MappingOptions, SquareMappingError, is_return_order, order_figures, order_to_canonical,
+                      return_to_canonical)
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -75,6 +79,11 @@ def client_for(connection: Connection) -> SquareClient:
 
 class InvoiceNotReady(Exception):
     """A refund's original invoice has no IRN yet: retry the event later."""
+
+
+class SaleNotMapped(ApplicationError):
+    """A completed sale whose Square order cannot be mapped to an invoice;
+    its Transaction keeps the reason (`invoice_error`)."""
 
 
 # --- locations -------------------------------------------------------------------------
@@ -142,6 +151,21 @@ def _metadata(order: dict) -> dict:
     return order.get("metadata") or {}
 
 
+def mapping_options(connection: Connection) -> MappingOptions:
+    """The mapper's options from the connection's tax rule: the category
+    (rate, reason) of the items and charges Square charges no tax on."""
+    from integrations.connections.rules import trigger_rule_for
+    from invoicing.canonical import EXEMPTED, ZERO_VAT
+
+    rule = trigger_rule_for(connection, defaults=SquareProvider.default_trigger_rule())
+    options = MappingOptions(untaxed_category=rule.tax_category, untaxed_rate=rule.tax_rate)
+    if rule.exemption_reason and rule.tax_category == ZERO_VAT:
+        options.zero_rated_reason = rule.exemption_reason
+    elif rule.exemption_reason and rule.tax_category == EXEMPTED:
+        options.exempt_reason = rule.exemption_reason
+    return options
+
+
 def _sale_canonical(*, connection: Connection, txn: Transaction):
     """The canonical invoice of a completed sale at a selected location, or
     None when the sale is not invoiceable (not completed, or its location
@@ -150,11 +174,25 @@ def _sale_canonical(*, connection: Connection, txn: Transaction):
     if order.get("state") != "COMPLETED" or (txn.location is not None and not txn.location.active):
         return None
     try:
-        return order_to_canonical(order, field_map=connection.field_map or {}, customer_attributes=_metadata(order))
+        return order_to_canonical(order, field_map=connection.field_map or {}, customer_attributes=_metadata(order),
+                                  options=mapping_options(connection))
     except SquareMappingError as exc:
         metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="unmappable").inc()
-        raise ApplicationError(f"Square order {txn.external_id} cannot be invoiced: {exc.message}",
-                               code="unmappable", extra=exc.extra) from exc
+        raise SaleNotMapped(f"Square order {txn.external_id} cannot be invoiced: {exc.message}",
+                            code="unmappable", extra=exc.extra) from exc
+    except Exception as exc:  # an order shape the mapper does not expect: the sale stays, with why
+        logger.exception("square order could not be mapped", extra={"order": txn.external_id})
+        metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="unmappable").inc()
+        raise SaleNotMapped(f"Square order {txn.external_id} cannot be invoiced: the order could not be read "
+                            f"({type(exc).__name__}: {exc})", code="unmappable") from exc
+
+
+def transactions_note_not_invoiced(*, reasons: dict) -> None:
+    """Keep on each sale ({Transaction: reason}) why it was not invoiced: one
+    statement for all of them; nothing when there are none."""
+    source_records_note_not_invoiced(Transaction, reasons=[(txn.pk, reason) for txn, reason in reasons.items()])
+    for txn, reason in reasons.items():
+        txn.invoice_error = reason
 
 
 def _invoiced_outcome(invoice: Invoice) -> str:
@@ -178,8 +216,9 @@ def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: 
     invoice = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
                                             connection=connection, queue=queue, lease_token=lease_token,
                                             source_received_at=received_at)
-    Transaction.objects.filter(pk=txn.pk, invoice__isnull=True).update(invoice=invoice, updated_at=timezone.now())
-    txn.invoice = invoice
+    Transaction.objects.filter(pk=txn.pk, invoice__isnull=True).update(invoice=invoice, invoice_error="",
+                                                                       updated_at=timezone.now())
+    txn.invoice, txn.invoice_error = invoice, ""
     metrics.pos_transaction_total.labels(vendor=VENDOR, outcome=_invoiced_outcome(invoice)).inc()
     return invoice
 
@@ -190,14 +229,23 @@ def order_ingest(*, connection: Connection, order: dict, client: SquareClient | 
     `queue` is where its FIRS submission runs: pos_realtime for live sales,
     batch for a historical import (so an import never delays a live sale);
     `received_at` is a live sale's webhook receipt (none for a sync). A
-    refund's return order is no sale: not mirrored, None."""
+    refund's return order is no sale: not mirrored, None. A sale whose order
+    cannot be mapped is kept with the reason (`invoice_error`), and then
+    SaleNotMapped is raised (its event fails with it)."""
     if is_return_order(order):
         return None
     location = _location(connection, order.get("location_id", ""), client)
+    not_mapped = None
     with transaction.atomic():
         txn = transaction_upsert(connection=connection, order=order, location=location)
-        invoice_for_transaction(connection=connection, txn=txn, queue=queue, lease_token=lease_token,
-                                received_at=received_at)
+        try:
+            invoice_for_transaction(connection=connection, txn=txn, queue=queue, lease_token=lease_token,
+                                    received_at=received_at)
+        except SaleNotMapped as exc:  # raised before any write: the row and its reason are committed
+            transactions_note_not_invoiced(reasons={txn: exc.message})
+            not_mapped = exc
+    if not_mapped is not None:
+        raise not_mapped
     return txn
 
 
@@ -219,7 +267,8 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
     `invoices_create_from_canonicals`, one update of their links) instead of
     about nine an order, in one transaction. A sale that cannot be mapped is
     counted, logged (its message under "errors", by order id) and left
-    un-invoiced; the rest goes on. Counts per outcome, and the new "invoices"
+    un-invoiced with the reason on its row (one statement for all such
+    sales, none when there are none); the rest goes on. Counts per outcome, and the new "invoices"
     in order; with `lease_token` their submissions are leased to the caller
     (see `invoices_create_from_canonicals`); `received_at` gives live sales'
     webhook receipts by order id.
@@ -245,16 +294,17 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
             (connection, *_transaction_values(connection=connection, order=o,
                                               location=locations.get((connection.pk, o.get("location_id")))))
             for connection, orders, _ in pages for o in orders])
-        todo = []
+        todo, not_mapped = [], {}
         for txn in dict.fromkeys(txns):  # an order listed twice is one sale
             if txn.invoice_id:
                 out["already_invoiced"] += 1
                 continue
             try:
                 canonical = _sale_canonical(connection=txn.connection, txn=txn)
-            except ApplicationError as exc:
+            except SaleNotMapped as exc:
                 out["unmappable"] += 1
                 out["errors"][txn.external_id] = exc.message
+                not_mapped[txn] = exc.message
                 logger.warning("square order not invoiced", extra={"order": txn.external_id, "error": exc.message})
                 continue
             if canonical is None:
@@ -268,7 +318,9 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
         for (txn, _), invoice in zip(todo, invoices):
             txn.invoice = invoice
             metrics.pos_transaction_total.labels(vendor=VENDOR, outcome=_invoiced_outcome(invoice)).inc()
-        source_records_link_invoices(Transaction, links=[(txn.pk, txn.invoice_id) for txn, _ in todo])
+        source_records_link_invoices(Transaction, links=[(txn.pk, txn.invoice_id) for txn, _ in todo],
+                                     clear=("invoice_error",))
+        transactions_note_not_invoiced(reasons=not_mapped)
         out["invoiced"] = len(todo)
     out["invoices"] = [txn.invoice for txn, _ in todo]
     return out
@@ -300,7 +352,8 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
     import dataclasses
 
     canonical = return_to_canonical(return_order, refund=refund, field_map=connection.field_map or {},
-                                    customer_attributes=_metadata(original.raw or {}))
+                                    customer_attributes=_metadata(original.raw or {}),
+                                    options=mapping_options(connection))
     canonical = dataclasses.replace(
         canonical, note=canonical.note or "Refund",
         billing_reference=BillingReference(number=invoice.number, irn=invoice.irn, issue_date=invoice.issue_date))
@@ -512,6 +565,8 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
             with transaction.atomic():
                 made += bool(invoice_for_transaction(connection=connection, txn=txn, queue=BATCH_QUEUE))
         except ApplicationError as exc:
+            if isinstance(exc, SaleNotMapped):
+                transactions_note_not_invoiced(reasons={txn: exc.message})
             logger.warning("reconciliation could not invoice a sale", extra={"transaction": str(txn.pk),
                                                                              "error": str(exc)})
     logger.info("square reconciliation", extra={"connection": str(connection.pk), "start": start.isoformat(),
@@ -566,6 +621,8 @@ def transactions_batch_process(*, transactions) -> dict:
             with transaction.atomic():  # re-processing is back-office work: `batch`, never before live sales
                 invoice = invoice_for_transaction(connection=txn.connection, txn=txn, queue=BATCH_QUEUE)
         except ApplicationError as exc:
+            if isinstance(exc, SaleNotMapped):
+                transactions_note_not_invoiced(reasons={txn: exc.message})
             out["failed"] += 1
             out["errors"].append({"transaction": str(txn.pk), "message": exc.message})
             continue

@@ -48,3 +48,16 @@ def test_field_map_validation_and_reading():
         field_map_validate({"customer.shoe_size": "company.x", "customer.tin": "invoice.tin",
                             "line.item_code": "company.sku"}, sources=SOURCES)
     assert set(exc.value.extra) == {"customer.shoe_size", "customer.tin", "line.item_code"}
+
+
+def test_a_provider_without_stages_and_with_fewer_map_targets():
+    """A POS provider's rule has no stages (none required, none stored), and
+    its field map fills only the invoice fields its mapper reads."""
+    rule = trigger_rule_validate({"tax_category": "EXEMPTED", "exemption_reason": "Basic food"}, defaults={},
+                                 parts=("tax",))
+    assert rule == {"tax_category": "EXEMPTED", "tax_rate": "0", "exemption_reason": "Basic food"}
+    assert field_map_validate({"customer.tin": "metadata.buyer_tin"}, sources=("metadata",),
+                              targets=("customer.tin",)) == {"customer.tin": "metadata.buyer_tin"}
+    with pytest.raises(ApplicationError) as exc:
+        field_map_validate({"invoice.note": "metadata.note"}, sources=("metadata",), targets=("customer.tin",))
+    assert "invoice.note" in exc.value.extra

@@ -182,13 +182,13 @@ def test_b2b_customer_from_a_mapped_custom_attribute():
     customer = {"id": "CUST1", "company_name": "Dangote Foods Ltd", "email_address": "ap@dangote.example.ng",
                 "address": {"address_line_1": "1 Alfred Rewane Rd", "locality": "Ikoyi", "country": "NG"}}
     attrs = {"tax-id": {"key": "tax-id", "value": "12345678-0001"}}
-    inv = order_to_canonical(order, field_map={"customer_tin": "tax-id"}, customer=customer,
+    inv = order_to_canonical(order, field_map={"customer.tin": "metadata.tax-id"}, customer=customer,
                              customer_attributes=attrs)
     assert inv.is_b2b
     assert (inv.customer.name, inv.customer.tin, inv.customer.city_name) == ("Dangote Foods Ltd", "12345678-0001",
                                                                             "Ikoyi")
     # no TIN on the customer (or no mapping): B2C walk-in
-    assert order_to_canonical(order, field_map={"customer_tin": "tax-id"}, customer=customer,
+    assert order_to_canonical(order, field_map={"customer.tin": "metadata.tax-id"}, customer=customer,
                               customer_attributes={}).customer is None
     assert order_to_canonical(order, customer=customer, customer_attributes=attrs).customer is None
 

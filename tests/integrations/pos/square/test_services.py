@@ -16,7 +16,7 @@ from integrations.pos.square import services
 from integrations.pos.square.client import SquareClient
 from invoicing.models import Invoice
 
-from .fixtures import order_event, vat_sale
+from .fixtures import m, order_event, vat_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -76,13 +76,55 @@ def test_square_figures_that_disagree_are_flagged(sq, square_connection):
     assert invoice.source_figures
 
 
-def test_b2b_when_a_customer_tin_is_mapped(sq, square_connection):
-    square_connection.field_map = {"customer_tin": "buyer_tin", "customer_name": "buyer_name"}
-    square_connection.save()
-    order, _ = _order(sq, square_connection, order=vat_sale(metadata={"buyer_tin": "87654321-0001",
-                                                                      "buyer_name": "Zenith Foods Ltd"}))
-    invoice = services.order_ingest(connection=square_connection, order=order).invoice
-    assert invoice.customer_tin == "87654321-0001" and invoice.customer_name == "Zenith Foods Ltd"
+def test_b2b_when_a_customer_tin_is_mapped_on_the_connection_page(sq, square_connection, square_org, client):
+    """The merchant maps the buyer's TIN (and name) to order metadata keys on
+    the connection page (no stages: a Square sale has none); a sale carrying
+    them is invoiced to that business, one without stays a walk-in sale."""
+    client.force_login(square_org.owner)
+    url = f"/dashboard/connections/{square_connection.pk}"
+    page = client.get(url).content.decode()
+    assert "won_stages" not in page and 'name="map:customer.tin"' in page
+    assert 'name="map:line.classification_code"' not in page  # the Square mapper fills no line field
+    response = client.post(url, {"tax_category": "ZERO_VAT", "tax_rate": "0", "exemption_reason": "Zero-rated supply",
+                                 "map:customer.tin": "metadata.buyer_tin", "map:customer.name": "metadata.buyer_name"})
+    assert response.status_code == 302, response.content.decode()
+    square_connection.refresh_from_db()
+    assert square_connection.field_map == {"customer.tin": "metadata.buyer_tin", "customer.name": "metadata.buyer_name"}
+    assert "won_stages" not in square_connection.trigger_rule
+
+    b2b, _ = _order(sq, square_connection, order=vat_sale(metadata={"buyer_tin": "87654321-0001",
+                                                                    "buyer_name": "Zenith Foods Ltd"}))
+    invoice = services.order_ingest(connection=square_connection, order=b2b).invoice
+    assert (invoice.customer_tin, invoice.customer_name) == ("87654321-0001", "Zenith Foods Ltd")
+    b2c, _ = _order(sq, square_connection, order=vat_sale())
+    walk_in = services.order_ingest(connection=square_connection, order=b2c).invoice
+    assert walk_in.customer_tin == "" and walk_in.pk != invoice.pk
+
+
+def test_square_settings_are_checked_against_what_its_mapper_reads(sq, square_connection, square_org, client):
+    client.force_login(square_org.owner)
+    url = f"/dashboard/connections/{square_connection.pk}"
+    response = client.post(url, {"tax_category": "ZERO_VAT", "tax_rate": "0", "exemption_reason": "Zero-rated supply",
+                                 "map:customer.tin": "customer.tin"})
+    assert response.status_code == 400
+    assert "object one of metadata" in response.content.decode()
+    square_connection.refresh_from_db()
+    assert square_connection.field_map == {}
+
+
+def test_the_tax_rule_is_the_category_of_what_square_does_not_tax(sq, square_connection, square_org, client):
+    from invoicing.models import InvoiceLine
+
+    client.force_login(square_org.owner)
+    response = client.post(f"/dashboard/connections/{square_connection.pk}",
+                           {"tax_category": "EXEMPTED", "tax_rate": "0", "exemption_reason": "Basic food items"})
+    assert response.status_code == 302, response.content.decode()
+    square_connection.refresh_from_db()
+    bread = {"line_items": [{"uid": "bread", "name": "Bread", "quantity": "1", "base_price_money": m(120000)}]}
+    untaxed, _ = _order(sq, square_connection, order=bread)
+    invoice = services.order_ingest(connection=square_connection, order=untaxed).invoice
+    line = InvoiceLine.objects.filter(invoice=invoice).get()
+    assert (line.tax_category, line.exemption_reason) == ("EXEMPTED", "Basic food items")
 
 
 def test_unselected_location_and_open_orders_are_not_invoiced(sq, square_connection):
