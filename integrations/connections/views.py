@@ -107,9 +107,21 @@ def connection_detail(request, connection_id):
         "mapping_rows": mapping_rows, "field_map_sources": provider.field_map_sources,
         "won_text": "\n".join(rule.get("won_stages", [])), "lost_text": "\n".join(rule.get("lost_stages", [])),
         "progress_url": reverse("connections:progress", kwargs={"connection_id": conn.pk}),
+        "progress": _sync_progress(conn),
         "recent_events": conn.webhook_events.order_by("-received_at")[:10],
         "provider_facts": provider.connection_facts(connection=conn),
     }, status=400 if errors else 200)
+
+
+def _sync_progress(conn: Connection) -> dict:
+    """The import bar's max and value; indeterminate (no value) while a sync
+    whose total is unknown runs (Square's order search gives no count), so
+    it is never drawn full from the first page."""
+    running = conn.status == Connection.Status.SYNCING or bool(conn.import_started_at and not conn.import_finished_at)
+    total, done = conn.sync_progress_total, conn.sync_progress_done
+    if total is None:
+        return {"indeterminate": running, "max": max(done, 1), "value": done}
+    return {"indeterminate": False, "max": total or 1, "value": done}
 
 
 @login_required

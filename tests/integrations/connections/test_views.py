@@ -51,6 +51,21 @@ def test_sync_now_and_progress(owner_client, hubspot_connection, django_capture_
 
 
 @pytest.mark.django_db
+def test_an_import_of_unknown_size_is_not_drawn_full(owner_client, hubspot_connection):
+    """A sync with no known total (Square's search gives no count): the bar
+    has no value while it runs (indeterminate), and shows what was done
+    once it ends."""
+    url = f"/dashboard/connections/{hubspot_connection.pk}"
+    Connection.objects.filter(pk=hubspot_connection.pk).update(status="syncing", sync_progress_done=300,
+                                                               sync_progress_total=None)
+    assert b'<progress id="sync-progress"\n              data-url=' in owner_client.get(url).content
+    Connection.objects.filter(pk=hubspot_connection.pk).update(status="connected")
+    assert b'<progress id="sync-progress" max="300" value="300"' in owner_client.get(url).content
+    Connection.objects.filter(pk=hubspot_connection.pk).update(sync_progress_done=0)
+    assert b'<progress id="sync-progress" max="1" value="0"' in owner_client.get(url).content
+
+
+@pytest.mark.django_db
 def test_disconnect_needs_confirmation(owner_client, hubspot_connection, sandbox):
     url = f"/dashboard/connections/{hubspot_connection.pk}/disconnect"
     owner_client.post(url, {})
