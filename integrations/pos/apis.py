@@ -23,8 +23,8 @@ class PosFilterSerializer(serializers.Serializer):
     connection = serializers.UUIDField(required=False)
     location = serializers.UUIDField(required=False)
     vendor = serializers.CharField(required=False, max_length=40)
-    occurred_from = serializers.DateTimeField(required=False)
-    occurred_to = serializers.DateTimeField(required=False)
+    occurred_from = serializers.DateTimeField(required=False, help_text="Sales closed at or after this time.")
+    occurred_to = serializers.DateTimeField(required=False, help_text="Sales closed before this time (exclusive).")
 
     def validate(self, attrs):
         if attrs.get("occurred_from") and attrs.get("occurred_to") and attrs["occurred_from"] >= attrs["occurred_to"]:
@@ -71,6 +71,11 @@ class TransactionOutputSerializer(serializers.Serializer):
     tax_amount = serializers.DecimalField(max_digits=18, decimal_places=2)
     tip_amount = serializers.DecimalField(max_digits=18, decimal_places=2)
     invoice_id = serializers.UUIDField(allow_null=True)
+    invoice_irn = serializers.CharField(source="invoice.irn", allow_null=True,
+                                        help_text="The invoice's IRN (empty until it is numbered; null: no invoice).")
+    invoice_firs_status = serializers.CharField(source="invoice.firs_state", allow_null=True,
+                                                help_text="Where the invoice's FIRS submission stands (draft … "
+                                                          "confirmed, rejected); null: no invoice.")
     invoice_error = serializers.CharField(help_text="Why the sale was not invoiced (empty when it was, or is not due).")
     created_at = serializers.DateTimeField()
 

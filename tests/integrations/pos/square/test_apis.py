@@ -11,7 +11,7 @@ import pytest
 from integrations.connections.models import WebhookEvent
 from integrations.pos.models import Location, Transaction
 from integrations.pos.square import services
-from invoicing.models import Submission
+from invoicing.models import Invoice, Submission
 from taxpoynt.tenancy.models import Membership
 
 from .fixtures import order_event, vat_sale
@@ -94,6 +94,15 @@ def test_batch_process_invoices_uninvoiced_sales_once(api_client, sq, square_con
     assert Transaction.objects.filter(invoice__isnull=False).count() == 3
     listed = api_client.get("/api/v1/pos/transactions", {"location": str(loc.pk), "status": "completed"}).json()
     assert {r["id"] for r in listed["results"]} == set(ids)
+    # Each sale carries its invoice's IRN and FIRS status: no call an invoice to learn them.
+    invoices = {str(i.pk): i for i in Invoice.objects.filter(pk__in=[r["invoice_id"] for r in listed["results"]])}
+    assert all((r["invoice_irn"], r["invoice_firs_status"]) == (invoices[r["invoice_id"]].irn,
+                                                                invoices[r["invoice_id"]].firs_state) == ("", "draft")
+               for r in listed["results"])
+    Transaction.objects.create(organization=square_connection.organization, connection=square_connection,
+                               external_id="NOT-INVOICED", occurred_at="2026-11-22T10:00:00Z", status="open")
+    row = api_client.get("/api/v1/pos/transactions", {"status": "open"}).json()["results"][0]
+    assert (row["invoice_id"], row["invoice_irn"], row["invoice_firs_status"]) == (None, None, None)
 
 
 def test_batch_process_hides_other_tenants(api_client, square_connection, make_user):
