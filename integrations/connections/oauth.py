@@ -9,6 +9,9 @@
   Connection; no allauth SocialAccount/SocialToken rows, STORE_TOKENS is off)
   and redirects to the connection page.
 - `oauth_callback`: the generic callback view (`/api/v1/<kind>/<vendor>/callback`).
+- `connection_authorize`: the Connection for (organization, vendor account);
+  refused (409) while another organization holds a live connection to the
+  same vendor account.
 - `connection_get_access_token`: a usable access token, refreshed before expiry
   under a per-connection row lock (two workers never refresh at once);
   `invalid_grant` marks the connection needs_reauth.
@@ -23,7 +26,8 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.contrib import messages
+from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -31,7 +35,7 @@ from django.utils import timezone
 from taxpoynt.errors import ApplicationError
 
 from .http import VendorAuthError
-from .models import Connection
+from .models import LIVE_ACCOUNT_CONSTRAINT, Connection
 from .registry import TokenSet, get_provider
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,20 @@ class NeedsReauth(ApplicationError):
     def __init__(self, connection):
         super().__init__(f"{connection} must be re-authorized.", code="needs_reauth")
         self.connection = connection
+
+
+class AccountConnectedElsewhere(ApplicationError):
+    """Another organization holds a live connection to this vendor account.
+    Webhooks route by the account and its sales would reach FIRS twice, under
+    two TINs, so one account has one live connection."""
+
+    status_code = 409
+
+    def __init__(self, *, provider, external_account_id: str):
+        super().__init__(
+            f"This {provider.name} account ({external_account_id}) is already connected to another organization "
+            f"on TaxPoynt. Nothing was connected: disconnect it there first, then connect it here.",
+            code="account_connected_elsewhere")
 
 
 # --- credentials -------------------------------------------------------------------
@@ -114,8 +132,11 @@ def on_pre_social_login(sender, request, sociallogin, **kwargs):
         expires_in = max(0, int((token.expires_at - timezone.now()).total_seconds()))
     token_set = TokenSet(access_token=token.token, refresh_token=token.token_secret or "", expires_in=expires_in)
     account = provider.account_from_oauth(token=token_set, profile=sociallogin.account.extra_data or {})
-    connection = connection_authorize(organization=organization, provider_key=provider.key, token=token_set,
-                                      account=account, user=request.user)
+    try:
+        connection = connection_authorize(organization=organization, provider_key=provider.key, token=token_set,
+                                          account=account, user=request.user)
+    except ApplicationError as exc:
+        raise ImmediateHttpResponse(back_to_connections(request, exc.message)) from None
     from .services import connection_discover_trigger_rule
 
     connection_discover_trigger_rule(connection=connection)
@@ -123,22 +144,34 @@ def on_pre_social_login(sender, request, sociallogin, **kwargs):
         sociallogin.state.get("next") or reverse("connections:detail", kwargs={"connection_id": connection.pk})))
 
 
+def back_to_connections(request, message: str) -> HttpResponseRedirect:
+    """The merchant's way out of a connection dance that connected nothing:
+    the connections page, saying why."""
+    messages.error(request, message)
+    return HttpResponseRedirect(reverse("connections:index"))
+
+
 # --- services ---------------------------------------------------------------------------
 @transaction.atomic
 def connection_authorize(*, organization, provider_key: str, token: TokenSet, account: dict, user=None) -> Connection:
     """Create or re-authorize the Connection for (organization, vendor account)
-    with fresh tokens, then schedule its delta sync."""
+    with fresh tokens, then schedule its delta sync. Raises
+    AccountConnectedElsewhere when another organization holds a live
+    connection to that account (the constraint settles a race)."""
     from .services import connection_schedule_sync
 
     provider = get_provider(provider_key)
+    account_id = account["external_account_id"]
+    if account_id and (Connection.objects.filter(vendor=provider.key, external_account_id=account_id)
+                       .exclude(organization=organization).exclude(status=Connection.Status.DISCONNECTED)
+                       .exists()):
+        raise AccountConnectedElsewhere(provider=provider, external_account_id=account_id)
     connection = (Connection.objects.select_for_update()
-                  .filter(organization=organization, vendor=provider.key,
-                          external_account_id=account["external_account_id"])
+                  .filter(organization=organization, vendor=provider.key, external_account_id=account_id)
                   .first())
     if connection is None:
         connection = Connection(organization=organization, vendor=provider.key, kind=provider.kind,
-                                external_account_id=account["external_account_id"],
-                                trigger_rule=provider.default_trigger_rule())
+                                external_account_id=account_id, trigger_rule=provider.default_trigger_rule())
     previous = connection_credentials(connection)
     _set_credentials(connection, token, previous=previous)
     if account.get("credentials"):  # vendor secrets beside the tokens (API host, signing key …), encrypted
@@ -152,7 +185,13 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
     connection.last_error = ""
     connection.disconnected_at = None
     connection.connected_by = user if user is not None and user.is_authenticated else connection.connected_by
-    connection.save()
+    try:
+        with transaction.atomic():
+            connection.save()
+    except IntegrityError as exc:
+        if LIVE_ACCOUNT_CONSTRAINT not in str(exc):
+            raise
+        raise AccountConnectedElsewhere(provider=provider, external_account_id=account_id) from exc
     connection_schedule_sync(connection=connection)
     logger.info("connection authorized", extra={"connection": str(connection.pk), "vendor": provider.key,
                                                  "org": str(organization.pk)})
