@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from taxpoynt.errors import ApplicationError
 
@@ -140,8 +141,12 @@ def on_pre_social_login(sender, request, sociallogin, **kwargs):
     from .services import connection_discover_trigger_rule
 
     connection_discover_trigger_rule(connection=connection)
-    raise ImmediateHttpResponse(HttpResponseRedirect(
-        sociallogin.state.get("next") or reverse("connections:detail", kwargs={"connection_id": connection.pk})))
+    # `next` came from the caller of the connect API: only a page of ours, never an open redirect.
+    next_url = sociallogin.state.get("next")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("connections:detail", kwargs={"connection_id": connection.pk})
+    raise ImmediateHttpResponse(HttpResponseRedirect(next_url))
 
 
 def back_to_connections(request, message: str) -> HttpResponseRedirect:

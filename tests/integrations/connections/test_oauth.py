@@ -15,8 +15,8 @@ from taxpoynt.api.errors import exception_handler
 from tests.concurrency import race
 
 
-def _authorize_url(browser, org) -> str:
-    response = browser.post("/api/v1/crm/hubspot/connect", {"organization": str(org.pk)},
+def _authorize_url(browser, org, next_url: str = "") -> str:
+    response = browser.post("/api/v1/crm/hubspot/connect", {"organization": str(org.pk), "next": next_url},
                             content_type="application/json")
     assert response.status_code == 200, response.content
     return response.json()["authorize_url"]
@@ -104,3 +104,19 @@ def test_two_organizations_racing_for_one_account_get_one_connection(hubspot_org
     response = exception_handler(refused[0], {})
     assert response.status_code == 409
     assert response.data["code"] == "account_connected_elsewhere" and "another organization" in response.data["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("next_url", ["https://evil.example/login", "//evil.example/login", "javascript:alert(1)"])
+def test_the_connect_apis_next_never_leaves_the_site(hubspot_org, sandbox, next_url):
+    browser = _browser(hubspot_org.owner)
+    response = browser.get(_at_vendor(_authorize_url(browser, hubspot_org, next_url)))
+    conn = Connection.objects.get(organization=hubspot_org)
+    assert (response.status_code, response["Location"]) == (302, f"/dashboard/connections/{conn.pk}")
+
+
+@pytest.mark.django_db
+def test_the_connect_apis_next_within_the_site_is_followed(hubspot_org, sandbox):
+    browser = _browser(hubspot_org.owner)
+    response = browser.get(_at_vendor(_authorize_url(browser, hubspot_org, "/dashboard/invoices/?status=draft")))
+    assert (response.status_code, response["Location"]) == (302, "/dashboard/invoices/?status=draft")
