@@ -9,6 +9,10 @@
   Connection; no allauth SocialAccount/SocialToken rows, STORE_TOKENS is off)
   and redirects to the connection page.
 - `oauth_callback`: the generic callback view (`/api/v1/<kind>/<vendor>/callback`).
+- `ConnectionSocialAccountAdapter` (settings.SOCIALACCOUNT_ADAPTER): a
+  connection dance that fails (cancelled at the vendor, state unknown, token
+  exchange refused, not allowed) lands on the connections page saying what
+  happened, not on allauth's login error pages.
 - `connection_authorize`: the Connection for (organization, vendor account);
   refused (409) while another organization holds a live connection to the
   same vendor account.
@@ -23,7 +27,8 @@ import json
 import logging
 
 from allauth.core.exceptions import ImmediateHttpResponse
-from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter, get_adapter as get_social_adapter
+from allauth.socialaccount.providers.base import AuthError
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
 from django.core.exceptions import PermissionDenied
 from django.contrib import messages
@@ -37,7 +42,7 @@ from taxpoynt.errors import ApplicationError
 
 from .http import VendorAuthError
 from .models import LIVE_ACCOUNT_CONSTRAINT, Connection
-from .registry import TokenSet, get_provider
+from .registry import TokenSet, get_provider, providers
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +159,47 @@ def back_to_connections(request, message: str) -> HttpResponseRedirect:
     the connections page, saying why."""
     messages.error(request, message)
     return HttpResponseRedirect(reverse("connections:index"))
+
+
+def _connection_provider(*, allauth_provider, state):
+    """Our Provider when this allauth flow is a connection dance, else None (an
+    ordinary login). Without a state read (forged, expired, started in another
+    browser) the provider decides: our connection providers start no logins."""
+    if state is not None:
+        data = state.get("data")
+        if not (isinstance(data, dict) and data.get(STATE_KEY)):
+            return None
+    return next((p for p in providers() if p.allauth_provider_id == allauth_provider.id), None)
+
+
+def _authorization_failure(request, *, name: str, error, exception, state) -> str:
+    if error == AuthError.CANCELLED:
+        return f"You cancelled at {name}: nothing was connected."
+    if state is None:
+        return (f"{name} was not connected: this authorization was not started here or has expired "
+                f"(it must finish in the browser that started it). Start again from this page.")
+    if isinstance(exception, PermissionDenied):
+        return f"{name} was not connected: {exception}"
+    if exception is not None:  # the token exchange (or reading the account) failed: the details go to the log
+        return (f"{name} did not complete the authorization: nothing was connected. "
+                f"Try again; if it keeps failing, contact support.")
+    return f"{name} answered with an error ({request.GET.get('error', 'unknown')[:100]}): nothing was connected."
+
+
+class ConnectionSocialAccountAdapter(DefaultSocialAccountAdapter):
+    """allauth's adapter: its error pages speak of logins, and a merchant connecting a system is not logging in."""
+
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):
+        state = (extra_context or {}).get("state")
+        ours = _connection_provider(allauth_provider=provider, state=state)
+        if ours is None:
+            return super().on_authentication_error(request, provider, error=error, exception=exception,
+                                                   extra_context=extra_context)
+        logger.warning("connection authorization failed", extra={
+            "vendor": ours.key, "error": str(error or ""), "exception": repr(exception) if exception else "",
+            "state_found": state is not None})
+        raise ImmediateHttpResponse(back_to_connections(request, _authorization_failure(
+            request, name=ours.name, error=error, exception=exception, state=state)))
 
 
 # --- services ---------------------------------------------------------------------------

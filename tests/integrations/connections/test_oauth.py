@@ -120,3 +120,60 @@ def test_the_connect_apis_next_within_the_site_is_followed(hubspot_org, sandbox)
     browser = _browser(hubspot_org.owner)
     response = browser.get(_at_vendor(_authorize_url(browser, hubspot_org, "/dashboard/invoices/?status=draft")))
     assert (response.status_code, response["Location"]) == (302, "/dashboard/invoices/?status=draft")
+
+
+def _on_connections_page(browser, response) -> str:
+    """The callback sent the merchant to the connections page: its text (with the message)."""
+    assert (response.status_code, response["Location"]) == (302, "/dashboard/connections/")
+    return browser.get(response["Location"]).content.decode()
+
+
+@pytest.mark.django_db
+def test_cancelling_at_the_vendor_says_so_on_the_connections_page(hubspot_org, sandbox):
+    browser = _browser(hubspot_org.owner)
+    response = browser.get(_at_vendor(_authorize_url(browser, hubspot_org), decision="deny"))
+    assert "You cancelled at HubSpot: nothing was connected." in _on_connections_page(browser, response)
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_callback_with_an_unknown_state_says_so_on_the_connections_page(hubspot_org, sandbox):
+    browser = _browser(hubspot_org.owner)
+    _authorize_url(browser, hubspot_org)  # a dance of this browser's, but not the one answered below
+    response = browser.get("/api/v1/crm/hubspot/callback", {"code": "any", "state": "forged-or-expired"})
+    assert ("HubSpot was not connected: this authorization was not started here or has expired"
+            in _on_connections_page(browser, response))
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_refused_token_exchange_says_so_on_the_connections_page(hubspot_org, sandbox):
+    browser = _browser(hubspot_org.owner)
+    callback = urlparse(_at_vendor(_authorize_url(browser, hubspot_org)))
+    state = parse_qs(callback.query)["state"][0]
+    response = browser.get(callback.path, {"code": "a-code-hubspot-never-issued", "state": state})
+    assert ("HubSpot did not complete the authorization: nothing was connected."
+            in _on_connections_page(browser, response))
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_member_no_longer_allowed_to_connect_is_told_why(hubspot_org, sandbox):
+    from taxpoynt.tenancy.models import Membership
+
+    browser = _browser(hubspot_org.owner)
+    callback = _at_vendor(_authorize_url(browser, hubspot_org))
+    Membership.objects.filter(user=hubspot_org.owner).update(role=Membership.Role.VIEWER)
+    response = browser.get(callback)
+    assert ("HubSpot was not connected: Only an owner or accountant may connect systems."
+            in _on_connections_page(browser, response))
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_ordinary_login_cancelled_keeps_allauths_page(client, sandbox):
+    """Not a connection dance (no connection in its state): allauth's own handling stands."""
+    start = client.post("/accounts/hubspot/login/")
+    assert start.status_code == 302
+    response = client.get(_at_vendor(start["Location"], decision="deny"))
+    assert (response.status_code, response["Location"]) == (302, "/accounts/3rdparty/login/cancelled/")
