@@ -200,6 +200,7 @@ ACCOUNT_LOGOUT_ON_GET = False
 # Salesforce ship with allauth; Square & co. get custom OAuth2 providers).
 SOCIALACCOUNT_PROVIDERS = {}
 SOCIALACCOUNT_STORE_TOKENS = False  # tokens live encrypted on Connection, not in allauth
+SOCIALACCOUNT_ADAPTER = "integrations.connections.oauth.ConnectionSocialAccountAdapter"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "TaxPoynt <no-reply@taxpoynt.local>")
 

@@ -1,12 +1,14 @@
 """/api/v1/connections…: list, detail, disconnect (DELETE), sync now."""
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
 from rest_framework.response import Response
 
 from taxpoynt.api.pagination import CursorPagination
+from taxpoynt.api.schema import error_example
 
 from django.http import Http404
 
@@ -145,15 +147,32 @@ class ConnectOutputSerializer(serializers.Serializer):
     organization = serializers.UUIDField()
 
 
+SESSION_REQUIRED = ("Connecting a system needs a signed-in browser session: the authorization's state is kept in "
+                    "the session that starts it, and the vendor sends the merchant's browser back to finish it "
+                    "there. An API token has no such session; send the merchant to /dashboard/connections/ "
+                    "instead.")
+CONNECT_DESCRIPTION = (
+    "Start the vendor's OAuth authorization for an organization: answers the vendor's authorize URL. "
+    "**Browser session only.** The authorization's state (and PKCE verifier) is kept in the caller's session, "
+    "and the vendor redirects the merchant's browser to our callback, which finishes it in that same signed-in "
+    "session; so open the URL in the browser that called this. An API-token caller is answered 400 "
+    "`session_required` (send the merchant to `/dashboard/connections/` instead). `next`, a path on this site, "
+    "is where the merchant lands once connected (else the connection's page).")
+CONNECT_ERROR_EXAMPLES = [error_example("session_required", SESSION_REQUIRED, name="Called with an API token")]
+
+
 class VendorConnectApi(APIView):
     """Start the OAuth flow for a vendor of `kind`: returns the vendor's
     authorize URL (state is stashed in this session; follow the URL in the same
-    browser). Each kind's app subclasses it with its own schema examples."""
+    browser, so a session caller only). Each kind's app subclasses it with its
+    own schema examples."""
 
     kind = ""
 
     def post(self, request, vendor):
         provider = provider_of_kind(vendor, self.kind)
+        if not isinstance(request.successful_authenticator, SessionAuthentication):
+            raise ApplicationError(SESSION_REQUIRED, code="session_required")
         data = ConnectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         org_id = data.validated_data.get("organization")

@@ -8,6 +8,9 @@ from django.conf import settings as django_settings
 from django.db import models
 from fernet_fields import EncryptedTextField
 
+# One live connection per vendor account (Connection.Meta); connection_authorize names its violation.
+LIVE_ACCOUNT_CONSTRAINT = "uniq_conn_live_vendor_account"
+
 
 class Connection(models.Model):
     """One merchant's link to one vendor account (a HubSpot portal, a Square
@@ -62,6 +65,12 @@ class Connection(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        constraints = [
+            # One live connection per vendor account, whichever organization holds it: webhooks
+            # route by the account, and its sales must reach FIRS once, under one TIN.
+            models.UniqueConstraint(fields=["vendor", "external_account_id"], name=LIVE_ACCOUNT_CONSTRAINT,
+                                    condition=~models.Q(status="disconnected") & ~models.Q(external_account_id="")),
+        ]
         indexes = [
             models.Index(fields=["organization", "kind", "status"], name="conn_org_kind_status"),
             models.Index(fields=["vendor", "external_account_id"], name="conn_vendor_account"),

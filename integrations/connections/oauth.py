@@ -9,6 +9,13 @@
   Connection; no allauth SocialAccount/SocialToken rows, STORE_TOKENS is off)
   and redirects to the connection page.
 - `oauth_callback`: the generic callback view (`/api/v1/<kind>/<vendor>/callback`).
+- `ConnectionSocialAccountAdapter` (settings.SOCIALACCOUNT_ADAPTER): a
+  connection dance that fails (cancelled at the vendor, state unknown, token
+  exchange refused, not allowed) lands on the connections page saying what
+  happened, not on allauth's login error pages.
+- `connection_authorize`: the Connection for (organization, vendor account);
+  refused (409) while another organization holds a live connection to the
+  same vendor account.
 - `connection_get_access_token`: a usable access token, refreshed before expiry
   under a per-connection row lock (two workers never refresh at once);
   `invalid_grant` marks the connection needs_reauth.
@@ -20,19 +27,22 @@ import json
 import logging
 
 from allauth.core.exceptions import ImmediateHttpResponse
-from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter, get_adapter as get_social_adapter
+from allauth.socialaccount.providers.base import AuthError
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.contrib import messages
+from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from taxpoynt.errors import ApplicationError
 
 from .http import VendorAuthError
-from .models import Connection
-from .registry import TokenSet, get_provider
+from .models import LIVE_ACCOUNT_CONSTRAINT, Connection
+from .registry import TokenSet, get_provider, providers
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +53,20 @@ class NeedsReauth(ApplicationError):
     def __init__(self, connection):
         super().__init__(f"{connection} must be re-authorized.", code="needs_reauth")
         self.connection = connection
+
+
+class AccountConnectedElsewhere(ApplicationError):
+    """Another organization holds a live connection to this vendor account.
+    Webhooks route by the account and its sales would reach FIRS twice, under
+    two TINs, so one account has one live connection."""
+
+    status_code = 409
+
+    def __init__(self, *, provider, external_account_id: str):
+        super().__init__(
+            f"This {provider.name} account ({external_account_id}) is already connected to another organization "
+            f"on TaxPoynt. Nothing was connected: disconnect it there first, then connect it here.",
+            code="account_connected_elsewhere")
 
 
 # --- credentials -------------------------------------------------------------------
@@ -114,31 +138,91 @@ def on_pre_social_login(sender, request, sociallogin, **kwargs):
         expires_in = max(0, int((token.expires_at - timezone.now()).total_seconds()))
     token_set = TokenSet(access_token=token.token, refresh_token=token.token_secret or "", expires_in=expires_in)
     account = provider.account_from_oauth(token=token_set, profile=sociallogin.account.extra_data or {})
-    connection = connection_authorize(organization=organization, provider_key=provider.key, token=token_set,
-                                      account=account, user=request.user)
+    try:
+        connection = connection_authorize(organization=organization, provider_key=provider.key, token=token_set,
+                                          account=account, user=request.user)
+    except ApplicationError as exc:
+        raise ImmediateHttpResponse(back_to_connections(request, exc.message)) from None
     from .services import connection_discover_trigger_rule
 
     connection_discover_trigger_rule(connection=connection)
-    raise ImmediateHttpResponse(HttpResponseRedirect(
-        sociallogin.state.get("next") or reverse("connections:detail", kwargs={"connection_id": connection.pk})))
+    # `next` came from the caller of the connect API: only a page of ours, never an open redirect.
+    next_url = sociallogin.state.get("next")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("connections:detail", kwargs={"connection_id": connection.pk})
+    raise ImmediateHttpResponse(HttpResponseRedirect(next_url))
+
+
+def back_to_connections(request, message: str) -> HttpResponseRedirect:
+    """The merchant's way out of a connection dance that connected nothing:
+    the connections page, saying why."""
+    messages.error(request, message)
+    return HttpResponseRedirect(reverse("connections:index"))
+
+
+def _connection_provider(*, allauth_provider, state):
+    """Our Provider when this allauth flow is a connection dance, else None (an
+    ordinary login). Without a state read (forged, expired, started in another
+    browser) the provider decides: our connection providers start no logins."""
+    if state is not None:
+        data = state.get("data")
+        if not (isinstance(data, dict) and data.get(STATE_KEY)):
+            return None
+    return next((p for p in providers() if p.allauth_provider_id == allauth_provider.id), None)
+
+
+def _authorization_failure(request, *, name: str, error, exception, state) -> str:
+    if error == AuthError.CANCELLED:
+        return f"You cancelled at {name}: nothing was connected."
+    if state is None:
+        return (f"{name} was not connected: this authorization was not started here or has expired "
+                f"(it must finish in the browser that started it). Start again from this page.")
+    if isinstance(exception, PermissionDenied):
+        return f"{name} was not connected: {exception}"
+    if exception is not None:  # the token exchange (or reading the account) failed: the details go to the log
+        return (f"{name} did not complete the authorization: nothing was connected. "
+                f"Try again; if it keeps failing, contact support.")
+    return f"{name} answered with an error ({request.GET.get('error', 'unknown')[:100]}): nothing was connected."
+
+
+class ConnectionSocialAccountAdapter(DefaultSocialAccountAdapter):
+    """allauth's adapter: its error pages speak of logins, and a merchant connecting a system is not logging in."""
+
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):
+        state = (extra_context or {}).get("state")
+        ours = _connection_provider(allauth_provider=provider, state=state)
+        if ours is None:
+            return super().on_authentication_error(request, provider, error=error, exception=exception,
+                                                   extra_context=extra_context)
+        logger.warning("connection authorization failed", extra={
+            "vendor": ours.key, "error": str(error or ""), "exception": repr(exception) if exception else "",
+            "state_found": state is not None})
+        raise ImmediateHttpResponse(back_to_connections(request, _authorization_failure(
+            request, name=ours.name, error=error, exception=exception, state=state)))
 
 
 # --- services ---------------------------------------------------------------------------
 @transaction.atomic
 def connection_authorize(*, organization, provider_key: str, token: TokenSet, account: dict, user=None) -> Connection:
     """Create or re-authorize the Connection for (organization, vendor account)
-    with fresh tokens, then schedule its delta sync."""
+    with fresh tokens, then schedule its delta sync. Raises
+    AccountConnectedElsewhere when another organization holds a live
+    connection to that account (the constraint settles a race)."""
     from .services import connection_schedule_sync
 
     provider = get_provider(provider_key)
+    account_id = account["external_account_id"]
+    if account_id and (Connection.objects.filter(vendor=provider.key, external_account_id=account_id)
+                       .exclude(organization=organization).exclude(status=Connection.Status.DISCONNECTED)
+                       .exists()):
+        raise AccountConnectedElsewhere(provider=provider, external_account_id=account_id)
     connection = (Connection.objects.select_for_update()
-                  .filter(organization=organization, vendor=provider.key,
-                          external_account_id=account["external_account_id"])
+                  .filter(organization=organization, vendor=provider.key, external_account_id=account_id)
                   .first())
     if connection is None:
         connection = Connection(organization=organization, vendor=provider.key, kind=provider.kind,
-                                external_account_id=account["external_account_id"],
-                                trigger_rule=provider.default_trigger_rule())
+                                external_account_id=account_id, trigger_rule=provider.default_trigger_rule())
     previous = connection_credentials(connection)
     _set_credentials(connection, token, previous=previous)
     if account.get("credentials"):  # vendor secrets beside the tokens (API host, signing key …), encrypted
@@ -152,7 +236,13 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
     connection.last_error = ""
     connection.disconnected_at = None
     connection.connected_by = user if user is not None and user.is_authenticated else connection.connected_by
-    connection.save()
+    try:
+        with transaction.atomic():
+            connection.save()
+    except IntegrityError as exc:
+        if LIVE_ACCOUNT_CONSTRAINT not in str(exc):
+            raise
+        raise AccountConnectedElsewhere(provider=provider, external_account_id=account_id) from exc
     connection_schedule_sync(connection=connection)
     logger.info("connection authorized", extra={"connection": str(connection.pk), "vendor": provider.key,
                                                  "org": str(organization.pk)})

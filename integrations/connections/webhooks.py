@@ -83,8 +83,8 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
                          headers: dict) -> list[StoredEvent]:
     """Insert the events (duplicates skipped) and return the new rows (id,
     connection, type). Connection/organization are resolved from the event's account id
-    (the oldest live connection of that vendor account, should two
-    organizations ever connect the same account).
+    (the vendor account's live connection: there is at most one,
+    models.LIVE_ACCOUNT_CONSTRAINT).
 
     One statement does both, so it is atomic on its own (every event or none)
     and the routing is read in the same snapshot that writes the rows: no
@@ -111,7 +111,7 @@ def webhook_events_store(*, vendor: str, events: list[ParsedEvent], body: bytes,
             f"AS e (id, event_id, event_type, account_id) "
             f"LEFT JOIN LATERAL (SELECT id, organization_id FROM {Connection._meta.db_table} "
             f"WHERE vendor = %s AND external_account_id = e.account_id AND status <> %s "
-            f"ORDER BY created_at LIMIT 1) c ON true "
+            f"LIMIT 1) c ON true "
             f"ON CONFLICT (vendor, event_id) DO NOTHING RETURNING id, connection_id, event_type",
             [vendor, body, json.dumps(headers), WebhookEvent.Status.IGNORED, WebhookEvent.Status.RECEIVED, UNROUTED,
              *params, vendor, Connection.Status.DISCONNECTED],

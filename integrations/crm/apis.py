@@ -7,9 +7,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.connections.oauth import oauth_callback
-from integrations.connections.apis import ConnectInputSerializer, ConnectOutputSerializer, VendorConnectApi, provider_of_kind
+from integrations.connections.apis import (CONNECT_DESCRIPTION, CONNECT_ERROR_EXAMPLES, ConnectInputSerializer,
+                                          ConnectOutputSerializer, VendorConnectApi, provider_of_kind)
 from integrations.connections.selectors import user_can_manage
 from taxpoynt.api.pagination import CursorPagination
+from taxpoynt.api.schema import ErrorSerializer
 
 from .models import Deal
 from .selectors import customer_list, deal_get, deal_list
@@ -48,8 +50,9 @@ class CrmConnectApi(VendorConnectApi):
     stashed in this session; follow the URL in the same browser)."""
     kind = "crm"
 
-    @extend_schema(operation_id="crm_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer,
-                   examples=[
+    @extend_schema(operation_id="crm_connect", description=CONNECT_DESCRIPTION, request=ConnectInputSerializer,
+                   responses={200: ConnectOutputSerializer, 400: ErrorSerializer},
+                   examples=[*CONNECT_ERROR_EXAMPLES,
                        OpenApiExample("Connect an organization", request_only=True,
                                       value={"organization": _ORG, "next": ""}),
                        OpenApiExample("Authorize URL", response_only=True, value={

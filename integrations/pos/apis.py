@@ -10,9 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.connections.oauth import oauth_callback
-from integrations.connections.apis import ConnectInputSerializer, ConnectOutputSerializer, VendorConnectApi, provider_of_kind
+from integrations.connections.apis import (CONNECT_DESCRIPTION, CONNECT_ERROR_EXAMPLES, ConnectInputSerializer,
+                                          ConnectOutputSerializer, VendorConnectApi, provider_of_kind)
 from integrations.connections.selectors import user_can_manage
 from taxpoynt.api.pagination import CursorPagination
+from taxpoynt.api.schema import ErrorSerializer
 
 from . import selectors
 from .models import Transaction
@@ -224,8 +226,9 @@ class PosConnectApi(VendorConnectApi):
     kind = "pos"
 
     @extend_schema(
-        operation_id="pos_connect", request=ConnectInputSerializer, responses=ConnectOutputSerializer,
-        examples=[
+        operation_id="pos_connect", description=CONNECT_DESCRIPTION, request=ConnectInputSerializer,
+        responses={200: ConnectOutputSerializer, 400: ErrorSerializer},
+        examples=[*CONNECT_ERROR_EXAMPLES,
             OpenApiExample("Connect Square for one organization", request_only=True,
                            value={"organization": _ORG, "next": "/dashboard/connections/"}),
             OpenApiExample("Square authorize URL", response_only=True, value={

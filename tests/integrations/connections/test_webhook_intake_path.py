@@ -120,14 +120,13 @@ def _events(*pairs):
             for eid, account in pairs]
 
 
-def test_store_routes_to_the_oldest_live_connection(square_org, make_org):  # noqa: F811
+def test_store_routes_to_the_accounts_live_connection(square_org, make_org):  # noqa: F811
     other = make_org(name="Second Org Ltd", tin="87654321-0001")
+    # The account was another organization's before (disconnected): only the live connection counts.
     Connection.objects.create(organization=other, vendor="square", kind="pos", status="disconnected",
                               external_account_id="MLSHARED")
-    first = Connection.objects.create(organization=square_org, vendor="square", kind="pos", status="connected",
-                                      external_account_id="MLSHARED")
-    Connection.objects.create(organization=other, vendor="square", kind="pos", status="connected",
-                              external_account_id="MLSHARED")
+    live = Connection.objects.create(organization=square_org, vendor="square", kind="pos", status="connected",
+                                     external_account_id="MLSHARED")
     Connection.objects.create(organization=other, vendor="hubspot", kind="crm", status="connected",
                               external_account_id="MLOTHERVENDOR")
     stored = webhook_events_store(vendor="square", events=_events(("a", "MLSHARED"), ("b", "MLOTHERVENDOR"),
@@ -137,7 +136,7 @@ def test_store_routes_to_the_oldest_live_connection(square_org, make_org):  # no
     rows = {e.event_id: e for e in WebhookEvent.objects.all()}
     assert {(s.id, s.connection_id, s.event_type) for s in stored} == {
         (r.pk, r.connection_id, r.event_type) for r in rows.values()}
-    assert (rows["a"].connection_id, rows["a"].organization_id) == (first.pk, square_org.pk)
+    assert (rows["a"].connection_id, rows["a"].organization_id) == (live.pk, square_org.pk)
     assert rows["b"].connection_id is None and rows["c"].connection_id is None  # another vendor's account / none
     assert all(bytes(r.raw_body) == b"raw" and r.headers == {"x-a": "1"} for r in rows.values())
     assert (rows["a"].status, rows["a"].error, rows["a"].processed_at) == ("received", "", None)

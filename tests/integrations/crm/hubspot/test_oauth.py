@@ -81,7 +81,8 @@ def test_callback_with_a_forged_state_creates_nothing(client, hubspot_org, sandb
     redirect = urlparse(_grant(url))
     params = parse_qs(redirect.query)
     response = client.get(redirect.path, {"code": params["code"][0], "state": "forged-state"})
-    assert response.status_code == 401  # allauth refuses an unknown state
+    # allauth refuses an unknown state; the merchant is told so on the connections page.
+    assert (response.status_code, response["Location"]) == (302, "/dashboard/connections/")
     assert not Connection.objects.exists()
 
 
