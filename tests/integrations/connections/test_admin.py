@@ -21,6 +21,13 @@ def _action(client, model, action, pks):
     return client.post(f"/admin/{model}/", {"action": action, "_selected_action": [str(p) for p in pks]})
 
 
+def _failed_event(connection, event_id):
+    """A stored event of `connection` whose processing failed ("boom")."""
+    return WebhookEvent.objects.create(vendor="hubspot", event_id=event_id, connection=connection,
+                                       organization=connection.organization, raw_body=b"[]",
+                                       status=WebhookEvent.Status.FAILED, error="boom")
+
+
 @pytest.mark.django_db
 def test_resync_queues_and_audits(client, staff, hubspot_connection, django_capture_on_commit_callbacks):
     client.force_login(staff)
@@ -46,9 +53,7 @@ def test_revoke_disconnects_upstream_and_audits(client, staff, hubspot_connectio
 
 @pytest.mark.django_db
 def test_replay_webhook_event(client, staff, hubspot_connection, django_capture_on_commit_callbacks):
-    event = WebhookEvent.objects.create(vendor="hubspot", event_id="9001", connection=hubspot_connection,
-                                        organization=hubspot_connection.organization, raw_body=b"[]",
-                                        status=WebhookEvent.Status.FAILED, error="boom")
+    event = _failed_event(hubspot_connection, "9001")
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _action(client, "connections/webhookevent", "replay", [event.pk])
@@ -103,9 +108,7 @@ def test_view_only_support_cannot_post_a_connection_action(client, view_only_age
 @pytest.mark.django_db
 def test_view_only_support_cannot_post_a_replay(client, view_only_agent, hubspot_connection,
                                                 django_capture_on_commit_callbacks):
-    event = WebhookEvent.objects.create(vendor="hubspot", event_id="9003", connection=hubspot_connection,
-                                        organization=hubspot_connection.organization, raw_body=b"[]",
-                                        status=WebhookEvent.Status.FAILED, error="boom")
+    event = _failed_event(hubspot_connection, "9003")
     client.force_login(view_only_agent)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _action(client, "connections/webhookevent", "replay", [event.pk])
@@ -229,9 +232,7 @@ def test_replay_routes_an_event_stored_before_its_connection(client, staff, hubs
 def test_replay_of_an_event_with_still_no_connection_warns_and_queues_nothing(
         client, staff, hubspot_connection, django_capture_on_commit_callbacks):
     unrouted = _unrouted_hubspot_event(424242, 9102)  # a portal nobody connected
-    failed = WebhookEvent.objects.create(vendor="hubspot", event_id="9103", connection=hubspot_connection,
-                                         organization=hubspot_connection.organization, raw_body=b"[]",
-                                         status=WebhookEvent.Status.FAILED, error="boom")
+    failed = _failed_event(hubspot_connection, "9103")
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post("/admin/connections/webhookevent/", {
