@@ -4,6 +4,7 @@ action is audited through AuditedModelAdmin.audit_action."""
 import json
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -52,8 +53,34 @@ class SourceRecordAdmin(AuditedModelAdmin):
         return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(obj.raw, indent=2, default=str))
 
 
+class ConnectionAdminForm(forms.ModelForm):
+    """Support may edit the trigger rule and field map (JSON); they are checked
+    as the merchant's settings page checks them, and stored as it stores them."""
+
+    class Meta:
+        model = Connection
+        fields = "__all__"
+
+    def clean(self):
+        from .services import connection_config_validate
+
+        cleaned = super().clean()
+        if "trigger_rule" not in cleaned or "field_map" not in cleaned:
+            return cleaned  # a JSON syntax error, already reported on its field
+        try:
+            cleaned["trigger_rule"], cleaned["field_map"] = connection_config_validate(
+                connection=self.instance, trigger_rule=cleaned["trigger_rule"] or {},
+                field_map=cleaned["field_map"] or {})
+        except ApplicationError as exc:
+            for key, problems in (exc.extra or {}).items():
+                field, _, part = key.partition(".")
+                self.add_error(field, [f"{part}: {p}" if part else p for p in problems])
+        return cleaned
+
+
 @admin.register(Connection)
 class ConnectionAdmin(AuditedModelAdmin):
+    form = ConnectionAdminForm
     list_display = ("__str__", "organization", "vendor", "kind", "status", "sync_progress", "last_synced_at",
                     "created_at")
     list_filter = ("vendor", "kind", "status")

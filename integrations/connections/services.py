@@ -103,9 +103,11 @@ def connection_discover_trigger_rule(*, connection: Connection) -> Connection:
 
 
 @transaction.atomic
-def connection_update_config(*, connection: Connection, trigger_rule: dict, field_map: dict, actor=None,
-                             source=AuditLog.Source.DASHBOARD) -> Connection:
-    """Validate and store the trigger rule and field map (errors per field)."""
+def connection_config_validate(*, connection: Connection, trigger_rule: dict, field_map: dict) -> tuple[dict, dict]:
+    """The trigger rule and field map as stored, checked against what the
+    connection's provider has; ApplicationError with the errors per field
+    ("trigger_rule.<part>", "field_map.<target>") otherwise. The settings
+    page and support's admin form both check through here."""
     provider = get_provider(connection.vendor)
     errors = {}
     rule = fmap = None
@@ -121,6 +123,13 @@ def connection_update_config(*, connection: Connection, trigger_rule: dict, fiel
         errors.update({f"field_map.{k}": v for k, v in (exc.extra or {"": [exc.message]}).items()})
     if errors:
         raise ApplicationError("The settings are invalid.", extra=errors, code="invalid")
+    return rule, fmap
+
+
+def connection_update_config(*, connection: Connection, trigger_rule: dict, field_map: dict, actor=None,
+                             source=AuditLog.Source.DASHBOARD) -> Connection:
+    """Validate and store the trigger rule and field map (errors per field)."""
+    rule, fmap = connection_config_validate(connection=connection, trigger_rule=trigger_rule, field_map=field_map)
     locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
     before = snapshot(locked)
     locked.trigger_rule = rule

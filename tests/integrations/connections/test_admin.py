@@ -247,3 +247,25 @@ def test_replay_of_an_event_with_still_no_connection_warns_and_queues_nothing(
     assert ("info", "1 event(s) queued for replay.") in shown  # the other one only
     assert len(callbacks) == 1
     assert not AuditLog.objects.filter(action="admin_replay", object_id=str(unrouted.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_support_edits_of_the_rule_and_map_are_checked_like_the_settings_page(client, staff, hubspot_connection):
+    client.force_login(staff)
+    url = f"/admin/connections/connection/{hubspot_connection.pk}/change/"
+    data = _change_form_data(client.get(url))
+    bad = client.post(url, {**data, "trigger_rule": json.dumps({"won_stages": []}),
+                            "field_map": json.dumps({"customer.tin": "tin_number"})})
+    assert bad.status_code == 200  # the form again, with the errors on their fields
+    errors = bad.context["adminform"].form.errors
+    assert "won_stages: At least one stage must count as won." in errors["trigger_rule"]
+    assert any("<object>.<property>" in e for e in errors["field_map"])
+    hubspot_connection.refresh_from_db()
+    assert hubspot_connection.trigger_rule["won_stages"] == ["closedwon"]  # unchanged
+
+    good = client.post(url, {**data, "trigger_rule": json.dumps({"won_stages": ["closedwon", "contractsent"]}),
+                             "field_map": json.dumps({"customer.tin": "company.tin_number"})})
+    assert good.status_code == 302
+    hubspot_connection.refresh_from_db()
+    assert hubspot_connection.trigger_rule["won_stages"] == ["closedwon", "contractsent"]
+    assert hubspot_connection.field_map == {"customer.tin": "company.tin_number"}
