@@ -39,6 +39,9 @@ class TransactionFilterSerializer(PosFilterSerializer):
     amount_min = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
     amount_max = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
     invoiced = serializers.BooleanField(required=False, allow_null=True, default=None)
+    not_invoiced = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Only the sales that could not be invoiced, each with its reason (invoice_error).")
 
 
 class LocationFilterSerializer(serializers.Serializer):

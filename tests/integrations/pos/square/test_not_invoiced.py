@@ -52,6 +52,8 @@ def _visible_everywhere(conn, order, client):
     api.force_authenticate(owner)
     rows = {r["external_id"]: r for r in api.get("/api/v1/pos/transactions").json()["results"]}
     assert rows[order["id"]]["invoice_id"] is None and REASON in rows[order["id"]]["invoice_error"]
+    only = api.get("/api/v1/pos/transactions", {"not_invoiced": "true"}).json()["results"]
+    assert order["id"] in {r["external_id"] for r in only} and all(r["invoice_error"] for r in only)
     attention = needs_attention(organization=conn.organization)
     assert [r for r in attention if r["kind"] == "sale" and r["transaction"].external_id == order["id"]
             and REASON in r["detail"]]
