@@ -68,9 +68,14 @@ ORDER_EVENT_OBJECT_KEYS = {
 WEBHOOK_RETRY_WINDOW = timedelta(hours=72)
 WEBHOOK_RETRY_DELAYS_SECONDS = (60, 120, 240, 480, 960, 1920) + (3600,) * 72
 WEBHOOK_TIMEOUT_SECONDS = 10.0
-# UNCONFIRMED: header names Square adds on a retried delivery.
+# The metadata headers of a delivery (developer.squareup.com/docs/webhooks/step2subscribe):
+# the environment and the first attempt's time on every one; on a retry, the
+# retry's number (1 for the first retry) and why the previous attempt failed.
+ENVIRONMENT_HEADER = "square-environment"  # Production | Sandbox
+INITIAL_DELIVERY_HEADER = "square-initial-delivery-timestamp"  # RFC 3339
 RETRY_NUMBER_HEADER = "square-retry-number"
 RETRY_REASON_HEADER = "square-retry-reason"
+RETRY_REASONS = ("http_timeout", "http_error", "ssl_error", "other_error")
 
 # Pricing (Orders API "Order price adjustments"): Bankers' rounding.
 # UNCONFIRMED readings the sandbox calculator and the mapper share:

@@ -1,11 +1,13 @@
 """The sandbox's webhook sender: signs each event as Square does and POSTs it
 from background threads, retrying failures on Square's back-off schedule
 (scaled by `time_scale` so tests see 72 h of retries in milliseconds), and
-logging every attempt. Duplicates (the same body, same event_id) are sent on
-request, as Square itself sometimes does."""
+logging every attempt, with Square's metadata headers (environment, the
+first attempt's time, a retry's number and reason). Duplicates (the same
+body, same event_id) are sent on request, as Square itself sometimes does."""
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import heapq
 import hmac
@@ -44,6 +46,16 @@ class _Job:
     duplicate: bool = field(compare=False, default=False)
     first_due: float = field(compare=False, default=0.0)
     last_reason: str = field(compare=False, default="")
+    initial_delivery_at: str = field(compare=False, default="")  # RFC 3339, set by the first attempt
+
+
+def _retry_reason(error: str, status: int | None) -> str:
+    """Why an attempt failed, in Square's words (constants.RETRY_REASONS)."""
+    if "Timeout" in error:
+        return "http_timeout"
+    if "SSL" in error or "CERTIFICATE" in error.upper():
+        return "ssl_error"
+    return "other_error" if error else "http_error"
 
 
 class WebhookSender:
@@ -125,11 +137,16 @@ class WebhookSender:
                     self._inflight -= 1
 
     def _attempt(self, job: _Job):
+        if not job.initial_delivery_at:
+            job.initial_delivery_at = datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z")
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Square Connect v2",
             constants.SIGNATURE_HEADER: sign(job.signature_key, job.url, job.body),
             constants.LEGACY_SIGNATURE_HEADER: sign_legacy(job.signature_key, job.url, job.body),
+            constants.ENVIRONMENT_HEADER: "Sandbox",
+            constants.INITIAL_DELIVERY_HEADER: job.initial_delivery_at,
         }
         if job.attempt > 1:
             headers[constants.RETRY_NUMBER_HEADER] = str(job.attempt - 1)
@@ -158,7 +175,7 @@ class WebhookSender:
         if time.monotonic() + delay - job.first_due > window:
             return
         job.attempt += 1
-        job.last_reason = "timeout" if "Timeout" in error else ("connection_error" if error else f"http_{status}")
+        job.last_reason = _retry_reason(error, status)
         job.due = time.monotonic() + delay
         job.seq = next(self._seq)
         with self._cv:

@@ -542,6 +542,15 @@ def test_retries_stop_after_the_schedule_is_spent_or_past_72_hours(square, http,
     log = control(http, square.url, "GET", "/deliveries")["deliveries"]
     assert [x["attempt"] for x in log] == [1, 2, 3, 4] and not any(x["ok"] for x in log)
     assert len(receiver.requests) == 4
+    # Square's metadata headers: every attempt names the environment and the
+    # first attempt's time; a retry its number and why the last one failed.
+    headers = [r["headers"] for r in receiver.requests]
+    assert {h["Square-Environment"] for h in headers} == {"Sandbox"}
+    assert len({h["Square-Initial-Delivery-Timestamp"] for h in headers}) == 1
+    assert dt.datetime.fromisoformat(headers[0]["Square-Initial-Delivery-Timestamp"].replace("Z", "+00:00"))
+    assert "Square-Retry-Number" not in headers[0]
+    assert [(h["Square-Retry-Number"], h["Square-Retry-Reason"]) for h in headers[1:]] == [
+        ("1", "http_error"), ("2", "http_error"), ("3", "http_error")]
     # a retry that would fall after the 72 h window (scaled) is not made
     control(http, square.url, "POST", "/reset")
     control(http, square.url, "PUT", "/webhook-subscription",
