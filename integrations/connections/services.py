@@ -102,7 +102,6 @@ def connection_discover_trigger_rule(*, connection: Connection) -> Connection:
     return connection
 
 
-@transaction.atomic
 def connection_config_validate(*, connection: Connection, trigger_rule: dict, field_map: dict) -> tuple[dict, dict]:
     """The trigger rule and field map as stored, checked against what the
     connection's provider has; ApplicationError with the errors per field
@@ -126,6 +125,7 @@ def connection_config_validate(*, connection: Connection, trigger_rule: dict, fi
     return rule, fmap
 
 
+@transaction.atomic
 def connection_update_config(*, connection: Connection, trigger_rule: dict, field_map: dict, actor=None,
                              source=AuditLog.Source.DASHBOARD) -> Connection:
     """Validate and store the trigger rule and field map (errors per field)."""

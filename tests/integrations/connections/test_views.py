@@ -25,7 +25,7 @@ def test_settings_errors_are_shown_in_the_page(owner_client, hubspot_connection)
     assert hubspot_connection.trigger_rule["won_stages"] == ["closedwon"]  # unchanged
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # each request commits on its own, as served: no test-wide transaction
 def test_settings_are_saved(owner_client, hubspot_connection):
     url = f"/dashboard/connections/{hubspot_connection.pk}"
     response = owner_client.post(url, {"won_stages": "closedwon\nenterprise:9001", "lost_stages": "closedlost",
