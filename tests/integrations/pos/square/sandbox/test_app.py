@@ -560,6 +560,16 @@ def test_retries_stop_after_the_schedule_is_spent_or_past_72_hours(square, http,
     receiver.wait_for(5)
     assert square.app.sandbox.sender.wait_idle(timeout=5)
     assert [x["attempt"] for x in control(http, square.url, "GET", "/deliveries")["deliveries"]] == [1]
+    # ... and one 48 h after the event still is (Square retries for 72 h, not 24)
+    control(http, square.url, "POST", "/reset")
+    control(http, square.url, "PUT", "/webhook-subscription",
+            {"notification_url": receiver.url, "event_types": ["order.created"]})
+    control(http, square.url, "PUT", "/delivery", {"time_scale": 0.00001, "retry_delays": [48 * 3600]})
+    receiver.statuses = [500]
+    control(http, square.url, "POST", "/sales", {"random": True, "complete": False})
+    receiver.wait_for(7)
+    assert square.app.sandbox.sender.wait_idle(timeout=5)
+    assert [x["attempt"] for x in control(http, square.url, "GET", "/deliveries")["deliveries"]] == [1, 2]
 
 
 def test_redirect_uri_must_match_the_registered_one(square, http):
