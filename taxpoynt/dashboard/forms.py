@@ -16,14 +16,23 @@ class DateRangeForm(forms.Form):
         return data
 
 
-class TransactionFilterForm(DateRangeForm):
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Transaction.Status.choices])
+class LocationRangeForm(DateRangeForm):
     location = forms.ChoiceField(required=False, choices=[("", "All locations")])
-    not_invoiced = forms.BooleanField(required=False, label="Not invoiced (with the reason) only")
 
     def __init__(self, *args, locations=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["location"].choices = [("", "All locations")] + [(str(loc.pk), loc.name) for loc in locations]
+
+
+class TransactionFilterForm(LocationRangeForm):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Transaction.Status.choices])
+    not_invoiced = forms.BooleanField(required=False, label="Not invoiced (with the reason) only")
+
+    field_order = ["date_from", "date_to", "status", "location", "not_invoiced"]
+
+
+class AnalyticsFilterForm(LocationRangeForm):
+    """The POS charts' period and store."""
 
 
 class InvoiceFilterForm(DateRangeForm):

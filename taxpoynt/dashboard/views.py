@@ -22,7 +22,7 @@ from taxpoynt.errors import ApplicationError
 from taxpoynt.tenancy.models import Organization
 from taxpoynt.tenancy.selectors import current_organization, organization_list, user_can_manage
 
-from .forms import CreditNoteForm, InvoiceFilterForm, TransactionFilterForm
+from .forms import AnalyticsFilterForm, CreditNoteForm, InvoiceFilterForm, TransactionFilterForm
 from .selectors import overview_for_organization
 
 PAGE_SIZE = 50
@@ -69,20 +69,24 @@ def switch_organization(request):
     return redirect("dashboard:overview")
 
 
-def _transaction_filters(request, org):
+def _pos_filters(request, org, form_class):
+    """The bound filter form of a POS page and the selectors' filters from it
+    (the organization's alone while the form is unbound or invalid: its
+    errors are shown in the page)."""
     locations = pos_selectors.location_list(user=request.user, filters={"organization": org.pk})
-    form = TransactionFilterForm(request.GET or None, locations=locations)
+    form = form_class(request.GET or None, locations=locations)
     filters = {"organization": org.pk}
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         filters.update(_day_bounds(data))
-        if data.get("status"):
-            filters["status"] = data["status"]
-        if data.get("location"):
-            filters["location"] = data["location"]
-        if data.get("not_invoiced"):
-            filters["not_invoiced"] = True
+        for name in ("status", "location", "not_invoiced"):
+            if data.get(name):
+                filters[name] = data[name]
     return form, filters
+
+
+def _transaction_filters(request, org):
+    return _pos_filters(request, org, TransactionFilterForm)
 
 
 @login_required
@@ -228,7 +232,7 @@ def analytics(request):
     org, denied = _org_or_403(request)
     if denied:
         return denied
-    filters = {"organization": org.pk}
+    form, filters = _pos_filters(request, org, AnalyticsFilterForm)
     volume = pos_selectors.transaction_volume(user=request.user, filters=filters)
     peaks = pos_selectors.peak_hours(user=request.user, filters=filters)
     top = pos_selectors.top_items(user=request.user, filters=filters)
@@ -237,11 +241,12 @@ def analytics(request):
                    "totals": [float(r["total"]) for r in volume]},
         "top_items": {"labels": [r["item"] for r in top], "net": [float(r["net_amount"]) for r in top]},
     }
-    crm = _crm_analytics(request.user, filters)
+    crm = _crm_analytics(request.user, {"organization": org.pk})  # the CRM charts have no period or store
     if crm:
         chart_data.update(crm["chart_data"])
     return render(request, "dashboard/analytics.html", {
-        "organization": org, "volume": volume, "peaks": peaks, "top_items": top, "chart_data": chart_data,
+        "organization": org, "form": form, "volume": volume, "peaks": peaks, "top_items": top,
+        "chart_data": chart_data,
         "crm": crm, "hours": range(24), "busiest_day": peaks["weekdays"][peaks["busiest"]["weekday"] - 1]})
 
 

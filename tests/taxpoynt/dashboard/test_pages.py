@@ -80,6 +80,36 @@ def test_analytics_page_embeds_chart_data_and_local_chart_library(client, mercha
 
 
 @pytest.mark.django_db
+def test_analytics_by_period_and_store(client, merchant):
+    """The POS charts follow the page's period and store; a period that ends
+    before it starts is refused in the page."""
+    from integrations.pos.models import Location
+
+    user, org = merchant
+    conn = factories.connection(org, vendor="square", kind="pos")
+    ikeja, lekki = (Location.objects.create(organization=org, connection=conn, external_id=f"L{n}", name=name)
+                    for n, name in ((1, "Ikeja"), (2, "Lekki")))
+    lagos = ZoneInfo("Africa/Lagos")
+    for ref, store, day in (("S1", ikeja, 2), ("S2", lekki, 3), ("S3", ikeja, 9)):
+        Transaction.objects.create(organization=org, connection=conn, location=store, external_id=ref,
+                                   status="completed", total_amount="10.00",
+                                   occurred_at=datetime.datetime(2026, 11, day, 12, tzinfo=lagos))
+
+    def days(**query):
+        resp = client.get(reverse("dashboard:analytics"), query)
+        assert resp.status_code == 200
+        return resp.context["chart_data"]["volume"]["labels"]
+
+    assert days() == ["2026-11-02", "2026-11-03", "2026-11-09"]
+    assert days(date_from="2026-11-03", date_to="2026-11-09") == ["2026-11-03", "2026-11-09"]
+    assert days(location=str(ikeja.pk)) == ["2026-11-02", "2026-11-09"]
+    assert days(location=str(lekki.pk), date_to="2026-11-02") == []
+    refused = client.get(reverse("dashboard:analytics"), {"date_from": "2026-11-09", "date_to": "2026-11-02"})
+    assert b"The end date must not be before the start date." in refused.content
+    assert refused.context["chart_data"]["volume"]["labels"] == ["2026-11-02", "2026-11-03", "2026-11-09"]
+
+
+@pytest.mark.django_db
 def test_overview_lists_what_needs_attention_and_retries_in_one_click(client, merchant):
     from invoicing.models import Submission
 
