@@ -135,6 +135,17 @@ class Provider:
     def revoke(cls, *, credentials: dict, connection=None) -> None:
         """Revoke upstream; best effort (the caller wipes secrets regardless)."""
 
+    # Whether the vendor revokes an account's every token on the app's own
+    # credentials, holding none of them (`revoke_account`): a disconnect the
+    # vendor did not confirm is then asked again later, after the secrets
+    # are gone.
+    revokes_by_account: ClassVar[bool] = False
+
+    @classmethod
+    def revoke_account(cls, *, external_account_id: str) -> None:
+        """Revoke every token of the account (raise when not confirmed)."""
+        raise NotImplementedError
+
     @classmethod
     def on_authorized(cls, *, connection) -> None:
         """Called by connection_authorize just before the row is saved (under

@@ -155,8 +155,10 @@ def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog
         except Exception as exc:  # revocation failing upstream must not keep our copy of the secret
             logger.warning("upstream revoke failed", extra={"connection": str(connection.pk), "error": str(exc)})
             revoke_error = (f"Disconnected here, but {provider.name} did not confirm that TaxPoynt's access was "
-                            f"revoked ({exc}). Remove TaxPoynt from the apps connected to your {provider.name} "
-                            "account to be sure.")
+                            f"revoked ({exc}). "
+                            + (f"TaxPoynt keeps asking {provider.name} to revoke it; you can also remove"
+                               if provider.revokes_by_account and connection.external_account_id else "Remove")
+                            + f" TaxPoynt from the apps connected to your {provider.name} account to be sure.")
     with transaction.atomic():
         locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         before = snapshot(locked)
@@ -172,7 +174,29 @@ def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog
         if actor is not None:  # admin actions audit through AuditedModelAdmin.audit_action
             audit_log_record(actor=actor, source=source, action="disconnect", instance=locked, before=before,
                              after=snapshot(locked))
+        if revoke_error and provider.revokes_by_account and locked.external_account_id:
+            from .tasks import revoke_disconnected_account
+
+            transaction.on_commit(lambda: revoke_disconnected_account.delay(connection_id=str(locked.pk)))
     return locked
+
+
+def connection_revoke_disconnected(*, connection_id) -> None:
+    """Ask the vendor again to revoke the account of a connection whose
+    disconnect it did not confirm (`Provider.revoke_account`, no token
+    needed); raises while it still does not confirm (the task retries).
+    Nothing is asked when the connection was connected again, or the
+    account is live in another connection meanwhile: that would cut it off."""
+    conn = Connection.objects.get(pk=connection_id)
+    if conn.status != Connection.Status.DISCONNECTED or not conn.last_error:
+        return
+    if (Connection.objects.filter(vendor=conn.vendor, external_account_id=conn.external_account_id)
+            .exclude(status=Connection.Status.DISCONNECTED).exists()):
+        return
+    get_provider(conn.vendor).revoke_account(external_account_id=conn.external_account_id)
+    Connection.objects.filter(pk=conn.pk, status=Connection.Status.DISCONNECTED).update(last_error="",
+                                                                                       updated_at=timezone.now())
+    logger.info("upstream revoke confirmed on a retry", extra={"connection": str(conn.pk)})
 
 
 @transaction.atomic

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from integrations.connections.models import Connection
 from integrations.connections.oauth import NeedsReauth, connection_get_access_token
+from integrations.connections.services import connection_revoke_disconnected
+from integrations.connections.tasks import revoke_disconnected_account
 from integrations.pos.square.client import SquareClient
 from integrations.pos.square.oauth import refresh_access_token, revoke_access_token
 
@@ -87,7 +89,8 @@ def test_refresh_race_rotates_the_pkce_token_once(sq, square_org, square_sandbox
 
 
 @pytest.mark.django_db
-def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq, square_org, make_user):
+def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq, square_org, make_user,
+                                                                       django_capture_on_commit_callbacks):
     """Square failing the revoke: the connection is disconnected and its
     secrets erased all the same, and the merchant is told Square did not
     confirm and what to do, instead of "revoked"."""
@@ -96,14 +99,21 @@ def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq
     client.force_login(square_org.owner)
     sq.set_faults([{"path": "/oauth2/revoke", "status": 500, "count": None}])
     try:
-        resp = client.post(f"/dashboard/connections/{conn.pk}/disconnect", {"confirm": "yes"}, follow=True)
+        with django_capture_on_commit_callbacks(execute=False) as later:
+            resp = client.post(f"/dashboard/connections/{conn.pk}/disconnect", {"confirm": "yes"}, follow=True)
     finally:
         sq.set_faults([])
     conn.refresh_from_db()
     assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == ""
     assert "did not confirm" in conn.last_error and sq.access_tokens[access_token].get("revoked") is not True
+    assert "TaxPoynt keeps asking Square to revoke it" in conn.last_error
     shown = [(m.level_tag, m.message) for m in resp.context["messages"]]
     assert shown == [("warning", conn.last_error)]
+    # The retry (queued after the commit) asks Square again by merchant id, holding no token.
+    assert len(later) == 1
+    assert revoke_disconnected_account.apply(kwargs={"connection_id": str(conn.pk)}).successful()
+    conn.refresh_from_db()
+    assert sq.access_tokens[access_token]["revoked"] is True and conn.last_error == ""
 
     confirmed = connect(square_org, sq)
     resp = client.post(f"/dashboard/connections/{confirmed.pk}/disconnect", {"confirm": "yes"}, follow=True)
@@ -123,3 +133,23 @@ def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq
     assert by_support.status == Connection.Status.DISCONNECTED and "did not confirm" in by_support.last_error
     assert [(m.level_tag, m.message) for m in resp.context["messages"]] == [
         ("warning", f"{by_support}: {by_support.last_error}")]
+
+
+@pytest.mark.django_db
+def test_the_revoke_retry_never_cuts_off_the_account_connected_again(sq, square_org, second_seller):
+    """A disconnect Square did not confirm, then the seller connected again
+    (here, by another organization): asking Square to revoke by merchant id
+    now would end the new connection's tokens, so it is not asked."""
+    from integrations.connections.services import connection_disconnect
+
+    merchant_id = second_seller.external_account_id
+    sq.set_faults([{"path": "/oauth2/revoke", "status": 500, "count": None}])
+    try:
+        old = connection_disconnect(connection=second_seller)
+    finally:
+        sq.set_faults([])
+    assert "did not confirm" in old.last_error
+    again = connect(square_org, sq, merchant_id=merchant_id)
+    live_token = json.loads(again.credentials)["access_token"]
+    connection_revoke_disconnected(connection_id=old.pk)
+    assert sq.access_tokens[live_token].get("revoked") is not True
