@@ -3,7 +3,7 @@ from django.utils.text import Truncator
 
 from integrations.connections.admin import SourceRecordAdmin
 
-from .models import Location, Transaction
+from .models import NOT_INVOICED, Location, Transaction
 
 
 @admin.register(Location)
@@ -21,7 +21,7 @@ class NotInvoicedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(invoice__isnull=True).exclude(invoice_error="")
+            return queryset.filter(NOT_INVOICED)
         return queryset
 
 

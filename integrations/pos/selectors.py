@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay,
 from invoicing.models import InvoiceLine
 from taxpoynt.tenancy.selectors import scope_to_user
 
-from .models import Location, Transaction
+from .models import NOT_INVOICED, Location, Transaction
 
 
 def pos_connection_get(*, user, connection_id):
@@ -55,7 +55,7 @@ def transaction_list(*, user, filters: dict | None = None) -> QuerySet:
     if filters.get("invoiced") is not None:
         qs = qs.filter(invoice__isnull=not filters["invoiced"])
     if filters.get("not_invoiced"):  # the sales not invoiced, with their reason
-        qs = qs.filter(invoice__isnull=True).exclude(invoice_error="")
+        qs = qs.filter(NOT_INVOICED)
     return qs
 
 

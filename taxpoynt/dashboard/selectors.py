@@ -38,7 +38,7 @@ def needs_attention(*, organization, limit: int = 20) -> list[dict]:
     from django.urls import reverse
 
     from integrations.connections.models import WebhookEvent
-    from integrations.pos.models import Transaction
+    from integrations.pos.models import NOT_INVOICED, Transaction
     from invoicing.services import submission_can_retry
 
     rows = []
@@ -53,8 +53,7 @@ def needs_attention(*, organization, limit: int = 20) -> list[dict]:
     for inv in Invoice.objects.filter(organization=organization, tax_mismatch=True).order_by("-created_at")[:limit]:
         rows.append({"kind": "tax_mismatch", "invoice": inv, "state": "mismatch", "label": "Tax mismatch",
                      "detail": "The source system's tax or total differs from ours.", "can_retry": False})
-    not_invoiced = (Transaction.objects.filter(organization=organization, invoice__isnull=True)
-                    .exclude(invoice_error="").order_by("-occurred_at")[:limit])
+    not_invoiced = Transaction.objects.filter(NOT_INVOICED, organization=organization).order_by("-occurred_at")[:limit]
     sales_url = reverse("dashboard:transactions") + "?not_invoiced=on"
     for txn in not_invoiced:
         rows.append({"kind": "sale", "transaction": txn, "state": "not-invoiced", "label": "Not invoiced",
