@@ -43,6 +43,7 @@ from taxpoynt.errors import ApplicationError
 from .http import VendorAuthError
 from .models import LIVE_ACCOUNT_CONSTRAINT, Connection
 from .registry import TokenSet, get_provider, providers
+from .selectors import connection_for_account
 
 logger = logging.getLogger(__name__)
 
@@ -213,9 +214,8 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
 
     provider = get_provider(provider_key)
     account_id = account["external_account_id"]
-    if account_id and (Connection.objects.filter(vendor=provider.key, external_account_id=account_id)
-                       .exclude(organization=organization).exclude(status=Connection.Status.DISCONNECTED)
-                       .exists()):
+    live = connection_for_account(vendor=provider.key, account_id=account_id) if account_id else None
+    if live is not None and live.organization_id != organization.pk:
         raise AccountConnectedElsewhere(provider=provider, external_account_id=account_id)
     connection = (Connection.objects.select_for_update()
                   .filter(organization=organization, vendor=provider.key, external_account_id=account_id)

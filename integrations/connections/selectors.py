@@ -19,11 +19,11 @@ def connection_list(*, user, filters: dict | None = None) -> QuerySet:
 
 
 def connection_for_account(*, vendor: str, account_id: str) -> Connection | None:
-    """The connection a webhook of `vendor` account `account_id` routes to:
-    its oldest live connection (the rule webhooks.webhook_events_store applies
-    in its INSERT), or None."""
+    """The live connection of `vendor` account `account_id`, or None: the one
+    its webhooks route to (the rule webhooks.webhook_events_store applies in
+    its INSERT). There is at most one (models.LIVE_ACCOUNT_CONSTRAINT)."""
     return (Connection.objects.filter(vendor=vendor, external_account_id=account_id)
-            .exclude(status=Connection.Status.DISCONNECTED).order_by("created_at").first())
+            .exclude(status=Connection.Status.DISCONNECTED).first())
 
 
 class _BytesPosition(Func):

@@ -15,7 +15,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from taxpoynt.audit.models import AuditLog
 from taxpoynt.audit.services import audit_log_record, snapshot
-from taxpoynt.db import insert_parts, insert_values, mark_saved, rows_params, rows_sql, update_one_skip_locked
+from taxpoynt.db import (insert_parts, insert_values, mark_saved, rows_params, rows_sql, update_one_skip_locked,
+                         update_rows)
 from taxpoynt.errors import ApplicationError
 
 from .models import Connection, WebhookEvent
@@ -190,8 +191,7 @@ def connection_revoke_disconnected(*, connection_id) -> None:
     conn = Connection.objects.get(pk=connection_id)
     if conn.status != Connection.Status.DISCONNECTED or not conn.last_error:
         return
-    if (Connection.objects.filter(vendor=conn.vendor, external_account_id=conn.external_account_id)
-            .exclude(status=Connection.Status.DISCONNECTED).exists()):
+    if connection_for_account(vendor=conn.vendor, account_id=conn.external_account_id) is not None:
         return
     get_provider(conn.vendor).revoke_account(external_account_id=conn.external_account_id)
     Connection.objects.filter(pk=conn.pk, status=Connection.Status.DISCONNECTED).update(last_error="",
@@ -474,15 +474,6 @@ def source_records_note_not_invoiced(model, *, reasons: list[tuple], field: str 
     """Store on each (record id, reason) pair's `model` row (a SourceRecord)
     that has no invoice why it was not invoiced (`field`), in one UPDATE;
     returns how many rows were written."""
-    if not reasons:
-        return 0
-    quote = db_connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    column = quote(model._meta.get_field(field).column)
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {column} = v.reason, {quote('updated_at')} = %s "
-            f"FROM {rows_sql(['uuid', 'text'], len(reasons))} AS v(id, reason) "
-            f"WHERE {table}.{quote('id')} = v.id AND {table}.{quote('invoice_id')} IS NULL",
-            [timezone.now(), *rows_params([[pk, str(reason)[:2000]] for pk, reason in reasons])])
-        return cursor.rowcount
+    now = timezone.now()
+    return len(update_rows(model, {pk: {field: str(reason)[:2000], "updated_at": now} for pk, reason in reasons},
+                           where_sql=f"o.{db_connection.ops.quote_name('invoice_id')} IS NULL"))
