@@ -363,10 +363,7 @@ class SquareSandboxApp:
             refund["location_id"]]["merchant_id"])})
 
     def c_refund_complete(self, request, refund_id):
-        self.sandbox.complete_refund(refund_id)
-        refund = self.sandbox.refunds[refund_id]
-        return _json({"refund": self.sandbox.get_refund(refund_id, self.sandbox.locations[
-            refund["location_id"]]["merchant_id"])})
+        return _json({"refund": self.sandbox.complete_refund(refund_id)})
 
     def c_faults(self, request):
         self.sandbox.set_faults(_body(request).get("faults", []))

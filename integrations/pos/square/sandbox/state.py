@@ -679,9 +679,10 @@ class Sandbox:
                                "service_charge_money": pricing.money(0, cur)},
         }
 
-    def complete_refund(self, refund_id: str):
+    def complete_refund(self, refund_id: str) -> dict:
         """A PENDING refund COMPLETED now: its updated_at moves, the payment
-        and the sale record it, and its webhooks are sent."""
+        and the sale record it, and its webhooks are sent. The refund as
+        completed."""
         with self.lock:
             refund = self.refunds.get(refund_id)
             if refund is None:
@@ -710,12 +711,14 @@ class Sandbox:
             pricing.set_net_amounts(sale)
             self._touch(sale, at)
             merchant = self.locations[sale["location_id"]]["merchant_id"]
-            events = [("refund.updated", "refund", refund_id, {"refund": _copy(refund)}),
+            completed = _copy(refund)
+            events = [("refund.updated", "refund", refund_id, {"refund": completed}),
                       ("payment.updated", "payment", payment["id"], {"payment": _copy(payment)}),
                       ("order.created", "order", return_order["id"], {"order_created": self._order_summary(return_order)}),
                       ("order.updated", "order", sale["id"], {"order_updated": self._order_summary(sale)})]
         for event_type, data_type, oid, obj in events:
             self.emit(merchant_id=merchant, event_type=event_type, data_type=data_type, object_id=oid, obj=obj)
+        return completed
 
     # --- reads used by the API -----------------------------------------------------
     def get_order(self, order_id: str, merchant_id: str) -> dict | None:
@@ -901,11 +904,10 @@ class Sandbox:
                     continue
                 if args.get("status") and p.get("status") != args["status"]:
                     continue
-                created = parse_rfc3339(p["created_at"], "created_at")
-                updated = parse_rfc3339(p["updated_at"], "updated_at")
-                if not (begin <= created < end and updated_begin <= updated < updated_end):
+                times = {key: parse_rfc3339(p[key], key) for key in ("created_at", "updated_at")}
+                if not (begin <= times["created_at"] < end and updated_begin <= times["updated_at"] < updated_end):
                     continue
-                rows.append((parse_rfc3339(p[sort_key], sort_key), p["id"]))
+                rows.append((times[sort_key], p["id"]))
             rows.sort(reverse=sort_order == "DESC")
             offset = 0
             if args.get("cursor"):
