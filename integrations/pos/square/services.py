@@ -223,6 +223,19 @@ def invoice_for_transaction(*, connection: Connection, txn: Transaction, queue: 
     return invoice
 
 
+def _invoice_batch(*, connection: Connection, txn: Transaction) -> Invoice | None:
+    """A mirrored sale invoiced on `batch` (back-office work: the end of day,
+    re-processing; never before live sales), in a transaction of its own; a
+    sale that cannot be mapped keeps the reason on its row, and SaleNotMapped
+    is raised."""
+    try:
+        with transaction.atomic():
+            return invoice_for_transaction(connection=connection, txn=txn, queue=BATCH_QUEUE)
+    except SaleNotMapped as exc:
+        transactions_note_not_invoiced(reasons={txn: exc.message})
+        raise
+
+
 def order_ingest(*, connection: Connection, order: dict, client: SquareClient | None = None,
                  queue: str = QUEUE, lease_token=None, received_at=None) -> Transaction | None:
     """Mirror one Square order and invoice it when it is a completed sale.
@@ -562,11 +575,8 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
     for txn in Transaction.objects.filter(connection=connection, status=Transaction.Status.COMPLETED,
                                           invoice__isnull=True, occurred_at__gte=start, occurred_at__lt=end):
         try:
-            with transaction.atomic():
-                made += bool(invoice_for_transaction(connection=connection, txn=txn, queue=BATCH_QUEUE))
+            made += bool(_invoice_batch(connection=connection, txn=txn))
         except ApplicationError as exc:
-            if isinstance(exc, SaleNotMapped):
-                transactions_note_not_invoiced(reasons={txn: exc.message})
             logger.warning("reconciliation could not invoice a sale", extra={"transaction": str(txn.pk),
                                                                              "error": str(exc)})
     logger.info("square reconciliation", extra={"connection": str(connection.pk), "start": start.isoformat(),
@@ -618,11 +628,8 @@ def transactions_batch_process(*, transactions) -> dict:
             out["already_invoiced"] += 1
             continue
         try:
-            with transaction.atomic():  # re-processing is back-office work: `batch`, never before live sales
-                invoice = invoice_for_transaction(connection=txn.connection, txn=txn, queue=BATCH_QUEUE)
+            invoice = _invoice_batch(connection=txn.connection, txn=txn)
         except ApplicationError as exc:
-            if isinstance(exc, SaleNotMapped):
-                transactions_note_not_invoiced(reasons={txn: exc.message})
             out["failed"] += 1
             out["errors"].append({"transaction": str(txn.pk), "message": exc.message})
             continue
