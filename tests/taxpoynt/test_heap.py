@@ -28,7 +28,8 @@ def test_freezing_moves_the_live_heap_to_the_permanent_generation_once(unfrozen)
     assert frozen > 10_000  # Django, the app and the test run: everything alive now
     later = [[n] for n in range(1000)]  # noqa: F841 - a run's objects, alive at the second call
     heap.freeze_once()  # once a process: what comes later stays in the collected generations
-    assert gc.get_freeze_count() == frozen
+    # Not ==: a frozen object freed meanwhile (another test's thread ending) leaves the count.
+    assert gc.get_freeze_count() <= frozen
 
 
 def test_a_worker_freezes_after_its_first_task_and_an_eager_task_never(unfrozen):
