@@ -83,7 +83,8 @@ class ConnectionAdmin(AuditedModelAdmin):
     form = ConnectionAdminForm
     list_display = ("__str__", "organization", "vendor", "kind", "status", "sync_progress", "last_synced_at",
                     "created_at")
-    list_filter = ("vendor", "kind", "status")
+    # "Revoke pending until" has a "Has date" choice: the disconnects whose revocation is still being asked.
+    list_filter = ("vendor", "kind", "status", "revoke_pending_until")
     search_fields = ("=id", "external_account_id", "display_name", "organization__name", "=organization__id")
     # Who owns it, which vendor account it is, and what the vendor or the sync
     # runner wrote: state changes go through the actions (services), never a
@@ -91,7 +92,7 @@ class ConnectionAdmin(AuditedModelAdmin):
     readonly_fields = ("id", "organization", "vendor", "kind", "status", "display_name", "external_account_id",
                        "scopes", "token_expires_at", "sync_checkpoint", "sync_progress_done", "sync_progress_total",
                        "last_synced_at", "last_error", "import_started_at", "import_finished_at", "periodic_task",
-                       "connected_by", "disconnected_at", "created_at", "updated_at")
+                       "connected_by", "disconnected_at", "revoke_pending_until", "created_at", "updated_at")
     exclude = ("credentials",)
     list_select_related = ("organization",)
     actions = ("resync", "historical_import", "revoke")

@@ -28,6 +28,7 @@ CONNECTION_EXAMPLE = {
     "vendor": "hubspot", "kind": "crm", "status": "syncing", "display_name": "adaeze.hubspot.com",
     "external_account_id": "62515", "sync_progress_done": 1200, "sync_progress_total": 4810,
     "last_synced_at": "2026-11-20T09:00:00Z", "last_error": "", "token_expires_at": "2026-11-20T09:44:00Z",
+    "revoke_pending_until": None,
     "import_started_at": "2026-11-20T09:12:00Z", "import_finished_at": None,
     "trigger_rule": {"won_stages": ["closedwon"], "lost_stages": ["closedlost"], "tax_category": "STANDARD_VAT",
                      "tax_rate": "7.5", "exemption_reason": ""},
@@ -48,6 +49,9 @@ class ConnectionOutputSerializer(serializers.Serializer):
     last_synced_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
     token_expires_at = serializers.DateTimeField(allow_null=True)
+    revoke_pending_until = serializers.DateTimeField(
+        allow_null=True, help_text="Disconnected, but the vendor has not confirmed the revocation yet: TaxPoynt "
+                                   "asks it again until then.")
     import_started_at = serializers.DateTimeField(allow_null=True)
     import_finished_at = serializers.DateTimeField(allow_null=True)
     trigger_rule = serializers.JSONField()

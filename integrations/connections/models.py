@@ -61,6 +61,13 @@ class Connection(models.Model):
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     disconnected_at = models.DateTimeField(null=True, blank=True)
+    # A disconnect the vendor did not confirm: its revocation is asked again
+    # until then (connections.services.connection_revoke_disconnected), and
+    # `credentials` keeps only what asking needs meanwhile.
+    revoke_pending_until = models.DateTimeField(
+        null=True, blank=True, help_text="Set while the vendor has not confirmed the revocation of a disconnect: "
+                                         "TaxPoynt asks it again until then, keeping (encrypted) only the token "
+                                         "asking needs, erased once the vendor confirms or at this time.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -223,7 +223,8 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
     if connection is None:
         connection = Connection(organization=organization, vendor=provider.key, kind=provider.kind,
                                 external_account_id=account_id, trigger_rule=provider.default_trigger_rule())
-    previous = connection_credentials(connection)
+    # A disconnected row holds at most what a pending revocation kept: not credentials to connect with.
+    previous = {} if connection.status == Connection.Status.DISCONNECTED else connection_credentials(connection)
     _set_credentials(connection, token, previous=previous)
     if account.get("credentials"):  # vendor secrets beside the tokens (API host, signing key …), encrypted
         connection.credentials = json.dumps({**connection_credentials(connection), **account["credentials"]})
@@ -235,6 +236,7 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
     connection.status = Connection.Status.CONNECTED
     connection.last_error = ""
     connection.disconnected_at = None
+    connection.revoke_pending_until = None  # connected again: a pending revocation is never asked now
     connection.connected_by = user if user is not None and user.is_authenticated else connection.connected_by
     try:
         with transaction.atomic():

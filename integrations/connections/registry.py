@@ -133,18 +133,21 @@ class Provider:
 
     @classmethod
     def revoke(cls, *, credentials: dict, connection=None) -> None:
-        """Revoke upstream; best effort (the caller wipes secrets regardless)."""
-
-    # Whether the vendor revokes an account's every token on the app's own
-    # credentials, holding none of them (`revoke_account`): a disconnect the
-    # vendor did not confirm is then asked again later, after the secrets
-    # are gone.
-    revokes_by_account: ClassVar[bool] = False
+        """Revoke upstream; raise when the vendor does not confirm (no
+        answer, a 5xx, a refusal). An answer that the token is already
+        invalid or unknown means it is revoked: return. Called at disconnect
+        with the connection's credentials, and again later with what
+        `revoke_retry_credentials` kept."""
 
     @classmethod
-    def revoke_account(cls, *, external_account_id: str) -> None:
-        """Revoke every token of the account (raise when not confirmed)."""
-        raise NotImplementedError
+    def revoke_retry_credentials(cls, *, credentials: dict, connection) -> dict:
+        """The part of `credentials` that `revoke` needs to be asked again
+        after a disconnect the vendor did not confirm, and nothing more (the
+        token to revoke; for a vendor revoking by account on the app's own
+        secret, the account id). It is all a disconnected connection keeps,
+        encrypted, until the vendor confirms or the retry window ends
+        (connections.services). Empty: the vendor cannot be asked again."""
+        return {}
 
     @classmethod
     def on_authorized(cls, *, connection) -> None:

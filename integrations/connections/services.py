@@ -141,30 +141,49 @@ def connection_update_config(*, connection: Connection, trigger_rule: dict, fiel
     return locked
 
 
+# A revocation the vendor did not confirm at disconnect is asked again after
+# each of these delays (a minute, doubling up to an hour: about 7 hours in
+# all; tasks.revoke_disconnected_account), then given up.
+REVOKE_RETRY_DELAYS = tuple(min(3600, 60 * 2 ** n) for n in range(12))
+REVOKE_RETRY_WINDOW = datetime.timedelta(seconds=sum(REVOKE_RETRY_DELAYS))
+
+
+class RevokeUnconfirmed(Exception):
+    """The vendor still did not confirm a revocation asked again: ask later."""
+
+
+def _revoke_unconfirmed_message(provider, exc, *, retrying: bool) -> str:
+    return (f"Disconnected here, but {provider.name} did not confirm that TaxPoynt's access was revoked ({exc}). "
+            + (f"TaxPoynt keeps asking {provider.name} to revoke it for a few hours; you can also remove"
+               if retrying else "Remove")
+            + f" TaxPoynt from the apps connected to your {provider.name} account to be sure.")
+
+
 def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog.Source.DASHBOARD) -> Connection:
-    """Revoke upstream (best effort), wipe the secrets, stop the schedule.
+    """Revoke upstream, wipe the secrets, stop the schedule.
     When the vendor did not confirm the revocation, the connection is
-    disconnected all the same (our copy of the secret must go) and its
-    `last_error` says so and what the merchant can do; it is empty when
-    the vendor confirmed."""
+    disconnected all the same and its `last_error` says so and what the
+    merchant can do (it is empty when the vendor confirmed). Where the
+    vendor can be asked again (`Provider.revoke_retry_credentials`), only
+    what asking needs stays, encrypted, and `revoke_pending_until` is set:
+    the task revoke_disconnected_account asks until then."""
     provider = get_provider(connection.vendor)
     credentials = connection_credentials(connection)
     revoke_error = ""
+    kept = {}
     if credentials:
         try:
             provider.revoke(credentials=credentials, connection=connection)
-        except Exception as exc:  # revocation failing upstream must not keep our copy of the secret
+        except Exception as exc:  # not confirmed: disconnected all the same, keeping only what asking again needs
             logger.warning("upstream revoke failed", extra={"connection": str(connection.pk), "error": str(exc)})
-            revoke_error = (f"Disconnected here, but {provider.name} did not confirm that TaxPoynt's access was "
-                            f"revoked ({exc}). "
-                            + (f"TaxPoynt keeps asking {provider.name} to revoke it; you can also remove"
-                               if provider.revokes_by_account and connection.external_account_id else "Remove")
-                            + f" TaxPoynt from the apps connected to your {provider.name} account to be sure.")
+            kept = provider.revoke_retry_credentials(credentials=credentials, connection=connection)
+            revoke_error = _revoke_unconfirmed_message(provider, exc, retrying=bool(kept))
     with transaction.atomic():
         locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         before = snapshot(locked)
         locked.last_error = revoke_error
-        locked.credentials = ""
+        locked.credentials = json.dumps(kept) if kept else ""
+        locked.revoke_pending_until = timezone.now() + REVOKE_RETRY_WINDOW if kept else None
         locked.token_expires_at = None
         locked.status = Connection.Status.DISCONNECTED
         locked.disconnected_at = timezone.now()
@@ -175,28 +194,60 @@ def connection_disconnect(*, connection: Connection, actor=None, source=AuditLog
         if actor is not None:  # admin actions audit through AuditedModelAdmin.audit_action
             audit_log_record(actor=actor, source=source, action="disconnect", instance=locked, before=before,
                              after=snapshot(locked))
-        if revoke_error and provider.revokes_by_account and locked.external_account_id:
+        if kept:
             from .tasks import revoke_disconnected_account
 
             transaction.on_commit(lambda: revoke_disconnected_account.delay(connection_id=str(locked.pk)))
     return locked
 
 
-def connection_revoke_disconnected(*, connection_id) -> None:
-    """Ask the vendor again to revoke the account of a connection whose
-    disconnect it did not confirm (`Provider.revoke_account`, no token
-    needed); raises while it still does not confirm (the task retries).
-    Nothing is asked when the connection was connected again, or the
-    account is live in another connection meanwhile: that would cut it off."""
-    conn = Connection.objects.get(pk=connection_id)
-    if conn.status != Connection.Status.DISCONNECTED or not conn.last_error:
-        return
-    if connection_for_account(vendor=conn.vendor, account_id=conn.external_account_id) is not None:
-        return
-    get_provider(conn.vendor).revoke_account(external_account_id=conn.external_account_id)
-    Connection.objects.filter(pk=conn.pk, status=Connection.Status.DISCONNECTED).update(last_error="",
-                                                                                       updated_at=timezone.now())
-    logger.info("upstream revoke confirmed on a retry", extra={"connection": str(conn.pk)})
+def connection_revoke_disconnected(*, connection_id, last_try: bool = False) -> None:
+    """Ask the vendor again to revoke what the disconnect of `connection_id`
+    kept (it did not confirm then). Confirmed, or answered that the token is
+    already invalid, the kept token is erased and the warning cleared; not
+    confirmed, RevokeUnconfirmed is raised (the task asks later) until the
+    `last_try` or the end of the window (`revoke_pending_until`), when the
+    token is erased all the same and the warning tells the merchant what to
+    do. Nothing is asked once the connection was connected again, or its
+    account is live in another connection meanwhile (revoking could cut it
+    off): the kept token is erased. The row stays locked while the vendor is
+    asked, so connecting it again waits for the answer."""
+    unconfirmed = None
+    with transaction.atomic():
+        conn = Connection.objects.select_for_update(no_key=True).get(pk=connection_id)
+        if conn.revoke_pending_until is None or conn.status != Connection.Status.DISCONNECTED:
+            return  # confirmed, given up, or connected again (connection_authorize ended it)
+        provider = get_provider(conn.vendor)
+        if conn.external_account_id and connection_for_account(vendor=conn.vendor,
+                                                               account_id=conn.external_account_id):
+            _revoke_pending_end(conn, last_error=f"TaxPoynt stopped asking {provider.name} to revoke its earlier "
+                                                 f"access: the account is connected to TaxPoynt again.")
+            return
+        try:
+            provider.revoke(credentials=connection_credentials(conn), connection=conn)
+        except Exception as exc:  # noqa: BLE001 - any failure upstream: not confirmed
+            if last_try or timezone.now() >= conn.revoke_pending_until:
+                hours = round(REVOKE_RETRY_WINDOW.total_seconds() / 3600)
+                _revoke_pending_end(conn, last_error=(
+                    f"Disconnected here, but {provider.name} did not confirm that TaxPoynt's access was revoked, "
+                    f"and TaxPoynt stopped asking after {hours} hours ({exc}). Remove TaxPoynt from the apps "
+                    f"connected to your {provider.name} account: until then it may still be authorized there."))
+                logger.warning("upstream revoke still unconfirmed; given up", extra={"connection": str(conn.pk)})
+                return
+            unconfirmed = exc  # raised after the commit: the exchange with the vendor stays recorded
+        else:
+            _revoke_pending_end(conn, last_error="")
+            logger.info("upstream revoke confirmed on a retry", extra={"connection": str(conn.pk)})
+    if unconfirmed is not None:
+        raise RevokeUnconfirmed(str(unconfirmed)) from unconfirmed
+
+
+def _revoke_pending_end(conn: Connection, *, last_error: str) -> None:
+    """Erase what a pending revocation kept and say how it ended (the row is locked)."""
+    conn.credentials = ""
+    conn.revoke_pending_until = None
+    conn.last_error = last_error
+    conn.save(update_fields=["credentials", "revoke_pending_until", "last_error", "updated_at"])
 
 
 @transaction.atomic

@@ -14,9 +14,9 @@ from . import wakes
 from .http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
 from .models import WebhookEvent
 from .oauth import NeedsReauth, connection_expire_token
-from .services import (connection_revoke_disconnected, webhook_event_claim, webhook_event_finish,
-                       webhook_events_claim_backlog, webhook_events_finish, webhook_events_release,
-                       webhook_events_requeue_unclaimed)
+from .services import (REVOKE_RETRY_DELAYS, RevokeUnconfirmed, connection_revoke_disconnected, webhook_event_claim,
+                       webhook_event_finish, webhook_events_claim_backlog, webhook_events_finish,
+                       webhook_events_release, webhook_events_requeue_unclaimed)
 from .sync import DELTA, sync_record_failure, sync_run
 from .webhooks import enqueue_webhook_event
 
@@ -49,20 +49,16 @@ def sync_connection(self, connection_id: str, mode: str = DELTA):
             "skipped": result.skipped}
 
 
-# A disconnect the vendor did not confirm is asked again this many times,
-# backing off from a minute to an hour (about 7 hours in all).
-REVOKE_RETRIES = 12
-
-
-@shared_task(bind=True, max_retries=REVOKE_RETRIES, acks_late=True, ignore_result=True)
+@shared_task(bind=True, max_retries=len(REVOKE_RETRY_DELAYS), acks_late=True, ignore_result=True)
 def revoke_disconnected_account(self, connection_id: str):
+    """A disconnect the vendor did not confirm, asked again on the delays of
+    REVOKE_RETRY_DELAYS; the last try gives up (the service erases the kept
+    token and tells the merchant)."""
     try:
-        connection_revoke_disconnected(connection_id=connection_id)
-    except Exception as exc:  # noqa: BLE001 - any failure upstream: ask again later
-        if self.request.retries >= self.max_retries:
-            logger.warning("upstream revoke still unconfirmed; giving up", extra={"connection": connection_id})
-            return
-        raise self.retry(exc=exc, countdown=min(3600, 60 * 2 ** self.request.retries))
+        connection_revoke_disconnected(connection_id=connection_id,
+                                       last_try=self.request.retries >= self.max_retries)
+    except RevokeUnconfirmed as exc:
+        raise self.retry(exc=exc, countdown=REVOKE_RETRY_DELAYS[self.request.retries])
 
 
 # A task whose event has waited this long for it is part of a backlog (the

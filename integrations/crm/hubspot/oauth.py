@@ -74,5 +74,5 @@ def revoke_refresh_token(*, refresh_token: str, connection=None) -> None:
         try:
             client.request("DELETE", REVOKE_PATH.format(token=refresh_token), auth=False)
         except VendorError as exc:
-            if exc.status_code != 404:  # already revoked upstream is fine
+            if exc.status_code != 404:  # an unknown token is revoked already (provider.REVOKE_PATH)
                 raise

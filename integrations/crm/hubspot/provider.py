@@ -4,7 +4,7 @@ reachable from `HubSpotProvider`.
 
 UNCONFIRMED facts (VENDORS.md) kept here and only here: scope names (in
 settings.ALLAUTH_CONNECTION_PROVIDERS, next to the allauth entry), the revoke
-path, the 10 000-result search cap and the 200 search page limit, the 429
+answer for an unknown token, the 10 000-result search cap and the 200 search page limit, the 429
 `policyName` values, and line-item discount property semantics (mapping.py).
 """
 from __future__ import annotations
@@ -21,7 +21,9 @@ API_HOST = "https://api.hubapi.com"
 AUTHORIZE_PATH = "/oauth/authorize"
 TOKEN_PATH = "/oauth/v1/token"
 ACCESS_TOKEN_INFO_PATH = "/oauth/v1/access-tokens/{token}"
-REVOKE_PATH = "/oauth/v1/refresh-tokens/{token}"  # DELETE; path UNCONFIRMED
+# DELETE → 204, no body ("Delete a refresh token", developers.hubspot.com OAuth v1); access tokens already
+# issued stay valid. An unknown or already deleted token answers 404: UNCONFIRMED (the docs name no error).
+REVOKE_PATH = "/oauth/v1/refresh-tokens/{token}"
 
 # Webhooks (v3 signature).
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
@@ -92,6 +94,11 @@ class HubSpotProvider(Provider):
 
         if credentials.get("refresh_token"):
             revoke_refresh_token(refresh_token=credentials["refresh_token"], connection=connection)
+
+    @classmethod
+    def revoke_retry_credentials(cls, *, credentials: dict, connection) -> dict:
+        # Deleting the refresh token takes only it (no app secret); access tokens already issued just expire.
+        return {"refresh_token": credentials["refresh_token"]} if credentials.get("refresh_token") else {}
 
     @classmethod
     def verify_webhook(cls, *, method, uri, body, headers) -> None:

@@ -56,6 +56,14 @@ def _org_id(value) -> str:
     return to_18(text) if len(text) in (15, 18) else text
 
 
+def _revoked_key(credentials: dict) -> str:
+    """The credential revoking sends: the refresh token, which ends its access
+    tokens too, else the access token (the JWT bearer flow has no refresh
+    token). POST token=… → 200; 400 invalid_token for a token already
+    revoked or unknown (Salesforce "Revoke OAuth Tokens")."""
+    return "refresh_token" if credentials.get("refresh_token") else "access_token"
+
+
 @register
 class SalesforceProvider(Provider):
     key = "salesforce"
@@ -108,9 +116,14 @@ class SalesforceProvider(Provider):
     def revoke(cls, *, credentials: dict, connection=None) -> None:
         from .oauth import revoke_token
 
-        token = credentials.get("refresh_token") or credentials.get("access_token")
+        token = credentials.get(_revoked_key(credentials))
         if token:
             revoke_token(token=token, connection=connection)
+
+    @classmethod
+    def revoke_retry_credentials(cls, *, credentials: dict, connection) -> dict:
+        key = _revoked_key(credentials)
+        return {key: credentials[key]} if credentials.get(key) else {}
 
     @classmethod
     def verify_webhook(cls, *, method, uri, body, headers) -> None:

@@ -114,15 +114,11 @@ class SquareProvider(Provider):
                                        merchant_id=credentials.get("merchant_id")):
                 raise ApplicationError("Square answered success: false", code="revoke_refused")
 
-    # RevokeToken takes a merchant_id with the app's secret: every token of the seller.
-    revokes_by_account = True
-
     @classmethod
-    def revoke_account(cls, *, external_account_id: str) -> None:
-        from .oauth import revoke_access_token
-
-        if not revoke_access_token(merchant_id=external_account_id):
-            raise ApplicationError("Square answered success: false", code="revoke_refused")
+    def revoke_retry_credentials(cls, *, credentials: dict, connection) -> dict:
+        # RevokeToken takes the seller's merchant_id with the app's own secret (every token of the
+        # seller): asking again keeps no token.
+        return {"merchant_id": connection.external_account_id} if connection.external_account_id else {}
 
     @classmethod
     def verify_webhook(cls, *, method, uri, body, headers) -> None:

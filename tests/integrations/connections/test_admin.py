@@ -52,6 +52,25 @@ def test_revoke_disconnects_upstream_and_audits(client, staff, hubspot_connectio
 
 
 @pytest.mark.django_db
+def test_a_pending_revocation_is_shown_to_support_read_only(client, staff, hubspot_connection, sandbox):
+    """HubSpot not confirming support's revoke: the connection page shows
+    until when the revocation is asked again (not editable, the kept token
+    never shown), and the list filters the connections still pending."""
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    sandbox.fail_next(1, status=503, path_prefix="/oauth/v1/refresh-tokens/")
+    client.force_login(staff)
+    _action(client, "connections/connection", "revoke", [hubspot_connection.pk])
+    conn = Connection.objects.get(pk=hubspot_connection.pk)
+    assert conn.revoke_pending_until is not None
+    page = client.get(f"/admin/connections/connection/{conn.pk}/change/")
+    assert page.status_code == 200 and b"Revoke pending until" in page.content
+    assert b'name="revoke_pending_until' not in page.content and refresh.encode() not in page.content
+    changelist = "/admin/connections/connection/?revoke_pending_until__isnull="
+    assert [c.pk for c in client.get(changelist + "False").context["cl"].result_list] == [conn.pk]
+    assert client.get(changelist + "True").context["cl"].result_count == 0
+
+
+@pytest.mark.django_db
 def test_replay_webhook_event(client, staff, hubspot_connection, django_capture_on_commit_callbacks):
     event = _failed_event(hubspot_connection, "9001")
     client.force_login(staff)

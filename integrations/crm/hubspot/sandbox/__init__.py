@@ -24,7 +24,8 @@ POST /oauth/v1/token (form) grant_type=authorization_code (client_id, client_sec
      {"status":"BAD_AUTH_CODE"|"BAD_REFRESH_TOKEN"|"BAD_CLIENT_ID"|"BAD_CLIENT_SECRET"|"BAD_REDIRECT_URI", "message"}.
 GET  /oauth/v1/access-tokens/{t}   {token, user, hub_domain, scopes, hub_id, app_id, expires_in, user_id, token_type}
 GET  /oauth/v1/refresh-tokens/{t}  {token, user, hub_domain, scopes, hub_id, client_id, user_id, token_type}
-DELETE /oauth/v1/refresh-tokens/{t}  → 204; refreshing then fails with BAD_REFRESH_TOKEN
+DELETE /oauth/v1/refresh-tokens/{t}  → 204 (no body); refreshing then fails with BAD_REFRESH_TOKEN; an unknown or
+     already deleted token → 404 OBJECT_NOT_FOUND (UNCONFIRMED: HubSpot documents only the 204)
 GET  /crm/v3/objects/{deals|line_items|companies|contacts}?limit(≤100)&after&properties&associations&archived
 GET  /crm/v3/objects/{type}/{id}?properties&associations      PATCH same path {"properties":{…}}
 POST /crm/v3/objects/{type}  create;  POST /crm/v3/objects/{type}/batch/read {"inputs":[{"id"}],"properties"}
@@ -63,7 +64,9 @@ configure_app(client_id, client_secret, redirect_uris, webhook_url, subscription
                                             POST /_sandbox/app      → app settings incl. authorize_url, token_url
 set_limits(ten_secondly, search_per_second, daily, access_token_ttl)   POST /_sandbox/limits
 reset_rate_limits()                         POST /_sandbox/limits/reset
-fail_next(count=1, status=429, path_prefix="/crm/")   POST /_sandbox/faults   (429 → HubSpot 429 body; 5xx)
+fail_next(count=1, status=429, path_prefix="/crm/")   POST /_sandbox/faults   (429 → HubSpot 429 body; 5xx;
+     count null: until clear_faults; OAuth paths too, e.g. path_prefix "/oauth/v1/refresh-tokens/")
+clear_faults()                              DELETE /_sandbox/faults  (the sandbox recovers)
 authorize(redirect_uri, scope, state, optional_scope, code_challenge, code_challenge_method, client_id)
                                             POST /_sandbox/authorize → {"code","redirect_url"} (consent without HTML)
 issue_token(scopes=None, private=False)     POST /_sandbox/tokens    → token response (all CRM scopes by default)

@@ -72,6 +72,8 @@ class HubSpotSandboxApp:
         extra_headers = {}
         if kind != "public":
             extra_headers = self._guard(request, kind, args)
+        else:
+            _raise_fault(self.sandbox.limiter.take_fault(request.path))
         try:
             response = handler(self.sandbox, request, **args)
         except HubSpotError as exc:
@@ -109,12 +111,16 @@ class HubSpotSandboxApp:
                         "message": "One or more of the following scopes are required.",
                         "context": {"requiredGranularScopes": sorted(needed)}}],
                         links={"scopes": "https://developers.hubspot.com/scopes"})
-        fault = sb.limiter.take_fault(request.path)
-        if fault == 429:
-            raise rate_limit_error("TEN_SECONDLY_ROLLING", {})
-        if fault:
-            raise HubSpotError(fault, "internal error", category="INTERNAL_ERROR")
+        _raise_fault(sb.limiter.take_fault(request.path))
         return sb.limiter.check(token=tok.token, search=kind == "search", private=tok.kind == "private")
+
+
+def _raise_fault(fault: int | None) -> None:
+    """A fault forced by `fail_next`, answered as HubSpot answers that status."""
+    if fault == 429:
+        raise rate_limit_error("TEN_SECONDLY_ROLLING", {})
+    if fault:
+        raise HubSpotError(fault, "internal error", category="INTERNAL_ERROR")
 
 
 def create_app(**options) -> HubSpotSandboxApp:

@@ -129,10 +129,19 @@ class Sandbox:
         return {"ten_secondly": self.limiter.ten_secondly, "search_per_second": self.limiter.search_per_second,
                 "daily": self.limiter.daily, "access_token_ttl": self.access_token_ttl}
 
-    def fail_next(self, count: int = 1, *, status: int = 429, path_prefix: str = "/crm/") -> dict:
-        """The next `count` authenticated API calls under `path_prefix` answer `status` (429 or 5xx)."""
-        self.limiter.add_fault(status=int(status), count=int(count), path_prefix=path_prefix)
+    def fail_next(self, count: int | None = 1, *, status: int = 429, path_prefix: str = "/crm/") -> dict:
+        """The next `count` calls under `path_prefix` (None: every one until
+        `clear_faults`) answer `status` (429 or 5xx): authenticated API calls
+        after their token and scopes are checked, and the OAuth endpoints
+        (e.g. "/oauth/v1/refresh-tokens/": the revocation)."""
+        self.limiter.add_fault(status=int(status), count=None if count is None else int(count),
+                               path_prefix=path_prefix)
         return {"status": status, "count": count, "path_prefix": path_prefix}
+
+    def clear_faults(self) -> dict:
+        """The sandbox recovers: the faults not yet used are dropped."""
+        self.limiter.clear_faults()
+        return {"faults": 0}
 
     def reset_rate_limits(self) -> dict:
         with self.limiter.lock:
@@ -444,6 +453,7 @@ CONTROL_RULES = Map([
     Rule("/_sandbox/limits", methods=["POST"], endpoint="set_limits"),
     Rule("/_sandbox/limits/reset", methods=["POST"], endpoint="reset_rate_limits"),
     Rule("/_sandbox/faults", methods=["POST"], endpoint="fail_next"),
+    Rule("/_sandbox/faults", methods=["DELETE"], endpoint="clear_faults"),
     Rule("/_sandbox/authorize", methods=["POST"], endpoint="authorize"),
     Rule("/_sandbox/tokens", methods=["POST"], endpoint="issue_token"),
     Rule("/_sandbox/tokens/expire", methods=["POST"], endpoint="expire_access_tokens"),

@@ -5,7 +5,8 @@ POST /oauth/authorize                 the form post → 302 to redirect_uri?code
 POST /oauth/v1/token                  authorization_code (+ PKCE) and refresh_token grants
 GET  /oauth/v1/access-tokens/{token}  token info (hub_id, user, scopes, expires_in …)
 GET  /oauth/v1/refresh-tokens/{token} refresh-token info
-DELETE /oauth/v1/refresh-tokens/{token}  revoke (204); issued access tokens stay valid
+DELETE /oauth/v1/refresh-tokens/{token}  revoke (204); issued access tokens stay valid; an unknown or
+                                      already deleted token: 404 (UNCONFIRMED)
 
 Token-endpoint errors use HubSpot's v1 shape {"status": "BAD_AUTH_CODE", "message": …}.
 BAD_AUTH_CODE and BAD_REFRESH_TOKEN are documented; BAD_CLIENT_ID,

@@ -29,15 +29,21 @@ class RateLimiter:
             self.daily_used = 0
             self.faults: list[dict] = []    # each {status, remaining, path_prefix}
 
-    def add_fault(self, *, status: int, count: int, path_prefix: str = "/crm/"):
+    def add_fault(self, *, status: int, count: int | None, path_prefix: str = "/crm/"):
+        """`count` None: every matching call until `clear_faults`."""
         with self.lock:
             self.faults.append({"status": status, "remaining": count, "path_prefix": path_prefix})
+
+    def clear_faults(self):
+        with self.lock:
+            self.faults = []
 
     def take_fault(self, path: str) -> int | None:
         with self.lock:
             for fault in self.faults:
-                if fault["remaining"] > 0 and path.startswith(fault["path_prefix"]):
-                    fault["remaining"] -= 1
+                if path.startswith(fault["path_prefix"]) and (fault["remaining"] is None or fault["remaining"] > 0):
+                    if fault["remaining"] is not None:
+                        fault["remaining"] -= 1
                     return fault["status"]
             return None
 

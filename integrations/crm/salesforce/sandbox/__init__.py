@@ -16,8 +16,9 @@ OAuth (login host)
        exp in the future and ≤ 5 min away). Response: access_token, instance_url,
        id, token_type, issued_at, signature, scope (+ refresh_token for code /
        rotated refresh) — never expires_in, as Salesforce.
-  POST /services/oauth2/revoke      token=… → 200, unknown → 400 invalid_token;
-       revoking a refresh token kills its access tokens.
+  POST /services/oauth2/revoke      token=… → 200, unknown or already revoked →
+       400 {"error": "invalid_token"}; revoking a refresh token kills its access
+       tokens (Salesforce "Revoke OAuth Tokens").
 
 REST (instance, any /services/data/vNN.N)
   GET  query?q=SOQL, queryAll?q=…, query/<locator>-<offset> (nextRecordsUrl);
@@ -60,6 +61,9 @@ Control API (/_sandbox/, JSON; no auth) and `app.sandbox` in process
        first_interval, max_interval, window, timeout} · GET outbound/log
   POST outbound/resend {notification_ids?} · POST outbound/flush {timeout}
   GET cdc?replayId=N
+  PUT faults {faults: [{path (prefix), method?, status (503), count (null: until
+       the next PUT)}]} — fail on demand (e.g. path /services/oauth2/revoke);
+       {faults: []} recovers.  `app.sandbox.set_faults(...)`
 In process: `app.sandbox.seed(...)`, `.update_opportunity(id, **fields)`,
 `.configure_app(...)`, `.configure_outbound(...)`, `.outbound.wait_idle()`,
 `.outbound.log`, `.store` (data, daily_limit, api_usage, token_ttl).

@@ -59,8 +59,10 @@ class SalesforceSandbox:
         auto = outbound.pop("auto", True)
         self.store = Store(**options)
         self.outbound = OutboundSender(self.store, OutboundConfig(**outbound), auto=auto)
+        self.faults: list[dict] = []
 
     def reset(self):
+        self.set_faults([])
         self.store.reset()
         self.outbound.reset()
         self.outbound.action_id = self.store.new_id("WorkflowOutboundMessage")
@@ -81,6 +83,27 @@ class SalesforceSandbox:
                 raise ValueError(f"unknown outbound setting {key}")
             setattr(self.outbound.config, key, tuple(value) if key in ("fields", "trigger_stages") and value else value)
         return self.outbound.config
+
+    def set_faults(self, faults: list[dict]) -> list[dict]:
+        """Fail on demand, as the Square sandbox does: each fault is {path
+        (prefix), method?, status (default 503), count (None: every call
+        until faults are set again)}; [] recovers."""
+        with self.store.lock:
+            self.faults = [{"path": f.get("path", "/"), "method": f.get("method"),
+                            "status": int(f.get("status", 503)), "remaining": f.get("count")} for f in faults]
+            return [dict(f) for f in self.faults]
+
+    def take_fault(self, method: str, path: str) -> int | None:
+        with self.store.lock:
+            for fault in self.faults:
+                if not path.startswith(fault["path"]) or fault["method"] not in (None, method):
+                    continue
+                if fault["remaining"] is not None:
+                    if fault["remaining"] <= 0:
+                        continue
+                    fault["remaining"] -= 1
+                return fault["status"]
+            return None
 
     def seed(self, **data):
         return self.store.seed(**data)
@@ -122,6 +145,7 @@ class SalesforceSandboxApp:
             Rule("/_sandbox/outbound/resend", endpoint="c_outbound_resend", methods=["POST"]),
             Rule("/_sandbox/outbound/flush", endpoint="c_outbound_flush", methods=["POST"]),
             Rule("/_sandbox/cdc", endpoint="c_cdc", methods=["GET"]),
+            Rule("/_sandbox/faults", endpoint="c_faults", methods=["PUT"]),
         ], strict_slashes=False, merge_slashes=False)
 
     def set_base_url(self, url: str):
@@ -133,6 +157,9 @@ class SalesforceSandboxApp:
         adapter = self.url_map.bind_to_environ(environ)
         try:
             endpoint, args = adapter.match()
+            fault = None if endpoint.startswith("c_") else self.sandbox.take_fault(request.method, request.path)
+            if fault:  # the shape of a Salesforce REST error; a real outage may answer otherwise
+                raise SandboxError(fault, "SERVER_UNAVAILABLE", f"Injected fault ({fault}).")
             response = getattr(self, f"on_{endpoint}")(request, **args)
         except SandboxError as exc:
             response = self._rest_error(exc)
@@ -511,6 +538,9 @@ class SalesforceSandboxApp:
     def on_c_outbound_flush(self, request):
         timeout = float(self._body(request).get("timeout", 10))
         return _json({"idle": self.sandbox.outbound.wait_idle(timeout)})
+
+    def on_c_faults(self, request):
+        return _json({"faults": self.sandbox.set_faults(self._body(request).get("faults") or [])})
 
     def on_c_cdc(self, request):
         try:

@@ -12,9 +12,12 @@ from django_celery_beat.models import PeriodicTask
 
 from integrations.connections.models import Connection, VendorExchange
 from integrations.connections.oauth import NeedsReauth, connection_credentials, connection_get_access_token
-from integrations.connections.services import connection_disconnect
+from integrations.connections.services import (REVOKE_RETRY_DELAYS, connection_disconnect,
+                                                connection_revoke_disconnected)
+from integrations.connections.tasks import revoke_disconnected_account
 from taxpoynt.audit.models import AuditLog
 from tests.concurrency import race
+from tests.retries import run_retrying
 
 from .fixtures import connect
 
@@ -163,10 +166,120 @@ def test_disconnect_revokes_upstream_and_wipes_secrets(client, hubspot_org, sand
 
 @pytest.mark.django_db
 def test_disconnect_wipes_secrets_even_when_upstream_is_down(hubspot_org, sandbox, hubspot_connection, settings):
+    """HubSpot unreachable: disconnected all the same; of the secrets only the
+    refresh token stays (encrypted), the one thing asking again needs."""
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
     settings.VENDORS = {**settings.VENDORS, "hubspot": {**settings.VENDORS["hubspot"],
                                                         "base_url": "http://127.0.0.1:9"}}
     conn = connection_disconnect(connection=hubspot_connection)
-    assert conn.credentials == "" and conn.status == Connection.Status.DISCONNECTED
+    assert conn.status == Connection.Status.DISCONNECTED and conn.token_expires_at is None
+    assert json.loads(conn.credentials) == {"refresh_token": refresh} and conn.revoke_pending_until is not None
+
+
+REVOKE_PREFIX = "/oauth/v1/refresh-tokens/"
+
+
+def _revoke_calls(conn) -> int:
+    return VendorExchange.objects.filter(connection=conn, method="DELETE", url__contains=REVOKE_PREFIX).count()
+
+
+@pytest.mark.django_db
+def test_a_revocation_hubspot_did_not_confirm_is_asked_again_until_it_confirms(
+        client, hubspot_org, sandbox, hubspot_connection, django_capture_on_commit_callbacks):
+    """HubSpot failing the DELETE at disconnect: only the refresh token stays
+    (encrypted), the merchant sees the revocation pending, and the retry
+    deletes it once HubSpot recovers, then erases it."""
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    client.force_login(hubspot_org.owner)
+    sandbox.fail_next(3, status=503, path_prefix=REVOKE_PREFIX)  # the disconnect's call, then the retry's first two
+    with django_capture_on_commit_callbacks(execute=False) as later:
+        client.post(f"/dashboard/connections/{hubspot_connection.pk}/disconnect", {"confirm": "yes"})
+    conn = Connection.objects.get(pk=hubspot_connection.pk)
+    assert conn.status == Connection.Status.DISCONNECTED and json.loads(conn.credentials) == {"refresh_token": refresh}
+    assert conn.revoke_pending_until > timezone.now() + datetime.timedelta(hours=7)
+    assert "TaxPoynt keeps asking HubSpot to revoke it" in conn.last_error
+    assert not sandbox.store.tokens[refresh].revoked and len(later) == 1
+    # The merchant sees it on the connections page, the connection's page and the API.
+    assert b"revocation pending" in client.get("/dashboard/connections/").content
+    assert b'id="revoke-pending"' in client.get(f"/dashboard/connections/{conn.pk}").content
+    assert client.get(f"/api/v1/connections/{conn.pk}").json()["revoke_pending_until"] is not None
+
+    assert run_retrying(revoke_disconnected_account, connection_id=str(conn.pk)) == (None, [60, 120])
+    conn.refresh_from_db()
+    assert sandbox.store.tokens[refresh].revoked and _revoke_calls(conn) == 4
+    assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
+    assert b"revocation pending" not in client.get("/dashboard/connections/").content
+    assert client.get(f"/api/v1/connections/{conn.pk}").json()["revoke_pending_until"] is None
+
+
+@pytest.mark.django_db
+def test_a_revocation_hubspot_never_confirms_is_given_up_after_the_window(hubspot_org, sandbox, hubspot_connection):
+    """Every retry fails: the task stops after its last one (about 7 hours
+    of backing off), erases the refresh token, and the warning tells the
+    merchant to remove TaxPoynt in HubSpot."""
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    sandbox.fail_next(None, status=500, path_prefix=REVOKE_PREFIX)
+    try:
+        conn = connection_disconnect(connection=hubspot_connection)
+        _, waits = run_retrying(revoke_disconnected_account, connection_id=str(conn.pk))
+    finally:
+        sandbox.clear_faults()
+    conn.refresh_from_db()
+    assert waits == list(REVOKE_RETRY_DELAYS) and 7 * 3600 < sum(waits) < 7.1 * 3600
+    assert _revoke_calls(conn) == 1 + 1 + len(REVOKE_RETRY_DELAYS)  # the disconnect, the first run, each retry
+    assert conn.credentials == "" and conn.revoke_pending_until is None
+    assert "stopped asking after 7 hours" in conn.last_error
+    assert "Remove TaxPoynt from the apps connected to your HubSpot account" in conn.last_error
+    assert not sandbox.store.tokens[refresh].revoked
+
+
+@pytest.mark.django_db
+def test_the_revocation_is_not_asked_again_once_the_portal_is_connected_again(
+        hubspot_org, sandbox, hubspot_connection, make_org):
+    """Connected again in the same organization (the same row), or in
+    another: the retry asks HubSpot nothing, and the new tokens stay."""
+    from integrations.connections.oauth import connection_authorize
+    from integrations.connections.registry import TokenSet
+
+    def reconnect(org):
+        tokens = sandbox.issue_token()
+        return connection_authorize(organization=org, provider_key="hubspot", token=TokenSet(
+            access_token=tokens["access_token"], refresh_token=tokens["refresh_token"], expires_in=1800),
+            account={"external_account_id": str(sandbox.portal_id), "display_name": "sandbox portal"})
+
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    old_refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    conn = connection_disconnect(connection=hubspot_connection)
+    again = reconnect(hubspot_org)
+    assert again.pk == conn.pk and again.revoke_pending_until is None
+    assert connection_credentials(again)["refresh_token"] != old_refresh
+    assert revoke_disconnected_account.apply(kwargs={"connection_id": str(conn.pk)}).successful()
+    again.refresh_from_db()
+    assert _revoke_calls(conn) == 1 and again.status == Connection.Status.CONNECTED
+    assert connection_credentials(again)["access_token"]
+
+    # Disconnected unconfirmed again, then the portal connected by another organization.
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    conn = connection_disconnect(connection=again)
+    elsewhere = reconnect(make_org())
+    assert revoke_disconnected_account.apply(kwargs={"connection_id": str(conn.pk)}).successful()
+    conn.refresh_from_db()
+    assert _revoke_calls(conn) == 2 and conn.credentials == "" and conn.revoke_pending_until is None
+    assert "connected to TaxPoynt again" in conn.last_error
+    assert connection_credentials(Connection.objects.get(pk=elsewhere.pk))["refresh_token"]
+
+
+@pytest.mark.django_db
+def test_a_token_hubspot_no_longer_knows_counts_as_revoked(hubspot_org, sandbox, hubspot_connection):
+    """Deleted meanwhile (the merchant uninstalled the app): HubSpot answers
+    404 to the retry, which ends the pending revocation as confirmed."""
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    conn = connection_disconnect(connection=hubspot_connection)
+    assert httpx.delete(f"{sandbox.base_url}{REVOKE_PREFIX}{refresh}").status_code == 204
+    connection_revoke_disconnected(connection_id=conn.pk)
+    conn.refresh_from_db()
+    assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
 
 
 @pytest.mark.django_db

@@ -167,6 +167,23 @@ def test_oauth_code_flow_with_pkce_refresh_and_revoke(hs, sb):
     assert still.status_code == 200
 
 
+def test_revoke_answers_an_unknown_token_and_fails_on_demand(hs, sb):
+    """DELETE refresh-tokens: 204 once, then 404 for the deleted (or a never
+    issued) token; `fail_next` on the OAuth path answers 5xx until its count
+    runs out or the faults are cleared."""
+    refresh = sb.issue_token()["refresh_token"]
+    url = f"{hs.url}/oauth/v1/refresh-tokens/{refresh}"
+    sb.fail_next(2, status=503, path_prefix="/oauth/v1/refresh-tokens/")
+    assert [httpx.delete(url).status_code for _ in range(2)] == [503, 503]
+    sb.fail_next(None, status=500, path_prefix="/oauth/v1/refresh-tokens/")
+    assert [httpx.delete(url).status_code for _ in range(3)] == [500, 500, 500]
+    assert httpx.delete(f"{hs.url}/_sandbox/faults").status_code == 200  # recovered
+    assert httpx.delete(url).status_code == 204
+    gone = httpx.delete(url)
+    assert gone.status_code == 404 and gone.json()["category"] == "OBJECT_NOT_FOUND"
+    assert httpx.delete(f"{hs.url}/oauth/v1/refresh-tokens/never-issued").status_code == 404
+
+
 def test_auth_codes_are_single_use_checked_and_short_lived(hs, sb):
     bad = _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code="nope")
     assert bad.status_code == 400 and bad.json()["status"] == "BAD_AUTH_CODE"

@@ -2,18 +2,22 @@
 web server flow through the dashboard and django-allauth (state, PKCE), the
 JWT bearer flow; instance URL, org id and a listener token kept per
 connection; invalid_grant → needs re-authorization; revoke on disconnect."""
+import json
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from integrations.connections.models import Connection
 from integrations.connections.oauth import (NeedsReauth, connection_credentials,
                                             connection_refresh_rejected_token)
-from integrations.connections.services import connection_disconnect
+from integrations.connections.services import RevokeUnconfirmed, connection_disconnect, connection_revoke_disconnected
+from integrations.connections.tasks import revoke_disconnected_account
 from integrations.crm.salesforce.ids import to_18
 from integrations.crm.salesforce.oauth import connection_connect_jwt
 from taxpoynt.errors import ApplicationError
+from tests.retries import run_retrying
 
 from .wiring import sf, sf_connection  # noqa: F401
 
@@ -111,6 +115,61 @@ def test_disconnect_revokes_upstream(sf, sf_connection):
     sf_connection.refresh_from_db()
     assert sf_connection.status == Connection.Status.DISCONNECTED and sf_connection.credentials == ""
     assert token not in sf.app.sandbox.store.access_tokens
+
+
+REVOKE_FAULT = {"path": "/services/oauth2/revoke", "status": 503}
+
+
+def test_a_revocation_salesforce_did_not_confirm_is_asked_again_until_it_confirms(client, sf, make_org, make_user):
+    """Web server flow: the refresh token is all that stays, and the retry
+    revokes it once Salesforce recovers (its sessions end with it)."""
+    owner = make_user()
+    org = make_org(owner=owner)
+    _connect_web(client, sf, owner)
+    conn = Connection.objects.get(organization=org, vendor="salesforce")
+    creds = connection_credentials(conn)
+    store = sf.app.sandbox.store
+    sf.app.sandbox.set_faults([{**REVOKE_FAULT, "count": 2}])  # the disconnect's call and the retry's first
+    conn = connection_disconnect(connection=conn)
+    assert json.loads(conn.credentials) == {"refresh_token": creds["refresh_token"]}
+    assert conn.revoke_pending_until is not None and creds["refresh_token"] in store.refresh_tokens
+    assert run_retrying(revoke_disconnected_account, connection_id=str(conn.pk)) == (None, [60])
+    conn.refresh_from_db()
+    assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
+    assert creds["refresh_token"] not in store.refresh_tokens and creds["access_token"] not in store.access_tokens
+
+
+def test_a_salesforce_revocation_asked_past_its_window_is_given_up(sf, sf_connection):
+    """JWT bearer flow (no refresh token): the access token is kept. A retry
+    running after the window (its worker was down) asks once more, then
+    erases the token and tells the merchant what to do."""
+    token = connection_credentials(sf_connection)["access_token"]
+    sf.app.sandbox.set_faults([{**REVOKE_FAULT, "count": None}])
+    try:
+        conn = connection_disconnect(connection=sf_connection)
+        assert json.loads(conn.credentials) == {"access_token": token}
+        with pytest.raises(RevokeUnconfirmed):
+            connection_revoke_disconnected(connection_id=conn.pk)
+        Connection.objects.filter(pk=conn.pk).update(revoke_pending_until=timezone.now())
+        connection_revoke_disconnected(connection_id=conn.pk)
+    finally:
+        sf.app.sandbox.set_faults([])
+    conn.refresh_from_db()
+    assert conn.credentials == "" and conn.revoke_pending_until is None
+    assert "TaxPoynt stopped asking" in conn.last_error and "Remove TaxPoynt" in conn.last_error
+    assert token in sf.app.sandbox.store.access_tokens  # never confirmed: nothing was revoked
+
+
+def test_a_token_salesforce_calls_invalid_counts_as_revoked(sf, sf_connection):
+    """Revoked meanwhile (an admin blocked the app): Salesforce answers 400
+    invalid_token to the retry, which ends the pending revocation as confirmed."""
+    token = connection_credentials(sf_connection)["access_token"]
+    sf.app.sandbox.set_faults([{**REVOKE_FAULT, "count": 1}])
+    conn = connection_disconnect(connection=sf_connection)
+    assert sf.app.sandbox.store.revoke(token)
+    connection_revoke_disconnected(connection_id=conn.pk)
+    conn.refresh_from_db()
+    assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
 
 
 def test_won_stages_are_read_from_the_org_on_connect(settings, jwt_keys, make_org):

@@ -92,8 +92,9 @@ def test_refresh_race_rotates_the_pkce_token_once(sq, square_org, square_sandbox
 def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq, square_org, make_user,
                                                                        django_capture_on_commit_callbacks):
     """Square failing the revoke: the connection is disconnected and its
-    secrets erased all the same, and the merchant is told Square did not
-    confirm and what to do, instead of "revoked"."""
+    tokens erased all the same (asking again by merchant id needs none), and
+    the merchant is told Square did not confirm and what to do, instead of
+    "revoked"."""
     conn = connect(square_org, sq)
     access_token = json.loads(conn.credentials)["access_token"]
     client.force_login(square_org.owner)
@@ -104,7 +105,8 @@ def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq
     finally:
         sq.set_faults([])
     conn.refresh_from_db()
-    assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == ""
+    assert conn.status == Connection.Status.DISCONNECTED
+    assert json.loads(conn.credentials) == {"merchant_id": conn.external_account_id}
     assert "did not confirm" in conn.last_error and sq.access_tokens[access_token].get("revoked") is not True
     assert "TaxPoynt keeps asking Square to revoke it" in conn.last_error
     shown = [(m.level_tag, m.message) for m in resp.context["messages"]]
@@ -114,6 +116,7 @@ def test_a_disconnect_square_did_not_confirm_is_done_here_and_says_so(client, sq
     assert revoke_disconnected_account.apply(kwargs={"connection_id": str(conn.pk)}).successful()
     conn.refresh_from_db()
     assert sq.access_tokens[access_token]["revoked"] is True and conn.last_error == ""
+    assert conn.credentials == "" and conn.revoke_pending_until is None
 
     confirmed = connect(square_org, sq)
     resp = client.post(f"/dashboard/connections/{confirmed.pk}/disconnect", {"confirm": "yes"}, follow=True)

@@ -74,6 +74,25 @@ def test_admin_revocation_ends_refresh_tokens_and_their_sessions(salesforce, tok
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
 
 
+def test_revoke_answers_invalid_token_and_fails_on_demand(salesforce, token):
+    """POST revoke: 200, then 400 invalid_token for the revoked (or an
+    unknown) token; faults answer 503 for their count, or until set again."""
+    revoke = f"{salesforce.url}/services/oauth2/revoke"
+    faults = f"{salesforce.url}/_sandbox/faults"
+    fault = {"path": "/services/oauth2/revoke", "status": 503}
+    assert httpx.put(faults, json={"faults": [{**fault, "count": 2}]}).status_code == 200
+    assert [httpx.post(revoke, data={"token": token["refresh_token"]}).status_code for _ in range(2)] == [503, 503]
+    assert httpx.post(revoke, data={"token": token["refresh_token"]}).status_code == 200
+    gone = httpx.post(revoke, data={"token": token["refresh_token"]})
+    assert gone.status_code == 400 and gone.json()["error"] == "invalid_token"
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    assert httpx.get(f"{salesforce.url}/services/data/v60.0/limits", headers=auth).status_code == 401
+    httpx.put(faults, json={"faults": [{**fault, "count": None}]})
+    assert [httpx.post(revoke, data={"token": "unknown"}).status_code for _ in range(3)] == [503, 503, 503]
+    httpx.put(faults, json={"faults": []})
+    assert httpx.post(revoke, data={"token": "unknown"}).json()["error"] == "invalid_token"
+
+
 def test_fifteen_character_ids_match_in_soql(salesforce, seeded, token):
     opp_id = seeded["opportunities"][0]["Id"]
     response = httpx.get(f"{salesforce.url}/services/data/v60.0/query", headers={
