@@ -107,8 +107,10 @@ def refresh_connection_token(*, refresh_token: str, connection) -> TokenSet:
     return _token_set(tokens)
 
 
-def revoke_token(*, token: str, connection=None) -> None:
-    client = login_client(connection=connection)
+def revoke_token(*, token: str, login_url: str = "", connection=None) -> None:
+    """Revoke at the login host the connection used (a JWT connection's My
+    Domain or test.salesforce.com host), else the app's default."""
+    client = login_client(connection=connection, login_url=login_url or None)
     try:
         client.revoke(token=token)
     except OAuthConfigError as exc:

@@ -118,12 +118,14 @@ class SalesforceProvider(Provider):
 
         token = credentials.get(_revoked_key(credentials))
         if token:
-            revoke_token(token=token, connection=connection)
+            revoke_token(token=token, login_url=credentials.get("login_url", ""), connection=connection)
 
     @classmethod
     def revoke_retry_credentials(cls, *, credentials: dict, connection) -> dict:
         key = _revoked_key(credentials)
-        return {key: credentials[key]} if credentials.get(key) else {}
+        if not credentials.get(key):
+            return {}
+        return {key: credentials[key], **({"login_url": credentials["login_url"]} if credentials.get("login_url") else {})}
 
     @classmethod
     def verify_webhook(cls, *, method, uri, body, headers) -> None:

@@ -117,6 +117,24 @@ def test_disconnect_revokes_upstream(sf, sf_connection):
     assert token not in sf.app.sandbox.store.access_tokens
 
 
+def test_disconnect_revokes_at_the_login_host_the_connection_used(sf, settings, make_org, jwt_keys):
+    """A JWT connection made through its own login host (My Domain, or
+    test.salesforce.com for a sandbox org) is revoked there, on the
+    disconnect and on a retry, not at the app's default login host."""
+    conn = connection_connect_jwt(organization=make_org(), username=sf.app.sandbox.store.username,
+                                  private_key_pem=jwt_keys[0].decode(), login_url=sf.url)
+    token = connection_credentials(conn)["access_token"]
+    vendor = settings.VENDORS["salesforce"]
+    settings.VENDORS = {**settings.VENDORS, "salesforce": {**vendor, "base_url": "http://127.0.0.1:9"}}
+    sf.app.sandbox.set_faults([{**REVOKE_FAULT, "count": 1}])  # the disconnect's call: the retry's is answered
+    conn = connection_disconnect(connection=conn)
+    assert json.loads(conn.credentials) == {"access_token": token, "login_url": sf.url}
+    connection_revoke_disconnected(connection_id=conn.pk)
+    conn.refresh_from_db()
+    assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
+    assert token not in sf.app.sandbox.store.access_tokens
+
+
 REVOKE_FAULT = {"path": "/services/oauth2/revoke", "status": 503}
 
 
