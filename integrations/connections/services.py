@@ -242,6 +242,24 @@ def connection_revoke_disconnected(*, connection_id, last_try: bool = False) -> 
         raise RevokeUnconfirmed(str(unconfirmed)) from unconfirmed
 
 
+# How long past its window a pending revocation may stay before the sweep
+# ends it: the retry task's own last try comes first.
+REVOKE_SWEEP_GRACE = datetime.timedelta(minutes=15)
+
+
+def connection_revocations_overdue_end() -> int:
+    """Beat: end each pending revocation its window passed more than
+    REVOKE_SWEEP_GRACE ago, whose retry task was lost (a broker or worker
+    lost it): asked a last time, then its kept token is erased whatever the
+    answer, so no token outlives the window. The number ended."""
+    overdue = Connection.objects.filter(revoke_pending_until__lt=timezone.now() - REVOKE_SWEEP_GRACE)
+    ended = 0
+    for connection_id in overdue.values_list("pk", flat=True):
+        connection_revoke_disconnected(connection_id=connection_id, last_try=True)
+        ended += 1
+    return ended
+
+
 def _revoke_pending_end(conn: Connection, *, last_error: str) -> None:
     """Erase what a pending revocation kept and say how it ended (the row is locked)."""
     conn.credentials = ""

@@ -14,7 +14,8 @@ from . import wakes
 from .http import RateLimited, VendorAuthError, VendorNotFound, VendorUnavailable
 from .models import WebhookEvent
 from .oauth import NeedsReauth, connection_expire_token
-from .services import (REVOKE_RETRY_DELAYS, RevokeUnconfirmed, connection_revoke_disconnected, webhook_event_claim,
+from .services import (REVOKE_RETRY_DELAYS, RevokeUnconfirmed, connection_revocations_overdue_end,
+                       connection_revoke_disconnected, webhook_event_claim,
                        webhook_event_finish, webhook_events_claim_backlog, webhook_events_finish,
                        webhook_events_release, webhook_events_requeue_unclaimed)
 from .sync import DELTA, sync_record_failure, sync_run
@@ -59,6 +60,13 @@ def revoke_disconnected_account(self, connection_id: str):
                                        last_try=self.request.retries >= self.max_retries)
     except RevokeUnconfirmed as exc:
         raise self.retry(exc=exc, countdown=REVOKE_RETRY_DELAYS[self.request.retries])
+
+
+@shared_task(ignore_result=True)
+def end_overdue_revocations() -> int:
+    """Beat (every 15 minutes, migration 0012): pending revocations whose
+    retry task was lost are ended, so no kept token outlives its window."""
+    return connection_revocations_overdue_end()
 
 
 # A task whose event has waited this long for it is part of a backlog (the

@@ -14,7 +14,7 @@ from integrations.connections.models import Connection, VendorExchange
 from integrations.connections.oauth import NeedsReauth, connection_credentials, connection_get_access_token
 from integrations.connections.services import (REVOKE_RETRY_DELAYS, connection_disconnect,
                                                 connection_revoke_disconnected)
-from integrations.connections.tasks import revoke_disconnected_account
+from integrations.connections.tasks import end_overdue_revocations, revoke_disconnected_account
 from taxpoynt.audit.models import AuditLog
 from tests.concurrency import race
 from tests.retries import run_retrying
@@ -231,6 +231,28 @@ def test_a_revocation_hubspot_never_confirms_is_given_up_after_the_window(hubspo
     assert "stopped asking after 7 hours" in conn.last_error
     assert "Remove TaxPoynt from the apps connected to your HubSpot account" in conn.last_error
     assert not sandbox.store.tokens[refresh].revoked
+
+
+@pytest.mark.django_db
+def test_a_revocation_whose_retry_task_was_lost_is_ended_by_the_beat_sweep(hubspot_org, sandbox, hubspot_connection):
+    """The retry task never ran (the broker lost it): within its window the
+    pending revocation is left to the task; past it (and the sweep's grace)
+    the sweep asks HubSpot a last time and erases the kept token, so no
+    token outlives the window."""
+    refresh = connection_credentials(hubspot_connection)["refresh_token"]
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    conn = connection_disconnect(connection=hubspot_connection)
+    assert conn.revoke_pending_until is not None
+    assert end_overdue_revocations.apply().get() == 0
+    conn.refresh_from_db()
+    assert json.loads(conn.credentials) == {"refresh_token": refresh} and _revoke_calls(conn) == 1
+
+    Connection.objects.filter(pk=conn.pk).update(revoke_pending_until=timezone.now() - datetime.timedelta(minutes=16))
+    assert end_overdue_revocations.apply().get() == 1
+    conn.refresh_from_db()
+    assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
+    assert sandbox.store.tokens[refresh].revoked and _revoke_calls(conn) == 2
+    assert PeriodicTask.objects.get(task="integrations.connections.tasks.end_overdue_revocations").enabled
 
 
 @pytest.mark.django_db
