@@ -338,3 +338,59 @@ def test_minor_units_follow_the_currency(currency, exponent):
     else:
         assert all(abs(ours - theirs) < D(1).scaleb(-min(exponent, 2))
                    for ours, theirs in zip(totals(inv), square_totals))
+
+
+def test_apportioned_service_charges_are_charges_on_their_lines_not_a_second_document_charge():
+    """Square puts an apportioned service charge's share of each line in the
+    line's gross sales, tax and total (its `total_service_charge_money`), and
+    lists the charge once more in the order's service_charges. The shape is a
+    real Square POS order (developer.squareup.com/forums/t/10789: base 1500,
+    apportioned charge 24, gross and total 1524, inclusive tax 139), in naira."""
+    order = {
+        "id": "O7", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{
+            "uid": "cap", "name": "Cap", "quantity": "1", "item_type": "ITEM", "base_price_money": m(150000),
+            "variation_total_price_money": m(150000), "gross_sales_money": m(152400),
+            "applied_taxes": [{"uid": "at", "tax_uid": "vat", "applied_money": m(10633)}],
+            "applied_service_charges": [{"uid": "as", "service_charge_uid": "sc", "applied_money": m(2400)}],
+            "total_service_charge_money": m(2400), "total_discount_money": m(0),
+            "total_tax_money": m(10633), "total_money": m(152400)}],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "INCLUSIVE", "scope": "LINE_ITEM",
+                   "applied_money": m(10633)}],
+        "service_charges": [{"uid": "sc", "name": "Service Charge", "amount_money": m(2400),
+                             "applied_money": m(2400), "total_money": m(2400), "total_tax_money": m(167),
+                             "calculation_phase": "APPORTIONED_AMOUNT_PHASE", "treatment_type": "APPORTIONED_TREATMENT",
+                             "scope": "ORDER", "taxable": True}],
+        "total_money": m(152400), "total_tax_money": m(10633), "total_service_charge_money": m(2400),
+    }
+    inv = order_to_canonical(order)
+    line = inv.lines[0]
+    assert line.unit_price == D("1395.35")  # 1500.00 / 1.075
+    # the share, net of the line's inclusive VAT (24.00 / 1.075), then Square's cent
+    assert [(a.charge_indicator, a.amount, a.reason) for a in line.allowance_charges] == [
+        (True, D("22.33"), "Service Charge"), (False, D("0.01"), ROUNDING_REASON)]
+    assert inv.allowance_charges == []
+    assert totals(inv) == (D("106.33"), D("1524.00"))
+
+    # additive VAT, a 10 % charge apportioned over two lines (5000.00 and 1000.00)
+    lines = [("Jollof", "2", 250000, 50000, 41250, 591250), ("Zobo", "1", 100000, 10000, 8250, 118250)]
+    order = {
+        "id": "O8", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{
+            "uid": name, "name": name, "quantity": qty, "base_price_money": m(price),
+            "applied_taxes": [{"tax_uid": "vat", "applied_money": m(tax)}],
+            "applied_service_charges": [{"service_charge_uid": "sc", "applied_money": m(share)}],
+            "total_service_charge_money": m(share), "total_tax_money": m(tax), "total_money": m(total)}
+            for name, qty, price, share, tax, total in lines],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "ORDER"}],
+        "service_charges": [{"uid": "sc", "name": "Service 10%", "percentage": "10", "applied_money": m(60000),
+                             "total_money": m(60000), "calculation_phase": "APPORTIONED_PERCENTAGE_PHASE",
+                             "scope": "ORDER", "taxable": True}],
+        "total_money": m(709500), "total_tax_money": m(49500),
+    }
+    inv = order_to_canonical(order)
+    assert [[(a.charge_indicator, a.amount, a.reason) for a in x.allowance_charges] for x in inv.lines] == [
+        [(True, D("500.00"), "Service 10%")], [(True, D("100.00"), "Service 10%")]]
+    assert inv.allowance_charges == []
+    assert totals(inv) == (D("495.00"), D("7095.00")) == (inv.source_figures.tax_amount,
+                                                           inv.source_figures.payable_amount)
