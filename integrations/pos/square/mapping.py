@@ -35,6 +35,17 @@ Choices, and why:
   so by default (`tips="exclude"`) they are left off the invoice and taken off
   Square's total in `source_figures`; `tips="charge"` adds them as a ZERO_VAT
   document charge instead.
+- Gift cards: a line of item_type GIFT_CARD is the sale, activation or
+  reload of a Square gift card (Orders API, OrderLineItemItemType). That is
+  stored value, a means of payment whose goods or services are not yet
+  chosen, not a supply of them: the supply (and its VAT) is the sale the card
+  later pays for (a SQUARE_GIFT_CARD tender), invoiced then in full.
+  Invoicing the card as well would invoice the same supply twice. So gift
+  card lines are left off the invoice and their Square totals off
+  `source_figures`; a sale of gift cards only is not invoiced at all
+  (`sells_only_gift_cards`), nor credited when returned. UNCONFIRMED: no
+  FIRS ruling on vouchers was read; this is the general VAT reading (a
+  multi-purpose voucher is taxed on redemption), kept here only.
 - Customer: B2C walk-in (None) unless the field map (connections.rules'
   one format) names the order metadata key holding the buyer's TIN,
   {"customer.tin": "metadata.<key>"}, and the order has one there: then a
@@ -200,6 +211,24 @@ def _net(amount_minor: int, inclusive_pct: Decimal | None) -> Decimal:
     return Decimal(amount_minor) * 100 / (100 + inclusive_pct)
 
 
+def _is_gift_card(li: dict) -> bool:
+    return li.get("item_type") == "GIFT_CARD"
+
+
+def sells_only_gift_cards(order: dict) -> bool:
+    """A sale of Square gift cards and nothing else: no supply to invoice
+    (see the module docstring)."""
+    items = [li for li in order.get("line_items") or [] if Decimal(str(li.get("quantity") or "0")) > 0]
+    return bool(items) and all(_is_gift_card(li) for li in items)
+
+
+def _gift_card_totals(items, money: "_Money") -> tuple[int, int]:
+    """(total, tax) in minor units of the gift card lines among `items`."""
+    cards = [li for li in items or [] if _is_gift_card(li)]
+    return (sum(money.of(li.get("total_money")) for li in cards),
+            sum(money.of(li.get("total_tax_money")) for li in cards))
+
+
 _APPORTIONED_PHASES = ("APPORTIONED_PERCENTAGE_PHASE", "APPORTIONED_AMOUNT_PHASE")
 
 
@@ -221,7 +250,7 @@ def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, charges:
     doc_allowances: "OrderedDict[tuple[str, Decimal], list]" = OrderedDict()
     for li in items:
         qty = Decimal(str(li["quantity"]))
-        if qty <= 0:
+        if qty <= 0 or _is_gift_card(li):
             continue
         modifiers = li.get("return_modifiers" if is_return else "modifiers") or []
         pct, inclusive = _line_tax(li.get("applied_taxes"), taxes)
@@ -337,13 +366,15 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
                                      charges={sc.get("uid"): sc for sc in service_charges}, opts=opts,
                                      is_return=False)
     if not lines:
-        raise SquareMappingError("The Square order has no line item with a quantity.", extra={"order_id": order.get("id")})
+        raise SquareMappingError("The Square order has no line item with a quantity other than gift cards "
+                                 "(a gift card is invoiced when it is redeemed).", extra={"order_id": order.get("id")})
     tip = money.of(order.get("total_tip_money"))
     charges = _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
                                apportioned=_apportioned_charge_uids(service_charges, order["line_items"]))
     charges += _tip_charge(tip, money, opts)
     issue_date, issue_time = _issue(order, opts)
-    payable = money.of(order.get("total_money"))
+    cards_total, cards_tax = _gift_card_totals(order["line_items"], money)
+    payable = money.of(order.get("total_money")) - cards_total
     if opts.tips != "charge" and constants.TOTAL_INCLUDES_TIPS:
         payable -= tip
     return CanonicalInvoice(
@@ -353,7 +384,7 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
         payment_means=_payment_means([t.get("type") for t in order.get("tenders") or []]),
         source=SourceRef(system=SYSTEM, type="order", id=order["id"]),
         buyer_reference=order.get("reference_id") or "",
-        source_figures=SourceFigures(tax_amount=money.major(money.of(order.get("total_tax_money"))),
+        source_figures=SourceFigures(tax_amount=money.major(money.of(order.get("total_tax_money")) - cards_tax),
                                      payable_amount=money.major(payable)),
     )
 
@@ -385,8 +416,9 @@ def return_to_canonical(return_order: dict, *, refund: dict | None = None, field
         amounts = ret.get("return_amounts") or {}
         tip = money.of(amounts.get("tip_money")) or sum(money.of(t.get("applied_money")) for t in ret.get("return_tips") or [])
         charges += _tip_charge(tip, money, opts)
-        tax_total += money.of(amounts.get("tax_money"))
-        payable += money.of(amounts.get("total_money")) - (tip if opts.tips != "charge" else 0)
+        cards_total, cards_tax = _gift_card_totals(items, money)
+        tax_total += money.of(amounts.get("tax_money")) - cards_tax
+        payable += money.of(amounts.get("total_money")) - cards_total - (tip if opts.tips != "charge" else 0)
     if not lines:
         raise SquareMappingError("The Square return has no returned line items.")
     issue_date, issue_time = _issue(return_order, opts)

@@ -18,6 +18,8 @@ from integrations.pos.square.mapping import (
 from integrations.pos.square.sandbox import pricing
 from invoicing.canonical import CREDIT_NOTE, EXEMPTED, INVOICE, STANDARD_VAT, ZERO_VAT
 
+from .fixtures import gift_card_line
+
 D = Decimal
 HAS_TAX_CORE = importlib.util.find_spec("invoicing.tax") is not None
 
@@ -394,3 +396,21 @@ def test_apportioned_service_charges_are_charges_on_their_lines_not_a_second_doc
     assert inv.allowance_charges == []
     assert totals(inv) == (D("495.00"), D("7095.00")) == (inv.source_figures.tax_amount,
                                                            inv.source_figures.payable_amount)
+
+
+def test_a_gift_card_sold_with_goods_is_left_off_the_invoice():
+    """Selling a gift card is not a supply (its goods are invoiced when the
+    card pays for them): only the jollof is invoiced, and Square's total is
+    taken without the card."""
+    order = pricing.price_order({
+        "id": "O9", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{"uid": "jollof", "name": "Jollof rice", "quantity": "2", "base_price_money": m(250000),
+                        "applied_taxes": [{"tax_uid": "vat"}]}, gift_card_line()],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "LINE_ITEM"}],
+    })
+    assert order["total_money"]["amount"] == 537500 + 1000000
+    inv = order_to_canonical(order)
+    assert [x.description for x in inv.lines] == ["Jollof rice"]
+    assert (inv.source_figures.tax_amount, inv.source_figures.payable_amount) == (D("375.00"), D("5375.00"))
+    assert totals(inv) == (D("375.00"), D("5375.00"))
+
