@@ -8,8 +8,10 @@ listed once in `integrations.pos.square.constants`):
   Bankers' rounding (half to even), as Square documents;
 - a line's gross sales = base price × quantity + each modifier's
   base price × modifier quantity × line quantity;
-- discounts apply before tax: FIXED_AMOUNT ones first, then FIXED_PERCENTAGE
-  ones on what is left; ORDER-scoped discounts are computed on the order and
+- discounts apply before tax, in Square's documented sequence: item-level
+  percentages, order-level percentages, item-level amounts, order-level
+  amounts (`_discount_lines`); VARIABLE_* discounts like FIXED_* ones (their
+  value is set on the order at the sale); an order-level amount is
   apportioned over the lines (largest remainder), so line amounts add up;
 - taxes are computed per line (and per taxable service charge) on the amount
   after discounts: an INCLUSIVE tax is extracted from that amount
@@ -84,6 +86,66 @@ def _tax_amounts(base: int, taxes: list[dict]) -> list[int]:
     return out
 
 
+PERCENTAGE_DISCOUNTS = ("FIXED_PERCENTAGE", "VARIABLE_PERCENTAGE")  # VARIABLE_*: the value is set at the sale
+AMOUNT_DISCOUNTS = ("FIXED_AMOUNT", "VARIABLE_AMOUNT")
+
+
+def _discount_lines(lines: list[dict], gross: list[int], disc_by_uid: dict,
+                    order_discounts: list[dict]) -> tuple[list[int], list[dict[str, int]]]:
+    """(each line's amount after discounts, each line's {discount uid: applied
+    amount}). Square's sequence (Orders API "Order Discounts"): item-level
+    percentages, order-level percentages, item-level fixed amounts, then
+    order-level fixed amounts, each on what the previous left (percentages
+    compound); an order-level discount is taken from each line it applies to,
+    a fixed amount apportioned over them by what is left of each. The
+    arithmetic is exact and each line's discounted amount is rounded once, at
+    the end (see `constants`); the percentages take that rounding, by the
+    largest remainder when a line has several."""
+    exact = [Decimal(g) for g in gross]
+    parts: list[dict[str, Decimal]] = [{} for _ in lines]
+
+    def take(i: int, uid: str, amount: Decimal) -> None:
+        amount = min(amount, exact[i])
+        parts[i][uid] = parts[i].get(uid, Decimal(0)) + amount
+        exact[i] -= amount
+
+    def line_scoped(i: int, types) -> list[dict]:
+        return [d for d in (disc_by_uid[a["discount_uid"]] for a in lines[i]["applied_discounts"])
+                if d.get("scope") == "LINE_ITEM" and d.get("type") in types]
+
+    def holders(d: dict) -> list[int]:
+        return [i for i, li in enumerate(lines) if any(a["discount_uid"] == d["uid"] for a in li["applied_discounts"])]
+
+    for i in range(len(lines)):
+        for d in line_scoped(i, PERCENTAGE_DISCOUNTS):
+            take(i, d["uid"], exact[i] * Decimal(d["percentage"]) / HUNDRED)
+    for d in order_discounts:
+        if d.get("type") in PERCENTAGE_DISCOUNTS:
+            for i in holders(d):
+                take(i, d["uid"], exact[i] * Decimal(d["percentage"]) / HUNDRED)
+    for i in range(len(lines)):
+        for d in line_scoped(i, AMOUNT_DISCOUNTS):
+            take(i, d["uid"], Decimal(d["amount_money"]["amount"]))
+    for d in order_discounts:
+        if d.get("type") in AMOUNT_DISCOUNTS:
+            idx = holders(d)
+            weights = [exact[i] for i in idx]
+            amount = min(d["amount_money"]["amount"], _round(sum(weights, Decimal(0))))
+            for i, part in zip(idx, apportion(amount, weights)):
+                take(i, d["uid"], Decimal(part))
+
+    remaining, applied = [], []
+    for i, g in enumerate(gross):
+        left = _round(exact[i])
+        whole = {uid: int(v) for uid, v in parts[i].items()
+                 if v == v.to_integral_value() and disc_by_uid[uid].get("type") in AMOUNT_DISCOUNTS}
+        shared = [uid for uid in parts[i] if uid not in whole]
+        whole.update(zip(shared, apportion(g - left - sum(whole.values()), [parts[i][uid] for uid in shared])))
+        remaining.append(left)
+        applied.append(whole)
+    return remaining, applied
+
+
 def price_order(order: dict) -> dict:
     """Compute every derived money field of `order` in place and return it.
 
@@ -138,44 +200,8 @@ def price_order(order: dict) -> dict:
         for a in applied + applied_t:
             _ensure_uid(a, "applied-", counter)
 
-    # 2. discounts: line-scoped fixed, order-scoped fixed, then percentages
-    remaining = list(gross)
-    line_disc: list[dict[str, int]] = [{} for _ in lines]
-
-    def lines_with(d_uid):
-        return [i for i, li in enumerate(lines) if any(a["discount_uid"] == d_uid for a in li["applied_discounts"])]
-
-    for i, li in enumerate(lines):
-        for a in li["applied_discounts"]:
-            d = disc_by_uid[a["discount_uid"]]
-            if d.get("scope") == "LINE_ITEM" and d["type"] == "FIXED_AMOUNT":
-                amt = min(d["amount_money"]["amount"], remaining[i])
-                line_disc[i][d["uid"]] = amt
-                remaining[i] -= amt
-    for d in order_discounts:
-        if d["type"] == "FIXED_AMOUNT":
-            idx = lines_with(d["uid"])
-            amt = min(d["amount_money"]["amount"], sum(remaining[i] for i in idx))
-            for i, part in zip(idx, apportion(amt, [remaining[i] for i in idx])):
-                line_disc[i][d["uid"]] = part
-                remaining[i] -= part
-    after_fixed = list(remaining)
-    for i, li in enumerate(lines):
-        for a in li["applied_discounts"]:
-            d = disc_by_uid[a["discount_uid"]]
-            if d.get("scope") == "LINE_ITEM" and d["type"] == "FIXED_PERCENTAGE":
-                amt = min(_round(after_fixed[i] * Decimal(d["percentage"]) / HUNDRED), remaining[i])
-                line_disc[i][d["uid"]] = amt
-                remaining[i] -= amt
-    for d in order_discounts:
-        if d["type"] == "FIXED_PERCENTAGE":
-            idx = lines_with(d["uid"])
-            amt = _round(sum(after_fixed[i] for i in idx) * Decimal(d["percentage"]) / HUNDRED)
-            amt = min(amt, sum(remaining[i] for i in idx))
-            for i, part in zip(idx, apportion(amt, [after_fixed[i] for i in idx])):
-                part = min(part, remaining[i])
-                line_disc[i][d["uid"]] = part
-                remaining[i] -= part
+    # 2. discounts (`_discount_lines`)
+    remaining, line_disc = _discount_lines(lines, gross, disc_by_uid, order_discounts)
     disc_totals = {d["uid"]: 0 for d in discounts}
     for i, li in enumerate(lines):
         for a in li["applied_discounts"]:

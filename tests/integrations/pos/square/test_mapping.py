@@ -97,16 +97,16 @@ def test_sale_with_modifiers_discounts_taxes_service_charge_and_tip():
     assert latte.description == "Latte, Medium + Oat Milk"
     assert (latte.quantity, latte.unit_price) == (D("2"), D("3300.00"))
     assert (latte.tax_category, latte.tax_rate, latte.item_code) == (STANDARD_VAT, D("7.5"), "VAR-LATTE")
-    # the voucher is apportioned 19130 / 870 kobo, then 10 % of 640870 = 64087 kobo
+    # 10 % of 660000 kobo first (percentages before amounts), then the voucher apportioned 594000:30000
     assert [(a.charge_indicator, a.amount, a.reason) for a in latte.allowance_charges] == [
-        (False, D("640.87"), "Happy Hour")]
+        (False, D("660.00"), "Happy Hour")]
     assert (water.tax_category, water.tax_rate, water.exemption_reason) == (ZERO_VAT, D("0"), "Zero-rated supply")
     assert water.allowance_charges == []
     doc = [(a.charge_indicator, a.amount, a.reason, a.tax_category, a.tax_rate) for a in inv.allowance_charges]
     assert doc == [
-        (False, D("191.30"), "Voucher", STANDARD_VAT, D("7.5")),
-        (False, D("8.70"), "Voucher", ZERO_VAT, D("0")),
-        (True, D("605.91"), "Service Charge", STANDARD_VAT, D("7.5")),  # 10 % of 6059.13, taxed
+        (False, D("190.38"), "Voucher", STANDARD_VAT, D("7.5")),
+        (False, D("9.62"), "Voucher", ZERO_VAT, D("0")),
+        (True, D("604.00"), "Service Charge", STANDARD_VAT, D("7.5")),  # 10 % of 6040.00, taxed
     ]
     assert [p.code for p in inv.payment_means] == ["48"]
     # source figures: Square's own tax and total, less the tip (left off the invoice)
@@ -133,8 +133,8 @@ def test_inclusive_taxes_become_net_prices():
     latte = inv.lines[0]
     # 3300.00 incl. 7.5 % → 3069.77 net (half-even at 2 dp)
     assert latte.unit_price == D("3069.77")
-    assert latte.allowance_charges[0].amount == (D("640.87") * 100 / D("107.5")).quantize(D("0.01"))
-    assert inv.allowance_charges[0].amount == (D("191.30") * 100 / D("107.5")).quantize(D("0.01"))
+    assert latte.allowance_charges[0].amount == (D("660.00") * 100 / D("107.5")).quantize(D("0.01"))
+    assert inv.allowance_charges[0].amount == (D("190.38") * 100 / D("107.5")).quantize(D("0.01"))
     # the line net we send equals Square's own net (total − tax) once the order discount is taken off
     li = order["line_items"][0]
     line_net = (latte.quantity * latte.unit_price) + sum(
