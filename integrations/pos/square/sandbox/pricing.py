@@ -17,6 +17,8 @@ listed once in `integrations.pos.square.constants`):
   after discounts: an INCLUSIVE tax is extracted from that amount
   (amount × p / (100 + Σ inclusive p)), an ADDITIVE one is added on top of the
   amount net of inclusive taxes;
+- APPORTIONED_*_PHASE service charges are shares of the lines, in their
+  gross sales, tax and total (`_apportion_service_charges`);
 - SUBTOTAL_PHASE service charges are computed on the discounted subtotal and
   may be taxable (ORDER-scoped taxes then apply to them); TOTAL_PHASE ones on
   the total after tax and are never taxable;
@@ -146,6 +148,50 @@ def _discount_lines(lines: list[dict], gross: list[int], disc_by_uid: dict,
     return remaining, applied
 
 
+APPORTIONED_PHASES = ("APPORTIONED_PERCENTAGE_PHASE", "APPORTIONED_AMOUNT_PHASE")  # in this order
+
+
+def _apportion_service_charges(lines: list[dict], remaining: list[int], charges: list[dict], cur: str,
+                               counter: list[int]) -> list[int]:
+    """Each line's share of the apportioned service charges (Orders API
+    OrderServiceChargeCalculationPhase: after discounts, percentage ones
+    compounding before amount ones, before any tax). An ORDER-scoped one goes
+    on every line, a LINE_ITEM-scoped one on the lines that reference it
+    (`applied_service_charges`); a percentage is taken from each line, an
+    amount apportioned by what each line is then. The line's share is in its
+    gross sales, tax and total (a real Square order shows it so: forum
+    t/10789); the charge's own `total_money` is its `applied_money`, its
+    tax being in the lines' (UNCONFIRMED)."""
+    shares = [0] * len(lines)
+    for phase in APPORTIONED_PHASES:
+        for sc in charges:
+            if sc.get("calculation_phase") != phase:
+                continue
+            sc["treatment_type"] = "APPORTIONED_TREATMENT"
+            sc.setdefault("scope", "ORDER")
+            idx = []
+            for i, li in enumerate(lines):
+                refs = li.setdefault("applied_service_charges", [])
+                ref = next((a for a in refs if a.get("service_charge_uid") == sc["uid"]), None)
+                if ref is None and sc["scope"] == "ORDER":
+                    ref = {"service_charge_uid": sc["uid"]}
+                    refs.append(ref)
+                if ref is not None:
+                    _ensure_uid(ref, "applied-", counter)
+                    idx.append((i, ref))
+            bases = [remaining[i] + shares[i] for i, _ in idx]
+            if sc.get("amount_money"):
+                parts = apportion(sc["amount_money"]["amount"], bases)
+            else:
+                parts = [_round(b * Decimal(sc["percentage"]) / HUNDRED) for b in bases]
+            for (i, ref), part in zip(idx, parts):
+                ref["applied_money"] = money(part, cur)
+                shares[i] += part
+            sc["applied_money"] = sc["total_money"] = money(sum(parts), cur)
+            sc["total_tax_money"] = money(0, cur)
+    return shares
+
+
 def price_order(order: dict) -> dict:
     """Compute every derived money field of `order` in place and return it.
 
@@ -212,13 +258,18 @@ def price_order(order: dict) -> dict:
     for d in discounts:
         d["applied_money"] = money(disc_totals[d["uid"]], cur)
 
+    # 2b. apportioned service charges: shares of the lines, taxed with them
+    shares = _apportion_service_charges(lines, remaining, charges, cur, counter)
+    for i, li in enumerate(lines):
+        li["gross_sales_money"] = money(gross[i] + shares[i], cur)
+
     # 3. taxes per line
     tax_totals = {t["uid"]: 0 for t in taxes}
     line_totals = []
     for i, li in enumerate(lines):
         applied_t = li["applied_taxes"]
         ts = [tax_by_uid[a["tax_uid"]] for a in applied_t]
-        amounts = _tax_amounts(remaining[i], ts)
+        amounts = _tax_amounts(remaining[i] + shares[i], ts)
         additive = 0
         for a, t, amt in zip(applied_t, ts, amounts):
             a["applied_money"] = money(amt, cur)
@@ -226,9 +277,9 @@ def price_order(order: dict) -> dict:
             if t.get("type") != "INCLUSIVE":
                 additive += amt
         li["total_tax_money"] = money(sum(amounts), cur)
-        total = remaining[i] + additive
+        total = remaining[i] + shares[i] + additive
         li["total_money"] = money(total, cur)
-        li["total_service_charge_money"] = money(0, cur)
+        li["total_service_charge_money"] = money(shares[i], cur)
         line_totals.append(total)
 
     # 4. service charges
@@ -365,11 +416,18 @@ def price_return(source: dict, items: list[dict], *, include_service_charges: bo
             ],
             "applied_discounts": applied_d,
             "applied_taxes": applied_t,
+            "applied_service_charges": [
+                {"uid": f"{uid_prefix}-as{n}-{a['service_charge_uid']}",
+                 "service_charge_uid": f"{uid_prefix}-{a['service_charge_uid']}",
+                 "applied_money": money(_round(a["applied_money"]["amount"] * frac), cur)}
+                for a in src.get("applied_service_charges", [])],
             "gross_return_money": money(gross, cur),
             "total_discount_money": money(disc, cur),
             "total_tax_money": money(tax, cur),
             "total_money": money(gross - disc + additive, cur),
         })
+        ret_lines[-1]["total_service_charge_money"] = money(
+            sum(a["applied_money"]["amount"] for a in ret_lines[-1]["applied_service_charges"]), cur)
     ret_charges, sc_total, sc_applied_total = [], 0, 0
     if include_service_charges:
         for sc in source.get("service_charges", []):
@@ -378,10 +436,12 @@ def price_return(source: dict, items: list[dict], *, include_service_charges: bo
                 "percentage": sc.get("percentage"), "amount_money": sc.get("amount_money"),
                 "applied_money": dict(sc["applied_money"]), "total_money": dict(sc["total_money"]),
                 "total_tax_money": dict(sc["total_tax_money"]), "calculation_phase": sc.get("calculation_phase"),
-                "taxable": sc.get("taxable", False),
+                "taxable": sc.get("taxable", False), "treatment_type": sc.get("treatment_type"),
+                "scope": sc.get("scope"),
                 "applied_taxes": [dict(a, tax_uid=f"{uid_prefix}-{a['tax_uid']}") for a in sc.get("applied_taxes", [])],
             })
-            sc_total += sc["total_money"]["amount"]
+            if sc.get("calculation_phase") not in APPORTIONED_PHASES:  # else it is in the lines' totals
+                sc_total += sc["total_money"]["amount"]
             sc_applied_total += sc["applied_money"]["amount"]
             for a in sc.get("applied_taxes", []):
                 used_taxes[a["tax_uid"]] = used_taxes.get(a["tax_uid"], 0) + a["applied_money"]["amount"]

@@ -414,3 +414,23 @@ def test_a_gift_card_sold_with_goods_is_left_off_the_invoice():
     assert (inv.source_figures.tax_amount, inv.source_figures.payable_amount) == (D("375.00"), D("5375.00"))
     assert totals(inv) == (D("375.00"), D("5375.00"))
 
+
+
+def test_a_sandbox_sale_with_apportioned_service_charges_and_its_refund(square):
+    from tests.integrations.pos.square.sandbox.test_pricing import apportioned_sale
+
+    sb = square.app.sandbox
+    sale = sb.create_sale(order=apportioned_sale(), tip=20000)
+    invoice = order_to_canonical(sale["order"])
+    assert [[(a.amount, a.reason) for a in x.allowance_charges] for x in invoice.lines] == [
+        [(D("500.00"), "Service 10%")], [(D("30.00"), "Packaging"), (D("100.00"), "Service 10%")]]
+    assert invoice.allowance_charges == []
+    assert totals(invoice) == (D("497.25"), D("7127.25")) == (invoice.source_figures.tax_amount,
+                                                              invoice.source_figures.payable_amount)
+    refund = sb.refund_payment(payment_id=sale["payment"]["id"])
+    note = return_to_canonical(sb.orders[refund["order_id"]], refund=sb.refunds[refund["id"]])
+    assert [(x.description, x.quantity, x.unit_price, [(a.amount, a.reason) for a in x.allowance_charges])
+            for x in note.lines] == [(x.description, x.quantity, x.unit_price,
+                                      [(a.amount, a.reason) for a in x.allowance_charges]) for x in invoice.lines]
+    assert note.allowance_charges == [] and totals(note) == totals(invoice) == (
+        note.source_figures.tax_amount, note.source_figures.payable_amount)

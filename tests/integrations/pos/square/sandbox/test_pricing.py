@@ -190,3 +190,34 @@ def test_partial_return_scales_the_line_and_full_return_matches_the_sale():
     assert full["return_amounts"]["total_money"] == order["total_money"]
     assert full["return_amounts"]["tax_money"] == order["total_tax_money"]
     assert full["return_amounts"]["tip_money"]["amount"] == 100
+
+
+def apportioned_sale() -> dict:
+    """A CreateOrder body: a 10 % service charge apportioned over every line,
+    and a packaging charge on one line only."""
+    b = line("b", 100000, taxes=["vat"])
+    b["applied_service_charges"] = [{"service_charge_uid": "pack"}]
+    return {"line_items": [line("a", 250000, qty="2", taxes=["vat"]), b],
+            "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "ORDER"}],
+            "service_charges": [
+                {"uid": "sc", "name": "Service 10%", "percentage": "10",
+                 "calculation_phase": "APPORTIONED_PERCENTAGE_PHASE", "taxable": True},
+                {"uid": "pack", "name": "Packaging", "amount_money": m(3000), "scope": "LINE_ITEM",
+                 "calculation_phase": "APPORTIONED_AMOUNT_PHASE", "taxable": True}]}
+
+
+def test_apportioned_service_charges_are_shares_of_the_lines_taxed_with_them():
+    order = pricing.price_order(apportioned_sale())
+    a, b = order["line_items"]
+    assert [x["applied_money"]["amount"] for x in a["applied_service_charges"]] == [50000]
+    assert {x["service_charge_uid"]: x["applied_money"]["amount"] for x in b["applied_service_charges"]} == {
+        "pack": 3000, "sc": 10000}
+    assert (a["total_service_charge_money"]["amount"], b["total_service_charge_money"]["amount"]) == (50000, 13000)
+    # in the line's gross sales, taxed with the line, in its total
+    assert a["gross_sales_money"]["amount"] == 550000 and a["total_tax_money"]["amount"] == 41250
+    assert b["total_tax_money"]["amount"] == 8475 and b["total_money"]["amount"] == 113000 + 8475
+    assert [sc["applied_money"]["amount"] for sc in order["service_charges"]] == [60000, 3000]
+    assert order["total_service_charge_money"]["amount"] == 63000
+    assert order["total_tax_money"]["amount"] == 49725
+    assert order["total_money"]["amount"] == 591250 + 121475  # each charge once, in its lines
+    assert repr(pricing.price_order(order)) == repr(order)  # pricing twice changes nothing
