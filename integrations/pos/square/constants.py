@@ -79,11 +79,18 @@ RETRY_REASONS = ("http_timeout", "http_error", "ssl_error", "other_error")
 
 # Pricing (Orders API "Order price adjustments"): Bankers' rounding.
 # UNCONFIRMED readings the sandbox calculator and the mapper share:
-# - FIXED_AMOUNT discounts apply before FIXED_PERCENTAGE ones, and each
-#   percentage applies to the amount left after the fixed ones (a Square forum
-#   order, 915 JPY - 4 fixed - 10 % = 91, fits this and not the other order);
-# - ORDER-scoped discounts are apportioned over line items by their amount
-#   after line discounts (largest remainder);
+# - discounts: the sequence is documented (item-level percentages, order-level
+#   percentages, item-level amounts, order-level amounts: Orders API "Order
+#   Discounts"; percentages compound, Square Support "Apply discounts"), the
+#   rounding is not. Reading: the arithmetic is exact and each line's
+#   discounted amount is rounded once, at the end, half to even; the
+#   percentages take that rounding. It is the one reading that fits all three
+#   totals of a Square forum order (developer.squareup.com/forums/t/16894,
+#   915 JPY, 5 % service charge: 10 % off → 865; 10 % and 4 off → 820 and
+#   861, discounts 91 and 4; 10 % and 5 off → 859), where rounding each
+#   discount, or taking amounts before percentages, misses one;
+# - ORDER-scoped amount discounts are apportioned over line items by their
+#   amount after the discounts before them (largest remainder);
 # - for Nigeria, as for Europe, inclusive tax stays inside gross_sales_money;
 # - an additive tax on a line that also has inclusive taxes applies to the
 #   amount net of the inclusive taxes;

@@ -21,11 +21,31 @@ Choices, and why:
   the lines; we add up the apportioned amounts per category, EN 16931 BG-20).
 - Service charges are document charges: taxable ones in the category of their
   tax, net of any inclusive tax; non-taxable ones in `untaxed_category`.
+  Except apportioned ones (APPORTIONED_*_PHASE, APPORTIONED_TREATMENT, or
+  any a line carries in `applied_service_charges`): Square puts each line's
+  share in that line's gross sales, tax and total_money (the line's
+  `total_service_charge_money`), so the share is a charge on its line, in the
+  line's category, net of the line's inclusive tax; listed again on the
+  document it would be invoiced twice. UNCONFIRMED: Square documents the
+  phases as "before any tax considerations" but not whether a non-taxable
+  apportioned charge escapes its line's tax; we tax it with its line (a
+  difference would show as a tax mismatch).
 - Tips are a gratuity for staff, not consideration for a supply: outside the
   scope of VAT. There is no "outside scope" category in our canonical model,
   so by default (`tips="exclude"`) they are left off the invoice and taken off
   Square's total in `source_figures`; `tips="charge"` adds them as a ZERO_VAT
   document charge instead.
+- Gift cards: a line of item_type GIFT_CARD is the sale, activation or
+  reload of a Square gift card (Orders API, OrderLineItemItemType). That is
+  stored value, a means of payment whose goods or services are not yet
+  chosen, not a supply of them: the supply (and its VAT) is the sale the card
+  later pays for (a SQUARE_GIFT_CARD tender), invoiced then in full.
+  Invoicing the card as well would invoice the same supply twice. So gift
+  card lines are left off the invoice and their Square totals off
+  `source_figures`; a sale of gift cards only is not invoiced at all
+  (`sells_only_gift_cards`), nor credited when returned. UNCONFIRMED: no
+  FIRS ruling on vouchers was read; this is the general VAT reading (a
+  multi-purpose voucher is taxed on redemption), kept here only.
 - Customer: B2C walk-in (None) unless the field map (connections.rules'
   one format) names the order metadata key holding the buyer's TIN,
   {"customer.tin": "metadata.<key>"}, and the order has one there: then a
@@ -191,13 +211,46 @@ def _net(amount_minor: int, inclusive_pct: Decimal | None) -> Decimal:
     return Decimal(amount_minor) * 100 / (100 + inclusive_pct)
 
 
-def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, opts: MappingOptions, is_return: bool):
-    """Lines plus per-category order-discount totals (major units)."""
+def _is_gift_card(li: dict) -> bool:
+    return li.get("item_type") == "GIFT_CARD"
+
+
+def sells_only_gift_cards(order: dict) -> bool:
+    """A sale of Square gift cards and nothing else: no supply to invoice
+    (see the module docstring)."""
+    items = [li for li in order.get("line_items") or [] if Decimal(str(li.get("quantity") or "0")) > 0]
+    return bool(items) and all(_is_gift_card(li) for li in items)
+
+
+def _gift_card_totals(items, money: "_Money") -> tuple[int, int]:
+    """(total, tax) in minor units of the gift card lines among `items`."""
+    cards = [li for li in items or [] if _is_gift_card(li)]
+    return (sum(money.of(li.get("total_money")) for li in cards),
+            sum(money.of(li.get("total_tax_money")) for li in cards))
+
+
+_APPORTIONED_PHASES = ("APPORTIONED_PERCENTAGE_PHASE", "APPORTIONED_AMOUNT_PHASE")
+
+
+def _apportioned_charge_uids(charges: list[dict], items: list[dict]) -> set[str]:
+    """The service charges Square apportioned to line items: their money is
+    in the lines' totals (see the module docstring)."""
+    uids = {sc.get("uid") for sc in charges or [] if sc.get("calculation_phase") in _APPORTIONED_PHASES
+            or sc.get("treatment_type") == "APPORTIONED_TREATMENT"}
+    uids |= {a.get("service_charge_uid") for li in items or [] for a in li.get("applied_service_charges") or []}
+    return uids - {None}
+
+
+def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, charges: dict, opts: MappingOptions,
+                 is_return: bool):
+    """Lines plus per-category order-discount totals (major units).
+    `charges` are the order's service charges by uid (for the names of the
+    apportioned ones the lines carry)."""
     lines: list[Line] = []
     doc_allowances: "OrderedDict[tuple[str, Decimal], list]" = OrderedDict()
     for li in items:
         qty = Decimal(str(li["quantity"]))
-        if qty <= 0:
+        if qty <= 0 or _is_gift_card(li):
             continue
         modifiers = li.get("return_modifiers" if is_return else "modifiers") or []
         pct, inclusive = _line_tax(li.get("applied_taxes"), taxes)
@@ -222,13 +275,20 @@ def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, opts: Ma
                 line_allowances.append(AllowanceCharge(
                     charge_indicator=False, amount=money.q(money.major(_net(amt, incl_pct))),
                     reason=d.get("name") or "Discount", tax_category=cat, tax_rate=rate))
+        for a in li.get("applied_service_charges") or []:
+            amt = money.of(a.get("applied_money"))
+            if amt:
+                line_allowances.append(AllowanceCharge(
+                    charge_indicator=True, amount=money.q(money.major(_net(amt, incl_pct))),
+                    reason=charges.get(a.get("service_charge_uid"), {}).get("name") or "Service charge",
+                    tax_category=cat, tax_rate=rate))
         unit_price = money.q(money.major(_net(unit_minor, incl_pct))) if incl_pct else money.major(unit_minor)
         total = money.of(li.get("total_money"))
         tax = money.of(li.get("total_tax_money"))
         square_net = money.major(total - tax)
         order_disc_net = money.q(money.major(_net(order_disc, incl_pct)))
-        ours = (qty * unit_price).quantize(money.quantum, rounding=ROUND_HALF_UP) - sum(
-            (a.amount for a in line_allowances), Decimal(0))
+        ours = (qty * unit_price).quantize(money.quantum, rounding=ROUND_HALF_UP) + sum(
+            (a.amount if a.charge_indicator else -a.amount for a in line_allowances), Decimal(0))
         residual = square_net + order_disc_net - ours
         if residual:
             line_allowances.append(AllowanceCharge(charge_indicator=residual > 0, amount=abs(residual),
@@ -248,9 +308,14 @@ def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, opts: Ma
     return lines, allowances
 
 
-def _service_charges(charges, *, money: _Money, taxes: dict, opts: MappingOptions) -> list[AllowanceCharge]:
+def _service_charges(charges, *, money: _Money, taxes: dict, opts: MappingOptions,
+                     apportioned: set[str]) -> list[AllowanceCharge]:
+    """The document charges: every service charge but the apportioned ones
+    (charges on their lines, `_build_lines`)."""
     out = []
     for sc in charges or []:
+        if sc.get("uid") in apportioned:
+            continue
         total = money.of(sc.get("total_money")) or money.of(sc.get("applied_money"))
         tax = money.of(sc.get("total_tax_money"))
         if not total:
@@ -296,15 +361,20 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
     money = _Money(currency)
     taxes = {t["uid"]: t for t in order.get("taxes") or []}
     discounts = {d["uid"]: d for d in order.get("discounts") or []}
+    service_charges = order.get("service_charges") or []
     lines, allowances = _build_lines(order["line_items"], money=money, taxes=taxes, discounts=discounts,
-                                     opts=opts, is_return=False)
+                                     charges={sc.get("uid"): sc for sc in service_charges}, opts=opts,
+                                     is_return=False)
     if not lines:
-        raise SquareMappingError("The Square order has no line item with a quantity.", extra={"order_id": order.get("id")})
+        raise SquareMappingError("The Square order has no line item with a quantity other than gift cards "
+                                 "(a gift card is invoiced when it is redeemed).", extra={"order_id": order.get("id")})
     tip = money.of(order.get("total_tip_money"))
-    charges = _service_charges(order.get("service_charges"), money=money, taxes=taxes, opts=opts)
+    charges = _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
+                               apportioned=_apportioned_charge_uids(service_charges, order["line_items"]))
     charges += _tip_charge(tip, money, opts)
     issue_date, issue_time = _issue(order, opts)
-    payable = money.of(order.get("total_money"))
+    cards_total, cards_tax = _gift_card_totals(order["line_items"], money)
+    payable = money.of(order.get("total_money")) - cards_total
     if opts.tips != "charge" and constants.TOTAL_INCLUDES_TIPS:
         payable -= tip
     return CanonicalInvoice(
@@ -314,7 +384,7 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
         payment_means=_payment_means([t.get("type") for t in order.get("tenders") or []]),
         source=SourceRef(system=SYSTEM, type="order", id=order["id"]),
         buyer_reference=order.get("reference_id") or "",
-        source_figures=SourceFigures(tax_amount=money.major(money.of(order.get("total_tax_money"))),
+        source_figures=SourceFigures(tax_amount=money.major(money.of(order.get("total_tax_money")) - cards_tax),
                                      payable_amount=money.major(payable)),
     )
 
@@ -336,16 +406,19 @@ def return_to_canonical(return_order: dict, *, refund: dict | None = None, field
     for ret in returns:
         taxes = {t["uid"]: t for t in ret.get("return_taxes") or []}
         discounts = {d["uid"]: d for d in ret.get("return_discounts") or []}
-        ls, al = _build_lines(ret.get("return_line_items") or [], money=money, taxes=taxes, discounts=discounts,
-                              opts=opts, is_return=True)
+        items, service_charges = ret.get("return_line_items") or [], ret.get("return_service_charges") or []
+        ls, al = _build_lines(items, money=money, taxes=taxes, discounts=discounts,
+                              charges={sc.get("uid"): sc for sc in service_charges}, opts=opts, is_return=True)
         lines += ls
         allowances += al
-        charges += _service_charges(ret.get("return_service_charges"), money=money, taxes=taxes, opts=opts)
+        charges += _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
+                                    apportioned=_apportioned_charge_uids(service_charges, items))
         amounts = ret.get("return_amounts") or {}
         tip = money.of(amounts.get("tip_money")) or sum(money.of(t.get("applied_money")) for t in ret.get("return_tips") or [])
         charges += _tip_charge(tip, money, opts)
-        tax_total += money.of(amounts.get("tax_money"))
-        payable += money.of(amounts.get("total_money")) - (tip if opts.tips != "charge" else 0)
+        cards_total, cards_tax = _gift_card_totals(items, money)
+        tax_total += money.of(amounts.get("tax_money")) - cards_tax
+        payable += money.of(amounts.get("total_money")) - cards_total - (tip if opts.tips != "charge" else 0)
     if not lines:
         raise SquareMappingError("The Square return has no returned line items.")
     issue_date, issue_time = _issue(return_order, opts)

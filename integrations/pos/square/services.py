@@ -47,7 +47,7 @@ from taxpoynt.ops import metrics
 from . import constants
 from .client import SquareClient
 from .mapping import (SYSTEM, MappingOptions, SquareMappingError, is_return_order, order_figures, order_to_canonical,
-                      return_to_canonical)
+                      return_to_canonical, sells_only_gift_cards)
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -168,10 +168,13 @@ def mapping_options(connection: Connection) -> MappingOptions:
 
 def _sale_canonical(*, connection: Connection, txn: Transaction):
     """The canonical invoice of a completed sale at a selected location, or
-    None when the sale is not invoiceable (not completed, or its location
-    not selected). ApplicationError when Square's order cannot be mapped."""
+    None when the sale is not invoiceable (not completed, its location not
+    selected, or gift cards only: no supply until a card is redeemed).
+    ApplicationError when Square's order cannot be mapped."""
     order = txn.raw or {}
     if order.get("state") != "COMPLETED" or (txn.location is not None and not txn.location.active):
+        return None
+    if sells_only_gift_cards(order):
         return None
     try:
         return order_to_canonical(order, field_map=connection.field_map or {}, customer_attributes=_metadata(order),

@@ -8,13 +8,17 @@ listed once in `integrations.pos.square.constants`):
   Bankers' rounding (half to even), as Square documents;
 - a line's gross sales = base price × quantity + each modifier's
   base price × modifier quantity × line quantity;
-- discounts apply before tax: FIXED_AMOUNT ones first, then FIXED_PERCENTAGE
-  ones on what is left; ORDER-scoped discounts are computed on the order and
+- discounts apply before tax, in Square's documented sequence: item-level
+  percentages, order-level percentages, item-level amounts, order-level
+  amounts (`_discount_lines`); VARIABLE_* discounts like FIXED_* ones (their
+  value is set on the order at the sale); an order-level amount is
   apportioned over the lines (largest remainder), so line amounts add up;
 - taxes are computed per line (and per taxable service charge) on the amount
   after discounts: an INCLUSIVE tax is extracted from that amount
   (amount × p / (100 + Σ inclusive p)), an ADDITIVE one is added on top of the
   amount net of inclusive taxes;
+- APPORTIONED_*_PHASE service charges are shares of the lines, in their
+  gross sales, tax and total (`_apportion_service_charges`);
 - SUBTOTAL_PHASE service charges are computed on the discounted subtotal and
   may be taxable (ORDER-scoped taxes then apply to them); TOTAL_PHASE ones on
   the total after tax and are never taxable;
@@ -84,6 +88,110 @@ def _tax_amounts(base: int, taxes: list[dict]) -> list[int]:
     return out
 
 
+PERCENTAGE_DISCOUNTS = ("FIXED_PERCENTAGE", "VARIABLE_PERCENTAGE")  # VARIABLE_*: the value is set at the sale
+AMOUNT_DISCOUNTS = ("FIXED_AMOUNT", "VARIABLE_AMOUNT")
+
+
+def _discount_lines(lines: list[dict], gross: list[int], disc_by_uid: dict,
+                    order_discounts: list[dict]) -> tuple[list[int], list[dict[str, int]]]:
+    """(each line's amount after discounts, each line's {discount uid: applied
+    amount}). Square's sequence (Orders API "Order Discounts"): item-level
+    percentages, order-level percentages, item-level fixed amounts, then
+    order-level fixed amounts, each on what the previous left (percentages
+    compound); an order-level discount is taken from each line it applies to,
+    a fixed amount apportioned over them by what is left of each. The
+    arithmetic is exact and each line's discounted amount is rounded once, at
+    the end (see `constants`); the percentages take that rounding, by the
+    largest remainder when a line has several."""
+    exact = [Decimal(g) for g in gross]
+    parts: list[dict[str, Decimal]] = [{} for _ in lines]
+
+    def take(i: int, uid: str, amount: Decimal) -> None:
+        amount = min(amount, exact[i])
+        parts[i][uid] = parts[i].get(uid, Decimal(0)) + amount
+        exact[i] -= amount
+
+    def line_scoped(i: int, types) -> list[dict]:
+        return [d for d in (disc_by_uid[a["discount_uid"]] for a in lines[i]["applied_discounts"])
+                if d.get("scope") == "LINE_ITEM" and d.get("type") in types]
+
+    def holders(d: dict) -> list[int]:
+        return [i for i, li in enumerate(lines) if any(a["discount_uid"] == d["uid"] for a in li["applied_discounts"])]
+
+    for i in range(len(lines)):
+        for d in line_scoped(i, PERCENTAGE_DISCOUNTS):
+            take(i, d["uid"], exact[i] * Decimal(d["percentage"]) / HUNDRED)
+    for d in order_discounts:
+        if d.get("type") in PERCENTAGE_DISCOUNTS:
+            for i in holders(d):
+                take(i, d["uid"], exact[i] * Decimal(d["percentage"]) / HUNDRED)
+    for i in range(len(lines)):
+        for d in line_scoped(i, AMOUNT_DISCOUNTS):
+            take(i, d["uid"], Decimal(d["amount_money"]["amount"]))
+    for d in order_discounts:
+        if d.get("type") in AMOUNT_DISCOUNTS:
+            idx = holders(d)
+            weights = [exact[i] for i in idx]
+            amount = min(d["amount_money"]["amount"], _round(sum(weights, Decimal(0))))
+            for i, part in zip(idx, apportion(amount, weights)):
+                take(i, d["uid"], Decimal(part))
+
+    remaining, applied = [], []
+    for i, g in enumerate(gross):
+        left = _round(exact[i])
+        whole = {uid: int(v) for uid, v in parts[i].items()
+                 if v == v.to_integral_value() and disc_by_uid[uid].get("type") in AMOUNT_DISCOUNTS}
+        shared = [uid for uid in parts[i] if uid not in whole]
+        whole.update(zip(shared, apportion(g - left - sum(whole.values()), [parts[i][uid] for uid in shared])))
+        remaining.append(left)
+        applied.append(whole)
+    return remaining, applied
+
+
+APPORTIONED_PHASES = ("APPORTIONED_PERCENTAGE_PHASE", "APPORTIONED_AMOUNT_PHASE")  # in this order
+
+
+def _apportion_service_charges(lines: list[dict], remaining: list[int], charges: list[dict], cur: str,
+                               counter: list[int]) -> list[int]:
+    """Each line's share of the apportioned service charges (Orders API
+    OrderServiceChargeCalculationPhase: after discounts, percentage ones
+    compounding before amount ones, before any tax). An ORDER-scoped one goes
+    on every line, a LINE_ITEM-scoped one on the lines that reference it
+    (`applied_service_charges`); a percentage is taken from each line, an
+    amount apportioned by what each line is then. The line's share is in its
+    gross sales, tax and total (a real Square order shows it so: forum
+    t/10789); the charge's own `total_money` is its `applied_money`, its
+    tax being in the lines' (UNCONFIRMED)."""
+    shares = [0] * len(lines)
+    for phase in APPORTIONED_PHASES:
+        for sc in charges:
+            if sc.get("calculation_phase") != phase:
+                continue
+            sc["treatment_type"] = "APPORTIONED_TREATMENT"
+            sc.setdefault("scope", "ORDER")
+            idx = []
+            for i, li in enumerate(lines):
+                refs = li.setdefault("applied_service_charges", [])
+                ref = next((a for a in refs if a.get("service_charge_uid") == sc["uid"]), None)
+                if ref is None and sc["scope"] == "ORDER":
+                    ref = {"service_charge_uid": sc["uid"]}
+                    refs.append(ref)
+                if ref is not None:
+                    _ensure_uid(ref, "applied-", counter)
+                    idx.append((i, ref))
+            bases = [remaining[i] + shares[i] for i, _ in idx]
+            if sc.get("amount_money"):
+                parts = apportion(sc["amount_money"]["amount"], bases)
+            else:
+                parts = [_round(b * Decimal(sc["percentage"]) / HUNDRED) for b in bases]
+            for (i, ref), part in zip(idx, parts):
+                ref["applied_money"] = money(part, cur)
+                shares[i] += part
+            sc["applied_money"] = sc["total_money"] = money(sum(parts), cur)
+            sc["total_tax_money"] = money(0, cur)
+    return shares
+
+
 def price_order(order: dict) -> dict:
     """Compute every derived money field of `order` in place and return it.
 
@@ -138,44 +246,8 @@ def price_order(order: dict) -> dict:
         for a in applied + applied_t:
             _ensure_uid(a, "applied-", counter)
 
-    # 2. discounts: line-scoped fixed, order-scoped fixed, then percentages
-    remaining = list(gross)
-    line_disc: list[dict[str, int]] = [{} for _ in lines]
-
-    def lines_with(d_uid):
-        return [i for i, li in enumerate(lines) if any(a["discount_uid"] == d_uid for a in li["applied_discounts"])]
-
-    for i, li in enumerate(lines):
-        for a in li["applied_discounts"]:
-            d = disc_by_uid[a["discount_uid"]]
-            if d.get("scope") == "LINE_ITEM" and d["type"] == "FIXED_AMOUNT":
-                amt = min(d["amount_money"]["amount"], remaining[i])
-                line_disc[i][d["uid"]] = amt
-                remaining[i] -= amt
-    for d in order_discounts:
-        if d["type"] == "FIXED_AMOUNT":
-            idx = lines_with(d["uid"])
-            amt = min(d["amount_money"]["amount"], sum(remaining[i] for i in idx))
-            for i, part in zip(idx, apportion(amt, [remaining[i] for i in idx])):
-                line_disc[i][d["uid"]] = part
-                remaining[i] -= part
-    after_fixed = list(remaining)
-    for i, li in enumerate(lines):
-        for a in li["applied_discounts"]:
-            d = disc_by_uid[a["discount_uid"]]
-            if d.get("scope") == "LINE_ITEM" and d["type"] == "FIXED_PERCENTAGE":
-                amt = min(_round(after_fixed[i] * Decimal(d["percentage"]) / HUNDRED), remaining[i])
-                line_disc[i][d["uid"]] = amt
-                remaining[i] -= amt
-    for d in order_discounts:
-        if d["type"] == "FIXED_PERCENTAGE":
-            idx = lines_with(d["uid"])
-            amt = _round(sum(after_fixed[i] for i in idx) * Decimal(d["percentage"]) / HUNDRED)
-            amt = min(amt, sum(remaining[i] for i in idx))
-            for i, part in zip(idx, apportion(amt, [after_fixed[i] for i in idx])):
-                part = min(part, remaining[i])
-                line_disc[i][d["uid"]] = part
-                remaining[i] -= part
+    # 2. discounts (`_discount_lines`)
+    remaining, line_disc = _discount_lines(lines, gross, disc_by_uid, order_discounts)
     disc_totals = {d["uid"]: 0 for d in discounts}
     for i, li in enumerate(lines):
         for a in li["applied_discounts"]:
@@ -186,13 +258,18 @@ def price_order(order: dict) -> dict:
     for d in discounts:
         d["applied_money"] = money(disc_totals[d["uid"]], cur)
 
+    # 2b. apportioned service charges: shares of the lines, taxed with them
+    shares = _apportion_service_charges(lines, remaining, charges, cur, counter)
+    for i, li in enumerate(lines):
+        li["gross_sales_money"] = money(gross[i] + shares[i], cur)
+
     # 3. taxes per line
     tax_totals = {t["uid"]: 0 for t in taxes}
     line_totals = []
     for i, li in enumerate(lines):
         applied_t = li["applied_taxes"]
         ts = [tax_by_uid[a["tax_uid"]] for a in applied_t]
-        amounts = _tax_amounts(remaining[i], ts)
+        amounts = _tax_amounts(remaining[i] + shares[i], ts)
         additive = 0
         for a, t, amt in zip(applied_t, ts, amounts):
             a["applied_money"] = money(amt, cur)
@@ -200,9 +277,9 @@ def price_order(order: dict) -> dict:
             if t.get("type") != "INCLUSIVE":
                 additive += amt
         li["total_tax_money"] = money(sum(amounts), cur)
-        total = remaining[i] + additive
+        total = remaining[i] + shares[i] + additive
         li["total_money"] = money(total, cur)
-        li["total_service_charge_money"] = money(0, cur)
+        li["total_service_charge_money"] = money(shares[i], cur)
         line_totals.append(total)
 
     # 4. service charges
@@ -339,11 +416,18 @@ def price_return(source: dict, items: list[dict], *, include_service_charges: bo
             ],
             "applied_discounts": applied_d,
             "applied_taxes": applied_t,
+            "applied_service_charges": [
+                {"uid": f"{uid_prefix}-as{n}-{a['service_charge_uid']}",
+                 "service_charge_uid": f"{uid_prefix}-{a['service_charge_uid']}",
+                 "applied_money": money(_round(a["applied_money"]["amount"] * frac), cur)}
+                for a in src.get("applied_service_charges", [])],
             "gross_return_money": money(gross, cur),
             "total_discount_money": money(disc, cur),
             "total_tax_money": money(tax, cur),
             "total_money": money(gross - disc + additive, cur),
         })
+        ret_lines[-1]["total_service_charge_money"] = money(
+            sum(a["applied_money"]["amount"] for a in ret_lines[-1]["applied_service_charges"]), cur)
     ret_charges, sc_total, sc_applied_total = [], 0, 0
     if include_service_charges:
         for sc in source.get("service_charges", []):
@@ -352,10 +436,12 @@ def price_return(source: dict, items: list[dict], *, include_service_charges: bo
                 "percentage": sc.get("percentage"), "amount_money": sc.get("amount_money"),
                 "applied_money": dict(sc["applied_money"]), "total_money": dict(sc["total_money"]),
                 "total_tax_money": dict(sc["total_tax_money"]), "calculation_phase": sc.get("calculation_phase"),
-                "taxable": sc.get("taxable", False),
+                "taxable": sc.get("taxable", False), "treatment_type": sc.get("treatment_type"),
+                "scope": sc.get("scope"),
                 "applied_taxes": [dict(a, tax_uid=f"{uid_prefix}-{a['tax_uid']}") for a in sc.get("applied_taxes", [])],
             })
-            sc_total += sc["total_money"]["amount"]
+            if sc.get("calculation_phase") not in APPORTIONED_PHASES:  # else it is in the lines' totals
+                sc_total += sc["total_money"]["amount"]
             sc_applied_total += sc["applied_money"]["amount"]
             for a in sc.get("applied_taxes", []):
                 used_taxes[a["tax_uid"]] = used_taxes.get(a["tax_uid"], 0) + a["applied_money"]["amount"]

@@ -107,6 +107,12 @@ def vat_sale(*, qty="2", price=250000, tax_type="ADDITIVE", metadata=None, **ext
     return order
 
 
+def gift_card_line(amount=1000000, uid="gc"):
+    """A Square gift card sold (or reloaded) at the till: item_type GIFT_CARD,
+    no catalog object, no tax."""
+    return {"uid": uid, "name": "Gift Card", "quantity": "1", "item_type": "GIFT_CARD", "base_price_money": m(amount)}
+
+
 def start_worker(settings, *, queues: str, firs_url: str, square_url: str, concurrency: int = 1,
                  pool: str = "solo", name: str = "w", **env):
     """A real Celery worker process (tests.e2e.start_worker) pointed at the

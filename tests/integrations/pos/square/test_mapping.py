@@ -18,6 +18,8 @@ from integrations.pos.square.mapping import (
 from integrations.pos.square.sandbox import pricing
 from invoicing.canonical import CREDIT_NOTE, EXEMPTED, INVOICE, STANDARD_VAT, ZERO_VAT
 
+from .fixtures import gift_card_line
+
 D = Decimal
 HAS_TAX_CORE = importlib.util.find_spec("invoicing.tax") is not None
 
@@ -95,16 +97,16 @@ def test_sale_with_modifiers_discounts_taxes_service_charge_and_tip():
     assert latte.description == "Latte, Medium + Oat Milk"
     assert (latte.quantity, latte.unit_price) == (D("2"), D("3300.00"))
     assert (latte.tax_category, latte.tax_rate, latte.item_code) == (STANDARD_VAT, D("7.5"), "VAR-LATTE")
-    # the voucher is apportioned 19130 / 870 kobo, then 10 % of 640870 = 64087 kobo
+    # 10 % of 660000 kobo first (percentages before amounts), then the voucher apportioned 594000:30000
     assert [(a.charge_indicator, a.amount, a.reason) for a in latte.allowance_charges] == [
-        (False, D("640.87"), "Happy Hour")]
+        (False, D("660.00"), "Happy Hour")]
     assert (water.tax_category, water.tax_rate, water.exemption_reason) == (ZERO_VAT, D("0"), "Zero-rated supply")
     assert water.allowance_charges == []
     doc = [(a.charge_indicator, a.amount, a.reason, a.tax_category, a.tax_rate) for a in inv.allowance_charges]
     assert doc == [
-        (False, D("191.30"), "Voucher", STANDARD_VAT, D("7.5")),
-        (False, D("8.70"), "Voucher", ZERO_VAT, D("0")),
-        (True, D("605.91"), "Service Charge", STANDARD_VAT, D("7.5")),  # 10 % of 6059.13, taxed
+        (False, D("190.38"), "Voucher", STANDARD_VAT, D("7.5")),
+        (False, D("9.62"), "Voucher", ZERO_VAT, D("0")),
+        (True, D("604.00"), "Service Charge", STANDARD_VAT, D("7.5")),  # 10 % of 6040.00, taxed
     ]
     assert [p.code for p in inv.payment_means] == ["48"]
     # source figures: Square's own tax and total, less the tip (left off the invoice)
@@ -131,8 +133,8 @@ def test_inclusive_taxes_become_net_prices():
     latte = inv.lines[0]
     # 3300.00 incl. 7.5 % → 3069.77 net (half-even at 2 dp)
     assert latte.unit_price == D("3069.77")
-    assert latte.allowance_charges[0].amount == (D("640.87") * 100 / D("107.5")).quantize(D("0.01"))
-    assert inv.allowance_charges[0].amount == (D("191.30") * 100 / D("107.5")).quantize(D("0.01"))
+    assert latte.allowance_charges[0].amount == (D("660.00") * 100 / D("107.5")).quantize(D("0.01"))
+    assert inv.allowance_charges[0].amount == (D("190.38") * 100 / D("107.5")).quantize(D("0.01"))
     # the line net we send equals Square's own net (total − tax) once the order discount is taken off
     li = order["line_items"][0]
     line_net = (latte.quantity * latte.unit_price) + sum(
@@ -338,3 +340,97 @@ def test_minor_units_follow_the_currency(currency, exponent):
     else:
         assert all(abs(ours - theirs) < D(1).scaleb(-min(exponent, 2))
                    for ours, theirs in zip(totals(inv), square_totals))
+
+
+def test_apportioned_service_charges_are_charges_on_their_lines_not_a_second_document_charge():
+    """Square puts an apportioned service charge's share of each line in the
+    line's gross sales, tax and total (its `total_service_charge_money`), and
+    lists the charge once more in the order's service_charges. The shape is a
+    real Square POS order (developer.squareup.com/forums/t/10789: base 1500,
+    apportioned charge 24, gross and total 1524, inclusive tax 139), in naira."""
+    order = {
+        "id": "O7", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{
+            "uid": "cap", "name": "Cap", "quantity": "1", "item_type": "ITEM", "base_price_money": m(150000),
+            "variation_total_price_money": m(150000), "gross_sales_money": m(152400),
+            "applied_taxes": [{"uid": "at", "tax_uid": "vat", "applied_money": m(10633)}],
+            "applied_service_charges": [{"uid": "as", "service_charge_uid": "sc", "applied_money": m(2400)}],
+            "total_service_charge_money": m(2400), "total_discount_money": m(0),
+            "total_tax_money": m(10633), "total_money": m(152400)}],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "INCLUSIVE", "scope": "LINE_ITEM",
+                   "applied_money": m(10633)}],
+        "service_charges": [{"uid": "sc", "name": "Service Charge", "amount_money": m(2400),
+                             "applied_money": m(2400), "total_money": m(2400), "total_tax_money": m(167),
+                             "calculation_phase": "APPORTIONED_AMOUNT_PHASE", "treatment_type": "APPORTIONED_TREATMENT",
+                             "scope": "ORDER", "taxable": True}],
+        "total_money": m(152400), "total_tax_money": m(10633), "total_service_charge_money": m(2400),
+    }
+    inv = order_to_canonical(order)
+    line = inv.lines[0]
+    assert line.unit_price == D("1395.35")  # 1500.00 / 1.075
+    # the share, net of the line's inclusive VAT (24.00 / 1.075), then Square's cent
+    assert [(a.charge_indicator, a.amount, a.reason) for a in line.allowance_charges] == [
+        (True, D("22.33"), "Service Charge"), (False, D("0.01"), ROUNDING_REASON)]
+    assert inv.allowance_charges == []
+    assert totals(inv) == (D("106.33"), D("1524.00"))
+
+    # additive VAT, a 10 % charge apportioned over two lines (5000.00 and 1000.00)
+    lines = [("Jollof", "2", 250000, 50000, 41250, 591250), ("Zobo", "1", 100000, 10000, 8250, 118250)]
+    order = {
+        "id": "O8", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{
+            "uid": name, "name": name, "quantity": qty, "base_price_money": m(price),
+            "applied_taxes": [{"tax_uid": "vat", "applied_money": m(tax)}],
+            "applied_service_charges": [{"service_charge_uid": "sc", "applied_money": m(share)}],
+            "total_service_charge_money": m(share), "total_tax_money": m(tax), "total_money": m(total)}
+            for name, qty, price, share, tax, total in lines],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "ORDER"}],
+        "service_charges": [{"uid": "sc", "name": "Service 10%", "percentage": "10", "applied_money": m(60000),
+                             "total_money": m(60000), "calculation_phase": "APPORTIONED_PERCENTAGE_PHASE",
+                             "scope": "ORDER", "taxable": True}],
+        "total_money": m(709500), "total_tax_money": m(49500),
+    }
+    inv = order_to_canonical(order)
+    assert [[(a.charge_indicator, a.amount, a.reason) for a in x.allowance_charges] for x in inv.lines] == [
+        [(True, D("500.00"), "Service 10%")], [(True, D("100.00"), "Service 10%")]]
+    assert inv.allowance_charges == []
+    assert totals(inv) == (D("495.00"), D("7095.00")) == (inv.source_figures.tax_amount,
+                                                           inv.source_figures.payable_amount)
+
+
+def test_a_gift_card_sold_with_goods_is_left_off_the_invoice():
+    """Selling a gift card is not a supply (its goods are invoiced when the
+    card pays for them): only the jollof is invoiced, and Square's total is
+    taken without the card."""
+    order = pricing.price_order({
+        "id": "O9", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{"uid": "jollof", "name": "Jollof rice", "quantity": "2", "base_price_money": m(250000),
+                        "applied_taxes": [{"tax_uid": "vat"}]}, gift_card_line()],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "LINE_ITEM"}],
+    })
+    assert order["total_money"]["amount"] == 537500 + 1000000
+    inv = order_to_canonical(order)
+    assert [x.description for x in inv.lines] == ["Jollof rice"]
+    assert (inv.source_figures.tax_amount, inv.source_figures.payable_amount) == (D("375.00"), D("5375.00"))
+    assert totals(inv) == (D("375.00"), D("5375.00"))
+
+
+
+def test_a_sandbox_sale_with_apportioned_service_charges_and_its_refund(square):
+    from tests.integrations.pos.square.sandbox.test_pricing import apportioned_sale
+
+    sb = square.app.sandbox
+    sale = sb.create_sale(order=apportioned_sale(), tip=20000)
+    invoice = order_to_canonical(sale["order"])
+    assert [[(a.amount, a.reason) for a in x.allowance_charges] for x in invoice.lines] == [
+        [(D("500.00"), "Service 10%")], [(D("30.00"), "Packaging"), (D("100.00"), "Service 10%")]]
+    assert invoice.allowance_charges == []
+    assert totals(invoice) == (D("497.25"), D("7127.25")) == (invoice.source_figures.tax_amount,
+                                                              invoice.source_figures.payable_amount)
+    refund = sb.refund_payment(payment_id=sale["payment"]["id"])
+    note = return_to_canonical(sb.orders[refund["order_id"]], refund=sb.refunds[refund["id"]])
+    assert [(x.description, x.quantity, x.unit_price, [(a.amount, a.reason) for a in x.allowance_charges])
+            for x in note.lines] == [(x.description, x.quantity, x.unit_price,
+                                      [(a.amount, a.reason) for a in x.allowance_charges]) for x in invoice.lines]
+    assert note.allowance_charges == [] and totals(note) == totals(invoice) == (
+        note.source_figures.tax_amount, note.source_figures.payable_amount)

@@ -14,9 +14,10 @@ from integrations.connections.models import WebhookEvent
 from integrations.pos.models import Location, Transaction
 from integrations.pos.square import services
 from integrations.pos.square.client import SquareClient
+from integrations.pos.square.mapping import SquareMappingError, order_to_canonical, sells_only_gift_cards
 from invoicing.models import Invoice
 
-from .fixtures import m, order_event, vat_sale
+from .fixtures import gift_card_line, m, order_event, vat_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +137,18 @@ def test_unselected_location_and_open_orders_are_not_invoiced(sq, square_connect
     assert txn.invoice_id is None and txn.status == Transaction.Status.COMPLETED
     open_order, _ = _order(sq, square_connection, order=vat_sale(), complete=False)
     assert services.order_ingest(connection=square_connection, order=open_order).invoice_id is None
+
+
+def test_a_sale_of_gift_cards_only_is_not_invoiced(sq, square_connection):
+    """A gift card is invoiced when it is redeemed, not when it is sold: the
+    sale is mirrored, not invoiced, and not marked as failing either."""
+    order, _ = _order(sq, square_connection, order={"line_items": [gift_card_line()]})
+    assert sells_only_gift_cards(order)
+    with pytest.raises(SquareMappingError):
+        order_to_canonical(order)
+    txn = services.order_ingest(connection=square_connection, order=order)  # no error: nothing to invoice
+    assert txn.status == "completed" and txn.invoice_id is None and txn.invoice_error == ""
+    assert services.orders_ingest(connection=square_connection, orders=[order])["not_invoiceable"] == 1
 
 
 def _event(conn, body: bytes, event_id: str, event_type: str) -> WebhookEvent:

@@ -45,20 +45,20 @@ def test_additive_tax_applies_after_discounts_and_not_to_tips():
     }
     pricing.price_order(order)
     a, b = order["line_items"]
-    # line a: 20000 gross; voucher 1000 apportioned 20000:5000 → 800 / 200; then 10 % of 19200 = 1920
-    assert [x["applied_money"]["amount"] for x in a["applied_discounts"]] == [1920, 800]
-    assert a["total_discount_money"]["amount"] == 2720
-    assert b["total_discount_money"]["amount"] == 200
-    assert a["total_tax_money"]["amount"] == 1296  # 17280 × 7.5 %
-    assert b["total_tax_money"]["amount"] == 360  # 4800 × 7.5 %
-    assert a["total_money"]["amount"] == 17280 + 1296
-    assert order["taxes"][0]["applied_money"]["amount"] == 1656
+    # line a: 20000 gross − 10 % = 18000; the voucher 1000 apportioned 18000:5000 → 783 / 217
+    assert [x["applied_money"]["amount"] for x in a["applied_discounts"]] == [2000, 783]
+    assert a["total_discount_money"]["amount"] == 2783
+    assert b["total_discount_money"]["amount"] == 217
+    assert a["total_tax_money"]["amount"] == 1291  # 17217 × 7.5 % = 1291.275
+    assert b["total_tax_money"]["amount"] == 359  # 4783 × 7.5 % = 358.725
+    assert a["total_money"]["amount"] == 17217 + 1291
+    assert order["taxes"][0]["applied_money"]["amount"] == 1650
     assert order["discounts"][1]["applied_money"]["amount"] == 1000
-    assert order["total_tax_money"]["amount"] == 1656
-    assert order["total_discount_money"]["amount"] == 2920
+    assert order["total_tax_money"]["amount"] == 1650
+    assert order["total_discount_money"]["amount"] == 3000
     assert order["total_tip_money"]["amount"] == 700
     # tips are not taxed but are collected: part of total_money
-    assert order["total_money"]["amount"] == (25000 - 2920) + 1656 + 700
+    assert order["total_money"]["amount"] == (25000 - 3000) + 1650 + 700
 
 
 def test_inclusive_tax_is_extracted_from_the_discounted_price():
@@ -102,14 +102,50 @@ def test_service_charges_subtotal_phase_taxable_and_total_phase():
     assert order["total_money"]["amount"] == 21500 + 2150 + 1000
 
 
-def test_fixed_amount_discounts_apply_before_percentages():
-    # The Square forum order: 915 JPY, 4 JPY off then 10 % → 91 (not 92)
-    order = {"line_items": [line("fanta", 915)],
-             "discounts": [{"uid": "p", "name": "10%", "type": "FIXED_PERCENTAGE", "percentage": "10", "scope": "ORDER"},
-                           {"uid": "f", "name": "4", "type": "FIXED_AMOUNT", "amount_money": m(4), "scope": "ORDER"}]}
+def test_discounts_follow_squares_sequence_and_round_once_a_line():
+    """Square's sequence: percentages before amounts (Orders API "Order
+    Discounts"). The totals are a Square forum order's (915 JPY, a 5 %
+    service charge: 10 % off → 865; 10 % and 4 off → 861; 10 % and 5 off →
+    859), which only rounding each line once, at the end, reproduces."""
+    def jpy(amount):
+        return {"amount": amount, "currency": "JPY"}
+
+    def fanta(*discounts):
+        order = {"line_items": [{"uid": "fanta", "name": "Fanta", "quantity": "1", "base_price_money": jpy(915)}],
+                 "discounts": [{"uid": "p", "name": "10%", "type": "FIXED_PERCENTAGE", "percentage": "10",
+                                "scope": "ORDER"}, *discounts],
+                 "service_charges": [{"uid": "sc", "name": "Service", "percentage": "5",
+                                      "calculation_phase": "SUBTOTAL_PHASE"}]}
+        return pricing.price_order(order)
+
+    def off(amount):
+        return {"uid": "f", "name": "off", "type": "FIXED_AMOUNT", "amount_money": jpy(amount), "scope": "ORDER"}
+
+    order = fanta()
+    assert order["discounts"][0]["applied_money"]["amount"] == 91  # 823.5 → 824, not 91.5 → 92
+    assert order["total_money"]["amount"] == 865
+    order = fanta(off(4))
+    assert [d["applied_money"]["amount"] for d in order["discounts"]] == [91, 4]  # as Square answered
+    assert order["line_items"][0]["total_money"]["amount"] == 820 and order["total_money"]["amount"] == 861
+    order = fanta(off(5))
+    assert [d["applied_money"]["amount"] for d in order["discounts"]] == [92, 5]  # 818.5 → 818
+    assert order["total_money"]["amount"] == 859
+
+
+def test_line_percentages_compound_before_order_ones_and_amounts_come_last():
+    order = {"line_items": [line("a", 10000, discounts=["l10", "l5", "l300"])],
+             "discounts": [{"uid": "l10", "name": "10%", "type": "FIXED_PERCENTAGE", "percentage": "10",
+                            "scope": "LINE_ITEM"},
+                           {"uid": "l5", "name": "5%", "type": "VARIABLE_PERCENTAGE", "percentage": "5",
+                            "scope": "LINE_ITEM"},
+                           {"uid": "l300", "name": "300 off", "type": "VARIABLE_AMOUNT", "amount_money": m(300),
+                            "scope": "LINE_ITEM"},
+                           {"uid": "o20", "name": "20%", "type": "FIXED_PERCENTAGE", "percentage": "20",
+                            "scope": "ORDER"}]}
     pricing.price_order(order)
-    assert [d["applied_money"]["amount"] for d in order["discounts"]] == [91, 4]
-    assert order["total_money"]["amount"] == 820
+    # 10000 − 10 % = 9000 − 5 % = 8550 − 20 % = 6840 − 300 = 6540; VARIABLE_* priced like FIXED_*
+    assert [d["applied_money"]["amount"] for d in order["discounts"]] == [1000, 450, 300, 1710]
+    assert order["total_money"]["amount"] == 6540
 
 
 def test_random_sales_are_internally_consistent():
@@ -154,3 +190,34 @@ def test_partial_return_scales_the_line_and_full_return_matches_the_sale():
     assert full["return_amounts"]["total_money"] == order["total_money"]
     assert full["return_amounts"]["tax_money"] == order["total_tax_money"]
     assert full["return_amounts"]["tip_money"]["amount"] == 100
+
+
+def apportioned_sale() -> dict:
+    """A CreateOrder body: a 10 % service charge apportioned over every line,
+    and a packaging charge on one line only."""
+    b = line("b", 100000, taxes=["vat"])
+    b["applied_service_charges"] = [{"service_charge_uid": "pack"}]
+    return {"line_items": [line("a", 250000, qty="2", taxes=["vat"]), b],
+            "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "ORDER"}],
+            "service_charges": [
+                {"uid": "sc", "name": "Service 10%", "percentage": "10",
+                 "calculation_phase": "APPORTIONED_PERCENTAGE_PHASE", "taxable": True},
+                {"uid": "pack", "name": "Packaging", "amount_money": m(3000), "scope": "LINE_ITEM",
+                 "calculation_phase": "APPORTIONED_AMOUNT_PHASE", "taxable": True}]}
+
+
+def test_apportioned_service_charges_are_shares_of_the_lines_taxed_with_them():
+    order = pricing.price_order(apportioned_sale())
+    a, b = order["line_items"]
+    assert [x["applied_money"]["amount"] for x in a["applied_service_charges"]] == [50000]
+    assert {x["service_charge_uid"]: x["applied_money"]["amount"] for x in b["applied_service_charges"]} == {
+        "pack": 3000, "sc": 10000}
+    assert (a["total_service_charge_money"]["amount"], b["total_service_charge_money"]["amount"]) == (50000, 13000)
+    # in the line's gross sales, taxed with the line, in its total
+    assert a["gross_sales_money"]["amount"] == 550000 and a["total_tax_money"]["amount"] == 41250
+    assert b["total_tax_money"]["amount"] == 8475 and b["total_money"]["amount"] == 113000 + 8475
+    assert [sc["applied_money"]["amount"] for sc in order["service_charges"]] == [60000, 3000]
+    assert order["total_service_charge_money"]["amount"] == 63000
+    assert order["total_tax_money"]["amount"] == 49725
+    assert order["total_money"]["amount"] == 591250 + 121475  # each charge once, in its lines
+    assert repr(pricing.price_order(order)) == repr(order)  # pricing twice changes nothing
