@@ -215,11 +215,22 @@ def _is_gift_card(li: dict) -> bool:
     return li.get("item_type") == "GIFT_CARD"
 
 
+def _only_gift_cards(items) -> bool:
+    items = [li for li in items if Decimal(str(li.get("quantity") or "0")) > 0]
+    return bool(items) and all(_is_gift_card(li) for li in items)
+
+
 def sells_only_gift_cards(order: dict) -> bool:
     """A sale of Square gift cards and nothing else: no supply to invoice
     (see the module docstring)."""
-    items = [li for li in order.get("line_items") or [] if Decimal(str(li.get("quantity") or "0")) > 0]
-    return bool(items) and all(_is_gift_card(li) for li in items)
+    return _only_gift_cards(order.get("line_items") or [])
+
+
+def returns_only_gift_cards(return_order: dict) -> bool:
+    """A return (refund) of Square gift cards and nothing else: nothing was
+    invoiced for them, so there is nothing to credit."""
+    return _only_gift_cards([li for ret in return_order.get("returns") or []
+                             for li in ret.get("return_line_items") or []])
 
 
 def _gift_card_totals(items, money: "_Money") -> tuple[int, int]:

@@ -47,7 +47,7 @@ from taxpoynt.ops import metrics
 from . import constants
 from .client import SquareClient
 from .mapping import (SYSTEM, MappingOptions, SquareMappingError, is_return_order, order_figures, order_to_canonical,
-                      return_to_canonical, sells_only_gift_cards)
+                      return_to_canonical, returns_only_gift_cards, sells_only_gift_cards)
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -345,7 +345,8 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
 # --- refunds -------------------------------------------------------------------------------
 def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient, queue: str = QUEUE) -> Invoice | None:
     """A COMPLETED refund → a credit note on the sale's invoice (made once:
-    the refund is its source), submitted on `queue`."""
+    the refund is its source), submitted on `queue`. None for a refund not
+    completed, or of gift cards only (never invoiced)."""
     if refund.get("status") != "COMPLETED":
         return None
     return_order = client.get_order(refund["order_id"])
@@ -357,6 +358,10 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
     original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
     if original is None or original.invoice_id is None:
         original = order_ingest(connection=connection, order=sale, client=client)
+    if sells_only_gift_cards(sale) or returns_only_gift_cards(return_order):
+        # A gift card is no supply until redeemed (mapping's docstring): nothing was invoiced, nothing to credit.
+        transaction_upsert(connection=connection, order=sale, location=original.location)  # (partly) refunded
+        return None
     invoice = original.invoice
     if invoice is None:
         raise ApplicationError("The refunded sale was never invoiced (location not selected?).", code="not_invoiced")

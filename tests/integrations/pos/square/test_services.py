@@ -14,7 +14,8 @@ from integrations.connections.models import WebhookEvent
 from integrations.pos.models import Location, Transaction
 from integrations.pos.square import services
 from integrations.pos.square.client import SquareClient
-from integrations.pos.square.mapping import SquareMappingError, order_to_canonical, sells_only_gift_cards
+from integrations.pos.square.mapping import (SquareMappingError, order_to_canonical, returns_only_gift_cards,
+                                             sells_only_gift_cards)
 from invoicing.models import Invoice
 
 from .fixtures import gift_card_line, m, order_event, vat_sale
@@ -149,6 +150,26 @@ def test_a_sale_of_gift_cards_only_is_not_invoiced(sq, square_connection):
     txn = services.order_ingest(connection=square_connection, order=order)  # no error: nothing to invoice
     assert txn.status == "completed" and txn.invoice_id is None and txn.invoice_error == ""
     assert services.orders_ingest(connection=square_connection, orders=[order])["not_invoiceable"] == 1
+
+
+def test_a_refund_of_gift_cards_is_no_credit_note(sq, square_connection):
+    """Gift cards were never invoiced (no supply until redeemed): refunding a
+    sale of them credits nothing and is no error; the sale shows refunded.
+    Nor is a return of only the gift card of a sale that also sold goods."""
+    sale = sq.create_sale(order={"line_items": [gift_card_line()]}, emit=False)
+    with services.client_for(square_connection) as client:
+        txn = services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
+        refund = sq.refund_payment(payment_id=sale["payment"]["id"], reason="Changed my mind")
+        assert services.refund_ingest(connection=square_connection, refund=client.get_refund(refund["id"]),
+                                      client=client) is None
+    txn.refresh_from_db()
+    assert txn.status == Transaction.Status.REFUNDED and txn.invoice_id is None and txn.invoice_error == ""
+    assert not Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).exists()
+    card_returned = {"returns": [{"source_order_id": "sale", "return_line_items": [
+        {**gift_card_line(), "uid": "r1", "source_line_item_uid": "gc"}]}]}
+    goods_returned = {"returns": [{"source_order_id": "sale", "return_line_items": [
+        {**gift_card_line(), "uid": "r1"}, {"uid": "r2", "name": "Jollof", "quantity": "1", "item_type": "ITEM"}]}]}
+    assert returns_only_gift_cards(card_returned) and not returns_only_gift_cards(goods_returned)
 
 
 def _event(conn, body: bytes, event_id: str, event_type: str) -> WebhookEvent:
