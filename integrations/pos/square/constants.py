@@ -19,9 +19,14 @@ SCOPES = ("ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ", "ITEMS_READ",
 DEFAULT_SCOPES = ("ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ")
 AUTHORIZATION_CODE_TTL = timedelta(minutes=5)
 ACCESS_TOKEN_TTL = timedelta(days=30)
+# ObtainToken `short_lived: true`: an access token that expires in 24 hours
+# and no refresh token (ObtainTokenResponse.short_lived; API Explorer: "returns
+# only an access token").
+SHORT_LIVED_ACCESS_TOKEN_TTL = timedelta(hours=24)
 # Square advises refreshing at least every 7 days.
 REFRESH_EVERY = timedelta(days=7)
-# UNCONFIRMED: PKCE refresh tokens expire after 90 days; code-flow ones never.
+# PKCE refresh tokens are single use and expire in 90 days; code-flow ones
+# never expire (ObtainTokenResponse.refresh_token, square-python-sdk).
 PKCE_REFRESH_TOKEN_TTL = timedelta(days=90)
 
 # Orders search (SearchOrders reference; square-python-sdk SearchOrdersSort /

@@ -10,8 +10,11 @@ Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
        A redirect_uri must equal the registered one; an app registered without
        one (the default app unless `redirect_uri=` is given) takes the request's.
   POST /oauth2/token          JSON; grants authorization_code (client_secret or
-       code_verifier) and refresh_token (code flow: same refresh token back;
-       PKCE: rotated, the old one rejected). Codes are single use, 5 min.
+       code_verifier; redirect_uri again if the authorize URL had one) and
+       refresh_token (code flow: same refresh token back; PKCE: rotated, the
+       old one rejected; `scopes` narrows the new access token to the
+       intersection). `short_lived`: a 24 h access token, no refresh token.
+       Codes are single use, 5 min.
   POST /oauth2/revoke         header `Authorization: Client <APP_SECRET>`,
        {client_id, access_token | merchant_id[, revoke_only_access_token]}
   POST /oauth2/token/status   Bearer → {scopes, expires_at, client_id, merchant_id}

@@ -201,7 +201,7 @@ class SquareSandboxApp:
             scopes=[s for s in re.split(r"[ +]", f.get("scope", "")) if s], state=state,
             code_challenge=f.get("code_challenge") or None,
             code_challenge_method=(f.get("code_challenge_method") or "S256") if f.get("code_challenge") else None,
-            redirect_uri=redirect)
+            redirect_uri=f.get("redirect_uri", ""))
         query = {"code": code, "response_type": "code", "state": state}
         return Response(status=302, headers={"Location": redirect + sep + urlencode(query)})
 

@@ -122,6 +122,67 @@ def test_pkce_code_verifier_and_rotating_refresh_token(square, http):
     assert newer.status_code == 200
 
 
+def _expires_in(t: dict) -> dt.timedelta:
+    return dt.datetime.fromisoformat(t["expires_at"].replace("Z", "+00:00")) - dt.datetime.now(dt.timezone.utc)
+
+
+def test_short_lived_token_expires_in_24_hours_and_comes_without_a_refresh_token(square, http):
+    """ObtainToken `short_lived: true`, at the code exchange and at a refresh:
+    a 24 h access token and no refresh token; the refresh token used keeps
+    working."""
+    q = consent(http, square.url)
+    t = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                 "grant_type": "authorization_code", "code": q["code"], "short_lived": True}).json()
+    assert t["short_lived"] is True and "refresh_token" not in t
+    assert abs(_expires_in(t) - dt.timedelta(hours=24)) < dt.timedelta(minutes=1)
+    assert http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"])).status_code == 200
+
+    full = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                    "grant_type": "authorization_code", "code": consent(http, square.url)["code"]}
+                 ).json()
+    refresh = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "refresh_token",
+               "refresh_token": full["refresh_token"]}
+    short = token(http, square.url, dict(refresh, short_lived=True)).json()
+    assert short["short_lived"] is True and "refresh_token" not in short
+    assert abs(_expires_in(short) - dt.timedelta(hours=24)) < dt.timedelta(minutes=1)
+    again = token(http, square.url, refresh).json()
+    assert again["refresh_token"] == full["refresh_token"] and again["short_lived"] is False
+    bad = token(http, square.url, dict(refresh, short_lived="yes"))
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "short_lived"
+
+
+def test_refresh_with_scopes_gets_the_intersection_with_the_refresh_tokens_scopes(square, http):
+    t = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                 "grant_type": "authorization_code", "code": consent(http, square.url)["code"]}).json()
+    refresh = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "refresh_token",
+               "refresh_token": t["refresh_token"]}
+    # ITEMS_READ was never granted, so only ORDERS_READ is left
+    narrow = token(http, square.url, dict(refresh, scopes=["ORDERS_READ", "ITEMS_READ"])).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(narrow["access_token"])).json()
+    assert status["scopes"] == ["ORDERS_READ"]
+    denied = http.get(f"{square.url}/v2/locations", headers=bearer(narrow["access_token"]))
+    assert denied.status_code == 403 and denied.json()["errors"][0]["code"] == "INSUFFICIENT_SCOPES"
+    # the refresh token keeps its own scopes
+    wide = token(http, square.url, refresh).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(wide["access_token"])).json()
+    assert set(status["scopes"]) == {"ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"}
+
+
+def test_pkce_refresh_with_scopes_rotates_a_refresh_token_that_keeps_every_scope(square, http):
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    t = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "authorization_code", "code_verifier": verifier,
+                                 "code": consent(http, square.url, challenge=challenge)["code"]}).json()
+    narrow = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "refresh_token",
+                                      "refresh_token": t["refresh_token"], "scopes": ["PAYMENTS_READ"]}).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(narrow["access_token"])).json()
+    assert status["scopes"] == ["PAYMENTS_READ"]
+    wide = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "refresh_token",
+                                    "refresh_token": narrow["refresh_token"]}).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(wide["access_token"])).json()
+    assert set(status["scopes"]) == {"ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"}
+
+
 def test_revoke_needs_client_auth_and_revokes_every_token_of_the_merchant(square, http):
     a = control(http, square.url, "POST", "/tokens", {})
     b = control(http, square.url, "POST", "/tokens", {})
@@ -586,6 +647,26 @@ def test_redirect_uri_must_match_the_registered_one(square, http):
     wrong = token(http, square.url, {"client_id": "app2", "client_secret": "s2", "grant_type": "authorization_code",
                                      "code": code, "redirect_uri": "http://other/cb"})
     assert wrong.status_code == 400
+
+
+def test_code_exchange_must_repeat_the_redirect_uri_of_the_authorization_url(square, http):
+    """ObtainToken: redirect_uri is "required ... if you provided the
+    redirect_uri parameter in your authorization URL"."""
+    def code():
+        params = {"client_id": CLIENT_ID, "scope": "ORDERS_READ", "state": "s", "redirect_uri": REDIRECT_URI}
+        form = lxml.html.fromstring(http.get(f"{square.url}/oauth2/authorize", params=params).text).forms[0]
+        resp = http.post(f"{square.url}{form.action}", data=dict(form.form_values(), decision="allow"))
+        return parse_qs(urlparse(resp.headers["location"]).query)["code"][0]
+
+    exchange = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "authorization_code"}
+    missing = token(http, square.url, dict(exchange, code=code()))
+    assert missing.status_code == 400
+    assert missing.json()["errors"][0] == {"category": "INVALID_REQUEST_ERROR", "code": "MISSING_REQUIRED_PARAMETER",
+                                           "detail": missing.json()["errors"][0]["detail"], "field": "redirect_uri"}
+    ok = token(http, square.url, dict(exchange, code=code(), redirect_uri=REDIRECT_URI))
+    assert ok.status_code == 200, ok.text
+    # without redirect_uri in the authorization URL the exchange needs none
+    assert token(http, square.url, dict(exchange, code=consent(http, square.url)["code"])).status_code == 200
 
 
 def test_token_endpoint_takes_json_only(square, http):
