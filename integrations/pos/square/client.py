@@ -290,6 +290,8 @@ class SquareClient(_Base):
     def list_payments(self, *, begin_time: str | None = None, end_time: str | None = None,
                       location_id: str | None = None, cursor: str | None = None, limit: int | None = None,
                       sort_order: str | None = None) -> dict:
+        """ListPayments, one page. Without `location_id` Square lists the
+        seller's main location only, not every location."""
         params = {k: v for k, v in {"begin_time": begin_time, "end_time": end_time, "location_id": location_id,
                                     "cursor": cursor, "limit": limit, "sort_order": sort_order}.items()
                   if v is not None}

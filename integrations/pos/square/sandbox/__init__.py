@@ -18,13 +18,15 @@ Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
   POST /oauth2/revoke         header `Authorization: Client <APP_SECRET>`,
        {client_id, access_token | merchant_id[, revoke_only_access_token]}
   POST /oauth2/token/status   Bearer → {scopes, expires_at, client_id, merchant_id}
-  GET  /v2/locations, /v2/locations/{id}
+  GET  /v2/locations, /v2/locations/{id} ("main": the seller's first location)
   GET  /v2/orders/{id}; POST /v2/orders/batch-retrieve; POST /v2/orders/search
        (location_ids 1..10, filter/sort, limit ≤ 1000 default 500, cursor bound
        to the query that issued it, sort field = date filter field)
   GET  /v2/payments (begin_time, end_time [created_at], updated_at_begin_time, updated_at_end_time,
-       sort_field CREATED_AT|UPDATED_AT, sort_order, location_id, cursor, limit: over 100 gives 100),
-       /v2/payments/{id}; POST /v2/refunds; GET /v2/refunds (the same, and status), /v2/refunds/{id}
+       sort_field CREATED_AT|UPDATED_AT, sort_order, location_id [default: the main location only],
+       total, last_4, card_brand, cursor, limit: over 100 gives 100), /v2/payments/{id};
+       POST /v2/refunds; GET /v2/refunds (the same but every location by default, and status,
+       source_type), /v2/refunds/{id}
 
 Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   POST /_sandbox/reset                      everything cleared, default app/merchant/locations re-seeded

@@ -222,6 +222,8 @@ class SquareSandboxApp:
         return _json({"locations": self.sandbox.merchant_locations(tok["merchant_id"])})
 
     def get_location(self, request, tok, location_id):
+        if location_id == "main":  # RetrieveLocation: "main" names the main location
+            location_id = self.sandbox.main_location_id(tok["merchant_id"])
         for loc in self.sandbox.merchant_locations(tok["merchant_id"]):
             if loc["id"] == location_id:
                 return _json({"location": loc})

@@ -82,6 +82,13 @@ def parse_rfc3339(value: str, field: str) -> dt.datetime:
     return t
 
 
+def _int_arg(args: dict, name: str) -> int:
+    try:
+        return int(args[name])
+    except ValueError:
+        raise bad_request("INVALID_VALUE", f"{name} must be an integer.", name) from None
+
+
 def _id(n: int, alphabet: str = _ALNUM) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
@@ -192,6 +199,8 @@ class Sandbox:
                     "mcc": "5812",
                 }
                 self.locations[loc["id"]] = loc
+                # The main location is the seller's first (Merchant.main_location_id).
+                merchant.setdefault("main_location_id", loc_id)
                 out.append(_copy(loc))
             return out
 
@@ -900,25 +909,42 @@ class Sandbox:
         rows.sort(reverse=sort_order == "DESC")
         return [oid for _, oid in rows]
 
+    def main_location_id(self, merchant_id: str) -> str | None:
+        return self.merchants[merchant_id].get("main_location_id")
+
     def list_payments(self, args: dict, merchant_id: str) -> dict:
-        """ListPayments: see `_list_by_time`."""
-        return self._list_by_time(self.payments, "payments", args, merchant_id)
+        """ListPayments: see `_list_by_time`. Without `location_id` it lists
+        the seller's main location only ("By default, results are returned
+        for the default (main) location associated with the seller"); `total`
+        (total_money.amount), `last_4` and `card_brand` (the card's) filter."""
+        location_id = args.get("location_id") or self.main_location_id(merchant_id)
+        checks = []
+        if args.get("total"):
+            total = _int_arg(args, "total")
+            checks.append(lambda p: p["total_money"]["amount"] == total)
+        for field in ("last_4", "card_brand"):
+            if args.get(field):
+                checks.append(lambda p, f=field, v=args[field]: (p.get("card_details") or {}).get("card", {}).get(f) == v)
+        return self._list_by_time(self.payments, "payments", dict(args, location_id=location_id), merchant_id, checks)
 
     def list_refunds(self, args: dict, merchant_id: str) -> dict:
-        """ListPaymentRefunds: as ListPayments, and `status` filters."""
-        return self._list_by_time(self.refunds, "refunds", args, merchant_id)
+        """ListPaymentRefunds: as ListPayments, but every location without
+        `location_id` ("results are returned for all locations"); `status`
+        filters, and `source_type` by the refunded payment's source type."""
+        checks = []
+        if args.get("source_type"):
+            checks.append(lambda r, v=args["source_type"]: self.payments[r["payment_id"]]["source_type"] == v)
+        return self._list_by_time(self.refunds, "refunds", args, merchant_id, checks)
 
-    def _list_by_time(self, rows_by_id: dict, name: str, args: dict, merchant_id: str) -> dict:
+    def _list_by_time(self, rows_by_id: dict, name: str, args: dict, merchant_id: str, checks=()) -> dict:
         """ListPayments' and ListPaymentRefunds' shared query, as Square
         documents it: `begin_time`/`end_time` bound created_at (default: the
         last year up to now), `updated_at_begin_time`/`updated_at_end_time`
         bound updated_at (default: from begin_time up to now), each range
         [begin, end); `sort_field` CREATED_AT (default) or UPDATED_AT,
-        `sort_order` DESC (default) or ASC; a `limit` over 100 returns 100."""
-        try:
-            limit = int(args.get("limit") or constants.PAYMENTS_MAX_LIMIT)
-        except ValueError:
-            raise bad_request("INVALID_VALUE", "limit must be an integer.", "limit") from None
+        `sort_order` DESC (default) or ASC; a `limit` over 100 returns 100;
+        each of `checks` (a row → bool) must hold."""
+        limit = _int_arg(args, "limit") if args.get("limit") else constants.PAYMENTS_MAX_LIMIT
         if limit < 1:
             raise bad_request("VALUE_TOO_LOW", "limit out of range.", "limit")
         limit = min(limit, constants.PAYMENTS_MAX_LIMIT)
@@ -943,6 +969,8 @@ class Sandbox:
                 if args.get("location_id") and p["location_id"] != args["location_id"]:
                     continue
                 if args.get("status") and p.get("status") != args["status"]:
+                    continue
+                if not all(check(p) for check in checks):
                     continue
                 times = {key: parse_rfc3339(p[key], key) for key in ("created_at", "updated_at")}
                 if not (begin <= times["created_at"] < end and updated_begin <= times["updated_at"] < updated_end):

@@ -117,7 +117,8 @@ def test_payments_and_refunds(square, api):
     sale = sb.create_sale(random_sale=True)
     pid = sale["payment"]["id"]
     assert api.get_payment(pid)["status"] == "COMPLETED"
-    assert any(p["id"] == pid for p in api.list_payments()["payments"])
+    listed = api.list_payments(location_id=sale["payment"]["location_id"])["payments"]
+    assert any(p["id"] == pid for p in listed)
     refund = sb.refund_payment(payment_id=pid, amount=sale["payment"]["total_money"]["amount"] // 2)
     got = api.get_refund(refund["id"])
     assert got["status"] == "COMPLETED" and got["order_id"] != sale["order"]["id"]

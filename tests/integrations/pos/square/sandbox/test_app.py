@@ -446,8 +446,8 @@ def test_refund_creates_a_return_order_and_events(square, http, receiver):
 def test_payments_list_paging(square, http):
     sb = square.app.sandbox
     begin = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
-    for _ in range(5):
-        sb.create_sale(random_sale=True)
+    for _ in range(5):  # at the main location, which ListPayments lists by default
+        sb.create_sale(random_sale=True, location_id=sb.merchants[sb.default_merchant_id]["main_location_id"])
     t = control(http, square.url, "POST", "/tokens", {})
     first = http.get(f"{square.url}/v2/payments", params={"begin_time": begin, "limit": 3},
                      headers=bearer(t["access_token"])).json()
@@ -456,6 +456,41 @@ def test_payments_list_paging(square, http):
                       headers=bearer(t["access_token"])).json()
     assert len(first["payments"]) == 3 and len(second["payments"]) == 2 and "cursor" not in second
     assert len({p["id"] for p in first["payments"] + second["payments"]}) == 5
+
+
+def test_payments_list_defaults_to_the_main_location_and_filters_by_card_and_total(square, http):
+    """ListPayments without location_id lists "the default (main) location"
+    only (the seller's first, also RetrieveLocation's "main"); `total`,
+    `last_4` and `card_brand` filter. ListPaymentRefunds lists every
+    location by default."""
+    sb = square.app.sandbox
+    t = control(http, square.url, "POST", "/tokens", {})
+    main = http.get(f"{square.url}/v2/locations/main", headers=bearer(t["access_token"])).json()["location"]
+    assert main["id"] == sb.merchants[sb.default_merchant_id]["main_location_id"]
+    other = next(lid for lid in sb.locations if lid != main["id"])
+    at_main = sb.create_sale(order={"line_items": [{"name": "Jollof rice", "quantity": "1",
+                                                    "base_price_money": {"amount": 250000, "currency": "NGN"}}]},
+                             location_id=main["id"], tender_type="CARD", card_brand="MASTERCARD")
+    at_other = sb.create_sale(random_sale=True, location_id=other)
+
+    def listed(**query):
+        page = http.get(f"{square.url}/v2/payments", params=query, headers=bearer(t["access_token"]))
+        assert page.status_code == 200, page.text
+        return {p["id"] for p in page.json()["payments"]}
+
+    assert at_main["payment"]["id"] in listed() and at_other["payment"]["id"] not in listed()
+    assert at_other["payment"]["id"] in listed(location_id=other)
+    card = at_main["payment"]["card_details"]["card"]
+    assert listed(last_4=card["last_4"], card_brand="MASTERCARD") >= {at_main["payment"]["id"]}
+    assert at_main["payment"]["id"] not in listed(card_brand="VISA")
+    assert at_main["payment"]["id"] in listed(total=at_main["payment"]["total_money"]["amount"])
+    assert at_main["payment"]["id"] not in listed(total=at_main["payment"]["total_money"]["amount"] + 1)
+    refund = sb.refund_payment(payment_id=at_other["payment"]["id"])
+    refunds = http.get(f"{square.url}/v2/refunds", headers=bearer(t["access_token"])).json()["refunds"]
+    assert refund["id"] in {r["id"] for r in refunds}
+    by_source = http.get(f"{square.url}/v2/refunds", params={"source_type": "EXTERNAL"},
+                         headers=bearer(t["access_token"])).json()["refunds"]
+    assert refund["id"] not in {r["id"] for r in by_source}
 
 
 def test_refunds_list_by_time_status_and_page(square, http):
