@@ -2,8 +2,11 @@
 Square's OAuth, Locations, Orders, Payments and Refunds APIs and its webhooks,
 for the tests, the benches and the demo. Served by `taxpoynt.sandboxing`.
 
-Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
-{"errors":[{"category","code","detail","field"}]}):
+Public API (Bearer token; `Square-Version: YYYY-MM-DD`, a released version
+no older than the endpoint (`constants.SQUARE_API_VERSIONS`,
+`ENDPOINT_FIRST_VERSIONS`), else 400 INVALID_SQUARE_VERSION_FORMAT /
+API_VERSION_INCOMPATIBLE; every response names the version in its
+Square-Version header; errors as {"errors":[{"category","code","detail","field"}]}):
   GET  /oauth2/authorize?client_id&scope&session=false&state[&redirect_uri][&code_challenge&code_challenge_method=S256]
        → consent page; its "Allow" button POSTs back and redirects to the app's
        redirect URL with ?code&response_type=code&state ("Deny" → ?error=access_denied).

@@ -12,7 +12,7 @@ import httpx
 import lxml.html
 import pytest
 
-from integrations.pos.square import webhooks
+from integrations.pos.square import constants, webhooks
 from tests.e2e import wait_for
 from tests.integrations.pos.square.conftest import REDIRECT_URI
 
@@ -236,6 +236,36 @@ def test_locations_and_error_shapes(square, http):
     t2 = control(http, square.url, "POST", "/tokens", {"merchant_id": other["merchant"]["id"]})
     locs2 = http.get(f"{square.url}/v2/locations", headers=bearer(t2["access_token"])).json()["locations"]
     assert [x["id"] for x in locs2] == [other["locations"][0]["id"]]
+
+
+def test_square_version_must_be_a_release_no_older_than_the_endpoint(square, http):
+    """Square-Version: a released version the endpoint exists in; every
+    response names the version that processed it (the application's pinned
+    one when the request names none)."""
+    t = control(http, square.url, "POST", "/tokens", {})
+    auth = {"Authorization": f"Bearer {t['access_token']}"}
+
+    def get(path, version=None):
+        return http.get(f"{square.url}{path}", headers=dict(auth, **({"Square-Version": version} if version else {})))
+
+    pinned = get("/v2/payments")
+    assert pinned.status_code == 200 and pinned.headers["Square-Version"] == constants.SQUARE_VERSION
+    old = get("/v2/locations", "2019-06-12")  # ListLocations predates versioning
+    assert old.status_code == 200 and old.headers["Square-Version"] == "2019-06-12"
+    too_old = get("/v2/payments", "2019-06-12")  # the Payments API came with 2019-08-14
+    assert too_old.status_code == 400
+    assert too_old.json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert too_old.json()["errors"][0]["category"] == "INVALID_REQUEST_ERROR"
+    assert get("/v2/payments", "2019-08-14").status_code == 200
+    unreleased = get("/v2/locations", "2026-09-17")
+    assert unreleased.status_code == 400 and unreleased.json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    malformed = get("/v2/locations", "2026-9-16")
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"][0]["code"] == "INVALID_SQUARE_VERSION_FORMAT"
+    order_id = square.app.sandbox.create_sale(random_sale=True)["order"]["id"]
+    assert get(f"/v2/orders/{order_id}", "2020-09-23").json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert get(f"/v2/orders/{order_id}", "2020-10-28").status_code == 200
+    assert constants.SQUARE_VERSION in constants.SQUARE_API_VERSIONS
 
 
 def test_insufficient_scope(square, http):
