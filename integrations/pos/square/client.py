@@ -78,13 +78,29 @@ def _retry_after(response: httpx.Response) -> float:
     return constants.DEFAULT_RETRY_AFTER_SECONDS
 
 
+def _errors(response: httpx.Response) -> list[dict]:
+    """The error body's `errors`. A body without them in the legacy
+    {"type", "message"} shape (OAuth answers in 2019 forum threads) becomes one error
+    {code: type, detail: message}, as Square's own SDK reads it
+    (square-python-sdk src/square/core/api_error.py, `ApiError._parse_error`)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    if "errors" in body:
+        errors = body["errors"] or []
+        return errors if isinstance(errors, list) else [errors]
+    if body.get("type") or body.get("message"):
+        return [{"code": body.get("type"), "detail": body.get("message")}]
+    return []
+
+
 def _raise_for(response: httpx.Response) -> None:
     if response.is_success:
         return
-    try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        errors = []
+    errors = _errors(response)
     detail = "; ".join(f"{e.get('code')}: {e.get('detail')}" for e in errors) or response.text[:200]
     message = f"Square {response.request.method} {response.request.url.path} → {response.status_code} {detail}"
     status = response.status_code

@@ -27,7 +27,14 @@ _UPPER = string.ascii_uppercase + string.digits
 
 
 class SquareAPIError(Exception):
-    """An error answered in Square's shape {"errors": [{category, code, detail, field}]}."""
+    """An error answered in Square's shape {"errors": [{category, code, detail, field}]},
+    the OAuth endpoints' too: ObtainTokenResponse, RevokeTokenResponse and
+    RetrieveTokenStatusResponse each carry `errors: List[Error]` (square-python-sdk
+    src/square/types/, generated from Square's API definition). The bare {"message", "type"}
+    body seen in 2019 forum threads (ObtainToken answering "V1_ERROR -
+    service.not_authorized") is not documented now; UNCONFIRMED whether Square
+    still sends it, so the client reads both (`client._errors`), as Square's
+    SDK does."""
 
     def __init__(self, status: int, category: str, code: str, detail: str, field: str | None = None,
                  headers: dict | None = None):
