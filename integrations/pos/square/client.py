@@ -78,13 +78,29 @@ def _retry_after(response: httpx.Response) -> float:
     return constants.DEFAULT_RETRY_AFTER_SECONDS
 
 
+def _errors(response: httpx.Response) -> list[dict]:
+    """The error body's `errors`. A body without them in the legacy
+    {"type", "message"} shape (OAuth answers in 2019 forum threads) becomes one error
+    {code: type, detail: message}, as Square's own SDK reads it
+    (square-python-sdk src/square/core/api_error.py, `ApiError._parse_error`)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    if "errors" in body:
+        errors = body["errors"] or []
+        return errors if isinstance(errors, list) else [errors]
+    if body.get("type") or body.get("message"):
+        return [{"code": body.get("type"), "detail": body.get("message")}]
+    return []
+
+
 def _raise_for(response: httpx.Response) -> None:
     if response.is_success:
         return
-    try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        errors = []
+    errors = _errors(response)
     detail = "; ".join(f"{e.get('code')}: {e.get('detail')}" for e in errors) or response.text[:200]
     message = f"Square {response.request.method} {response.request.url.path} → {response.status_code} {detail}"
     status = response.status_code
@@ -290,6 +306,8 @@ class SquareClient(_Base):
     def list_payments(self, *, begin_time: str | None = None, end_time: str | None = None,
                       location_id: str | None = None, cursor: str | None = None, limit: int | None = None,
                       sort_order: str | None = None) -> dict:
+        """ListPayments, one page. Without `location_id` Square lists the
+        seller's main location only, not every location."""
         params = {k: v for k, v in {"begin_time": begin_time, "end_time": end_time, "location_id": location_id,
                                     "cursor": cursor, "limit": limit, "sort_order": sort_order}.items()
                   if v is not None}

@@ -11,6 +11,52 @@ import iso4217
 # The API version this code was written against; sent on every request.
 SQUARE_VERSION = "2026-09-16"
 
+# Released Square API versions (Square-Version, YYYY-MM-DD, "the date the
+# version was released": developer.squareup.com/docs/build-basics/versioning-overview).
+# Read off the official SDK releases, whose version numbers carry the API
+# version (PyPI squareconnect 2.YYYYMMDD.n up to 2019-07-24, squareup
+# n.n.n.YYYYMMDD since 2019-08-14). UNCONFIRMED that every release had an SDK
+# cut for it; add a version here when Square releases one.
+SQUARE_API_VERSIONS = (
+    "2018-07-12", "2018-09-18", "2018-12-05", "2018-12-12", "2019-02-13", "2019-03-13", "2019-03-27",
+    "2019-04-10", "2019-05-08", "2019-06-12", "2019-07-10", "2019-07-24", "2019-08-14", "2019-09-25",
+    "2019-10-23", "2019-11-20", "2019-12-17", "2020-01-22", "2020-02-26", "2020-03-25", "2020-04-22",
+    "2020-05-28", "2020-06-25", "2020-07-22", "2020-08-12", "2020-08-26", "2020-09-23", "2020-10-28",
+    "2020-11-18", "2020-12-16", "2021-01-21", "2021-02-26", "2021-03-17", "2021-04-21", "2021-05-13",
+    "2021-06-16", "2021-07-21", "2021-08-18", "2021-09-15", "2021-10-20", "2021-11-17", "2021-12-15",
+    "2022-01-20", "2022-02-16", "2022-03-16", "2022-04-20", "2022-05-12", "2022-06-16", "2022-07-20",
+    "2022-08-17", "2022-08-23", "2022-09-21", "2022-10-19", "2022-11-16", "2022-12-14", "2023-01-19",
+    "2023-03-15", "2023-04-19", "2023-05-17", "2023-06-08", "2023-07-20", "2023-08-16", "2023-09-25",
+    "2023-10-18", "2023-11-15", "2023-12-13", "2024-01-18", "2024-02-22", "2024-03-20", "2024-04-17",
+    "2024-05-15", "2024-06-04", "2024-07-17", "2024-08-21", "2024-09-19", "2024-10-17", "2024-11-20",
+    "2024-12-18", "2025-01-23", "2025-02-20", "2025-03-19", "2025-04-16", "2025-05-21", "2025-06-18",
+    "2025-07-16", "2025-08-20", "2025-09-24", "2025-10-16", "2026-01-22", "2026-05-20", "2026-07-15",
+    "2026-08-19", "2026-09-16",
+)
+# The first version of each endpoint TaxPoynt uses that is younger than
+# versioning itself (Square changelogs: 2019-05-08 SearchOrders; 2019-08-14
+# the Payments and Refunds APIs and RetrieveLocation; 2020-10-28
+# RetrieveOrder). Endpoints not listed answer in every version above.
+ENDPOINT_FIRST_VERSIONS = {
+    "SearchOrders": "2019-05-08",
+    "RetrieveLocation": "2019-08-14",
+    "ListPayments": "2019-08-14",
+    "GetPayment": "2019-08-14",
+    "RefundPayment": "2019-08-14",
+    "ListPaymentRefunds": "2019-08-14",
+    "GetPaymentRefund": "2019-08-14",
+    "RetrieveOrder": "2020-10-28",
+}
+# A Square-Version that is not YYYY-MM-DD answers 400 INVALID_SQUARE_VERSION_FORMAT
+# ("The provided Square-Version is incorrectly formatted"); one older than the
+# endpoint answers API_VERSION_INCOMPATIBLE ("incompatible with the requested
+# action"; ErrorCode, square-python-sdk). UNCONFIRMED: Square says only that
+# "requesting an API version that does not exist returns an error"; a
+# well-formed date that is not a release answers API_VERSION_INCOMPATIBLE too,
+# both as 400 INVALID_REQUEST_ERROR. Every API response carries the
+# Square-Version it was processed with (the application's pinned version
+# when the request named none).
+
 PRODUCTION_BASE_URL = "https://connect.squareup.com"
 SANDBOX_BASE_URL = "https://connect.squareupsandbox.com"
 
@@ -19,9 +65,14 @@ SCOPES = ("ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ", "ITEMS_READ",
 DEFAULT_SCOPES = ("ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ")
 AUTHORIZATION_CODE_TTL = timedelta(minutes=5)
 ACCESS_TOKEN_TTL = timedelta(days=30)
+# ObtainToken `short_lived: true`: an access token that expires in 24 hours
+# and no refresh token (ObtainTokenResponse.short_lived; API Explorer: "returns
+# only an access token").
+SHORT_LIVED_ACCESS_TOKEN_TTL = timedelta(hours=24)
 # Square advises refreshing at least every 7 days.
 REFRESH_EVERY = timedelta(days=7)
-# UNCONFIRMED: PKCE refresh tokens expire after 90 days; code-flow ones never.
+# PKCE refresh tokens are single use and expire in 90 days; code-flow ones
+# never expire (ObtainTokenResponse.refresh_token, square-python-sdk).
 PKCE_REFRESH_TOKEN_TTL = timedelta(days=90)
 
 # Orders search (SearchOrders reference; square-python-sdk SearchOrdersSort /

@@ -2,26 +2,34 @@
 Square's OAuth, Locations, Orders, Payments and Refunds APIs and its webhooks,
 for the tests, the benches and the demo. Served by `taxpoynt.sandboxing`.
 
-Public API (Bearer token; `Square-Version: YYYY-MM-DD` accepted; errors as
-{"errors":[{"category","code","detail","field"}]}):
+Public API (Bearer token; `Square-Version: YYYY-MM-DD`, a released version
+no older than the endpoint (`constants.SQUARE_API_VERSIONS`,
+`ENDPOINT_FIRST_VERSIONS`), else 400 INVALID_SQUARE_VERSION_FORMAT /
+API_VERSION_INCOMPATIBLE; every response names the version in its
+Square-Version header; errors as {"errors":[{"category","code","detail","field"}]}):
   GET  /oauth2/authorize?client_id&scope&session=false&state[&redirect_uri][&code_challenge&code_challenge_method=S256]
        → consent page; its "Allow" button POSTs back and redirects to the app's
        redirect URL with ?code&response_type=code&state ("Deny" → ?error=access_denied).
        A redirect_uri must equal the registered one; an app registered without
        one (the default app unless `redirect_uri=` is given) takes the request's.
   POST /oauth2/token          JSON; grants authorization_code (client_secret or
-       code_verifier) and refresh_token (code flow: same refresh token back;
-       PKCE: rotated, the old one rejected). Codes are single use, 5 min.
+       code_verifier; redirect_uri again if the authorize URL had one) and
+       refresh_token (code flow: same refresh token back; PKCE: rotated, the
+       old one rejected; `scopes` narrows the new access token to the
+       intersection). `short_lived`: a 24 h access token, no refresh token.
+       Codes are single use, 5 min.
   POST /oauth2/revoke         header `Authorization: Client <APP_SECRET>`,
        {client_id, access_token | merchant_id[, revoke_only_access_token]}
   POST /oauth2/token/status   Bearer → {scopes, expires_at, client_id, merchant_id}
-  GET  /v2/locations, /v2/locations/{id}
+  GET  /v2/locations, /v2/locations/{id} ("main": the seller's first location)
   GET  /v2/orders/{id}; POST /v2/orders/batch-retrieve; POST /v2/orders/search
        (location_ids 1..10, filter/sort, limit ≤ 1000 default 500, cursor bound
        to the query that issued it, sort field = date filter field)
   GET  /v2/payments (begin_time, end_time [created_at], updated_at_begin_time, updated_at_end_time,
-       sort_field CREATED_AT|UPDATED_AT, sort_order, location_id, cursor, limit: over 100 gives 100),
-       /v2/payments/{id}; POST /v2/refunds; GET /v2/refunds (the same, and status), /v2/refunds/{id}
+       sort_field CREATED_AT|UPDATED_AT, sort_order, location_id [default: the main location only],
+       total, last_4, card_brand, cursor, limit: over 100 gives 100), /v2/payments/{id};
+       POST /v2/refunds; GET /v2/refunds (the same but every location by default, and status,
+       source_type), /v2/refunds/{id}
 
 Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   POST /_sandbox/reset                      everything cleared, default app/merchant/locations re-seeded

@@ -19,6 +19,20 @@ from integrations.pos.square.sandbox.state import Sandbox, SquareAPIError, bad_r
 
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# public endpoint → Square's name for it
+_OPERATIONS = {
+    "obtain_token": "ObtainToken", "revoke_token": "RevokeToken", "token_status": "RetrieveTokenStatus",
+    "list_locations": "ListLocations", "get_location": "RetrieveLocation", "get_order": "RetrieveOrder",
+    "batch_retrieve_orders": "BatchRetrieveOrders", "search_orders": "SearchOrders", "list_payments": "ListPayments",
+    "get_payment": "GetPayment", "refund_payment": "RefundPayment", "get_refund": "GetPaymentRefund",
+    "list_refunds": "ListPaymentRefunds",
+}
+# public endpoint → the Square-Version values it answers in (a set, so the
+# check per request is one dict lookup and one set lookup)
+_VERSIONS = {endpoint: frozenset(v for v in constants.SQUARE_API_VERSIONS
+                                 if v >= constants.ENDPOINT_FIRST_VERSIONS.get(operation, ""))
+             for endpoint, operation in _OPERATIONS.items()}
+
 # endpoint → required OAuth scope
 _SCOPES = {
     "list_locations": "MERCHANT_PROFILE_READ",
@@ -106,6 +120,9 @@ class SquareSandboxApp:
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.code, "BAD_REQUEST")
             response = _json({"errors": [{"category": "INVALID_REQUEST_ERROR", "code": code,
                                           "detail": exc.description}]}, exc.code)
+        version = environ.get("square.version")
+        if version:  # the API version that processed the request
+            response.headers["Square-Version"] = version
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -114,9 +131,7 @@ class SquareSandboxApp:
             return getattr(self, endpoint)(request, **args)
         if endpoint in ("authorize", "authorize_decision"):
             return getattr(self, endpoint)(request)
-        version = request.headers.get("Square-Version")
-        if version is not None and not _VERSION_RE.match(version):
-            raise bad_request("INVALID_SQUARE_VERSION_FORMAT", f"Invalid Square-Version {version!r}.")
+        request.environ["square.version"] = self._square_version(request, endpoint)
         latency, fault = self.sandbox.check_faults(request.method, request.path)
         if latency:
             time.sleep(latency)
@@ -129,6 +144,24 @@ class SquareSandboxApp:
         self.sandbox.check_rate(token)
         tok = self.sandbox.authenticate(token, _SCOPES[endpoint])
         return getattr(self, endpoint)(request, tok, **args)
+
+    @staticmethod
+    def _square_version(request: Request, endpoint: str) -> str:
+        """The Square-Version the request names, or the application's pinned
+        one; a malformed, unreleased or too old one is refused (see
+        `constants.ENDPOINT_FIRST_VERSIONS`)."""
+        version = request.headers.get("Square-Version")
+        if version is None:
+            return constants.SQUARE_VERSION
+        if version in _VERSIONS[endpoint]:
+            return version
+        if not _VERSION_RE.match(version):
+            raise bad_request("INVALID_SQUARE_VERSION_FORMAT", f"Invalid Square-Version {version!r}.")
+        if version not in constants.SQUARE_API_VERSIONS:
+            raise bad_request("API_VERSION_INCOMPATIBLE", f"Square-Version {version} is not a released version.")
+        raise bad_request("API_VERSION_INCOMPATIBLE",
+                          f"{_OPERATIONS[endpoint]} is not available in Square-Version {version}; it needs "
+                          f"{constants.ENDPOINT_FIRST_VERSIONS[_OPERATIONS[endpoint]]} or later.")
 
     @staticmethod
     def _bearer(request: Request) -> str:
@@ -201,7 +234,7 @@ class SquareSandboxApp:
             scopes=[s for s in re.split(r"[ +]", f.get("scope", "")) if s], state=state,
             code_challenge=f.get("code_challenge") or None,
             code_challenge_method=(f.get("code_challenge_method") or "S256") if f.get("code_challenge") else None,
-            redirect_uri=redirect)
+            redirect_uri=f.get("redirect_uri", ""))
         query = {"code": code, "response_type": "code", "state": state}
         return Response(status=302, headers={"Location": redirect + sep + urlencode(query)})
 
@@ -222,6 +255,8 @@ class SquareSandboxApp:
         return _json({"locations": self.sandbox.merchant_locations(tok["merchant_id"])})
 
     def get_location(self, request, tok, location_id):
+        if location_id == "main":  # RetrieveLocation: "main" names the main location
+            location_id = self.sandbox.main_location_id(tok["merchant_id"])
         for loc in self.sandbox.merchant_locations(tok["merchant_id"]):
             if loc["id"] == location_id:
                 return _json({"location": loc})

@@ -27,7 +27,14 @@ _UPPER = string.ascii_uppercase + string.digits
 
 
 class SquareAPIError(Exception):
-    """An error answered in Square's shape {"errors": [{category, code, detail, field}]}."""
+    """An error answered in Square's shape {"errors": [{category, code, detail, field}]},
+    the OAuth endpoints' too: ObtainTokenResponse, RevokeTokenResponse and
+    RetrieveTokenStatusResponse each carry `errors: List[Error]` (square-python-sdk
+    src/square/types/, generated from Square's API definition). The bare {"message", "type"}
+    body seen in 2019 forum threads (ObtainToken answering "V1_ERROR -
+    service.not_authorized") is not documented now; UNCONFIRMED whether Square
+    still sends it, so the client reads both (`client._errors`), as Square's
+    SDK does."""
 
     def __init__(self, status: int, category: str, code: str, detail: str, field: str | None = None,
                  headers: dict | None = None):
@@ -80,6 +87,13 @@ def parse_rfc3339(value: str, field: str) -> dt.datetime:
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.timezone.utc)
     return t
+
+
+def _int_arg(args: dict, name: str) -> int:
+    try:
+        return int(args[name])
+    except ValueError:
+        raise bad_request("INVALID_VALUE", f"{name} must be an integer.", name) from None
 
 
 def _id(n: int, alphabet: str = _ALNUM) -> str:
@@ -192,6 +206,8 @@ class Sandbox:
                     "mcc": "5812",
                 }
                 self.locations[loc["id"]] = loc
+                # The main location is the seller's first (Merchant.main_location_id).
+                merchant.setdefault("main_location_id", loc_id)
                 out.append(_copy(loc))
             return out
 
@@ -205,6 +221,8 @@ class Sandbox:
     def create_code(self, *, client_id: str, merchant_id: str, scopes: list[str], state: str = "",
                     code_challenge: str | None = None, code_challenge_method: str | None = None,
                     redirect_uri: str = "") -> str:
+        """An authorization code; `redirect_uri` is the one the authorization
+        URL carried ("" when it had none): the code exchange must repeat it."""
         with self.lock:
             code = "sq0cgp-" + _id(22)
             self.codes[code] = {"client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes),
@@ -213,19 +231,28 @@ class Sandbox:
                                 "expires": time.time() + constants.AUTHORIZATION_CODE_TTL.total_seconds()}
             return code
 
-    def _issue(self, *, client_id, merchant_id, scopes, pkce: bool, refresh_token: str | None = None) -> dict:
+    def _issue(self, *, client_id, merchant_id, scopes, pkce: bool, refresh_token: str | None = None,
+               short_lived: bool = False, refresh_scopes=None) -> dict:
+        """An access token with `scopes` and, unless `short_lived`, a refresh
+        token: `refresh_token` handed back as it is, or a new one with
+        `refresh_scopes` (default: `scopes`)."""
         access = "EAAA" + _id(60)
-        expires_at = (now_utc() + constants.ACCESS_TOKEN_TTL).replace(microsecond=0)
+        ttl = constants.SHORT_LIVED_ACCESS_TOKEN_TTL if short_lived else constants.ACCESS_TOKEN_TTL
+        expires_at = (now_utc() + ttl).replace(microsecond=0)
         self.access_tokens[access] = {"client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes),
                                       "expires_at": expires_at, "revoked": False}
+        body = {"access_token": access, "token_type": "bearer", "expires_at": rfc3339(expires_at).replace(".000", ""),
+                "merchant_id": merchant_id, "short_lived": short_lived}
+        if short_lived:
+            return body
         if refresh_token is None:
             refresh_token = "EQAA" + _id(60)
             self.refresh_tokens[refresh_token] = {
-                "client_id": client_id, "merchant_id": merchant_id, "scopes": list(scopes), "pkce": pkce,
+                "client_id": client_id, "merchant_id": merchant_id, "scopes": list(refresh_scopes or scopes),
+                "pkce": pkce,
                 "expires_at": (now_utc() + constants.PKCE_REFRESH_TOKEN_TTL).replace(microsecond=0) if pkce else None,
                 "revoked": False}
-        body = {"access_token": access, "token_type": "bearer", "expires_at": rfc3339(expires_at).replace(".000", ""),
-                "merchant_id": merchant_id, "refresh_token": refresh_token, "short_lived": False}
+        body["refresh_token"] = refresh_token
         rt = self.refresh_tokens[refresh_token]
         if rt["expires_at"] is not None:
             body["refresh_token_expires_at"] = rfc3339(rt["expires_at"]).replace(".000", "")
@@ -239,8 +266,30 @@ class Sandbox:
                                merchant_id=merchant_id or self.default_merchant_id, scopes=scopes, pkce=pkce)
 
     def obtain_token(self, body: dict) -> dict:
+        """ObtainToken (POST /oauth2/token), as the OAuth API reference and
+        square-python-sdk's `o_auth.obtain_token` document it:
+        - `short_lived: true` (any grant): the access token expires in 24 h and
+          no refresh token comes back (API Explorer: "returns only an access
+          token"); the refresh token used stays as it was;
+        - `scopes` on a refresh: the new access token gets the intersection of
+          the requested scopes and the refresh token's; the refresh token keeps
+          its own;
+        - `redirect_uri` is required at the code exchange when the
+          authorization URL carried one, and must equal it.
+        UNCONFIRMED (the docs name no error): a missing redirect_uri answers
+        400 MISSING_REQUIRED_PARAMETER, a different one 400 INVALID_VALUE;
+        `scopes` at a code exchange is ignored (documented for refreshes only);
+        a PKCE refresh token used with `short_lived` is not consumed (nothing
+        would replace it)."""
         client_id = body.get("client_id")
         grant = body.get("grant_type")
+        short_lived = body.get("short_lived", False)
+        if not isinstance(short_lived, bool):
+            raise bad_request("EXPECTED_BOOLEAN", "short_lived must be a boolean.", "short_lived")
+        requested_scopes = body.get("scopes")
+        if requested_scopes is not None and not (isinstance(requested_scopes, list)
+                                                 and all(isinstance(x, str) for x in requested_scopes)):
+            raise bad_request("EXPECTED_ARRAY", "scopes must be a list of strings.", "scopes")
         with self.lock:
             app = self.apps.get(client_id or "")
             if app is None:
@@ -251,7 +300,11 @@ class Sandbox:
                     raise unauthorized("UNAUTHORIZED", "Invalid or already used authorization code.")
                 if code["expires"] < time.time():
                     raise unauthorized("UNAUTHORIZED", "Authorization code expired.")
-                if body.get("redirect_uri") and body["redirect_uri"] != (code.get("redirect_uri") or app["redirect_uri"]):
+                redirect_uri = body.get("redirect_uri")
+                if code["redirect_uri"] and not redirect_uri:
+                    raise bad_request("MISSING_REQUIRED_PARAMETER", "redirect_uri is required: the authorization "
+                                      "request carried one.", "redirect_uri")
+                if redirect_uri and redirect_uri != (code["redirect_uri"] or app["redirect_uri"]):
                     raise bad_request("INVALID_VALUE", "redirect_uri does not match.", "redirect_uri")
                 if code["code_challenge"]:
                     verifier = body.get("code_verifier") or ""
@@ -267,7 +320,7 @@ class Sandbox:
                         raise unauthorized("UNAUTHORIZED", "Invalid client_secret.")
                     pkce = False
                 return self._issue(client_id=client_id, merchant_id=code["merchant_id"], scopes=code["scopes"],
-                                   pkce=pkce)
+                                   pkce=pkce, short_lived=short_lived)
             if grant == "refresh_token":
                 token = body.get("refresh_token") or ""
                 rt = self.refresh_tokens.get(token)
@@ -275,14 +328,17 @@ class Sandbox:
                     raise unauthorized("UNAUTHORIZED", "Invalid refresh token.")
                 if rt["expires_at"] is not None and rt["expires_at"] < now_utc():
                     raise unauthorized("UNAUTHORIZED", "Refresh token expired.")
+                scopes = rt["scopes"] if requested_scopes is None else \
+                    [s for s in rt["scopes"] if s in requested_scopes]
                 if rt["pkce"]:
-                    rt["revoked"] = True  # rotation: the old one stops working
-                    return self._issue(client_id=client_id, merchant_id=rt["merchant_id"], scopes=rt["scopes"],
-                                       pkce=True)
+                    if not short_lived:
+                        rt["revoked"] = True  # rotation: the old one stops working
+                    return self._issue(client_id=client_id, merchant_id=rt["merchant_id"], scopes=scopes,
+                                       pkce=True, short_lived=short_lived, refresh_scopes=rt["scopes"])
                 if not secrets.compare_digest(body.get("client_secret") or "", app["client_secret"]):
                     raise unauthorized("UNAUTHORIZED", "Invalid client_secret.")
-                return self._issue(client_id=client_id, merchant_id=rt["merchant_id"], scopes=rt["scopes"],
-                                   pkce=False, refresh_token=token)
+                return self._issue(client_id=client_id, merchant_id=rt["merchant_id"], scopes=scopes,
+                                   pkce=False, refresh_token=token, short_lived=short_lived)
             if grant == "migration_token":
                 raise bad_request("INVALID_VALUE", "migration_token is not supported by this sandbox.", "grant_type")
             raise bad_request("INVALID_VALUE", f"Unsupported grant_type {grant!r}.", "grant_type")
@@ -860,25 +916,42 @@ class Sandbox:
         rows.sort(reverse=sort_order == "DESC")
         return [oid for _, oid in rows]
 
+    def main_location_id(self, merchant_id: str) -> str | None:
+        return self.merchants[merchant_id].get("main_location_id")
+
     def list_payments(self, args: dict, merchant_id: str) -> dict:
-        """ListPayments: see `_list_by_time`."""
-        return self._list_by_time(self.payments, "payments", args, merchant_id)
+        """ListPayments: see `_list_by_time`. Without `location_id` it lists
+        the seller's main location only ("By default, results are returned
+        for the default (main) location associated with the seller"); `total`
+        (total_money.amount), `last_4` and `card_brand` (the card's) filter."""
+        location_id = args.get("location_id") or self.main_location_id(merchant_id)
+        checks = []
+        if args.get("total"):
+            total = _int_arg(args, "total")
+            checks.append(lambda p: p["total_money"]["amount"] == total)
+        for field in ("last_4", "card_brand"):
+            if args.get(field):
+                checks.append(lambda p, f=field, v=args[field]: (p.get("card_details") or {}).get("card", {}).get(f) == v)
+        return self._list_by_time(self.payments, "payments", dict(args, location_id=location_id), merchant_id, checks)
 
     def list_refunds(self, args: dict, merchant_id: str) -> dict:
-        """ListPaymentRefunds: as ListPayments, and `status` filters."""
-        return self._list_by_time(self.refunds, "refunds", args, merchant_id)
+        """ListPaymentRefunds: as ListPayments, but every location without
+        `location_id` ("results are returned for all locations"); `status`
+        filters, and `source_type` by the refunded payment's source type."""
+        checks = []
+        if args.get("source_type"):
+            checks.append(lambda r, v=args["source_type"]: self.payments[r["payment_id"]]["source_type"] == v)
+        return self._list_by_time(self.refunds, "refunds", args, merchant_id, checks)
 
-    def _list_by_time(self, rows_by_id: dict, name: str, args: dict, merchant_id: str) -> dict:
+    def _list_by_time(self, rows_by_id: dict, name: str, args: dict, merchant_id: str, checks=()) -> dict:
         """ListPayments' and ListPaymentRefunds' shared query, as Square
         documents it: `begin_time`/`end_time` bound created_at (default: the
         last year up to now), `updated_at_begin_time`/`updated_at_end_time`
         bound updated_at (default: from begin_time up to now), each range
         [begin, end); `sort_field` CREATED_AT (default) or UPDATED_AT,
-        `sort_order` DESC (default) or ASC; a `limit` over 100 returns 100."""
-        try:
-            limit = int(args.get("limit") or constants.PAYMENTS_MAX_LIMIT)
-        except ValueError:
-            raise bad_request("INVALID_VALUE", "limit must be an integer.", "limit") from None
+        `sort_order` DESC (default) or ASC; a `limit` over 100 returns 100;
+        each of `checks` (a row → bool) must hold."""
+        limit = _int_arg(args, "limit") if args.get("limit") else constants.PAYMENTS_MAX_LIMIT
         if limit < 1:
             raise bad_request("VALUE_TOO_LOW", "limit out of range.", "limit")
         limit = min(limit, constants.PAYMENTS_MAX_LIMIT)
@@ -903,6 +976,8 @@ class Sandbox:
                 if args.get("location_id") and p["location_id"] != args["location_id"]:
                     continue
                 if args.get("status") and p.get("status") != args["status"]:
+                    continue
+                if not all(check(p) for check in checks):
                     continue
                 times = {key: parse_rfc3339(p[key], key) for key in ("created_at", "updated_at")}
                 if not (begin <= times["created_at"] < end and updated_begin <= times["updated_at"] < updated_end):

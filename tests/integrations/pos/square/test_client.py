@@ -1,5 +1,6 @@
 """The Square client (integrations/pos/square/client.py) against the sandbox
 over real sockets."""
+import json
 import socket
 from urllib.parse import parse_qs, urlparse
 
@@ -18,6 +19,7 @@ from integrations.pos.square.client import (
     SquareRetryable,
     pkce_pair,
 )
+from taxpoynt import sandboxing
 
 CLIENT_ID, CLIENT_SECRET = "demo-square-client-id", "demo-square-client-secret"
 
@@ -117,7 +119,8 @@ def test_payments_and_refunds(square, api):
     sale = sb.create_sale(random_sale=True)
     pid = sale["payment"]["id"]
     assert api.get_payment(pid)["status"] == "COMPLETED"
-    assert any(p["id"] == pid for p in api.list_payments()["payments"])
+    listed = api.list_payments(location_id=sale["payment"]["location_id"])["payments"]
+    assert any(p["id"] == pid for p in listed)
     refund = sb.refund_payment(payment_id=pid, amount=sale["payment"]["total_money"]["amount"] // 2)
     got = api.get_refund(refund["id"])
     assert got["status"] == "COMPLETED" and got["order_id"] != sale["order"]["id"]
@@ -166,3 +169,31 @@ def test_every_request_sends_the_square_version(square):
                       http=http).token_status(access_token=tok["access_token"])
     http.close()
     assert seen == [constants.SQUARE_VERSION] * 2
+
+
+@pytest.fixture
+def legacy_oauth():
+    """A stand-in for Square's token endpoint answering errors in the legacy
+    {"message", "type"} shape (no `errors` list): 401 on /oauth2/revoke,
+    400 on /oauth2/token."""
+    def app(environ, start_response):
+        status = "401 Unauthorized" if environ["PATH_INFO"] == "/oauth2/revoke" else "400 Bad Request"
+        kind = "service.not_authorized" if status.startswith("401") else "bad_request"
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps({"message": "Not Authorized" if kind != "bad_request" else "Bad code",
+                            "type": kind}).encode()]
+
+    running = sandboxing.serve(app, host="127.0.0.1", port=0, name="square-legacy-oauth")
+    with SquareOAuthClient(base_url=running.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as c:
+        yield c
+    running.stop()
+
+
+def test_an_error_body_without_errors_is_read_as_square_sdk_reads_it(legacy_oauth):
+    with pytest.raises(SquareAuthError) as exc:
+        legacy_oauth.revoke(merchant_id="M1")
+    assert exc.value.code == "service.not_authorized" and "Not Authorized" in str(exc.value)
+    assert exc.value.errors == [{"code": "service.not_authorized", "detail": "Not Authorized"}]
+    with pytest.raises(SquareError) as exc:
+        legacy_oauth.exchange_code(code="sq0cgp-x")
+    assert exc.value.status == 400 and exc.value.code == "bad_request"

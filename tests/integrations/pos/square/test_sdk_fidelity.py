@@ -35,3 +35,20 @@ def test_sdk_lists_locations_searches_orders_and_obtains_tokens(square):
     assert order.state == "COMPLETED" and order.total_money.currency == "NGN"
     assert order.line_items[0].gross_sales_money.amount >= order.line_items[0].base_price_money.amount
     assert client.orders.get(order_id=order.id).order.id == order.id
+
+
+def test_sdk_refreshes_to_a_short_lived_narrower_token(square):
+    """ObtainToken's `scopes` and `short_lived` as the SDK sends them: the
+    access token gets the intersection of scopes, lasts 24 h and comes alone."""
+    sb = square.app.sandbox
+    code = sb.create_code(client_id=CLIENT_ID, merchant_id=sb.default_merchant_id,
+                          scopes=["ORDERS_READ", "MERCHANT_PROFILE_READ"])
+    oauth = Square(base_url=square.url, token="unused").o_auth
+    full = oauth.obtain_token(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, grant_type="authorization_code",
+                              code=code)
+    short = oauth.obtain_token(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, grant_type="refresh_token",
+                               refresh_token=full.refresh_token, scopes=["ORDERS_READ", "PAYMENTS_READ"],
+                               short_lived=True)
+    assert short.short_lived is True and short.refresh_token is None
+    status = Square(base_url=square.url, token=short.access_token).o_auth.retrieve_token_status()
+    assert status.scopes == ["ORDERS_READ"]

@@ -12,7 +12,7 @@ import httpx
 import lxml.html
 import pytest
 
-from integrations.pos.square import webhooks
+from integrations.pos.square import constants, webhooks
 from tests.e2e import wait_for
 from tests.integrations.pos.square.conftest import REDIRECT_URI
 
@@ -122,6 +122,67 @@ def test_pkce_code_verifier_and_rotating_refresh_token(square, http):
     assert newer.status_code == 200
 
 
+def _expires_in(t: dict) -> dt.timedelta:
+    return dt.datetime.fromisoformat(t["expires_at"].replace("Z", "+00:00")) - dt.datetime.now(dt.timezone.utc)
+
+
+def test_short_lived_token_expires_in_24_hours_and_comes_without_a_refresh_token(square, http):
+    """ObtainToken `short_lived: true`, at the code exchange and at a refresh:
+    a 24 h access token and no refresh token; the refresh token used keeps
+    working."""
+    q = consent(http, square.url)
+    t = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                 "grant_type": "authorization_code", "code": q["code"], "short_lived": True}).json()
+    assert t["short_lived"] is True and "refresh_token" not in t
+    assert abs(_expires_in(t) - dt.timedelta(hours=24)) < dt.timedelta(minutes=1)
+    assert http.get(f"{square.url}/v2/locations", headers=bearer(t["access_token"])).status_code == 200
+
+    full = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                    "grant_type": "authorization_code", "code": consent(http, square.url)["code"]}
+                 ).json()
+    refresh = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "refresh_token",
+               "refresh_token": full["refresh_token"]}
+    short = token(http, square.url, dict(refresh, short_lived=True)).json()
+    assert short["short_lived"] is True and "refresh_token" not in short
+    assert abs(_expires_in(short) - dt.timedelta(hours=24)) < dt.timedelta(minutes=1)
+    again = token(http, square.url, refresh).json()
+    assert again["refresh_token"] == full["refresh_token"] and again["short_lived"] is False
+    bad = token(http, square.url, dict(refresh, short_lived="yes"))
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "short_lived"
+
+
+def test_refresh_with_scopes_gets_the_intersection_with_the_refresh_tokens_scopes(square, http):
+    t = token(http, square.url, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                 "grant_type": "authorization_code", "code": consent(http, square.url)["code"]}).json()
+    refresh = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "refresh_token",
+               "refresh_token": t["refresh_token"]}
+    # ITEMS_READ was never granted, so only ORDERS_READ is left
+    narrow = token(http, square.url, dict(refresh, scopes=["ORDERS_READ", "ITEMS_READ"])).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(narrow["access_token"])).json()
+    assert status["scopes"] == ["ORDERS_READ"]
+    denied = http.get(f"{square.url}/v2/locations", headers=bearer(narrow["access_token"]))
+    assert denied.status_code == 403 and denied.json()["errors"][0]["code"] == "INSUFFICIENT_SCOPES"
+    # the refresh token keeps its own scopes
+    wide = token(http, square.url, refresh).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(wide["access_token"])).json()
+    assert set(status["scopes"]) == {"ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"}
+
+
+def test_pkce_refresh_with_scopes_rotates_a_refresh_token_that_keeps_every_scope(square, http):
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    t = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "authorization_code", "code_verifier": verifier,
+                                 "code": consent(http, square.url, challenge=challenge)["code"]}).json()
+    narrow = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "refresh_token",
+                                      "refresh_token": t["refresh_token"], "scopes": ["PAYMENTS_READ"]}).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(narrow["access_token"])).json()
+    assert status["scopes"] == ["PAYMENTS_READ"]
+    wide = token(http, square.url, {"client_id": CLIENT_ID, "grant_type": "refresh_token",
+                                    "refresh_token": narrow["refresh_token"]}).json()
+    status = http.post(f"{square.url}/oauth2/token/status", headers=bearer(wide["access_token"])).json()
+    assert set(status["scopes"]) == {"ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"}
+
+
 def test_revoke_needs_client_auth_and_revokes_every_token_of_the_merchant(square, http):
     a = control(http, square.url, "POST", "/tokens", {})
     b = control(http, square.url, "POST", "/tokens", {})
@@ -175,6 +236,36 @@ def test_locations_and_error_shapes(square, http):
     t2 = control(http, square.url, "POST", "/tokens", {"merchant_id": other["merchant"]["id"]})
     locs2 = http.get(f"{square.url}/v2/locations", headers=bearer(t2["access_token"])).json()["locations"]
     assert [x["id"] for x in locs2] == [other["locations"][0]["id"]]
+
+
+def test_square_version_must_be_a_release_no_older_than_the_endpoint(square, http):
+    """Square-Version: a released version the endpoint exists in; every
+    response names the version that processed it (the application's pinned
+    one when the request names none)."""
+    t = control(http, square.url, "POST", "/tokens", {})
+    auth = {"Authorization": f"Bearer {t['access_token']}"}
+
+    def get(path, version=None):
+        return http.get(f"{square.url}{path}", headers=dict(auth, **({"Square-Version": version} if version else {})))
+
+    pinned = get("/v2/payments")
+    assert pinned.status_code == 200 and pinned.headers["Square-Version"] == constants.SQUARE_VERSION
+    old = get("/v2/locations", "2019-06-12")  # ListLocations predates versioning
+    assert old.status_code == 200 and old.headers["Square-Version"] == "2019-06-12"
+    too_old = get("/v2/payments", "2019-06-12")  # the Payments API came with 2019-08-14
+    assert too_old.status_code == 400
+    assert too_old.json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert too_old.json()["errors"][0]["category"] == "INVALID_REQUEST_ERROR"
+    assert get("/v2/payments", "2019-08-14").status_code == 200
+    unreleased = get("/v2/locations", "2026-09-17")
+    assert unreleased.status_code == 400 and unreleased.json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    malformed = get("/v2/locations", "2026-9-16")
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"][0]["code"] == "INVALID_SQUARE_VERSION_FORMAT"
+    order_id = square.app.sandbox.create_sale(random_sale=True)["order"]["id"]
+    assert get(f"/v2/orders/{order_id}", "2020-09-23").json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert get(f"/v2/orders/{order_id}", "2020-10-28").status_code == 200
+    assert constants.SQUARE_VERSION in constants.SQUARE_API_VERSIONS
 
 
 def test_insufficient_scope(square, http):
@@ -385,8 +476,8 @@ def test_refund_creates_a_return_order_and_events(square, http, receiver):
 def test_payments_list_paging(square, http):
     sb = square.app.sandbox
     begin = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
-    for _ in range(5):
-        sb.create_sale(random_sale=True)
+    for _ in range(5):  # at the main location, which ListPayments lists by default
+        sb.create_sale(random_sale=True, location_id=sb.merchants[sb.default_merchant_id]["main_location_id"])
     t = control(http, square.url, "POST", "/tokens", {})
     first = http.get(f"{square.url}/v2/payments", params={"begin_time": begin, "limit": 3},
                      headers=bearer(t["access_token"])).json()
@@ -395,6 +486,41 @@ def test_payments_list_paging(square, http):
                       headers=bearer(t["access_token"])).json()
     assert len(first["payments"]) == 3 and len(second["payments"]) == 2 and "cursor" not in second
     assert len({p["id"] for p in first["payments"] + second["payments"]}) == 5
+
+
+def test_payments_list_defaults_to_the_main_location_and_filters_by_card_and_total(square, http):
+    """ListPayments without location_id lists "the default (main) location"
+    only (the seller's first, also RetrieveLocation's "main"); `total`,
+    `last_4` and `card_brand` filter. ListPaymentRefunds lists every
+    location by default."""
+    sb = square.app.sandbox
+    t = control(http, square.url, "POST", "/tokens", {})
+    main = http.get(f"{square.url}/v2/locations/main", headers=bearer(t["access_token"])).json()["location"]
+    assert main["id"] == sb.merchants[sb.default_merchant_id]["main_location_id"]
+    other = next(lid for lid in sb.locations if lid != main["id"])
+    at_main = sb.create_sale(order={"line_items": [{"name": "Jollof rice", "quantity": "1",
+                                                    "base_price_money": {"amount": 250000, "currency": "NGN"}}]},
+                             location_id=main["id"], tender_type="CARD", card_brand="MASTERCARD")
+    at_other = sb.create_sale(random_sale=True, location_id=other)
+
+    def listed(**query):
+        page = http.get(f"{square.url}/v2/payments", params=query, headers=bearer(t["access_token"]))
+        assert page.status_code == 200, page.text
+        return {p["id"] for p in page.json()["payments"]}
+
+    assert at_main["payment"]["id"] in listed() and at_other["payment"]["id"] not in listed()
+    assert at_other["payment"]["id"] in listed(location_id=other)
+    card = at_main["payment"]["card_details"]["card"]
+    assert listed(last_4=card["last_4"], card_brand="MASTERCARD") >= {at_main["payment"]["id"]}
+    assert at_main["payment"]["id"] not in listed(card_brand="VISA")
+    assert at_main["payment"]["id"] in listed(total=at_main["payment"]["total_money"]["amount"])
+    assert at_main["payment"]["id"] not in listed(total=at_main["payment"]["total_money"]["amount"] + 1)
+    refund = sb.refund_payment(payment_id=at_other["payment"]["id"])
+    refunds = http.get(f"{square.url}/v2/refunds", headers=bearer(t["access_token"])).json()["refunds"]
+    assert refund["id"] in {r["id"] for r in refunds}
+    by_source = http.get(f"{square.url}/v2/refunds", params={"source_type": "EXTERNAL"},
+                         headers=bearer(t["access_token"])).json()["refunds"]
+    assert refund["id"] not in {r["id"] for r in by_source}
 
 
 def test_refunds_list_by_time_status_and_page(square, http):
@@ -586,6 +712,26 @@ def test_redirect_uri_must_match_the_registered_one(square, http):
     wrong = token(http, square.url, {"client_id": "app2", "client_secret": "s2", "grant_type": "authorization_code",
                                      "code": code, "redirect_uri": "http://other/cb"})
     assert wrong.status_code == 400
+
+
+def test_code_exchange_must_repeat_the_redirect_uri_of_the_authorization_url(square, http):
+    """ObtainToken: redirect_uri is "required ... if you provided the
+    redirect_uri parameter in your authorization URL"."""
+    def code():
+        params = {"client_id": CLIENT_ID, "scope": "ORDERS_READ", "state": "s", "redirect_uri": REDIRECT_URI}
+        form = lxml.html.fromstring(http.get(f"{square.url}/oauth2/authorize", params=params).text).forms[0]
+        resp = http.post(f"{square.url}{form.action}", data=dict(form.form_values(), decision="allow"))
+        return parse_qs(urlparse(resp.headers["location"]).query)["code"][0]
+
+    exchange = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "authorization_code"}
+    missing = token(http, square.url, dict(exchange, code=code()))
+    assert missing.status_code == 400
+    assert missing.json()["errors"][0] == {"category": "INVALID_REQUEST_ERROR", "code": "MISSING_REQUIRED_PARAMETER",
+                                           "detail": missing.json()["errors"][0]["detail"], "field": "redirect_uri"}
+    ok = token(http, square.url, dict(exchange, code=code(), redirect_uri=REDIRECT_URI))
+    assert ok.status_code == 200, ok.text
+    # without redirect_uri in the authorization URL the exchange needs none
+    assert token(http, square.url, dict(exchange, code=consent(http, square.url)["code"])).status_code == 200
 
 
 def test_token_endpoint_takes_json_only(square, http):
