@@ -145,6 +145,11 @@ RETRY_REASONS = ("http_timeout", "http_error", "ssl_error", "other_error")
 # - for Nigeria, as for Europe, inclusive tax stays inside gross_sales_money;
 # - an additive tax on a line that also has inclusive taxes applies to the
 #   amount net of the inclusive taxes;
+# - several inclusive taxes on one line (VAT and a state consumption tax) are
+#   taken out together: each is amount × p / (100 + Σ inclusive p), so the
+#   line's net is amount × 100 / (100 + Σ inclusive p). (Several additive
+#   ones are each added to the same amount, not compounded: confirmed by the
+#   Orders API "Order Taxes" example, developer.squareup.com/docs/orders-api/taxes);
 # - the order's total_money includes tips (tender amount_money includes the
 #   tip, and the tenders add up to the order total).
 INCLUSIVE_TAX_IN_GROSS_SALES = True

@@ -7,12 +7,27 @@ Choices, and why:
   unit price is base price + Σ modifier price × modifier quantity. Square
   charges modifiers per unit of the line and discounts/taxes them with it, so
   one line keeps one tax category and the line's discounts apply to the whole.
-- Taxes: the line's Square tax percentage → our category through
-  `MappingOptions.tax_categories` (7.5 → STANDARD_VAT, 0 → ZERO_VAT by
-  default). A line without a tax is `untaxed_category` (ZERO_VAT by default,
-  with `zero_rated_reason`). Two non-zero taxes on one line are refused.
-- Tax-inclusive prices are converted to net: unit price × 100 / (100 + rate)
-  and each discount likewise, rounded half-even to the currency exponent.
+- Taxes: the line's VAT is the one Square tax on it whose percentage maps
+  to a category through `MappingOptions.tax_categories` (7.5 → STANDARD_VAT,
+  0 → ZERO_VAT by default; a 0 % one beside a non-zero one is ignored). A
+  line without a tax is `untaxed_category` (ZERO_VAT by default, with
+  `zero_rated_reason`). A line with taxes none of which maps, or with more
+  than one non-zero tax that maps, is refused: no one VAT category fits it.
+- Levies: any other tax on a line (say Lagos State's 5 % Hotel Occupancy and
+  Restaurant Consumption Tax beside 7.5 % VAT) is a non-VAT levy. FIRS
+  e-invoicing is about VAT and EN 16931 knows only VAT categories, so by
+  default (`levies="exclude"`) a levy is left off the invoice and its
+  amounts (Square's `applied_money` of it on the lines and taxable service
+  charges) are taken off Square's total tax and total in `source_figures`,
+  as tips are; `levies="charge"` adds each levy as a ZERO_VAT document charge
+  named after its Square tax ("Consumption Tax 5%") instead. Either way the
+  line net is Square's (total_money − total_tax_money), net of every tax on
+  the line: Square adds each ADDITIVE tax to the same discounted amount (its
+  Orders API "Order Taxes" example: 5 % and 8.5 % on one item, not
+  compounded) and takes INCLUSIVE taxes out together (`constants`).
+- Tax-inclusive prices are converted to net: unit price × 100 / (100 + the
+  sum of the line's inclusive rates) and each discount likewise, rounded
+  half-even to the currency exponent.
   Whatever cent is left between that and Square's own net line amount
   (total_money − total_tax_money) becomes a line allowance/charge "Rounding
   (tax-inclusive price)", so the line net we send equals Square's.
@@ -101,6 +116,7 @@ class MappingOptions:
     zero_rated_reason: str = "Zero-rated supply"
     exempt_reason: str = "VAT-exempt supply"
     tips: str = "exclude"  # or "charge"
+    levies: str = "exclude"  # or "charge": Square taxes on a line other than its VAT
     timezone: str = "Africa/Lagos"
     unit_code: str = "EA"
 
@@ -129,33 +145,74 @@ class _Money:
         return int(m.get("amount", 0))
 
 
+def _vat_category(pct: Decimal, opts: MappingOptions) -> str | None:
+    """The category a Square tax percentage maps to; None: not VAT (a levy)."""
+    for rate, cat in opts.tax_categories.items():
+        if Decimal(rate) == pct:
+            return cat
+    return None
+
+
 def _category_for(pct: Decimal | None, opts: MappingOptions) -> tuple[str, Decimal]:
     if pct is None:
         cat = opts.untaxed_category
         return cat, Decimal("0") if cat != STANDARD_VAT else Decimal(opts.untaxed_rate)
-    for rate, cat in opts.tax_categories.items():
-        if Decimal(rate) == pct:
-            return cat, pct
-    raise SquareMappingError(f"Square tax rate {pct} % has no tax category mapping.", extra={"rate": str(pct)})
+    cat = _vat_category(pct, opts)
+    if cat is None:
+        raise SquareMappingError(f"Square tax rate {pct} % has no tax category mapping.", extra={"rate": str(pct)})
+    return cat, pct
 
 
 def _exemption_reason(cat: str, opts: MappingOptions) -> str:
     return {ZERO_VAT: opts.zero_rated_reason}.get(cat, opts.exempt_reason if cat != STANDARD_VAT else "")
 
 
-def _line_tax(applied: list[dict], taxes: dict[str, dict]) -> tuple[Decimal | None, bool]:
-    """(percentage or None, inclusive?) of a line's applied taxes."""
-    found = [taxes[a["tax_uid"]] for a in applied or [] if a.get("tax_uid") in taxes]
-    nonzero = [t for t in found if Decimal(t.get("percentage") or "0") != 0]
+@dataclass
+class _LineTax:
+    """A line's (or service charge's) Square taxes, read once."""
+
+    pct: Decimal | None  # its VAT percentage; None: no tax at all
+    inclusive_pct: Decimal | None  # Σ of its INCLUSIVE taxes' percentages (VAT and levies); None if none
+    levies: list[tuple[dict, dict]]  # (Square tax, applied tax) of each non-VAT tax
+
+
+def _line_tax(applied: list[dict], taxes: dict[str, dict], opts: MappingOptions) -> _LineTax:
+    """Which of a line's applied taxes is its VAT (the one whose percentage
+    maps to a category) and which are levies (see the module docstring)."""
+    vat, levies, inclusive = [], [], Decimal(0)
+    for a in applied or []:
+        t = taxes.get(a.get("tax_uid"))
+        if t is None:
+            continue
+        pct = Decimal(t.get("percentage") or "0")
+        if t.get("type") == "INCLUSIVE":
+            inclusive += pct
+        if _vat_category(pct, opts) is not None:
+            vat.append((pct, t))
+        else:
+            levies.append((t, a))
+    if not vat and not levies:
+        return _LineTax(None, None, [])
+    nonzero = [(pct, t) for pct, t in vat if pct != 0]  # a 0 % one beside a rate is no second VAT
     if len(nonzero) > 1:
-        raise SquareMappingError("A Square line with more than one non-zero tax cannot be mapped to one VAT category.",
-                                 extra={"taxes": [t.get("name") for t in nonzero]})
-    if nonzero:
-        t = nonzero[0]
-        return Decimal(t["percentage"]), t.get("type") == "INCLUSIVE"
-    if found:
-        return Decimal("0"), False
-    return None, False
+        names = [t.get("name") or t.get("uid") for _, t in nonzero]
+        raise SquareMappingError(f"A Square line with more than one VAT tax ({', '.join(names)}) cannot be mapped "
+                                 f"to one VAT category.", extra={"taxes": names})
+    if not vat:
+        rates = [str(Decimal(t.get("percentage") or "0")) for t, _ in levies]
+        raise SquareMappingError(f"Square tax rate {' % + '.join(rates)} % has no tax category mapping: "
+                                 f"a line needs one VAT tax.", extra={"rate": rates[0]})
+    return _LineTax(nonzero[0][0] if nonzero else Decimal("0"), inclusive or None, levies)
+
+
+def _add_levies(totals: "OrderedDict[str, list]", levies: list[tuple[dict, dict]], money: "_Money") -> None:
+    """Add up each levy's Square amount (the applied tax's applied_money) by
+    Square tax: totals[uid] = [reason, minor units]."""
+    for t, a in levies:
+        amount = money.of(a.get("applied_money"))
+        if amount:
+            entry = totals.setdefault(t.get("uid"), [f"{t.get('name') or 'Tax'} {t.get('percentage') or '0'}%", 0])
+            entry[1] += amount
 
 
 def _customer_party(customer: dict | None, attrs: dict | None, field_map: dict | None) -> Party | None:
@@ -252,11 +309,15 @@ def _apportioned_charge_uids(charges: list[dict], items: list[dict]) -> set[str]
     return uids - {None}
 
 
+_UNTAXED = _LineTax(None, None, [])
+
+
 def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, charges: dict, opts: MappingOptions,
-                 is_return: bool):
+                 is_return: bool, levies: "OrderedDict[str, list]"):
     """Lines plus per-category order-discount totals (major units).
     `charges` are the order's service charges by uid (for the names of the
-    apportioned ones the lines carry)."""
+    apportioned ones the lines carry); the lines' levies are added to
+    `levies` (`_add_levies`)."""
     lines: list[Line] = []
     doc_allowances: "OrderedDict[tuple[str, Decimal], list]" = OrderedDict()
     for li in items:
@@ -264,9 +325,10 @@ def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, charges:
         if qty <= 0 or _is_gift_card(li):
             continue
         modifiers = li.get("return_modifiers" if is_return else "modifiers") or []
-        pct, inclusive = _line_tax(li.get("applied_taxes"), taxes)
-        cat, rate = _category_for(pct, opts)
-        incl_pct = pct if inclusive else None
+        line_tax = _line_tax(li.get("applied_taxes"), taxes, opts)
+        cat, rate = _category_for(line_tax.pct, opts)
+        incl_pct = line_tax.inclusive_pct
+        _add_levies(levies, line_tax.levies, money)
         base = money.of(li.get("base_price_money"))
         unit_minor = Decimal(base) + sum(
             Decimal(money.of(m.get("base_price_money"))) * Decimal(str(m.get("quantity") or "1")) for m in modifiers)
@@ -320,9 +382,10 @@ def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, charges:
 
 
 def _service_charges(charges, *, money: _Money, taxes: dict, opts: MappingOptions,
-                     apportioned: set[str]) -> list[AllowanceCharge]:
+                     apportioned: set[str], levies: "OrderedDict[str, list]") -> list[AllowanceCharge]:
     """The document charges: every service charge but the apportioned ones
-    (charges on their lines, `_build_lines`)."""
+    (charges on their lines, `_build_lines`); their levies are added to
+    `levies`."""
     out = []
     for sc in charges or []:
         if sc.get("uid") in apportioned:
@@ -331,8 +394,9 @@ def _service_charges(charges, *, money: _Money, taxes: dict, opts: MappingOption
         tax = money.of(sc.get("total_tax_money"))
         if not total:
             continue
-        pct, _inclusive = _line_tax(sc.get("applied_taxes"), taxes) if sc.get("taxable") else (None, False)
-        cat, rate = _category_for(pct, opts)
+        line_tax = _line_tax(sc.get("applied_taxes"), taxes, opts) if sc.get("taxable") else _UNTAXED
+        cat, rate = _category_for(line_tax.pct, opts)
+        _add_levies(levies, line_tax.levies, money)
         out.append(AllowanceCharge(charge_indicator=True, amount=money.major(total - tax),
                                    reason=sc.get("name") or "Service charge", tax_category=cat, tax_rate=rate))
     return out
@@ -343,6 +407,18 @@ def _tip_charge(tip_minor: int, money: _Money, opts: MappingOptions) -> list[All
         return []
     return [AllowanceCharge(charge_indicator=True, amount=money.major(tip_minor), reason="Tip",
                             tax_category=ZERO_VAT, tax_rate=Decimal("0"))]
+
+
+def _levies_total(levies: "OrderedDict[str, list]") -> int:
+    return sum(amount for _, amount in levies.values())
+
+
+def _levy_charges(levies: "OrderedDict[str, list]", money: _Money, opts: MappingOptions) -> list[AllowanceCharge]:
+    if opts.levies != "charge":
+        return []
+    return [AllowanceCharge(charge_indicator=True, amount=money.major(amount), reason=reason,
+                            tax_category=ZERO_VAT, tax_rate=Decimal("0"))
+            for reason, amount in levies.values()]
 
 
 def _payment_means(types: list[str]) -> list[PaymentMeans]:
@@ -373,19 +449,22 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
     taxes = {t["uid"]: t for t in order.get("taxes") or []}
     discounts = {d["uid"]: d for d in order.get("discounts") or []}
     service_charges = order.get("service_charges") or []
+    levies: "OrderedDict[str, list]" = OrderedDict()
     lines, allowances = _build_lines(order["line_items"], money=money, taxes=taxes, discounts=discounts,
                                      charges={sc.get("uid"): sc for sc in service_charges}, opts=opts,
-                                     is_return=False)
+                                     is_return=False, levies=levies)
     if not lines:
         raise SquareMappingError("The Square order has no line item with a quantity other than gift cards "
                                  "(a gift card is invoiced when it is redeemed).", extra={"order_id": order.get("id")})
     tip = money.of(order.get("total_tip_money"))
     charges = _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
-                               apportioned=_apportioned_charge_uids(service_charges, order["line_items"]))
-    charges += _tip_charge(tip, money, opts)
+                               apportioned=_apportioned_charge_uids(service_charges, order["line_items"]),
+                               levies=levies)
+    charges += _tip_charge(tip, money, opts) + _levy_charges(levies, money, opts)
     issue_date, issue_time = _issue(order, opts)
     cards_total, cards_tax = _gift_card_totals(order["line_items"], money)
-    payable = money.of(order.get("total_money")) - cards_total
+    levies_tax = _levies_total(levies)
+    payable = money.of(order.get("total_money")) - cards_total - (levies_tax if opts.levies != "charge" else 0)
     if opts.tips != "charge" and constants.TOTAL_INCLUDES_TIPS:
         payable -= tip
     return CanonicalInvoice(
@@ -395,8 +474,9 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
         payment_means=_payment_means([t.get("type") for t in order.get("tenders") or []]),
         source=SourceRef(system=SYSTEM, type="order", id=order["id"]),
         buyer_reference=order.get("reference_id") or "",
-        source_figures=SourceFigures(tax_amount=money.major(money.of(order.get("total_tax_money")) - cards_tax),
-                                     payable_amount=money.major(payable)),
+        source_figures=SourceFigures(
+            tax_amount=money.major(money.of(order.get("total_tax_money")) - cards_tax - levies_tax),
+            payable_amount=money.major(payable)),
     )
 
 
@@ -418,18 +498,22 @@ def return_to_canonical(return_order: dict, *, refund: dict | None = None, field
         taxes = {t["uid"]: t for t in ret.get("return_taxes") or []}
         discounts = {d["uid"]: d for d in ret.get("return_discounts") or []}
         items, service_charges = ret.get("return_line_items") or [], ret.get("return_service_charges") or []
+        levies: "OrderedDict[str, list]" = OrderedDict()
         ls, al = _build_lines(items, money=money, taxes=taxes, discounts=discounts,
-                              charges={sc.get("uid"): sc for sc in service_charges}, opts=opts, is_return=True)
+                              charges={sc.get("uid"): sc for sc in service_charges}, opts=opts, is_return=True,
+                              levies=levies)
         lines += ls
         allowances += al
         charges += _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
-                                    apportioned=_apportioned_charge_uids(service_charges, items))
+                                    apportioned=_apportioned_charge_uids(service_charges, items), levies=levies)
         amounts = ret.get("return_amounts") or {}
         tip = money.of(amounts.get("tip_money")) or sum(money.of(t.get("applied_money")) for t in ret.get("return_tips") or [])
-        charges += _tip_charge(tip, money, opts)
+        charges += _tip_charge(tip, money, opts) + _levy_charges(levies, money, opts)
         cards_total, cards_tax = _gift_card_totals(items, money)
-        tax_total += money.of(amounts.get("tax_money")) - cards_tax
-        payable += money.of(amounts.get("total_money")) - cards_total - (tip if opts.tips != "charge" else 0)
+        levies_tax = _levies_total(levies)
+        tax_total += money.of(amounts.get("tax_money")) - cards_tax - levies_tax
+        payable += (money.of(amounts.get("total_money")) - cards_total - (tip if opts.tips != "charge" else 0)
+                    - (levies_tax if opts.levies != "charge" else 0))
     if not lines:
         raise SquareMappingError("The Square return has no returned line items.")
     issue_date, issue_time = _issue(return_order, opts)

@@ -434,3 +434,129 @@ def test_a_sandbox_sale_with_apportioned_service_charges_and_its_refund(square):
                                       [(a.amount, a.reason) for a in x.allowance_charges]) for x in invoice.lines]
     assert note.allowance_charges == [] and totals(note) == totals(invoice) == (
         note.source_figures.tax_amount, note.source_figures.payable_amount)
+
+
+def levy_order(tax_type="ADDITIVE", *, second_vat=False):
+    """A Lagos restaurant's sale: 7.5 % VAT and Lagos State's 5 % Hotel
+    Occupancy and Restaurant Consumption Tax on every item (ORDER scope) and
+    on the taxable service charge; a line discount on the Chapman.
+    `second_vat`: the Chapman also carries a second 7.5 % tax."""
+    order = {
+        "id": "LEVY1", "closed_at": "2026-05-02T19:00:00Z",
+        "line_items": [
+            {"uid": "jollof", "name": "Jollof rice", "quantity": "2", "base_price_money": m(250000)},
+            {"uid": "chapman", "name": "Chapman", "quantity": "1", "base_price_money": m(180000),
+             "applied_discounts": [{"discount_uid": "hh"}]},
+        ],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": tax_type, "scope": "ORDER"},
+                  {"uid": "levy", "name": "Consumption Tax", "percentage": "5", "type": tax_type, "scope": "ORDER"}],
+        "discounts": [{"uid": "hh", "name": "Happy Hour", "type": "FIXED_PERCENTAGE", "percentage": "10",
+                       "scope": "LINE_ITEM"}],
+        "service_charges": [{"uid": "svc", "name": "Service Charge", "percentage": "10",
+                             "calculation_phase": "SUBTOTAL_PHASE", "taxable": True}],
+    }
+    if second_vat:
+        order["taxes"].append({"uid": "vat2", "name": "Sales VAT", "percentage": "7.5", "type": tax_type,
+                               "scope": "LINE_ITEM"})
+        order["line_items"][1]["applied_taxes"] = [{"tax_uid": "vat2"}]
+    return pricing.price_order(order)
+
+
+def _square_levy(order):
+    return sum(a["applied_money"]["amount"] for x in order["line_items"] + order["service_charges"]
+               for a in x.get("applied_taxes") or [] if a["tax_uid"] == "levy")
+
+
+def _square_line_nets(order):
+    return [D(li["total_money"]["amount"] - li["total_tax_money"]["amount"]) / 100 for li in order["line_items"]]
+
+
+def _line_nets(inv):
+    from invoicing.tax import line_net_amount
+
+    return [line_net_amount(x) for x in inv.lines]
+
+
+def test_a_consumption_tax_beside_additive_vat_is_left_off_the_invoice():
+    """VAT 7.5 % and a 5 % consumption tax, both added to the price: the
+    invoice carries the VAT only, on Square's net, and Square's figures less
+    the levy agree with ours."""
+    from invoicing.tax import compare_source_figures, compute_totals
+
+    order = levy_order()
+    levy = _square_levy(order)
+    assert (levy, order["taxes"][1]["applied_money"]["amount"]) == (36410, 36410)  # 250 + 81 + 33.10
+    inv = order_to_canonical(order)
+    assert [(x.description, x.tax_category, x.tax_rate) for x in inv.lines] == [
+        ("Jollof rice", STANDARD_VAT, D("7.5")), ("Chapman", STANDARD_VAT, D("7.5"))]
+    assert _line_nets(inv) == _square_line_nets(order) == [D("5000.00"), D("1620.00")]
+    assert [(a.charge_indicator, a.amount, a.reason, a.tax_category) for a in inv.allowance_charges] == [
+        (True, D("662.00"), "Service Charge", STANDARD_VAT)]  # net of both taxes
+    t = compute_totals(inv)
+    assert t.tax_exclusive_amount == D("7282.00") and t.tax_amount == D("546.15")  # 7.5 % of the net
+    assert inv.source_figures.tax_amount == D(order["total_tax_money"]["amount"] - levy) / 100 == D("546.15")
+    assert inv.source_figures.payable_amount == D(order["total_money"]["amount"] - levy) / 100 == D("7828.15")
+    assert compare_source_figures(inv, t) is None
+
+
+def test_a_consumption_tax_inside_an_inclusive_price_is_taken_out_with_the_vat():
+    """Both taxes included in the price: Square takes both out of it (net =
+    price × 100 / 112.5); the line nets are Square's and no mismatch shows."""
+    from invoicing.tax import compare_source_figures, compute_totals
+
+    order = levy_order("INCLUSIVE")
+    levy = _square_levy(order)
+    inv = order_to_canonical(order)
+    jollof = inv.lines[0]
+    assert jollof.unit_price == D("2222.22")  # 2500.00 × 100 / 112.5
+    assert _line_nets(inv) == _square_line_nets(order) == [D("4444.45"), D("1440.00")]
+    assert inv.allowance_charges[0].amount == D("588.45")  # 662.00 less 44.13 VAT and 29.42 levy
+    t = compute_totals(inv)
+    assert t.tax_exclusive_amount == D("6472.90") and t.tax_amount == D("485.47")  # 7.5 % of the net
+    # Square rounds VAT per line (333.33 + 108.00 + 44.13): a kobo apart, within the core's tolerance
+    assert inv.source_figures.tax_amount == D(order["total_tax_money"]["amount"] - levy) / 100
+    assert inv.source_figures.payable_amount == D(order["total_money"]["amount"] - levy) / 100
+    assert compare_source_figures(inv, t) is None
+
+
+def test_a_consumption_tax_can_be_kept_as_a_zero_rated_charge():
+    from invoicing.tax import compare_source_figures, compute_totals
+
+    order = levy_order()
+    inv = order_to_canonical(order, options=MappingOptions(levies="charge"))
+    levy = inv.allowance_charges[-1]
+    assert (levy.charge_indicator, levy.amount, levy.reason, levy.tax_category, levy.tax_rate) == (
+        True, D("364.10"), "Consumption Tax 5%", ZERO_VAT, D("0"))
+    t = compute_totals(inv)
+    assert (t.tax_amount, t.payable_amount) == (D("546.15"), D(order["total_money"]["amount"]) / 100)
+    assert compare_source_figures(inv, t) is None
+    if importlib.util.find_spec("invoicing.documents") is not None:  # the UBL XSD and EN 16931 schematron pass
+        from invoicing.canonical import Party
+        from invoicing.documents import render
+
+        inv.supplier = Party(name="Mama Put Lagos Ltd", tin="12345678-0001", street_name="12 Adeola Odeku Street",
+                             email="accounts@mamaput.example.ng", telephone="+2348012345678",
+                             city_name="Lagos", postal_zone="101241")
+        inv.number, inv.irn = "INV0001", "INV0001-94ND90NR-20260502"
+        assert render(inv, business_id="3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10").source_mismatch is None
+
+
+def test_a_line_with_two_vat_taxes_is_still_refused_with_its_reason():
+    with pytest.raises(SquareMappingError, match=r"more than one VAT tax \(Sales VAT, VAT\)"):
+        order_to_canonical(levy_order(second_vat=True))
+
+
+def test_a_refund_of_a_sale_with_a_consumption_tax_credits_what_was_invoiced(square):
+    from invoicing.tax import compare_source_figures, compute_totals
+
+    sb = square.app.sandbox
+    body = {k: v for k, v in levy_order("INCLUSIVE").items() if k in ("line_items", "taxes", "discounts",
+                                                                      "service_charges")}
+    sale = sb.create_sale(order=body)
+    invoice = order_to_canonical(sale["order"])
+    refund = sb.refund_payment(payment_id=sale["payment"]["id"])
+    note = return_to_canonical(sb.orders[refund["order_id"]], refund=sb.refunds[refund["id"]])
+    assert [(x.quantity, x.unit_price, x.allowance_charges) for x in note.lines] == [
+        (x.quantity, x.unit_price, x.allowance_charges) for x in invoice.lines]
+    assert note.source_figures == invoice.source_figures and totals(note) == totals(invoice)
+    assert compare_source_figures(note, compute_totals(note)) is None

@@ -23,15 +23,16 @@ from .test_backlog import stored
 
 pytestmark = pytest.mark.django_db
 
-REASON = "more than one non-zero tax"
+REASON = "more than one VAT tax (VAT, Sales VAT)"
 
 
 def two_taxes_sale() -> dict:
-    """A line with VAT and a second non-zero tax: no one VAT category fits it."""
+    """A line with VAT twice (a second 7.5 % tax, which maps to VAT too): no
+    one VAT category fits it. (A second tax that maps to none is a levy.)"""
     order = vat_sale()
-    order["taxes"].append({"uid": "levy", "name": "Consumption levy", "percentage": "5", "type": "ADDITIVE",
+    order["taxes"].append({"uid": "vat2", "name": "Sales VAT", "percentage": "7.5", "type": "ADDITIVE",
                            "scope": "LINE_ITEM"})
-    order["line_items"][0]["applied_taxes"].append({"tax_uid": "levy"})
+    order["line_items"][0]["applied_taxes"].append({"tax_uid": "vat2"})
     return order
 
 

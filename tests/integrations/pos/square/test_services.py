@@ -6,7 +6,7 @@ agree with Square's; a disagreement is flagged; B2B by mapped TIN; refunds
 become credit notes; duplicates never make a second invoice."""
 import copy
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -499,3 +499,40 @@ def test_a_sale_the_sweep_confirms_is_timed_from_its_webhook(sq, firs_merchant, 
     assert submission_process(submission_id=sub.pk).state == Submission.State.CONFIRMED
     assert timed("count") == count + 1
     assert 5 <= timed("sum") - total < 60
+
+
+@pytest.mark.parametrize("tax_type", ["ADDITIVE", "INCLUSIVE"])
+def test_a_sale_with_vat_and_a_consumption_tax_is_invoiced_and_credited(sq, square_connection, tax_type):
+    """A Lagos restaurant's sale carrying 7.5 % VAT and the 5 % consumption tax:
+    invoiced (the levy left off, no mismatch), its UBL passing the XSD and
+    the EN 16931 schematron; its refund credited in full."""
+    from invoicing.canonical import canonical_from_dict
+    from invoicing.documents import render
+
+    from .test_mapping import levy_order
+
+    body = {k: v for k, v in levy_order(tax_type).items() if k in ("line_items", "taxes", "discounts",
+                                                                   "service_charges")}
+    sale = sq.create_sale(order=body, emit=False)
+    with services.client_for(square_connection) as client:
+        order = client.get_order(sale["order"]["id"])
+        txn = services.order_ingest(connection=square_connection, order=order)
+        invoice = txn.invoice
+        levy = next(t for t in order["taxes"] if t["uid"] == "levy")["applied_money"]["amount"]
+        assert invoice is not None and not invoice.tax_mismatch
+        assert invoice.tax_amount == (invoice.tax_exclusive_amount * Decimal("0.075")).quantize(
+            Decimal("0.01"), ROUND_HALF_UP)
+        assert abs(invoice.payable_amount - Decimal(order["total_money"]["amount"] - levy) / 100) <= Decimal("0.01")
+        numbered = canonical_from_dict(invoice.canonical)
+        numbered.number, numbered.irn = "INV000001", "INV000001-59854B81-20261122"
+        assert render(numbered, business_id="3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10").source_mismatch is None
+        Invoice.objects.filter(pk=invoice.pk).update(irn=numbered.irn, number=numbered.number)
+        refund = sq.refund_payment(payment_id=sale["payment"]["id"], reason="Wrong order")
+        credit = services.refund_ingest(connection=square_connection, refund=client.get_refund(refund["id"]),
+                                        client=client)
+    assert credit.kind == Invoice.Kind.CREDIT_NOTE and credit.original_invoice_id == invoice.pk
+    assert (credit.tax_amount, credit.payable_amount) == (invoice.tax_amount, invoice.payable_amount)
+    assert not credit.tax_mismatch
+    note = canonical_from_dict(credit.canonical)
+    note.number, note.irn = "CN000001", "CN000001-59854B81-20261122"
+    assert render(note, business_id="3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10").source_mismatch is None

@@ -81,6 +81,28 @@ def test_inclusive_tax_is_extracted_from_the_discounted_price():
     assert all(li["applied_taxes"][0]["tax_uid"] == "vat" for li in order["line_items"])
 
 
+def test_two_taxes_on_a_line_each_on_the_same_amount():
+    """VAT and a consumption tax on one line: two ADDITIVE taxes are each added
+    to the same discounted amount, not compounded (Orders API "Order Taxes":
+    5 % and 8.5 % on one item); two INCLUSIVE ones are taken out of the price
+    together, each its share of it (constants: UNCONFIRMED)."""
+    taxes = [{"uid": "vat", "name": "VAT", "percentage": "7.5", "scope": "LINE_ITEM"},
+             {"uid": "levy", "name": "Consumption Tax", "percentage": "5", "scope": "LINE_ITEM"}]
+    additive = pricing.price_order({"line_items": [line("a", 333300, qty="3", taxes=["vat", "levy"])],
+                                    "taxes": [dict(t, type="ADDITIVE") for t in taxes]})
+    a = additive["line_items"][0]
+    # 999900 × 7.5 % = 74992.5 → 74992 (half to even); × 5 % = 49995
+    assert [x["applied_money"]["amount"] for x in a["applied_taxes"]] == [74992, 49995]
+    assert (a["total_tax_money"]["amount"], a["total_money"]["amount"]) == (124987, 999900 + 124987)
+    inclusive = pricing.price_order({"line_items": [line("a", 333300, qty="3", taxes=["vat", "levy"])],
+                                     "taxes": [dict(t, type="INCLUSIVE") for t in taxes]})
+    i = inclusive["line_items"][0]
+    # 999900 × 7.5 / 112.5 = 66660, × 5 / 112.5 = 44440: the net 888800 is 999900 × 100 / 112.5
+    assert [x["applied_money"]["amount"] for x in i["applied_taxes"]] == [66660, 44440]
+    assert (i["total_tax_money"]["amount"], i["total_money"]["amount"]) == (111100, 999900)
+    assert [t["applied_money"]["amount"] for t in inclusive["taxes"]] == [66660, 44440]
+
+
 def test_service_charges_subtotal_phase_taxable_and_total_phase():
     order = {
         "line_items": [line("a", 20000, taxes=["vat"])],
