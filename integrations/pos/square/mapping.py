@@ -30,7 +30,9 @@ Choices, and why:
   half-even to the currency exponent.
   Whatever cent is left between that and Square's own net line amount
   (total_money − total_tax_money) becomes a line allowance/charge "Rounding
-  (tax-inclusive price)", so the line net we send equals Square's.
+  (tax-inclusive price)", so the line net we send equals Square's. A gap
+  larger than rounding can make (`_rounding_bound`) refuses the sale with
+  its reason: a misread figure must not hide in a rounding charge.
 - Discounts: LINE_ITEM-scoped ones are line allowances; ORDER-scoped ones are
   document allowances, one per tax category/rate (Square apportions them over
   the lines; we add up the apportioned amounts per category, EN 16931 BG-20).
@@ -76,7 +78,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from invoicing.canonical import (
@@ -312,6 +314,14 @@ def _apportioned_charge_uids(charges: list[dict], items: list[dict]) -> set[str]
 _UNTAXED = _LineTax(None, None, [])
 
 
+def _rounding_bound(qty: Decimal, allowances: int, money: "_Money") -> Decimal:
+    """The most a line's "Rounding" charge may take up: each unit's net
+    price, each allowance and Square's own figures are rounded to half a
+    minor unit at most; twice that, so only a gap no rounding explains (a
+    figure the mapping misreads) refuses the sale instead of hiding in it."""
+    return money.quantum * (qty.to_integral_value(rounding=ROUND_CEILING) + allowances + 2)
+
+
 def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, charges: dict, opts: MappingOptions,
                  is_return: bool, levies: "OrderedDict[str, list]"):
     """Lines plus per-category order-discount totals (major units).
@@ -363,6 +373,11 @@ def _build_lines(items, *, money: _Money, taxes: dict, discounts: dict, charges:
         ours = (qty * unit_price).quantize(money.quantum, rounding=ROUND_HALF_UP) + sum(
             (a.amount if a.charge_indicator else -a.amount for a in line_allowances), Decimal(0))
         residual = square_net + order_disc_net - ours
+        if abs(residual) > _rounding_bound(qty, len(line_allowances), money):
+            raise SquareMappingError(
+                f"Square's net amount of line {li.get('name') or li.get('uid')!r} ({square_net}) and ours "
+                f"({ours - order_disc_net}) differ by {abs(residual)}, more than rounding explains: an order shape "
+                f"the mapping does not know.", extra={"line_uid": li.get("uid"), "difference": str(residual)})
         if residual:
             line_allowances.append(AllowanceCharge(charge_indicator=residual > 0, amount=abs(residual),
                                                    reason=ROUNDING_REASON, tax_category=cat, tax_rate=rate))

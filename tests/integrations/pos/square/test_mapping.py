@@ -161,6 +161,26 @@ def test_inclusive_price_rounding_goes_to_a_rounding_line_charge():
     assert totals(inv) == (D("2.09"), D("30.00"))
 
 
+def test_a_line_gap_larger_than_rounding_refuses_the_sale_instead_of_hiding_in_a_rounding_charge():
+    """A line whose Square total is ₦50 off what its price, discounts and
+    taxes make (a figure the mapping misreads, say a share of something it
+    does not know) is refused with the line and the gap; a kobo of
+    tax-inclusive rounding still goes to the rounding charge."""
+    order = pricing.price_order({
+        "id": "O9", "closed_at": "2026-05-02T10:00:00Z",
+        "line_items": [{"uid": "a", "name": "Puff-Puff", "quantity": "3", "base_price_money": m(1000),
+                        "applied_taxes": [{"tax_uid": "vat"}]}],
+        "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "INCLUSIVE", "scope": "ORDER"}],
+    })
+    assert order_to_canonical(order).lines[0].allowance_charges[0].reason == ROUNDING_REASON
+    off = order["line_items"][0]
+    for key in ("total_money", "gross_sales_money"):
+        off[key] = m(off[key]["amount"] + 5000)
+    with pytest.raises(SquareMappingError) as refused:
+        order_to_canonical(order)
+    assert "Puff-Puff" in refused.value.message and "differ by 50.01" in refused.value.message  # ₦50 and the kobo of rounding
+
+
 def test_tax_rate_mapping_is_configurable_and_unknown_rates_are_refused():
     order = pricing.price_order({
         "id": "O3", "closed_at": "2026-05-02T10:00:00Z",
