@@ -6,7 +6,10 @@ Trigger rule (stored in Connection.trigger_rule):
 A stage entry is either a bare stage id (matches in every pipeline) or
 "<pipeline>:<stage>" (that pipeline only). Tax defaults to standard VAT 7.5 %.
 A provider whose objects have no stages (a POS sale) leaves the stages out
-(`Provider.trigger_rule_parts`).
+(`Provider.trigger_rule_parts`); one whose sales carry amounts outside VAT
+(a POS sale's tips and non-VAT levies) has the "outside_vat" part:
+    {"tips": "exclude", "levies": "charge"}
+each left off the invoice ("exclude") or kept as a zero-rated charge ("charge").
 
 Field map (Connection.field_map): invoice field → "<object>.<property>", e.g.
     {"customer.tin": "company.tin_number", "line.classification_code": "line_item.hs_code"}
@@ -57,6 +60,8 @@ class TriggerRule:
     tax_category: str = STANDARD_VAT
     tax_rate: Decimal = STANDARD_VAT_RATE
     exemption_reason: str = ""
+    tips: str = "exclude"
+    levies: str = "exclude"
 
     @staticmethod
     def _matches(entries, pipeline: str, stage: str) -> bool:
@@ -79,6 +84,9 @@ def _as_list(value, name, errors) -> tuple[str, ...]:
 
 
 RULE_PARTS = ("stages", "tax")
+# The "outside_vat" part's fields and their treatments (the module docstring).
+OUTSIDE_VAT_FIELDS = ("tips", "levies")
+OUTSIDE_VAT_TREATMENTS = ("exclude", "charge")
 
 
 def trigger_rule_validate(data: dict, *, defaults: dict, parts: tuple[str, ...] = RULE_PARTS) -> dict:
@@ -112,9 +120,15 @@ def trigger_rule_validate(data: dict, *, defaults: dict, parts: tuple[str, ...] 
     reason = str(merged.get("exemption_reason", "")).strip()
     if category in (ZERO_VAT, EXEMPTED) and not reason:
         errors["exemption_reason"] = ["Required for zero-rated or exempt sales."]
+    outside_vat = {}
+    if "outside_vat" in parts:
+        for name in OUTSIDE_VAT_FIELDS:
+            outside_vat[name] = str(merged.get(name, "exclude"))
+            if outside_vat[name] not in OUTSIDE_VAT_TREATMENTS:
+                errors[name] = [f"One of {', '.join(OUTSIDE_VAT_TREATMENTS)}."]
     if errors:
         raise ApplicationError("The trigger rule is invalid.", extra=errors, code="invalid_rule")
-    return {**stages, "tax_category": category,
+    return {**stages, **outside_vat, "tax_category": category,
             "tax_rate": str(rate if category == STANDARD_VAT else Decimal("0")), "exemption_reason": reason}
 
 
@@ -127,6 +141,8 @@ def trigger_rule_for(connection, *, defaults: dict) -> TriggerRule:
         tax_category=category,
         tax_rate=Decimal(str(data.get("tax_rate", STANDARD_VAT_RATE if category == STANDARD_VAT else 0))),
         exemption_reason=data.get("exemption_reason", ""),
+        tips=data.get("tips", "exclude"),
+        levies=data.get("levies", "exclude"),
     )
 
 

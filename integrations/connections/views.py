@@ -19,7 +19,7 @@ from taxpoynt.tenancy.selectors import current_organization
 from .models import Connection
 from .oauth import connection_start_authorization
 from .registry import get_provider, providers
-from .rules import mappable_fields
+from .rules import OUTSIDE_VAT_FIELDS, mappable_fields
 from .selectors import connection_list, user_can_manage
 from .services import connection_disconnect, connection_request_sync, connection_update_config
 
@@ -76,10 +76,11 @@ def connection_detail(request, connection_id):
     conn = _connection(request, connection_id)
     provider = get_provider(conn.vendor)
     errors = {}
-    rule = {**provider.default_trigger_rule(), **(conn.trigger_rule or {})}
+    rule = stored = {**provider.default_trigger_rule(), **(conn.trigger_rule or {})}
     field_map = dict(conn.field_map or {})
     targets = mappable_fields(provider.field_map_targets)
     stages = "stages" in provider.trigger_rule_parts
+    outside_vat = "outside_vat" in provider.trigger_rule_parts
     if request.method == "POST":
         if not user_can_manage(user=request.user, organization_id=conn.organization_id):
             raise PermissionDenied("Only an owner or accountant may change connections.")
@@ -89,6 +90,8 @@ def connection_detail(request, connection_id):
         if stages:
             rule.update(won_stages=_split_lines(request.POST.get("won_stages", "")),
                         lost_stages=_split_lines(request.POST.get("lost_stages", "")))
+        if outside_vat:
+            rule.update({name: request.POST.get(name, stored.get(name, "exclude")) for name in OUTSIDE_VAT_FIELDS})
         field_map = {target: request.POST.get(f"map:{target}", "").strip() for target in targets}
         try:
             connection_update_config(connection=conn, trigger_rule=rule, field_map=field_map, actor=request.user)
@@ -102,6 +105,7 @@ def connection_detail(request, connection_id):
                      "errors": errors.get(f"field_map.{t}", [])} for t, label in targets.items()]
     return render(request, "connections/detail.html", {
         "connection": conn, "provider": provider, "rule": rule, "errors": errors, "stages": stages,
+        "outside_vat": outside_vat,
         "tax_rule_help": provider.tax_rule_help,
         "rule_errors": {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith("trigger_rule.")},
         "mapping_rows": mapping_rows, "field_map_sources": provider.field_map_sources,

@@ -51,7 +51,7 @@ class SquareProvider(Provider):
     # A sale is invoiced when Square completes it: no stages. Square's own
     # taxes set each line's category; the tax rule is the category of what
     # Square charges no tax on (mapping.MappingOptions.untaxed_category).
-    trigger_rule_parts = ("tax",)
+    trigger_rule_parts = ("tax", "outside_vat")
     tax_rule_help = ("Square's own taxes set each line's VAT category. The category below applies to items and "
                      "service charges Square charges no tax on.")
     # The events TaxPoynt acts on (the subscription to create in Square).

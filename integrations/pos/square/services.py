@@ -158,7 +158,8 @@ def mapping_options(connection: Connection) -> MappingOptions:
     from invoicing.canonical import EXEMPTED, ZERO_VAT
 
     rule = trigger_rule_for(connection, defaults=SquareProvider.default_trigger_rule())
-    options = MappingOptions(untaxed_category=rule.tax_category, untaxed_rate=rule.tax_rate)
+    options = MappingOptions(untaxed_category=rule.tax_category, untaxed_rate=rule.tax_rate, tips=rule.tips,
+                             levies=rule.levies)
     if rule.exemption_reason and rule.tax_category == ZERO_VAT:
         options.zero_rated_reason = rule.exemption_reason
     elif rule.exemption_reason and rule.tax_category == EXEMPTED:

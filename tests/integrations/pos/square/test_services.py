@@ -114,6 +114,37 @@ def test_square_settings_are_checked_against_what_its_mapper_reads(sq, square_co
     assert square_connection.field_map == {}
 
 
+def test_the_merchant_chooses_whether_tips_and_levies_show_as_zero_rated_charges(sq, square_connection, square_org,
+                                                                               client):
+    """Left off by default; set in the connection's settings page, a tip and
+    a 5 % consumption tax become zero-rated charges on the next invoice; a
+    treatment the page does not offer is refused with its reason."""
+    from .test_mapping import levy_order
+
+    body = {k: v for k, v in levy_order().items() if k in ("line_items", "taxes", "discounts", "service_charges")}
+    client.force_login(square_org.owner)
+    url = f"/dashboard/connections/{square_connection.pk}"
+    page = client.get(url).content.decode()
+    assert 'name="tips"' in page and 'name="levies"' in page
+    rule = {"tax_category": "ZERO_VAT", "tax_rate": "0", "exemption_reason": "Zero-rated supply"}
+    refused = client.post(url, {**rule, "tips": "charge", "levies": "hide"})
+    assert refused.status_code == 400 and "One of exclude, charge." in refused.content.decode()
+    order, _ = _order(sq, square_connection, order=body, tip=20000)
+    left_off = services.order_ingest(connection=square_connection, order=order).invoice
+    reasons = {a["reason"] for a in left_off.canonical["allowance_charges"]}
+    assert not reasons & {"Tip", "Consumption Tax 5%"} and not left_off.tax_mismatch
+
+    assert client.post(url, {**rule, "tips": "charge", "levies": "charge"}).status_code == 302
+    square_connection.refresh_from_db()
+    assert (square_connection.trigger_rule["tips"], square_connection.trigger_rule["levies"]) == ("charge", "charge")
+    order, _ = _order(sq, square_connection, order=body, tip=20000)
+    charged = services.order_ingest(connection=square_connection, order=order).invoice
+    charges = {a["reason"]: (a["amount"], a["tax_category"]) for a in charged.canonical["allowance_charges"]}
+    assert charges["Tip"] == ("200.00", "ZERO_VAT") and charges["Consumption Tax 5%"][1] == "ZERO_VAT"
+    assert not charged.tax_mismatch
+    assert charged.payable_amount == Decimal(order["total_money"]["amount"]) / 100
+
+
 def test_the_tax_rule_is_the_category_of_what_square_does_not_tax(sq, square_connection, square_org, client):
     from invoicing.models import InvoiceLine
 
