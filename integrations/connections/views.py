@@ -101,11 +101,16 @@ def connection_detail(request, connection_id):
         else:
             messages.success(request, "Settings saved.")
             return redirect("connections:detail", connection_id=conn.pk)
+    labels = {"tips": "Tips (a gratuity for staff, outside VAT)",
+              "levies": f"Other {provider.name} taxes beside VAT (e.g. Lagos consumption tax)"}
+    outside_vat_rows = [{"name": name, "label": labels[name], "value": rule.get(name, "exclude"),
+                         "errors": errors.get(f"trigger_rule.{name}", [])}
+                        for name in (OUTSIDE_VAT_FIELDS if outside_vat else ())]
     mapping_rows = [{"target": t, "label": label, "source": field_map.get(t, ""),
                      "errors": errors.get(f"field_map.{t}", [])} for t, label in targets.items()]
     return render(request, "connections/detail.html", {
         "connection": conn, "provider": provider, "rule": rule, "errors": errors, "stages": stages,
-        "outside_vat": outside_vat,
+        "outside_vat_rows": outside_vat_rows,
         "tax_rule_help": provider.tax_rule_help,
         "rule_errors": {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith("trigger_rule.")},
         "mapping_rows": mapping_rows, "field_map_sources": provider.field_map_sources,
