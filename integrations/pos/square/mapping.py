@@ -436,6 +436,26 @@ def _levy_charges(levies: "OrderedDict[str, list]", money: _Money, opts: Mapping
             for reason, amount in levies.values()]
 
 
+def _document_parts(items, service_charges, *, money: _Money, taxes: dict, discounts: dict, opts: MappingOptions,
+                    is_return: bool, tip: int, tax: int, total: int, tip_in_total: bool):
+    """A sale's (or one return's) lines, allowances and charges, and Square's
+    tax and total (minor units) less what the invoice leaves off: gift
+    cards, and tips and levies unless they are charged (the module
+    docstring). `tip_in_total`: Square's total includes the tip."""
+    levies: "OrderedDict[str, list]" = OrderedDict()
+    lines, allowances = _build_lines(items, money=money, taxes=taxes, discounts=discounts,
+                                     charges={sc.get("uid"): sc for sc in service_charges}, opts=opts,
+                                     is_return=is_return, levies=levies)
+    charges = _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
+                               apportioned=_apportioned_charge_uids(service_charges, items), levies=levies)
+    charges += _tip_charge(tip, money, opts) + _levy_charges(levies, money, opts)
+    cards_total, cards_tax = _gift_card_totals(items, money)
+    levies_tax = _levies_total(levies)
+    left_off = (cards_total + (levies_tax if opts.levies != "charge" else 0)
+                + (tip if opts.tips != "charge" and tip_in_total else 0))
+    return lines, allowances, charges, tax - cards_tax - levies_tax, total - left_off
+
+
 def _payment_means(types: list[str]) -> list[PaymentMeans]:
     codes = []
     for t in types:
@@ -463,25 +483,15 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
     money = _Money(currency)
     taxes = {t["uid"]: t for t in order.get("taxes") or []}
     discounts = {d["uid"]: d for d in order.get("discounts") or []}
-    service_charges = order.get("service_charges") or []
-    levies: "OrderedDict[str, list]" = OrderedDict()
-    lines, allowances = _build_lines(order["line_items"], money=money, taxes=taxes, discounts=discounts,
-                                     charges={sc.get("uid"): sc for sc in service_charges}, opts=opts,
-                                     is_return=False, levies=levies)
+    lines, allowances, charges, tax_total, payable = _document_parts(
+        order["line_items"], order.get("service_charges") or [], money=money, taxes=taxes, discounts=discounts,
+        opts=opts, is_return=False, tip=money.of(order.get("total_tip_money")),
+        tax=money.of(order.get("total_tax_money")), total=money.of(order.get("total_money")),
+        tip_in_total=constants.TOTAL_INCLUDES_TIPS)
     if not lines:
         raise SquareMappingError("The Square order has no line item with a quantity other than gift cards "
                                  "(a gift card is invoiced when it is redeemed).", extra={"order_id": order.get("id")})
-    tip = money.of(order.get("total_tip_money"))
-    charges = _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
-                               apportioned=_apportioned_charge_uids(service_charges, order["line_items"]),
-                               levies=levies)
-    charges += _tip_charge(tip, money, opts) + _levy_charges(levies, money, opts)
     issue_date, issue_time = _issue(order, opts)
-    cards_total, cards_tax = _gift_card_totals(order["line_items"], money)
-    levies_tax = _levies_total(levies)
-    payable = money.of(order.get("total_money")) - cards_total - (levies_tax if opts.levies != "charge" else 0)
-    if opts.tips != "charge" and constants.TOTAL_INCLUDES_TIPS:
-        payable -= tip
     return CanonicalInvoice(
         kind=INVOICE, issue_date=issue_date, issue_time=issue_time, currency=currency,
         supplier=Party(name=""), customer=_customer_party(customer, customer_attributes, field_map),
@@ -489,9 +499,7 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
         payment_means=_payment_means([t.get("type") for t in order.get("tenders") or []]),
         source=SourceRef(system=SYSTEM, type="order", id=order["id"]),
         buyer_reference=order.get("reference_id") or "",
-        source_figures=SourceFigures(
-            tax_amount=money.major(money.of(order.get("total_tax_money")) - cards_tax - levies_tax),
-            payable_amount=money.major(payable)),
+        source_figures=SourceFigures(tax_amount=money.major(tax_total), payable_amount=money.major(payable)),
     )
 
 
@@ -512,23 +520,17 @@ def return_to_canonical(return_order: dict, *, refund: dict | None = None, field
     for ret in returns:
         taxes = {t["uid"]: t for t in ret.get("return_taxes") or []}
         discounts = {d["uid"]: d for d in ret.get("return_discounts") or []}
-        items, service_charges = ret.get("return_line_items") or [], ret.get("return_service_charges") or []
-        levies: "OrderedDict[str, list]" = OrderedDict()
-        ls, al = _build_lines(items, money=money, taxes=taxes, discounts=discounts,
-                              charges={sc.get("uid"): sc for sc in service_charges}, opts=opts, is_return=True,
-                              levies=levies)
-        lines += ls
-        allowances += al
-        charges += _service_charges(service_charges, money=money, taxes=taxes, opts=opts,
-                                    apportioned=_apportioned_charge_uids(service_charges, items), levies=levies)
         amounts = ret.get("return_amounts") or {}
         tip = money.of(amounts.get("tip_money")) or sum(money.of(t.get("applied_money")) for t in ret.get("return_tips") or [])
-        charges += _tip_charge(tip, money, opts) + _levy_charges(levies, money, opts)
-        cards_total, cards_tax = _gift_card_totals(items, money)
-        levies_tax = _levies_total(levies)
-        tax_total += money.of(amounts.get("tax_money")) - cards_tax - levies_tax
-        payable += (money.of(amounts.get("total_money")) - cards_total - (tip if opts.tips != "charge" else 0)
-                    - (levies_tax if opts.levies != "charge" else 0))
+        ls, al, ch, tax, total = _document_parts(
+            ret.get("return_line_items") or [], ret.get("return_service_charges") or [], money=money, taxes=taxes,
+            discounts=discounts, opts=opts, is_return=True, tip=tip, tax=money.of(amounts.get("tax_money")),
+            total=money.of(amounts.get("total_money")), tip_in_total=True)
+        lines += ls
+        allowances += al
+        charges += ch
+        tax_total += tax
+        payable += total
     if not lines:
         raise SquareMappingError("The Square return has no returned line items.")
     issue_date, issue_time = _issue(return_order, opts)
