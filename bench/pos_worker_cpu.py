@@ -18,8 +18,10 @@ the sales round N sellers, each its own connection (and organization), as
 many sellers' sales arrive together.
 Prints the task runs' CPU a sale (this process) and the sandboxes' and
 PostgreSQL's CPU a sale over the same window (one at a time, PostgreSQL's
-includes storing each event just before its task), optionally the top of a
-cProfile by own time, then one JSON line.
+includes storing each event just before its task), and the CPU of this
+process's own PostgreSQL backend alone (the figure to compare when other
+clients share the server), optionally the top of a cProfile by own time,
+then one JSON line.
 """
 import argparse
 import collections
@@ -27,6 +29,7 @@ import contextlib
 import cProfile
 import datetime as dt
 import json
+import os
 import pstats
 import re
 import statistics
@@ -57,6 +60,17 @@ def stored_events(sales) -> list:
         ids += [stored.id for stored in webhook_events_store(
             vendor="square", events=SquareProvider.parse_webhook(body=body, headers={}), body=body, headers={})]
     return ids
+
+
+def backend_cpu_seconds() -> tuple[int, float]:
+    """CPU seconds so far of this process's PostgreSQL backend: the server's
+    work for these sales alone, when other clients share the server (the
+    "postgresql" figure counts every PostgreSQL process)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -110,6 +124,7 @@ def main():
             statements[re.sub(r"\"s\d+_x\d+\"", "\"…\"", re.sub(r"\s+", " ", sql))[:160]] += 1
             return execute(sql, params, many, context)
 
+        backend = backend_cpu_seconds()
         before, wall0 = cpu_by_process(), time.monotonic()
         if profiler:
             profiler.enable()
@@ -118,6 +133,10 @@ def main():
         if profiler:
             profiler.disable()
         wall, after = time.monotonic() - wall0, cpu_by_process()
+        (pid0, backend0), (pid1, backend1) = backend, backend_cpu_seconds()
+        if pid0 != pid1:
+            raise SystemExit("the run's PostgreSQL connection changed: its backend's CPU is not this run's")
+        backend = backend1 - backend0
         measured_ids = list(WebhookEvent.objects.filter(vendor="square").order_by("received_at")
                             .values_list("pk", flat=True))[warmup:]
         confirmed = Submission.objects.filter(state=Submission.State.CONFIRMED).count()
@@ -130,12 +149,14 @@ def main():
     figures = {"sales": n, "backlog": args.backlog, "merchants": args.merchants, "processed": processed, "confirmed": confirmed - warmup,
                "worker_cpu_ms_per_sale": round(cpu / n * 1000, 2), "wall_ms_per_sale": round(wall / n * 1000, 2),
                "sandboxes_cpu_ms_per_sale": other["sandboxes"], "postgresql_cpu_ms_per_sale": other["postgresql"],
+               "postgresql_backend_cpu_ms_per_sale": round(backend / n * 1000, 2),
                "machine_speed_ms_before": speed_before, "machine_speed_ms_after": speed_after,
                "machine_speed_ms_during": statistics.median(speed_during)}
     print(f"machine speed (CPU ms of a fixed workload, lower is faster): {speed_before} before, "
           f"{figures['machine_speed_ms_during']} during (median), {speed_after} after")
     print(f"{n} sales{' (a backlog)' if args.backlog else ''}: worker CPU {figures['worker_cpu_ms_per_sale']} ms a sale, "
-          f"sandboxes {other['sandboxes']} ms, PostgreSQL {other['postgresql']} ms; wall "
+          f"sandboxes {other['sandboxes']} ms, PostgreSQL {other['postgresql']} ms "
+          f"(this run's own backend {figures['postgresql_backend_cpu_ms_per_sale']} ms); wall "
           f"{figures['wall_ms_per_sale']} ms; processed {processed}, confirmed {figures['confirmed']}")
     if args.sql:
         n_statements = sum(statements.values())
