@@ -17,7 +17,8 @@ Square-Version header; errors as {"errors":[{"category","code","detail","field"}
        refresh_token (code flow: same refresh token back; PKCE: rotated, the
        old one rejected; `scopes` narrows the new access token to the
        intersection). `short_lived`: a 24 h access token, no refresh token.
-       Codes are single use, 5 min.
+       Codes are single use, 5 min. Before Square-Version 2019-03-13 no
+       refresh_token grant and no refresh token (`OBTAIN_TOKEN_GRANT_FIRST_VERSIONS`).
   POST /oauth2/revoke         header `Authorization: Client <APP_SECRET>`,
        {client_id, access_token | merchant_id[, revoke_only_access_token]}
   POST /oauth2/token/status   Bearer → {scopes, expires_at, client_id, merchant_id}

@@ -239,7 +239,7 @@ class SquareSandboxApp:
         return Response(status=302, headers={"Location": redirect + sep + urlencode(query)})
 
     def obtain_token(self, request: Request) -> Response:
-        return _json(self.sandbox.obtain_token(_body(request)))
+        return _json(self.sandbox.obtain_token(_body(request), version=request.environ["square.version"]))
 
     def revoke_token(self, request: Request) -> Response:
         auth = request.headers.get("Authorization", "")

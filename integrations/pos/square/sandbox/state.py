@@ -232,10 +232,10 @@ class Sandbox:
             return code
 
     def _issue(self, *, client_id, merchant_id, scopes, pkce: bool, refresh_token: str | None = None,
-               short_lived: bool = False, refresh_scopes=None) -> dict:
-        """An access token with `scopes` and, unless `short_lived`, a refresh
-        token: `refresh_token` handed back as it is, or a new one with
-        `refresh_scopes` (default: `scopes`)."""
+               short_lived: bool = False, refresh_scopes=None, with_refresh_token: bool = True) -> dict:
+        """An access token with `scopes` and, unless `short_lived` or not
+        `with_refresh_token`, a refresh token: `refresh_token` handed back as
+        it is, or a new one with `refresh_scopes` (default: `scopes`)."""
         access = "EAAA" + _id(60)
         ttl = constants.SHORT_LIVED_ACCESS_TOKEN_TTL if short_lived else constants.ACCESS_TOKEN_TTL
         expires_at = (now_utc() + ttl).replace(microsecond=0)
@@ -243,7 +243,7 @@ class Sandbox:
                                       "expires_at": expires_at, "revoked": False}
         body = {"access_token": access, "token_type": "bearer", "expires_at": rfc3339(expires_at).replace(".000", ""),
                 "merchant_id": merchant_id, "short_lived": short_lived}
-        if short_lived:
+        if short_lived or not with_refresh_token:
             return body
         if refresh_token is None:
             refresh_token = "EQAA" + _id(60)
@@ -265,9 +265,13 @@ class Sandbox:
             return self._issue(client_id=client_id or self._defaults["client_id"],
                                merchant_id=merchant_id or self.default_merchant_id, scopes=scopes, pkce=pkce)
 
-    def obtain_token(self, body: dict) -> dict:
+    def obtain_token(self, body: dict, version: str = constants.SQUARE_VERSION) -> dict:
         """ObtainToken (POST /oauth2/token), as the OAuth API reference and
         square-python-sdk's `o_auth.obtain_token` document it:
+        - in a Square-Version older than a grant type (the refresh_token
+          grant, refresh tokens themselves: `constants.
+          OBTAIN_TOKEN_GRANT_FIRST_VERSIONS`), the grant is refused and a code
+          exchange answers the access token alone;
         - `short_lived: true` (any grant): the access token expires in 24 h and
           no refresh token comes back (API Explorer: "returns only an access
           token"); the refresh token used stays as it was;
@@ -290,6 +294,10 @@ class Sandbox:
         if requested_scopes is not None and not (isinstance(requested_scopes, list)
                                                  and all(isinstance(x, str) for x in requested_scopes)):
             raise bad_request("EXPECTED_ARRAY", "scopes must be a list of strings.", "scopes")
+        first_version = constants.OBTAIN_TOKEN_GRANT_FIRST_VERSIONS.get(grant or "")
+        if first_version and version < first_version:
+            raise bad_request("API_VERSION_INCOMPATIBLE", f"grant_type {grant} is not available in Square-Version "
+                              f"{version}; it needs {first_version} or later.", "grant_type")
         with self.lock:
             app = self.apps.get(client_id or "")
             if app is None:
@@ -320,7 +328,8 @@ class Sandbox:
                         raise unauthorized("UNAUTHORIZED", "Invalid client_secret.")
                     pkce = False
                 return self._issue(client_id=client_id, merchant_id=code["merchant_id"], scopes=code["scopes"],
-                                   pkce=pkce, short_lived=short_lived)
+                                   pkce=pkce, short_lived=short_lived,
+                                   with_refresh_token=version >= constants.REFRESH_TOKENS_FIRST_VERSION)
             if grant == "refresh_token":
                 token = body.get("refresh_token") or ""
                 rt = self.refresh_tokens.get(token)

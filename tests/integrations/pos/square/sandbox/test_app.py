@@ -268,6 +268,50 @@ def test_square_version_must_be_a_release_no_older_than_the_endpoint(square, htt
     assert constants.SQUARE_VERSION in constants.SQUARE_API_VERSIONS
 
 
+def test_square_version_gates_batch_retrieve_and_the_oauth_endpoints(square, http):
+    """BatchRetrieveOrders' merchant-scoped path came with 2020-08-26 and
+    RetrieveTokenStatus with 2022-12-14; ObtainToken and RevokeToken answer
+    in every version, but the refresh_token grant and refresh tokens came with
+    2019-03-13: an older code exchange answers the access token alone."""
+    sb = square.app.sandbox
+    t = control(http, square.url, "POST", "/tokens", {})
+    order_id = sb.create_sale(random_sale=True)["order"]["id"]
+
+    def at(version):
+        return {"Authorization": f"Bearer {t['access_token']}", "Square-Version": version}
+
+    def batch(version):
+        return http.post(f"{square.url}/v2/orders/batch-retrieve", json={"order_ids": [order_id]},
+                         headers=at(version))
+
+    assert batch("2020-08-12").json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert batch("2020-08-26").json()["orders"][0]["id"] == order_id
+
+    def status(version):
+        return http.post(f"{square.url}/oauth2/token/status", json={}, headers=at(version))
+
+    too_old = status("2022-11-16")
+    assert too_old.status_code == 400 and too_old.json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert status("2022-12-14").json()["merchant_id"] == sb.default_merchant_id
+
+    def exchange(version, **body):
+        return http.post(f"{square.url}/oauth2/token", headers={"Square-Version": version},
+                         json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **body})
+
+    legacy = exchange("2018-07-12", grant_type="authorization_code", code=consent(http, square.url)["code"])
+    assert legacy.status_code == 200 and legacy.headers["Square-Version"] == "2018-07-12"
+    assert legacy.json()["access_token"] and "refresh_token" not in legacy.json()
+    current = exchange("2019-03-13", grant_type="authorization_code", code=consent(http, square.url)["code"]).json()
+    refused = exchange("2019-02-13", grant_type="refresh_token", refresh_token=current["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0] == {"category": "INVALID_REQUEST_ERROR", "code": "API_VERSION_INCOMPATIBLE",
+                                           "field": "grant_type", "detail": refused.json()["errors"][0]["detail"]}
+    assert exchange("2019-03-13", grant_type="refresh_token", refresh_token=current["refresh_token"]).status_code == 200
+    revoked = http.post(f"{square.url}/oauth2/revoke", json={"client_id": CLIENT_ID, "access_token": t["access_token"]},
+                        headers={"Authorization": f"Client {CLIENT_SECRET}", "Square-Version": "2018-07-12"})
+    assert revoked.status_code == 200 and revoked.json() == {"success": True}
+
+
 def test_insufficient_scope(square, http):
     t = control(http, square.url, "POST", "/tokens", {"scopes": ["MERCHANT_PROFILE_READ"]})
     r = http.post(f"{square.url}/v2/orders/search", json={"location_ids": ["L1"]}, headers=bearer(t["access_token"]))
