@@ -111,6 +111,18 @@ SEARCH_MAX_LIMIT = 1000
 SORT_FIELDS = ("CREATED_AT", "UPDATED_AT", "CLOSED_AT")
 ORDER_STATES = ("OPEN", "COMPLETED", "CANCELED", "DRAFT")
 PAYMENTS_MAX_LIMIT = 100
+# ListPayments and ListPaymentRefunds (GET /v2/payments, /v2/refunds; the
+# query parameters of square-python-sdk payments/raw_client.py and
+# refunds/raw_client.py): the fields each sorts by (ListPaymentsRequestSortField,
+# ListPaymentRefundsRequestSortField) and the sort orders (ErrorCode
+# INVALID_SORT_ORDER: "sort order must be ASC or DESC"). A value outside them
+# answers 400 INVALID_ENUM_VALUE on sort_field, INVALID_SORT_ORDER on
+# sort_order; `is_offline_payment` other than true/false answers
+# EXPECTED_BOOLEAN. UNCONFIRMED: those codes are Square's ErrorCode values
+# for the case; no page names the answer of these endpoints.
+PAYMENTS_SORT_FIELDS = ("CREATED_AT", "UPDATED_AT", "OFFLINE_CREATED_AT")
+REFUNDS_SORT_FIELDS = ("CREATED_AT", "UPDATED_AT")
+SORT_ORDERS = ("ASC", "DESC")
 
 # Rate limiting. UNCONFIRMED: Square publishes no numbers and sends no
 # Retry-After; a 429 carries errors[{category RATE_LIMIT_ERROR, code RATE_LIMITED}].

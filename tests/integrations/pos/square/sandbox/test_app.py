@@ -567,6 +567,57 @@ def test_payments_list_defaults_to_the_main_location_and_filters_by_card_and_tot
     assert refund["id"] not in {r["id"] for r in by_source}
 
 
+def test_payments_list_offline_payments_by_the_time_they_were_taken(square, http):
+    """ListPayments' offline parameters: `is_offline_payment` filters by
+    how a payment was taken, `offline_begin_time`/`offline_end_time` bound
+    offline_payment_details.client_created_at and leave out payments taken
+    online, sort_field OFFLINE_CREATED_AT sorts by it; ListPayments takes no
+    `status`. Unknown values answer 400 in Square's errors[] shape."""
+    sb = square.app.sandbox
+    main = sb.merchants[sb.default_merchant_id]["main_location_id"]
+    now = dt.datetime.now(dt.timezone.utc)
+    began = (now - dt.timedelta(seconds=1)).isoformat()
+    hours_ago = {h: (now - dt.timedelta(hours=h)).isoformat() for h in (1, 2, 3)}
+    # Uploaded in this order: the one taken an hour ago first, then the one taken three hours ago.
+    taken_1h = control(http, square.url, "POST", "/sales", {"random": True, "location_id": main,
+                                                            "offline_at": hours_ago[1]})["payment"]
+    taken_3h = control(http, square.url, "POST", "/sales", {"random": True, "location_id": main,
+                                                            "offline_at": hours_ago[3]})["payment"]
+    online = control(http, square.url, "POST", "/sales", {"random": True, "location_id": main})["payment"]
+    assert taken_3h["is_offline_payment"] is True and "offline_payment_details" not in online
+    client_created_at = taken_3h["offline_payment_details"]["client_created_at"]
+    assert dt.datetime.fromisoformat(client_created_at.replace("Z", "+00:00")) == _whole_ms(now - dt.timedelta(hours=3))
+    t = control(http, square.url, "POST", "/tokens", {})
+
+    def listed(**query):
+        page = http.get(f"{square.url}/v2/payments", params={"begin_time": began, **query},
+                        headers=bearer(t["access_token"]))
+        assert page.status_code == 200, page.text
+        return [p["id"] for p in page.json()["payments"]]
+
+    assert sorted(listed(is_offline_payment="true")) == sorted([taken_1h["id"], taken_3h["id"]])
+    assert listed(is_offline_payment="false") == [online["id"]]
+    assert listed(offline_begin_time=hours_ago[2]) == [taken_1h["id"]]
+    assert listed(offline_end_time=hours_ago[2]) == [taken_3h["id"]]
+    assert listed(sort_order="ASC") == [taken_1h["id"], taken_3h["id"], online["id"]]
+    assert listed(sort_field="OFFLINE_CREATED_AT", sort_order="ASC") == [taken_3h["id"], taken_1h["id"], online["id"]]
+    assert listed(sort_field="OFFLINE_CREATED_AT") == [online["id"], taken_1h["id"], taken_3h["id"]]
+    assert len(listed(status="FAILED")) == 3  # not a ListPayments parameter
+
+    def refused(path="/v2/payments", **query):
+        page = http.get(f"{square.url}{path}", params=query, headers=bearer(t["access_token"]))
+        assert page.status_code == 400, page.text
+        (error,) = page.json()["errors"]
+        assert error["category"] == "INVALID_REQUEST_ERROR"
+        return error["code"], error["field"]
+
+    assert refused(is_offline_payment="maybe") == ("EXPECTED_BOOLEAN", "is_offline_payment")
+    assert refused(sort_order="SIDEWAYS") == ("INVALID_SORT_ORDER", "sort_order")
+    assert refused(sort_field="AMOUNT") == ("INVALID_ENUM_VALUE", "sort_field")
+    assert refused("/v2/refunds", sort_field="OFFLINE_CREATED_AT") == ("INVALID_ENUM_VALUE", "sort_field")
+    assert refused(offline_begin_time="yesterday") == ("INVALID_TIME", "offline_begin_time")
+
+
 def test_refunds_list_by_time_status_and_page(square, http):
     """ListPaymentRefunds (GET /v2/refunds): created in [begin_time,
     end_time), `status`, oldest first with sort_order=ASC, a cursor a page."""
