@@ -97,8 +97,11 @@ ACCESS_TOKEN_TTL = timedelta(days=30)
 SHORT_LIVED_ACCESS_TOKEN_TTL = timedelta(hours=24)
 # Square advises refreshing at least every 7 days.
 REFRESH_EVERY = timedelta(days=7)
-# PKCE refresh tokens are single use and expire in 90 days; code-flow ones
-# never expire (ObtainTokenResponse.refresh_token, square-python-sdk).
+# PKCE refresh tokens are single use and expire in 90 days, a refresh
+# answering a new one; code-flow ones are multi-use, never expire and come
+# back unchanged (ObtainTokenResponse.refresh_token in Square's API reference,
+# developer.squareup.com/reference/square/objects/ObtainTokenResponse, and
+# square-python-sdk src/square/types/obtain_token_response.py generated from it).
 PKCE_REFRESH_TOKEN_TTL = timedelta(days=90)
 
 # Orders search (SearchOrders reference; square-python-sdk SearchOrdersSort /
