@@ -18,7 +18,9 @@
   same vendor account.
 - `connection_get_access_token`: a usable access token, refreshed before expiry
   under a per-connection row lock (two workers never refresh at once);
-  `invalid_grant` marks the connection needs_reauth.
+  `invalid_grant` marks the connection needs_reauth. A grant that came without
+  a refresh token (e.g. a short-lived token) is used until it expires, then
+  marks the connection needs_reauth: nothing can refresh it.
 """
 from __future__ import annotations
 
@@ -251,9 +253,13 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
     return connection
 
 
-def _expiring(connection: Connection, margin: int) -> bool:
+def _expiring(connection: Connection, creds: dict, provider) -> bool:
+    """Due for a refresh: within the provider's margin of expiry when a
+    refresh token is stored; without one nothing can refresh it early, so only
+    once it has expired."""
     if connection.token_expires_at is None:
         return False
+    margin = provider.refresh_margin_seconds if creds.get("refresh_token") else 0
     return connection.token_expires_at <= timezone.now() + datetime.timedelta(seconds=margin)
 
 
@@ -263,23 +269,25 @@ def connection_get_access_token(*, connection: Connection) -> str:
 
     The refresh runs under SELECT … FOR UPDATE on the Connection row and
     re-checks expiry after the lock is taken, so when two workers race only the
-    first refreshes and the second reads the new token. A dead grant marks the
-    connection needs_reauth (committed) and raises NeedsReauth."""
+    first refreshes and the second reads the new token. A dead grant, or an
+    expired token stored without a refresh token, marks the connection
+    needs_reauth (committed) and raises NeedsReauth."""
     provider = get_provider(connection.vendor)
     if connection.status == Connection.Status.NEEDS_REAUTH:
         raise NeedsReauth(connection)
-    if not _expiring(connection, provider.refresh_margin_seconds):
-        return connection_credentials(connection).get("access_token", "")
+    creds = connection_credentials(connection)
+    if not _expiring(connection, creds, provider):
+        return creds.get("access_token", "")
     failed = None
     with transaction.atomic():
         locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         creds = connection_credentials(locked)
         if locked.status == Connection.Status.NEEDS_REAUTH:
             failed = "needs_reauth"
-        elif not _expiring(locked, provider.refresh_margin_seconds):
+        elif not _expiring(locked, creds, provider):
             pass  # another worker refreshed while we waited for the lock
         elif not creds.get("refresh_token"):
-            failed = "no refresh token"
+            failed = "the access token expired and came without a refresh token"
         else:
             try:
                 token = provider.refresh(refresh_token=creds["refresh_token"], connection=locked)

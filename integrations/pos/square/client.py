@@ -153,10 +153,14 @@ class _Base:
 # --- OAuth ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TokenSet:
+    """An ObtainToken answer. `refresh_token` is "" when Square sent none: a
+    `short_lived` token comes alone (ObtainTokenResponse.short_lived), and
+    must be authorised again once it expires."""
+
     access_token: str
-    refresh_token: str
     expires_at: dt.datetime
     merchant_id: str
+    refresh_token: str = ""
     token_type: str = "bearer"
     short_lived: bool = False
     refresh_token_expires_at: dt.datetime | None = None
@@ -165,7 +169,7 @@ class TokenSet:
     @classmethod
     def from_response(cls, data: dict) -> TokenSet:
         rt_exp = data.get("refresh_token_expires_at")
-        return cls(access_token=data["access_token"], refresh_token=data["refresh_token"],
+        return cls(access_token=data["access_token"], refresh_token=data.get("refresh_token") or "",
                    expires_at=parse_time(data["expires_at"]), merchant_id=data["merchant_id"],
                    token_type=data.get("token_type", "bearer"), short_lived=bool(data.get("short_lived")),
                    refresh_token_expires_at=parse_time(rt_exp) if rt_exp else None, raw=data)
@@ -201,10 +205,13 @@ class SquareOAuthClient(_Base):
             params.update(code_challenge=code_challenge, code_challenge_method="S256")
         return f"{self.base_url}/oauth2/authorize?{urlencode(params)}"
 
-    def exchange_code(self, *, code: str, code_verifier: str | None = None, redirect_uri: str | None = None
-                      ) -> TokenSet:
-        """Code flow sends the client secret; PKCE sends the code verifier instead."""
+    def exchange_code(self, *, code: str, code_verifier: str | None = None, redirect_uri: str | None = None,
+                      short_lived: bool = False) -> TokenSet:
+        """Code flow sends the client secret; PKCE sends the code verifier instead.
+        `short_lived`: a 24-hour access token and no refresh token."""
         body = {"client_id": self.client_id, "grant_type": "authorization_code", "code": code}
+        if short_lived:
+            body["short_lived"] = True
         if code_verifier:
             body["code_verifier"] = code_verifier
         else:

@@ -35,8 +35,16 @@ SQUARE_API_VERSIONS = (
 )
 # The first version of each endpoint TaxPoynt uses that is younger than
 # versioning itself (Square changelogs: 2019-05-08 SearchOrders; 2019-08-14
-# the Payments and Refunds APIs and RetrieveLocation; 2020-10-28
-# RetrieveOrder). Endpoints not listed answer in every version above.
+# the Payments and Refunds APIs and RetrieveLocation; 2020-08-26 the
+# merchant-scoped BatchRetrieveOrders, POST /v2/orders/batch-retrieve (the
+# location-scoped one, which TaxPoynt does not use, is older: square-ruby-sdk
+# CHANGELOG "Version 6.3.0.20200826"); 2020-10-28 RetrieveOrder). The version
+# "applies to all Square APIs" (build-basics/versioning-overview), OAuth's
+# too: ObtainToken and RevokeToken came with the OAuth SDKs of 2018-07-12 and
+# answer in every version. RetrieveTokenStatus is UNCONFIRMED: no changelog
+# read names its release; it first appears in the SDKs cut for 2022-12-14
+# (square-ruby-sdk 26.0.0.20221214, square-python-sdk 25.0.0.20221214), the
+# reading chosen. Endpoints not listed answer in every version above.
 ENDPOINT_FIRST_VERSIONS = {
     "SearchOrders": "2019-05-08",
     "RetrieveLocation": "2019-08-14",
@@ -45,8 +53,26 @@ ENDPOINT_FIRST_VERSIONS = {
     "RefundPayment": "2019-08-14",
     "ListPaymentRefunds": "2019-08-14",
     "GetPaymentRefund": "2019-08-14",
+    "BatchRetrieveOrders": "2020-08-26",
     "RetrieveOrder": "2020-10-28",
+    "RetrieveTokenStatus": "2022-12-14",
 }
+# ObtainToken's grant types by the first version that takes them, and the
+# version from which it answers a refresh token with the access token: the
+# OAuth changelog of 2019-03-13 ("ObtainToken now returns a refresh token
+# along with an access token"; migration_token "for access tokens obtained
+# using a Square API version prior to 2019-03-13", and "make sure your
+# application is on 2019-03-13 or later" to migrate: oauth-api/migrate-to-
+# refresh-tokens). An older version answers a 30-day access token alone (then
+# renewed with RenewToken, retired 2024-04-17, which the sandbox lacks).
+# UNCONFIRMED: the error for a grant an older version lacks; the reading is
+# 400 API_VERSION_INCOMPATIBLE on `grant_type`, as for an endpoint.
+OBTAIN_TOKEN_GRANT_FIRST_VERSIONS = {
+    "authorization_code": "2018-07-12",
+    "refresh_token": "2019-03-13",
+    "migration_token": "2019-03-13",
+}
+REFRESH_TOKENS_FIRST_VERSION = "2019-03-13"
 # A Square-Version that is not YYYY-MM-DD answers 400 INVALID_SQUARE_VERSION_FORMAT
 # ("The provided Square-Version is incorrectly formatted"); one older than the
 # endpoint answers API_VERSION_INCOMPATIBLE ("incompatible with the requested
@@ -71,8 +97,11 @@ ACCESS_TOKEN_TTL = timedelta(days=30)
 SHORT_LIVED_ACCESS_TOKEN_TTL = timedelta(hours=24)
 # Square advises refreshing at least every 7 days.
 REFRESH_EVERY = timedelta(days=7)
-# PKCE refresh tokens are single use and expire in 90 days; code-flow ones
-# never expire (ObtainTokenResponse.refresh_token, square-python-sdk).
+# PKCE refresh tokens are single use and expire in 90 days, a refresh
+# answering a new one; code-flow ones are multi-use, never expire and come
+# back unchanged (ObtainTokenResponse.refresh_token in Square's API reference,
+# developer.squareup.com/reference/square/objects/ObtainTokenResponse, and
+# square-python-sdk src/square/types/obtain_token_response.py generated from it).
 PKCE_REFRESH_TOKEN_TTL = timedelta(days=90)
 
 # Orders search (SearchOrders reference; square-python-sdk SearchOrdersSort /
@@ -85,6 +114,18 @@ SEARCH_MAX_LIMIT = 1000
 SORT_FIELDS = ("CREATED_AT", "UPDATED_AT", "CLOSED_AT")
 ORDER_STATES = ("OPEN", "COMPLETED", "CANCELED", "DRAFT")
 PAYMENTS_MAX_LIMIT = 100
+# ListPayments and ListPaymentRefunds (GET /v2/payments, /v2/refunds; the
+# query parameters of square-python-sdk payments/raw_client.py and
+# refunds/raw_client.py): the fields each sorts by (ListPaymentsRequestSortField,
+# ListPaymentRefundsRequestSortField) and the sort orders (ErrorCode
+# INVALID_SORT_ORDER: "sort order must be ASC or DESC"). A value outside them
+# answers 400 INVALID_ENUM_VALUE on sort_field, INVALID_SORT_ORDER on
+# sort_order; `is_offline_payment` other than true/false answers
+# EXPECTED_BOOLEAN. UNCONFIRMED: those codes are Square's ErrorCode values
+# for the case; no page names the answer of these endpoints.
+PAYMENTS_SORT_FIELDS = ("CREATED_AT", "UPDATED_AT", "OFFLINE_CREATED_AT")
+REFUNDS_SORT_FIELDS = ("CREATED_AT", "UPDATED_AT")
+SORT_ORDERS = ("ASC", "DESC")
 
 # Rate limiting. UNCONFIRMED: Square publishes no numbers and sends no
 # Retry-After; a 429 carries errors[{category RATE_LIMIT_ERROR, code RATE_LIMITED}].

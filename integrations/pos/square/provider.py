@@ -6,7 +6,7 @@ from `SquareProvider`.
 - OAuth: authorization code with PKCE (django-allauth "connect" flow through
   our own allauth provider, `oauth.SquareConnectProvider`: allauth has none for
   Square). PKCE refresh tokens rotate on every refresh (the token service
-  stores the new one) and live 90 days (UNCONFIRMED, `constants`); access
+  stores the new one) and live 90 days (`constants.PKCE_REFRESH_TOKEN_TTL`); access
   tokens live 30 days and Square advises refreshing at least weekly, so we
   refresh once a token is older than a week (`refresh_margin_seconds`).
 - Webhooks: Square signs with the *subscription's* signature key (not the

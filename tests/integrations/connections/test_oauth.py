@@ -177,3 +177,37 @@ def test_an_ordinary_login_cancelled_keeps_allauths_page(client, sandbox):
     assert start.status_code == 302
     response = client.get(_at_vendor(start["Location"], decision="deny"))
     assert (response.status_code, response["Location"]) == (302, "/accounts/3rdparty/login/cancelled/")
+
+
+@pytest.mark.django_db
+def test_a_grant_without_a_refresh_token_is_used_until_it_expires(hubspot_org, sandbox):
+    """The token service knows no vendor: inside the provider's refresh margin
+    a connection with a refresh token refreshes; one without is used as it is
+    until it expires, then needs re-authorising (nothing can refresh it)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from integrations.connections.oauth import NeedsReauth, connection_get_access_token
+    from tests.integrations.crm.hubspot.fixtures import connect
+
+    refreshable = connect(hubspot_org, sandbox)
+    soon = timezone.now() + datetime.timedelta(seconds=120)  # inside HubSpot's 300 s margin
+    Connection.objects.filter(pk=refreshable.pk).update(token_expires_at=soon)
+    refreshable.refresh_from_db()
+    before = connection_credentials(refreshable)["access_token"]
+    assert connection_get_access_token(connection=refreshable) != before
+
+    account = {"external_account_id": "62516", "display_name": "portal"}
+    alone = connection_authorize(organization=hubspot_org, provider_key="hubspot", account=account,
+                                 token=TokenSet(access_token="at-alone", expires_in=120))
+    assert connection_get_access_token(connection=alone) == "at-alone"
+    alone.refresh_from_db()
+    assert alone.status == Connection.Status.CONNECTED
+
+    Connection.objects.filter(pk=alone.pk).update(token_expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    alone.refresh_from_db()
+    with pytest.raises(NeedsReauth):
+        connection_get_access_token(connection=alone)
+    alone.refresh_from_db()
+    assert alone.status == Connection.Status.NEEDS_REAUTH and "without a refresh token" in alone.last_error

@@ -17,7 +17,8 @@ Square-Version header; errors as {"errors":[{"category","code","detail","field"}
        refresh_token (code flow: same refresh token back; PKCE: rotated, the
        old one rejected; `scopes` narrows the new access token to the
        intersection). `short_lived`: a 24 h access token, no refresh token.
-       Codes are single use, 5 min.
+       Codes are single use, 5 min. Before Square-Version 2019-03-13 no
+       refresh_token grant and no refresh token (`OBTAIN_TOKEN_GRANT_FIRST_VERSIONS`).
   POST /oauth2/revoke         header `Authorization: Client <APP_SECRET>`,
        {client_id, access_token | merchant_id[, revoke_only_access_token]}
   POST /oauth2/token/status   Bearer → {scopes, expires_at, client_id, merchant_id}
@@ -26,8 +27,10 @@ Square-Version header; errors as {"errors":[{"category","code","detail","field"}
        (location_ids 1..10, filter/sort, limit ≤ 1000 default 500, cursor bound
        to the query that issued it, sort field = date filter field)
   GET  /v2/payments (begin_time, end_time [created_at], updated_at_begin_time, updated_at_end_time,
-       sort_field CREATED_AT|UPDATED_AT, sort_order, location_id [default: the main location only],
-       total, last_4, card_brand, cursor, limit: over 100 gives 100), /v2/payments/{id};
+       offline_begin_time, offline_end_time [offline_payment_details.client_created_at; offline
+       payments only], is_offline_payment, sort_field CREATED_AT|UPDATED_AT|OFFLINE_CREATED_AT,
+       sort_order ASC|DESC, location_id [default: the main location only], total, last_4, card_brand,
+       cursor, limit: over 100 gives 100), /v2/payments/{id};
        POST /v2/refunds; GET /v2/refunds (the same but every location by default, and status,
        source_type), /v2/refunds/{id}
 
@@ -43,7 +46,8 @@ Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   GET  /_sandbox/deliveries[?event_id=]     the delivery log (every attempt)               deliveries()
   POST /_sandbox/events/{event_id}/redeliver  same event, same event_id, again             redeliver()
   POST /_sandbox/sales                      {order (CreateOrder shape) | random: true, location_id?, tip?,
-                                             tender_type?, customer_id?, complete?, duplicates?} create_sale()
+                                             tender_type?, customer_id?, complete?, duplicates?,
+                                             offline_at? (taken offline then)}             create_sale()
   POST /_sandbox/sales/history              {count, start_at?, end_at? (default: the last day), location_ids?}
                                             completed random sales in the past, no webhooks  seed_history()
   POST /_sandbox/orders/{id}/fulfillment    {new_state}                                 update_fulfillment()

@@ -15,7 +15,14 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from integrations.pos.square import constants
-from integrations.pos.square.sandbox.state import Sandbox, SquareAPIError, bad_request, not_found, unauthorized
+from integrations.pos.square.sandbox.state import (
+    Sandbox,
+    SquareAPIError,
+    bad_request,
+    not_found,
+    parse_rfc3339,
+    unauthorized,
+)
 
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -239,7 +246,7 @@ class SquareSandboxApp:
         return Response(status=302, headers={"Location": redirect + sep + urlencode(query)})
 
     def obtain_token(self, request: Request) -> Response:
-        return _json(self.sandbox.obtain_token(_body(request)))
+        return _json(self.sandbox.obtain_token(_body(request), version=request.environ["square.version"]))
 
     def revoke_token(self, request: Request) -> Response:
         auth = request.headers.get("Authorization", "")
@@ -373,6 +380,8 @@ class SquareSandboxApp:
         b = _body(request)
         kwargs = {k: b[k] for k in ("order", "location_id", "tip", "tender_type", "card_brand", "customer_id",
                                     "complete", "duplicates", "fulfillment") if k in b}
+        if b.get("offline_at"):
+            kwargs["offline_at"] = parse_rfc3339(b["offline_at"], "offline_at")
         return _json(self.sandbox.create_sale(random_sale=bool(b.get("random")) or "order" not in b, **kwargs))
 
     def c_history(self, request):

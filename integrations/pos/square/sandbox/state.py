@@ -96,6 +96,31 @@ def _int_arg(args: dict, name: str) -> int:
         raise bad_request("INVALID_VALUE", f"{name} must be an integer.", name) from None
 
 
+def _bool_arg(args: dict, name: str) -> bool:
+    value = args[name].lower()
+    if value not in ("true", "false"):
+        raise bad_request("EXPECTED_BOOLEAN", f"{name} must be true or false.", name)
+    return value == "true"
+
+
+def _row_time(row: dict, key: str) -> dt.datetime:
+    return parse_rfc3339(row[key], key)
+
+
+def _offline_created_at(payment: dict) -> dt.datetime | None:
+    """When an offline payment was taken on the device; None for one taken online."""
+    value = (payment.get("offline_payment_details") or {}).get("client_created_at")
+    return parse_rfc3339(value, "client_created_at") if value else None
+
+
+# ListPayments' and ListPaymentRefunds' sort fields → the time a row sorts by.
+_SORT_KEYS = {
+    "CREATED_AT": lambda row: _row_time(row, "created_at"),
+    "UPDATED_AT": lambda row: _row_time(row, "updated_at"),
+    "OFFLINE_CREATED_AT": lambda row: _offline_created_at(row) or _row_time(row, "created_at"),
+}
+
+
 def _id(n: int, alphabet: str = _ALNUM) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
@@ -232,10 +257,10 @@ class Sandbox:
             return code
 
     def _issue(self, *, client_id, merchant_id, scopes, pkce: bool, refresh_token: str | None = None,
-               short_lived: bool = False, refresh_scopes=None) -> dict:
-        """An access token with `scopes` and, unless `short_lived`, a refresh
-        token: `refresh_token` handed back as it is, or a new one with
-        `refresh_scopes` (default: `scopes`)."""
+               short_lived: bool = False, refresh_scopes=None, with_refresh_token: bool = True) -> dict:
+        """An access token with `scopes` and, unless `short_lived` or not
+        `with_refresh_token`, a refresh token: `refresh_token` handed back as
+        it is, or a new one with `refresh_scopes` (default: `scopes`)."""
         access = "EAAA" + _id(60)
         ttl = constants.SHORT_LIVED_ACCESS_TOKEN_TTL if short_lived else constants.ACCESS_TOKEN_TTL
         expires_at = (now_utc() + ttl).replace(microsecond=0)
@@ -243,7 +268,7 @@ class Sandbox:
                                       "expires_at": expires_at, "revoked": False}
         body = {"access_token": access, "token_type": "bearer", "expires_at": rfc3339(expires_at).replace(".000", ""),
                 "merchant_id": merchant_id, "short_lived": short_lived}
-        if short_lived:
+        if short_lived or not with_refresh_token:
             return body
         if refresh_token is None:
             refresh_token = "EQAA" + _id(60)
@@ -265,9 +290,13 @@ class Sandbox:
             return self._issue(client_id=client_id or self._defaults["client_id"],
                                merchant_id=merchant_id or self.default_merchant_id, scopes=scopes, pkce=pkce)
 
-    def obtain_token(self, body: dict) -> dict:
+    def obtain_token(self, body: dict, version: str = constants.SQUARE_VERSION) -> dict:
         """ObtainToken (POST /oauth2/token), as the OAuth API reference and
         square-python-sdk's `o_auth.obtain_token` document it:
+        - in a Square-Version older than a grant type (the refresh_token
+          grant, refresh tokens themselves: `constants.
+          OBTAIN_TOKEN_GRANT_FIRST_VERSIONS`), the grant is refused and a code
+          exchange answers the access token alone;
         - `short_lived: true` (any grant): the access token expires in 24 h and
           no refresh token comes back (API Explorer: "returns only an access
           token"); the refresh token used stays as it was;
@@ -290,6 +319,10 @@ class Sandbox:
         if requested_scopes is not None and not (isinstance(requested_scopes, list)
                                                  and all(isinstance(x, str) for x in requested_scopes)):
             raise bad_request("EXPECTED_ARRAY", "scopes must be a list of strings.", "scopes")
+        first_version = constants.OBTAIN_TOKEN_GRANT_FIRST_VERSIONS.get(grant or "")
+        if first_version and version < first_version:
+            raise bad_request("API_VERSION_INCOMPATIBLE", f"grant_type {grant} is not available in Square-Version "
+                              f"{version}; it needs {first_version} or later.", "grant_type")
         with self.lock:
             app = self.apps.get(client_id or "")
             if app is None:
@@ -320,7 +353,8 @@ class Sandbox:
                         raise unauthorized("UNAUTHORIZED", "Invalid client_secret.")
                     pkce = False
                 return self._issue(client_id=client_id, merchant_id=code["merchant_id"], scopes=code["scopes"],
-                                   pkce=pkce, short_lived=short_lived)
+                                   pkce=pkce, short_lived=short_lived,
+                                   with_refresh_token=version >= constants.REFRESH_TOKENS_FIRST_VERSION)
             if grant == "refresh_token":
                 token = body.get("refresh_token") or ""
                 rt = self.refresh_tokens.get(token)
@@ -515,10 +549,13 @@ class Sandbox:
     def create_sale(self, *, order: dict | None = None, location_id: str | None = None, tip: int = 0,
                     tender_type: str = "CARD", card_brand: str = "VISA", customer_id: str | None = None,
                     complete: bool = True, random_sale: bool = False, duplicates: int = 0,
-                    fulfillment: bool = False, at: dt.datetime | None = None, emit: bool = True) -> dict:
+                    fulfillment: bool = False, at: dt.datetime | None = None, emit: bool = True,
+                    offline_at: dt.datetime | None = None) -> dict:
         """Create an order (OPEN) and, when `complete`, pay and close it, emitting
         order.created, payment.created, payment.updated, order.updated as Square does.
-        `order` is the CreateOrder body (line_items, taxes, discounts, service_charges)."""
+        `order` is the CreateOrder body (line_items, taxes, discounts, service_charges).
+        `offline_at`: the payment was taken offline on the device then, and
+        reaches Square now (is_offline_payment, offline_payment_details)."""
         if random_sale or order is None:
             shape = random_order_shape(self.rng)
             order, tip, tender_type, card_brand = shape["order"], shape["tip"], shape["tender_type"], shape["card_brand"]
@@ -556,12 +593,13 @@ class Sandbox:
         payment = None
         if complete:
             payment = self.pay_order(order_id=order["id"], tip=tip, tender_type=tender_type, card_brand=card_brand,
-                                     duplicates=duplicates, at=historic_at, emit=emit)
+                                     duplicates=duplicates, at=historic_at, emit=emit, offline_at=offline_at)
         with self.lock:
             return {"order": _copy(self.orders[order["id"]]), "payment": _copy(payment)}
 
     def pay_order(self, *, order_id: str, tip: int = 0, tender_type: str = "CARD", card_brand: str = "VISA",
-                  duplicates: int = 0, at: dt.datetime | None = None, emit: bool = True) -> dict:
+                  duplicates: int = 0, at: dt.datetime | None = None, emit: bool = True,
+                  offline_at: dt.datetime | None = None) -> dict:
         with self.lock:
             order = self.orders[order_id]
             if order["state"] != "OPEN":
@@ -583,6 +621,9 @@ class Sandbox:
             }
             if order.get("customer_id"):
                 payment["customer_id"] = order["customer_id"]
+            if offline_at is not None:
+                payment["is_offline_payment"] = True
+                payment["offline_payment_details"] = {"client_created_at": rfc3339(offline_at)}
             if tender_type == "CARD":
                 payment["card_details"] = {"status": "AUTHORIZED", "entry_method": "EMV",
                                            "card": {"card_brand": card_brand, "last_4": f"{self.rng.randint(0, 9999):04d}",
@@ -923,7 +964,18 @@ class Sandbox:
         """ListPayments: see `_list_by_time`. Without `location_id` it lists
         the seller's main location only ("By default, results are returned
         for the default (main) location associated with the seller"); `total`
-        (total_money.amount), `last_4` and `card_brand` (the card's) filter."""
+        (total_money.amount), `last_4` and `card_brand` (the card's) filter;
+        `is_offline_payment` (true | false) by whether it was taken offline;
+        `offline_begin_time`/`offline_end_time` bound
+        offline_payment_details.client_created_at, [begin, end), and leave
+        out every payment without one ("If set, payments without a value set
+        in offline_payment_details.client_created_at will not be returned");
+        sort_field OFFLINE_CREATED_AT sorts by it.
+        UNCONFIRMED: Square documents "Default: The current time" for both
+        offline bounds, which for offline_begin_time would make a query
+        naming only offline_end_time (in the past) return nothing; the reading
+        is no lower bound, and an end of now. OFFLINE_CREATED_AT sorts a
+        payment taken online by its created_at (the time it was taken)."""
         location_id = args.get("location_id") or self.main_location_id(merchant_id)
         checks = []
         if args.get("total"):
@@ -932,35 +984,52 @@ class Sandbox:
         for field in ("last_4", "card_brand"):
             if args.get(field):
                 checks.append(lambda p, f=field, v=args[field]: (p.get("card_details") or {}).get("card", {}).get(f) == v)
-        return self._list_by_time(self.payments, "payments", dict(args, location_id=location_id), merchant_id, checks)
+        if args.get("is_offline_payment"):
+            offline = _bool_arg(args, "is_offline_payment")
+            checks.append(lambda p: bool(p.get("is_offline_payment")) == offline)
+        if args.get("offline_begin_time") or args.get("offline_end_time"):
+            begin = (parse_rfc3339(args["offline_begin_time"], "offline_begin_time")
+                     if args.get("offline_begin_time") else None)
+            end = parse_rfc3339(args["offline_end_time"], "offline_end_time") if args.get("offline_end_time") \
+                else now_utc()
+            checks.append(lambda p: (t := _offline_created_at(p)) is not None and (begin is None or begin <= t) and t < end)
+        return self._list_by_time(self.payments, "payments", dict(args, location_id=location_id), merchant_id, checks,
+                                  sort_fields=constants.PAYMENTS_SORT_FIELDS)
 
     def list_refunds(self, args: dict, merchant_id: str) -> dict:
         """ListPaymentRefunds: as ListPayments, but every location without
         `location_id` ("results are returned for all locations"); `status`
         filters, and `source_type` by the refunded payment's source type."""
         checks = []
+        if args.get("status"):
+            checks.append(lambda r, v=args["status"]: r.get("status") == v)
         if args.get("source_type"):
             checks.append(lambda r, v=args["source_type"]: self.payments[r["payment_id"]]["source_type"] == v)
-        return self._list_by_time(self.refunds, "refunds", args, merchant_id, checks)
+        return self._list_by_time(self.refunds, "refunds", args, merchant_id, checks,
+                                  sort_fields=constants.REFUNDS_SORT_FIELDS)
 
-    def _list_by_time(self, rows_by_id: dict, name: str, args: dict, merchant_id: str, checks=()) -> dict:
+    def _list_by_time(self, rows_by_id: dict, name: str, args: dict, merchant_id: str, checks=(),
+                      sort_fields=constants.REFUNDS_SORT_FIELDS) -> dict:
         """ListPayments' and ListPaymentRefunds' shared query, as Square
         documents it: `begin_time`/`end_time` bound created_at (default: the
         last year up to now), `updated_at_begin_time`/`updated_at_end_time`
         bound updated_at (default: from begin_time up to now), each range
-        [begin, end); `sort_field` CREATED_AT (default) or UPDATED_AT,
+        [begin, end); `sort_field` one of `sort_fields` (default CREATED_AT),
         `sort_order` DESC (default) or ASC; a `limit` over 100 returns 100;
-        each of `checks` (a row → bool) must hold."""
+        each of `checks` (a row → bool) must hold. An unknown sort_field or
+        sort_order answers 400 (`constants.PAYMENTS_SORT_FIELDS`)."""
         limit = _int_arg(args, "limit") if args.get("limit") else constants.PAYMENTS_MAX_LIMIT
         if limit < 1:
             raise bad_request("VALUE_TOO_LOW", "limit out of range.", "limit")
         limit = min(limit, constants.PAYMENTS_MAX_LIMIT)
-        sort_field = args.get("sort_field", "CREATED_AT")
-        if sort_field not in ("CREATED_AT", "UPDATED_AT"):
-            raise bad_request("INVALID_ENUM_VALUE", f"sort_field {sort_field} is not CREATED_AT or UPDATED_AT.",
+        sort_field = args.get("sort_field") or "CREATED_AT"
+        if sort_field not in sort_fields:
+            raise bad_request("INVALID_ENUM_VALUE", f"sort_field {sort_field} is not one of {', '.join(sort_fields)}.",
                               "sort_field")
-        sort_key = sort_field.lower()
-        sort_order = args.get("sort_order", "DESC")
+        sort_key = _SORT_KEYS[sort_field]
+        sort_order = args.get("sort_order") or "DESC"
+        if sort_order not in constants.SORT_ORDERS:
+            raise bad_request("INVALID_SORT_ORDER", f"sort_order {sort_order} is not ASC or DESC.", "sort_order")
 
         def bound(arg, default):
             return parse_rfc3339(args[arg], arg) if args.get(arg) else default
@@ -975,14 +1044,12 @@ class Sandbox:
                     continue
                 if args.get("location_id") and p["location_id"] != args["location_id"]:
                     continue
-                if args.get("status") and p.get("status") != args["status"]:
-                    continue
                 if not all(check(p) for check in checks):
                     continue
-                times = {key: parse_rfc3339(p[key], key) for key in ("created_at", "updated_at")}
-                if not (begin <= times["created_at"] < end and updated_begin <= times["updated_at"] < updated_end):
+                created, updated = _row_time(p, "created_at"), _row_time(p, "updated_at")
+                if not (begin <= created < end and updated_begin <= updated < updated_end):
                     continue
-                rows.append((times[sort_key], p["id"]))
+                rows.append((sort_key(p), p["id"]))
             rows.sort(reverse=sort_order == "DESC")
             offset = 0
             if args.get("cursor"):

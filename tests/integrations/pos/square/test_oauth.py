@@ -56,6 +56,44 @@ def test_dead_refresh_token_needs_reauth(sq, square_org):
     assert Connection.objects.get(pk=conn.pk).status == Connection.Status.NEEDS_REAUTH
 
 
+def test_a_short_lived_grant_is_used_until_it_expires_then_needs_reauth(sq, square_org, square_sandbox, settings):
+    """ObtainToken with `short_lived: true` answers a 24-hour access token and
+    no refresh token. It is used as it is (Square's weekly refresh margin does
+    not apply: nothing could refresh it) and, once expired, the connection
+    needs re-authorising; no refresh is attempted."""
+    from integrations.connections.models import VendorExchange
+    from integrations.connections.oauth import connection_authorize
+    from integrations.pos.square.client import SquareOAuthClient
+    from integrations.pos.square.oauth import _token_set
+
+    vendor = settings.VENDORS["square"]
+    code = sq.create_code(client_id=vendor["client_id"], merchant_id=sq.default_merchant_id,
+                          scopes=["ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"])
+    with SquareOAuthClient(base_url=square_sandbox.url, client_id=vendor["client_id"],
+                           client_secret=vendor["client_secret"]) as oauth:
+        tokens = oauth.exchange_code(code=code, short_lived=True)
+    assert tokens.short_lived and tokens.refresh_token == ""
+    assert timezone.now() + datetime.timedelta(hours=23) < tokens.expires_at <= timezone.now() + datetime.timedelta(hours=24)
+
+    conn = connection_authorize(organization=square_org, provider_key="square", token=_token_set(tokens),
+                                account={"external_account_id": tokens.merchant_id, "display_name": "Mama Put"})
+    assert "refresh_token" not in json.loads(conn.credentials)
+    assert connection_get_access_token(connection=conn) == tokens.access_token
+    conn.refresh_from_db()
+    assert conn.status == Connection.Status.CONNECTED
+    with SquareClient(base_url=square_sandbox.url, access_token=tokens.access_token) as client:
+        assert client.list_locations()
+
+    exchanges = VendorExchange.objects.filter(vendor="square", url__endswith="/oauth2/token").count()
+    Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    conn.refresh_from_db()
+    with pytest.raises(NeedsReauth):
+        connection_get_access_token(connection=conn)
+    conn.refresh_from_db()
+    assert conn.status == Connection.Status.NEEDS_REAUTH and "without a refresh token" in conn.last_error
+    assert VendorExchange.objects.filter(vendor="square", url__endswith="/oauth2/token").count() == exchanges
+
+
 def test_revoke_kills_the_access_token(sq, square_org, square_sandbox):
     conn = connect(square_org, sq)
     token = json.loads(conn.credentials)["access_token"]

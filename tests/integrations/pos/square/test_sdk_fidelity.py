@@ -52,3 +52,23 @@ def test_sdk_refreshes_to_a_short_lived_narrower_token(square):
     assert short.short_lived is True and short.refresh_token is None
     status = Square(base_url=square.url, token=short.access_token).o_auth.retrieve_token_status()
     assert status.scopes == ["ORDERS_READ"]
+
+
+def test_sdk_lists_offline_payments_by_the_time_they_were_taken(square):
+    """ListPayments' offline parameters as the SDK sends them (a boolean as
+    `true`), and the offline fields of a Payment as its model reads them."""
+    import datetime as dt
+
+    sb = square.app.sandbox
+    main = sb.merchants[sb.default_merchant_id]["main_location_id"]
+    now = dt.datetime.now(dt.timezone.utc)
+    offline = [sb.create_sale(random_sale=True, location_id=main, offline_at=now - dt.timedelta(hours=h))["payment"]
+               for h in (1, 3)]
+    sb.create_sale(random_sale=True, location_id=main)
+    token = sb.issue_token(client_id=CLIENT_ID)["access_token"]
+    payments = list(Square(base_url=square.url, token=token).payments.list(
+        is_offline_payment=True, offline_begin_time=(now - dt.timedelta(hours=4)).isoformat(),
+        sort_field="OFFLINE_CREATED_AT", sort_order="ASC"))
+    assert [p.id for p in payments] == [offline[1]["id"], offline[0]["id"]]
+    assert payments[0].is_offline_payment is True
+    assert payments[0].offline_payment_details.client_created_at == offline[1]["offline_payment_details"]["client_created_at"]

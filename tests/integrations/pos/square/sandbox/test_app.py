@@ -268,6 +268,50 @@ def test_square_version_must_be_a_release_no_older_than_the_endpoint(square, htt
     assert constants.SQUARE_VERSION in constants.SQUARE_API_VERSIONS
 
 
+def test_square_version_gates_batch_retrieve_and_the_oauth_endpoints(square, http):
+    """BatchRetrieveOrders' merchant-scoped path came with 2020-08-26 and
+    RetrieveTokenStatus with 2022-12-14; ObtainToken and RevokeToken answer
+    in every version, but the refresh_token grant and refresh tokens came with
+    2019-03-13: an older code exchange answers the access token alone."""
+    sb = square.app.sandbox
+    t = control(http, square.url, "POST", "/tokens", {})
+    order_id = sb.create_sale(random_sale=True)["order"]["id"]
+
+    def at(version):
+        return {"Authorization": f"Bearer {t['access_token']}", "Square-Version": version}
+
+    def batch(version):
+        return http.post(f"{square.url}/v2/orders/batch-retrieve", json={"order_ids": [order_id]},
+                         headers=at(version))
+
+    assert batch("2020-08-12").json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert batch("2020-08-26").json()["orders"][0]["id"] == order_id
+
+    def status(version):
+        return http.post(f"{square.url}/oauth2/token/status", json={}, headers=at(version))
+
+    too_old = status("2022-11-16")
+    assert too_old.status_code == 400 and too_old.json()["errors"][0]["code"] == "API_VERSION_INCOMPATIBLE"
+    assert status("2022-12-14").json()["merchant_id"] == sb.default_merchant_id
+
+    def exchange(version, **body):
+        return http.post(f"{square.url}/oauth2/token", headers={"Square-Version": version},
+                         json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **body})
+
+    legacy = exchange("2018-07-12", grant_type="authorization_code", code=consent(http, square.url)["code"])
+    assert legacy.status_code == 200 and legacy.headers["Square-Version"] == "2018-07-12"
+    assert legacy.json()["access_token"] and "refresh_token" not in legacy.json()
+    current = exchange("2019-03-13", grant_type="authorization_code", code=consent(http, square.url)["code"]).json()
+    refused = exchange("2019-02-13", grant_type="refresh_token", refresh_token=current["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0] == {"category": "INVALID_REQUEST_ERROR", "code": "API_VERSION_INCOMPATIBLE",
+                                           "field": "grant_type", "detail": refused.json()["errors"][0]["detail"]}
+    assert exchange("2019-03-13", grant_type="refresh_token", refresh_token=current["refresh_token"]).status_code == 200
+    revoked = http.post(f"{square.url}/oauth2/revoke", json={"client_id": CLIENT_ID, "access_token": t["access_token"]},
+                        headers={"Authorization": f"Client {CLIENT_SECRET}", "Square-Version": "2018-07-12"})
+    assert revoked.status_code == 200 and revoked.json() == {"success": True}
+
+
 def test_insufficient_scope(square, http):
     t = control(http, square.url, "POST", "/tokens", {"scopes": ["MERCHANT_PROFILE_READ"]})
     r = http.post(f"{square.url}/v2/orders/search", json={"location_ids": ["L1"]}, headers=bearer(t["access_token"]))
@@ -521,6 +565,57 @@ def test_payments_list_defaults_to_the_main_location_and_filters_by_card_and_tot
     by_source = http.get(f"{square.url}/v2/refunds", params={"source_type": "EXTERNAL"},
                          headers=bearer(t["access_token"])).json()["refunds"]
     assert refund["id"] not in {r["id"] for r in by_source}
+
+
+def test_payments_list_offline_payments_by_the_time_they_were_taken(square, http):
+    """ListPayments' offline parameters: `is_offline_payment` filters by
+    how a payment was taken, `offline_begin_time`/`offline_end_time` bound
+    offline_payment_details.client_created_at and leave out payments taken
+    online, sort_field OFFLINE_CREATED_AT sorts by it; ListPayments takes no
+    `status`. Unknown values answer 400 in Square's errors[] shape."""
+    sb = square.app.sandbox
+    main = sb.merchants[sb.default_merchant_id]["main_location_id"]
+    now = dt.datetime.now(dt.timezone.utc)
+    began = (now - dt.timedelta(seconds=1)).isoformat()
+    hours_ago = {h: (now - dt.timedelta(hours=h)).isoformat() for h in (1, 2, 3)}
+    # Uploaded in this order: the one taken an hour ago first, then the one taken three hours ago.
+    taken_1h = control(http, square.url, "POST", "/sales", {"random": True, "location_id": main,
+                                                            "offline_at": hours_ago[1]})["payment"]
+    taken_3h = control(http, square.url, "POST", "/sales", {"random": True, "location_id": main,
+                                                            "offline_at": hours_ago[3]})["payment"]
+    online = control(http, square.url, "POST", "/sales", {"random": True, "location_id": main})["payment"]
+    assert taken_3h["is_offline_payment"] is True and "offline_payment_details" not in online
+    client_created_at = taken_3h["offline_payment_details"]["client_created_at"]
+    assert dt.datetime.fromisoformat(client_created_at.replace("Z", "+00:00")) == _whole_ms(now - dt.timedelta(hours=3))
+    t = control(http, square.url, "POST", "/tokens", {})
+
+    def listed(**query):
+        page = http.get(f"{square.url}/v2/payments", params={"begin_time": began, **query},
+                        headers=bearer(t["access_token"]))
+        assert page.status_code == 200, page.text
+        return [p["id"] for p in page.json()["payments"]]
+
+    assert sorted(listed(is_offline_payment="true")) == sorted([taken_1h["id"], taken_3h["id"]])
+    assert listed(is_offline_payment="false") == [online["id"]]
+    assert listed(offline_begin_time=hours_ago[2]) == [taken_1h["id"]]
+    assert listed(offline_end_time=hours_ago[2]) == [taken_3h["id"]]
+    assert listed(sort_order="ASC") == [taken_1h["id"], taken_3h["id"], online["id"]]
+    assert listed(sort_field="OFFLINE_CREATED_AT", sort_order="ASC") == [taken_3h["id"], taken_1h["id"], online["id"]]
+    assert listed(sort_field="OFFLINE_CREATED_AT") == [online["id"], taken_1h["id"], taken_3h["id"]]
+    assert len(listed(status="FAILED")) == 3  # not a ListPayments parameter
+
+    def refused(path="/v2/payments", **query):
+        page = http.get(f"{square.url}{path}", params=query, headers=bearer(t["access_token"]))
+        assert page.status_code == 400, page.text
+        (error,) = page.json()["errors"]
+        assert error["category"] == "INVALID_REQUEST_ERROR"
+        return error["code"], error["field"]
+
+    assert refused(is_offline_payment="maybe") == ("EXPECTED_BOOLEAN", "is_offline_payment")
+    assert refused(sort_order="SIDEWAYS") == ("INVALID_SORT_ORDER", "sort_order")
+    assert refused(sort_field="AMOUNT") == ("INVALID_ENUM_VALUE", "sort_field")
+    assert refused("/v2/refunds", sort_field="OFFLINE_CREATED_AT") == ("INVALID_ENUM_VALUE", "sort_field")
+    assert refused(offline_begin_time="yesterday") == ("INVALID_TIME", "offline_begin_time")
 
 
 def test_refunds_list_by_time_status_and_page(square, http):
