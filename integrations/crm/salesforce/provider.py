@@ -43,6 +43,15 @@ LIMIT_BACKOFF_MIN_SECONDS = 300
 # precision and our clock is not Salesforce's; re-reads are idempotent.
 SYNC_OVERLAP_SECONDS = 300
 
+# How a merchant makes Salesforce call the endpoint. Workflow rules, which
+# used to send outbound messages, reached end of support on 2025-12-31; a
+# record-triggered flow sends the same message (its action type
+# "outboundMessage"). Only the Id is read: the sync re-reads the Opportunity.
+OUTBOUND_SETUP = (
+    "In Salesforce Setup, create an Outbound Message on Opportunity with the endpoint URL above and the field "
+    "Id. Then create a record-triggered flow on Opportunity, run after the record is saved when IsWon is "
+    "true, whose action is that Outbound Message. Without it TaxPoynt still finds won deals at each sync.")
+
 # The query parameter carrying a connection's outbound-message secret.
 WEBHOOK_CONNECTION_PARAM = "c"
 WEBHOOK_TOKEN_PARAM = "token"
@@ -155,6 +164,7 @@ class SalesforceProvider(Provider):
         if creds.get("webhook_token"):
             facts_shown.append(("Outbound message endpoint URL",
                                 listener_url(connection, base_url=settings.PUBLIC_BASE_URL)))
+            facts_shown.append(("Sending it from Salesforce", OUTBOUND_SETUP))
         usage = data.get("api_usage") or {}
         if usage:
             text = f"{usage.get('used')} / {usage.get('max')} API requests (rolling 24 h)"

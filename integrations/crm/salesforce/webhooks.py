@@ -48,7 +48,7 @@ CDC_EVENT = "change_event"
 
 
 def listener_url(connection, *, base_url: str) -> str:
-    """The outbound-message endpoint URL to configure in the org's workflow action."""
+    """The outbound-message endpoint URL to configure in the org's Outbound Message (provider.OUTBOUND_SETUP)."""
     token = connection_credentials(connection).get("webhook_token", "")
     return (f"{base_url.rstrip('/')}/webhooks/crm/salesforce?{WEBHOOK_CONNECTION_PARAM}={connection.pk}"
             f"&{WEBHOOK_TOKEN_PARAM}={token}")

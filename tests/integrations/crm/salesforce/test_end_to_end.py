@@ -11,6 +11,8 @@
 2. JWT bearer flow: server-to-server connect → the opportunity is won → "Sync
    now" on the dashboard → the worker's delta sync invoices it → confirmed →
    written back."""
+import html
+import re
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -125,8 +127,15 @@ def test_web_flow_outbound_message_to_written_back_invoice(client, live_server, 
     conn.refresh_from_db()
     assert conn.field_map == {"customer.email": "account.Email__c"}
 
-    # The org's admin points the outbound message action at this connection's listener URL.
-    box.configure_outbound(url=listener_url(conn, base_url=live_server.url))
+    # The org's admin reads the listener URL and how to send to it off the connection's page, and
+    # points the outbound message at it (sent by a record-triggered flow: workflow rules are retired).
+    detail = http.get(f"/dashboard/connections/{conn.pk}")
+    facts_shown = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", detail.text))
+    shown_url = html.unescape(facts_shown["Outbound message endpoint URL"])
+    assert shown_url == listener_url(conn, base_url=live_server.url)
+    assert "record-triggered flow on Opportunity" in facts_shown["Sending it from Salesforce"]
+    assert "workflow" not in detail.text.lower()
+    box.configure_outbound(url=shown_url)
     opp = box.seed(**DATA)["opportunities"][0]["Id"]
     box.update_opportunity(opp, StageName="Closed Won")
     assert box.outbound.wait_idle(timeout=20)
