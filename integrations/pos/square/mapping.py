@@ -70,8 +70,30 @@ Choices, and why:
 - Supplier is left empty: the invoicing core fills it from the Organization.
 - `source_figures` carries Square's total_tax_money and total_money so the
   core flags any difference from its own totals.
-- A return order (refund) gives a CREDIT_NOTE; the caller fills
-  `billing_reference` from the original invoice.
+- Returns give CREDIT_NOTEs; the caller fills `billing_reference` from the
+  original sale's invoice. Square keeps a sale as it was and records what is
+  taken back in another order's `returns`, one OrderReturn per original sale
+  (`source_order_id`), with their rollup in `return_amounts` and
+  `net_amounts` = sale − return (Orders API Order/OrderReturn; "Everything
+  is an Order": "An exchange Order contains both a return from a previous
+  sale as well as a new sale"). So an order is one of:
+  a sale (line items only): an INVOICE;
+  a return paid back by a refund (returns, no line items, `refunds`): its
+  credit note comes from the refund, source the refund
+  (`services.refund_ingest`), as a refund may be of an amount only;
+  an exchange (returns and line items) or a return with no refund: the
+  order itself is the source of the credit note of each sale it takes items
+  back from (`credits_own_returns`, `return_source_id`), whether a refund
+  for a difference exists or not, and an exchange's new items are an
+  INVOICE of their own, checked against Square's figures of what the order
+  sold, net_amounts + return_amounts (`_sold_amounts`), never against its
+  net, which takes the returned items off.
+  UNCONFIRMED (no Square page read says it): that a return paid back lists
+  its refunds in the return order's `refunds` (the blog says the return
+  order "contains the items that were returned as well as the refunds which
+  were applied"), and whether an exchange's total_money is what it sold or
+  the difference; `_sold_amounts` reads the documented identity, right
+  either way.
 """
 from __future__ import annotations
 
@@ -99,6 +121,7 @@ from integrations.pos.square import constants
 from taxpoynt.errors import ApplicationError
 
 SYSTEM = "square"
+RETURN_SOURCE_TYPE = "return"  # a credit note whose source is an order's returns (`return_source_id`)
 ROUNDING_REASON = "Rounding (tax-inclusive price)"
 
 
@@ -285,10 +308,17 @@ def sells_only_gift_cards(order: dict) -> bool:
     return _only_gift_cards(order.get("line_items") or [])
 
 
-def returns_only_gift_cards(return_order: dict) -> bool:
-    """A return (refund) of Square gift cards and nothing else: nothing was
-    invoiced for them, so there is nothing to credit."""
-    return _only_gift_cards([li for ret in return_order.get("returns") or []
+def _returns(order: dict, source_order_id: str | None = None) -> list[dict]:
+    """The order's OrderReturns; only those of the sale `source_order_id` if given."""
+    return [ret for ret in order.get("returns") or []
+            if source_order_id is None or ret.get("source_order_id") == source_order_id]
+
+
+def returns_only_gift_cards(return_order: dict, source_order_id: str | None = None) -> bool:
+    """A return of Square gift cards and nothing else (of the sale
+    `source_order_id`, if given): nothing was invoiced for them, so there is
+    nothing to credit."""
+    return _only_gift_cards([li for ret in _returns(return_order, source_order_id)
                              for li in ret.get("return_line_items") or []])
 
 
@@ -466,10 +496,53 @@ def _payment_means(types: list[str]) -> list[PaymentMeans]:
 
 
 def is_return_order(order: dict) -> bool:
-    """A refund's order: Square records a refund of a sale as an order of its
-    own, COMPLETED, with `returns` and no line items. It is not a sale: its
-    credit note comes from its refund (`services.refund_ingest`)."""
+    """A return: an order of its own, COMPLETED, with `returns` and no line
+    items (a refund's, or a return with no refund). It is no sale: nothing
+    of it is invoiced (see `credits_own_returns` for its credit note)."""
     return bool(order.get("returns")) and not order.get("line_items")
+
+
+def credits_own_returns(order: dict) -> bool:
+    """Whether the order itself is the source of the credit notes of the
+    items it takes back: an exchange (returns beside new line items, paid
+    even, or the difference paid or refunded), or a return no refund pays
+    back. A return with refunds is credited from them (module docstring)."""
+    return bool(order.get("returns")) and (bool(order.get("line_items")) or not order.get("refunds"))
+
+
+def returned_sales(order: dict) -> list[str]:
+    """The sales (order ids) the order takes items back from, in order. An
+    unlinked return (no `source_order_id`: items taken back without their
+    sale) has no invoice to credit: refused."""
+    ids = []
+    for ret in order.get("returns") or []:
+        if not ret.get("source_order_id"):
+            raise SquareMappingError("A Square return names no original sale (an unlinked return): there is no "
+                                     "invoice to credit.", extra={"order_id": order.get("id")})
+        if ret["source_order_id"] not in ids:
+            ids.append(ret["source_order_id"])
+    return ids
+
+
+def return_source_id(order_id: str, source_order_id: str) -> str:
+    """The source id of the credit note of what order `order_id` takes back
+    from sale `source_order_id` (source type "return"): one per pair, so
+    the order's events, its refund's, retries and the end of day make it once."""
+    return f"{order_id}:{source_order_id}"
+
+
+def _sold_amounts(order: dict) -> dict:
+    """Square's amounts (OrderMoneyAmounts keys: total_money, tax_money,
+    tip_money) of what `order` itself sold. An exchange's net_amounts take off
+    the items it takes back (net = sale − return), so what it sold is
+    net_amounts + return_amounts; any other order's are its totals."""
+    net, ret = order.get("net_amounts"), order.get("return_amounts")
+    if order.get("returns") and net and ret:
+        currency = (net.get("total_money") or {}).get("currency")
+        return {k: {"amount": int((net.get(k) or {}).get("amount", 0)) + int((ret.get(k) or {}).get("amount", 0)),
+                    "currency": currency} for k in ("total_money", "tax_money", "tip_money")}
+    return {"total_money": order.get("total_money"), "tax_money": order.get("total_tax_money"),
+            "tip_money": order.get("total_tip_money")}
 
 
 def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: dict | None = None,
@@ -483,11 +556,11 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
     money = _Money(currency)
     taxes = {t["uid"]: t for t in order.get("taxes") or []}
     discounts = {d["uid"]: d for d in order.get("discounts") or []}
+    sold = _sold_amounts(order)  # an exchange's new items only: its returns are credited on their own sales
     lines, allowances, charges, tax_total, payable = _document_parts(
         order["line_items"], order.get("service_charges") or [], money=money, taxes=taxes, discounts=discounts,
-        opts=opts, is_return=False, tip=money.of(order.get("total_tip_money")),
-        tax=money.of(order.get("total_tax_money")), total=money.of(order.get("total_money")),
-        tip_in_total=constants.TOTAL_INCLUDES_TIPS)
+        opts=opts, is_return=False, tip=money.of(sold["tip_money"]), tax=money.of(sold["tax_money"]),
+        total=money.of(sold["total_money"]), tip_in_total=constants.TOTAL_INCLUDES_TIPS)
     if not lines:
         raise SquareMappingError("The Square order has no line item with a quantity other than gift cards "
                                  "(a gift card is invoiced when it is redeemed).", extra={"order_id": order.get("id")})
@@ -503,13 +576,18 @@ def order_to_canonical(order: dict, *, field_map: dict | None = None, customer: 
     )
 
 
-def return_to_canonical(return_order: dict, *, refund: dict | None = None, field_map: dict | None = None,
-                        customer: dict | None = None, customer_attributes: dict | None = None,
-                        options: MappingOptions | None = None) -> CanonicalInvoice:
-    """A Square return order (the `order_id` of a refund) → a CREDIT_NOTE.
-    `billing_reference` is left for the caller (the original invoice)."""
+def return_to_canonical(return_order: dict, *, refund: dict | None = None, source_order_id: str | None = None,
+                        field_map: dict | None = None, customer: dict | None = None,
+                        customer_attributes: dict | None = None, options: MappingOptions | None = None
+                        ) -> CanonicalInvoice:
+    """The items a Square order takes back → a CREDIT_NOTE: those of sale
+    `source_order_id` (all of them if None). Its source is the `refund` when
+    one pays them back (a return order, the refund's `order_id`), else the
+    order and the sale (`return_source_id`: an exchange, a return with no
+    refund). `billing_reference` is left for the caller (the original
+    invoice)."""
     opts = options or MappingOptions()
-    returns = return_order.get("returns") or []
+    returns = _returns(return_order, source_order_id)
     if not returns:
         raise SquareMappingError("The Square order has no returns.", extra={"order_id": return_order.get("id")})
     first_money = (return_order.get("return_amounts") or {}).get("total_money") or \
@@ -534,13 +612,17 @@ def return_to_canonical(return_order: dict, *, refund: dict | None = None, field
     if not lines:
         raise SquareMappingError("The Square return has no returned line items.")
     issue_date, issue_time = _issue(return_order, opts)
-    source_id = (refund or {}).get("id") or return_order["id"]
+    if refund:
+        source = SourceRef(system=SYSTEM, type="refund", id=refund["id"])
+    else:
+        source = SourceRef(system=SYSTEM, type=RETURN_SOURCE_TYPE, id=return_source_id(
+            return_order["id"], source_order_id or returns[0].get("source_order_id") or ""))
     return CanonicalInvoice(
         kind=CREDIT_NOTE, issue_date=issue_date, issue_time=issue_time, currency=money.currency,
         supplier=Party(name=""), customer=_customer_party(customer, customer_attributes, field_map),
         lines=lines, allowance_charges=allowances + charges,
         payment_means=_payment_means([(refund or {}).get("destination_type") or ""]) if refund else [],
-        source=SourceRef(system=SYSTEM, type="refund", id=source_id),
+        source=source,
         note=(refund or {}).get("reason") or "",
         source_figures=SourceFigures(tax_amount=money.major(tax_total), payable_amount=money.major(payable)),
     )
@@ -555,10 +637,12 @@ class OrderFigures:
     state: str  # Square's OPEN | COMPLETED | CANCELED | DRAFT
     occurred_at: dt.datetime  # closed_at, else created_at (UTC)
     currency: str
-    total_amount: Decimal  # net of returns (net_amounts), tips included as Square counts them
+    # net of returns (net_amounts), tips included as Square counts them; an
+    # exchange's: what it sold (its returns are of other sales, `_sold_amounts`)
+    total_amount: Decimal
     tax_amount: Decimal
     tip_amount: Decimal
-    refunded: bool  # any refund; wholly when nothing is left of the total (net of returns)
+    refunded: bool  # any refund; wholly when nothing is left of the total (net of returns). Never an exchange
 
     @property
     def wholly_refunded(self) -> bool:
@@ -566,7 +650,8 @@ class OrderFigures:
 
 
 def order_figures(order: dict) -> OrderFigures:
-    amounts = order.get("net_amounts") or {}
+    exchange = bool(order.get("returns"))
+    amounts = _sold_amounts(order) if exchange else order.get("net_amounts") or {}
     total = amounts.get("total_money") or order.get("total_money") or {"amount": 0, "currency": "NGN"}
     money = _Money(total.get("currency") or "NGN")
     stamp = order.get("closed_at") or order.get("created_at")
@@ -576,5 +661,6 @@ def order_figures(order: dict) -> OrderFigures:
         currency=money.currency, total_amount=money.major(money.of(total)),
         tax_amount=money.major(money.of(amounts.get("tax_money") or order.get("total_tax_money"))),
         tip_amount=money.major(money.of(amounts.get("tip_money") or order.get("total_tip_money"))),
-        refunded=bool(order.get("refunds")),
+        # an exchange's refund pays back the items it takes back, not its sale
+        refunded=bool(order.get("refunds")) and not exchange,
     )

@@ -14,6 +14,13 @@ credit notes, and the processing of one stored webhook event.
   used rather than `credit_note_create`'s line copy because a Square refund
   may be an amount, not lines, and its return order carries Square's own
   figures (checked against ours like a sale's).
+- `order_returns_credit(connection=, order=)`: the items an exchange (or a
+  return with no refund) takes back → one credit note per original sale,
+  whose source is the order (`mapping.credits_own_returns`), refund or not.
+  `order_ingest` makes it after the order's own invoice, and a refund of
+  such an order makes nothing else, so whichever of the order's, its
+  payment's or its refund's events comes first, a retry, or the end of day,
+  the returned items are credited once (the invoice source's uniqueness).
 - B2C by default; B2B when the connection's field map names an order metadata
   key holding the buyer's TIN (`{"customer.tin": "metadata.<key>"}`, set on
   the connection page; `customer.name` likewise). Reading: the Orders API
@@ -26,12 +33,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
+import operator
 import threading
 import uuid
 
 import httpx
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.connections.http import exchanges_written_together, recording_client
@@ -46,8 +56,9 @@ from taxpoynt.ops import metrics
 
 from . import constants
 from .client import SquareClient
-from .mapping import (SYSTEM, MappingOptions, SquareMappingError, is_return_order, order_figures, order_to_canonical,
-                      return_to_canonical, returns_only_gift_cards, sells_only_gift_cards)
+from .mapping import (RETURN_SOURCE_TYPE, SYSTEM, MappingOptions, SquareMappingError, credits_own_returns,
+                      is_return_order, order_figures, order_to_canonical, return_source_id, return_to_canonical,
+                      returned_sales, returns_only_gift_cards, sells_only_gift_cards)
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -246,10 +257,13 @@ def order_ingest(*, connection: Connection, order: dict, client: SquareClient | 
     `queue` is where its FIRS submission runs: pos_realtime for live sales,
     batch for a historical import (so an import never delays a live sale);
     `received_at` is a live sale's webhook receipt (none for a sync). A
-    refund's return order is no sale: not mirrored, None. A sale whose order
-    cannot be mapped is kept with the reason (`invoice_error`), and then
-    SaleNotMapped is raised (its event fails with it)."""
+    return order is no sale: not mirrored, None. The items an exchange or a
+    return with no refund takes back are credited after the sale's invoice
+    is committed (`order_returns_credit`). A sale whose order cannot be
+    mapped is kept with the reason (`invoice_error`), and then SaleNotMapped
+    is raised (its event fails with it)."""
     if is_return_order(order):
+        order_returns_credit(connection=connection, order=order, client=client, queue=queue)
         return None
     location = _location(connection, order.get("location_id", ""), client)
     not_mapped = None
@@ -261,6 +275,7 @@ def order_ingest(*, connection: Connection, order: dict, client: SquareClient | 
         except SaleNotMapped as exc:  # raised before any write: the row and its reason are committed
             transactions_note_not_invoiced(reasons={txn: exc.message})
             not_mapped = exc
+    order_returns_credit(connection=connection, order=order, client=client, queue=queue)
     if not_mapped is not None:
         raise not_mapped
     return txn
@@ -296,10 +311,12 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
     from invoicing.services import invoices_create_from_canonicals
 
     out = {"orders": sum(len(orders) for _, orders, _ in pages), "invoiced": 0, "already_invoiced": 0,
-           "not_invoiceable": 0, "unmappable": 0, "returns": 0, "errors": {}}
+           "not_invoiceable": 0, "unmappable": 0, "returns": 0, "credited": 0, "errors": {}}
+    taking_back = [(connection, o, client) for connection, orders, client in pages for o in orders
+                   if credits_own_returns(o)]
     sales = [(connection, [o for o in orders if not is_return_order(o)], client) for connection, orders, client in pages]
     out["returns"] = out["orders"] - sum(len(orders) for _, orders, _ in sales)
-    pages = sales  # a refund's return order is no sale: its credit note comes from its refund
+    pages = sales  # a return order is no sale (its returns are credited below, or from its refund)
     locations = {(row.connection_id, row.external_id): row
                  for row in Location.objects.filter(connection__in=[connection for connection, _, _ in pages])}
     for connection, orders, client in pages:
@@ -340,17 +357,124 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
         transactions_note_not_invoiced(reasons=not_mapped)
         out["invoiced"] = len(todo)
     out["invoices"] = [txn.invoice for txn, _ in todo]
+    for connection, order, client in taking_back:  # exchanges, returns with no refund: rare, one at a time
+        try:
+            out["credited"] += len(order_returns_credit(connection=connection, order=order, client=client,
+                                                        queue=queue))
+        except (ApplicationError, InvoiceNotReady) as exc:  # left for its events' retries or a later run
+            logger.warning("square order's returns not credited", extra={"order": order.get("id"), "error": str(exc)})
     return out
 
 
-# --- refunds -------------------------------------------------------------------------------
+# --- returns and refunds ---------------------------------------------------------------------
+def _original_sale(*, connection: Connection, source_order_id: str, client: SquareClient | None) -> Transaction:
+    """The Transaction of a sale items are taken back from, mirrored and
+    invoiced first (read from Square) when it is not yet."""
+    original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
+    if original is None or original.invoice_id is None:
+        with contextlib.ExitStack() as own:
+            client = client or own.enter_context(client_for(connection))
+            original = order_ingest(connection=connection, order=client.get_order(source_order_id), client=client)
+    return original
+
+
+def _credit_note_create(*, connection: Connection, canonical, original: Transaction, note: str,
+                        queue: str) -> Invoice:
+    """`canonical` (a credit note) on the original sale's invoice, made once
+    (its source), submitted on `queue`. InvoiceNotReady while that invoice
+    has no IRN."""
+    import dataclasses
+
+    from invoicing.canonical import BillingReference
+    from invoicing.services import invoice_create_from_canonical
+
+    invoice = original.invoice
+    if invoice is None:
+        raise ApplicationError("The sale items were taken back from was never invoiced (location not selected?).",
+                               code="not_invoiced")
+    if not invoice.irn:
+        raise InvoiceNotReady(f"invoice {invoice.pk} has no IRN yet")
+    canonical = dataclasses.replace(
+        canonical, note=canonical.note or note,
+        billing_reference=BillingReference(number=invoice.number, irn=invoice.irn, issue_date=invoice.issue_date))
+    credit = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
+                                           connection=connection, queue=queue)
+    metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="credited").inc()
+    return credit
+
+
+def _return_credits(connection: Connection, order_ids) -> set[str]:
+    """Those of `order_ids` whose returns already have a credit note made
+    from the order itself (source type "return")."""
+    prefixes = {order_id: return_source_id(order_id, "") for order_id in order_ids}
+    if not prefixes:
+        return set()
+    made = list(Invoice.objects.filter(
+        functools.reduce(operator.or_, (Q(source_id__startswith=p) for p in prefixes.values())),
+        organization=connection.organization, source_system=SYSTEM, source_type=RETURN_SOURCE_TYPE,
+    ).values_list("source_id", flat=True))
+    return {order_id for order_id, prefix in prefixes.items() if any(s.startswith(prefix) for s in made)}
+
+
+def order_returns_credit(*, connection: Connection, order: dict, client: SquareClient | None = None,
+                         queue: str = QUEUE) -> list[Invoice]:
+    """The credit notes of the items a COMPLETED exchange, or a return with
+    no refund, takes back (`mapping.credits_own_returns`): one per original
+    sale (Square: one OrderReturn per sale), on that sale's invoice, its
+    source the order and the sale (`mapping.return_source_id`), so it is
+    made once whichever event brings the order, refund or not. The ones
+    made now; none for any other order (a sale, a return paid back by
+    refunds: `refund_ingest`), or for gift cards (never invoiced).
+    InvoiceNotReady while an original invoice has no IRN (the event
+    retries); ApplicationError when a return cannot be credited (unlinked,
+    its sale never invoiced)."""
+    if order.get("state") != "COMPLETED" or not credits_own_returns(order):
+        return []
+    try:
+        sales = returned_sales(order)
+    except SquareMappingError as exc:
+        raise ApplicationError(f"Square order {order.get('id')}'s returns cannot be credited: {exc.message}",
+                               code="unmappable", extra=exc.extra) from exc
+    made = []
+    for source_order_id in sales:
+        source_id = return_source_id(order["id"], source_order_id)
+        if Invoice.objects.filter(organization=connection.organization, source_system=SYSTEM,
+                                  source_type=RETURN_SOURCE_TYPE, source_id=source_id).exists():
+            continue  # credited before, by another of the order's events
+        original = _original_sale(connection=connection, source_order_id=source_order_id, client=client)
+        if original is None:
+            raise ApplicationError(f"Square order {source_order_id}, which order {order['id']} takes items back "
+                                   f"from, is no sale.", code="unmappable")
+        if sells_only_gift_cards(original.raw or {}) or returns_only_gift_cards(order, source_order_id):
+            continue  # a gift card is no supply until redeemed: never invoiced, nothing to credit
+        try:
+            canonical = return_to_canonical(order, source_order_id=source_order_id,
+                                            field_map=connection.field_map or {},
+                                            customer_attributes=_metadata(original.raw or {}),
+                                            options=mapping_options(connection))
+        except SquareMappingError as exc:
+            raise ApplicationError(f"Square order {order['id']}'s returns cannot be credited: {exc.message}",
+                                   code="unmappable", extra=exc.extra) from exc
+        made.append(_credit_note_create(connection=connection, canonical=canonical, original=original,
+                                        note="Exchange" if order.get("line_items") else "Return", queue=queue))
+    return made
+
+
 def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient, queue: str = QUEUE) -> Invoice | None:
     """A COMPLETED refund → a credit note on the sale's invoice (made once:
-    the refund is its source), submitted on `queue`. None for a refund not
-    completed, or of gift cards only (never invoiced)."""
+    the refund is its source), submitted on `queue`. A refund of an exchange
+    (the difference given back) credits nothing of its own: the exchange's
+    returned items are credited from the order, and its new items invoiced
+    (`order_ingest`), here if its own events have not come yet; the credit
+    note made now, if any. None for a refund not completed, or of gift cards
+    only (never invoiced)."""
     if refund.get("status") != "COMPLETED":
         return None
     return_order = client.get_order(refund["order_id"])
+    if credits_own_returns(return_order):
+        made = order_returns_credit(connection=connection, order=return_order, client=client, queue=queue)
+        order_ingest(connection=connection, order=return_order, client=client, queue=queue)
+        return made[0] if made else None
     returns = return_order.get("returns") or []
     source_order_id = next((r.get("source_order_id") for r in returns if r.get("source_order_id")), None)
     if not source_order_id:
@@ -359,31 +483,19 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
     original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
     if original is None or original.invoice_id is None:
         original = order_ingest(connection=connection, order=sale, client=client)
-    if sells_only_gift_cards(sale) or returns_only_gift_cards(return_order):
-        # A gift card is no supply until redeemed (mapping's docstring): nothing was invoiced, nothing to credit.
+    if (sells_only_gift_cards(sale) or returns_only_gift_cards(return_order)
+            or _return_credits(connection, [return_order["id"]])):
+        # A gift card is no supply until redeemed (mapping's docstring): nothing was invoiced, nothing to
+        # credit. Nor is a return credited already from its order (before it listed this refund).
         transaction_upsert(connection=connection, order=sale, location=original.location)  # (partly) refunded
         return None
-    invoice = original.invoice
-    if invoice is None:
-        raise ApplicationError("The refunded sale was never invoiced (location not selected?).", code="not_invoiced")
-    if not invoice.irn:
-        raise InvoiceNotReady(f"invoice {invoice.pk} has no IRN yet")
-    from invoicing.canonical import BillingReference
-    from invoicing.services import invoice_create_from_canonical
-
-    import dataclasses
-
     canonical = return_to_canonical(return_order, refund=refund, field_map=connection.field_map or {},
                                     customer_attributes=_metadata(original.raw or {}),
                                     options=mapping_options(connection))
-    canonical = dataclasses.replace(
-        canonical, note=canonical.note or "Refund",
-        billing_reference=BillingReference(number=invoice.number, irn=invoice.irn, issue_date=invoice.issue_date))
     with transaction.atomic():
-        credit = invoice_create_from_canonical(organization=connection.organization, canonical=canonical,
-                                               connection=connection, queue=queue)
+        credit = _credit_note_create(connection=connection, canonical=canonical, original=original, note="Refund",
+                                     queue=queue)
         transaction_upsert(connection=connection, order=sale, location=original.location)  # (partly) refunded
-    metrics.pos_transaction_total.labels(vendor=VENDOR, outcome="credited").inc()
     return credit
 
 
@@ -420,13 +532,17 @@ def _takes_live_events(connection: Connection | None) -> bool:
 
 def _invoiced_sales(order_ids: dict) -> set[tuple]:
     """Those of the sales ({connection id: order ids}) that already have
-    their invoice, as (connection id, order id), in one query."""
+    their invoice, as (connection id, order id), in one query. Not an
+    exchange: its returns may still wait for their credit note (its
+    original's IRN), so each of its events reads it again (a no-op once
+    both are made)."""
     if not order_ids:
         return set()
     found = Transaction.objects.filter(
         connection_id__in=list(order_ids), external_id__in={i for ids in order_ids.values() for i in ids},
-        invoice__isnull=False).values_list("connection_id", "external_id")
-    return {(connection_id, order_id) for connection_id, order_id in found if order_id in order_ids[connection_id]}
+        invoice__isnull=False).values_list("connection_id", "external_id", "raw__returns")
+    return {(connection_id, order_id) for connection_id, order_id, returns in found
+            if order_id in order_ids[connection_id] and not returns}
 
 
 def _invoiced_order_ids(connection: Connection, order_ids: list[str]) -> set[str]:
@@ -435,7 +551,10 @@ def _invoiced_order_ids(connection: Connection, order_ids: list[str]) -> set[str
 
 
 def _completed_sale(order: dict) -> bool:
-    return order.get("state") == "COMPLETED" and not is_return_order(order)
+    """A COMPLETED order with something to invoice or credit: a sale, an
+    exchange, a return with no refund (a refund's return order is credited
+    from the refund)."""
+    return order.get("state") == "COMPLETED" and (not is_return_order(order) or credits_own_returns(order))
 
 
 def _sale_completed(event) -> bool:
@@ -458,14 +577,17 @@ def webhook_event_process(*, event: WebhookEvent) -> str:
         if _invoiced_order_ids(connection, [parsed.order_id]):
             # the twin event (payment.updated / order.updated) got here first
             return WebhookEvent.Status.PROCESSED
-        lease_token = uuid.uuid4()
         with client_for(connection) as client:
             order = client.get_order(parsed.order_id)
             if not _completed_sale(order):
                 return WebhookEvent.Status.IGNORED
+            # An order that takes items back is credited after its invoice, and may then wait (InvoiceNotReady):
+            # its invoice's submission is queued, not held by this task.
+            lease_token = None if order.get("returns") else uuid.uuid4()
             txn = order_ingest(connection=connection, order=order, client=client, lease_token=lease_token,
                                received_at=event.received_at)
-        _submit_now([txn.invoice], lease_token)
+        if txn is not None:
+            _submit_now([txn.invoice], lease_token)
         return WebhookEvent.Status.PROCESSED
     if parsed.type == "refund.updated" and parsed.state == "COMPLETED":
         with client_for(connection) as client:
@@ -516,6 +638,11 @@ def webhook_events_process(*, events: list[WebhookEvent]) -> dict:
                                  for its_events in sales.pop(connection_id).values() for event in its_events})
                 continue
             found.update({o["id"]: o for o in orders})
+            # An order that takes items back is credited too, and may wait for its original's IRN: each of
+            # its events runs alone, under its retries (`webhook_event_process`).
+            for order_id in [i for i in todo if _completed_sale(found.get(i, {})) and found[i].get("returns")]:
+                outcomes.update({event.pk: (WebhookEvent.Status.RECEIVED, "") for event in its.pop(order_id)})
+                todo.remove(order_id)
             pages.append((connection, [found[i] for i in todo if _completed_sale(found.get(i, {}))], client))
         if pages:
             result = sellers_orders_ingest(
@@ -565,7 +692,7 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
     page of sales at a time (`orders_ingest`); the FIRS submissions on
     `batch`, never in front of the live sales on pos_realtime."""
     locations = list(Location.objects.filter(connection=connection, active=True).values_list("external_id", flat=True))
-    found = made = 0
+    found = made = credited = 0
     query = {"filter": {"state_filter": {"states": ["COMPLETED"]},
                         "date_time_filter": {"closed_at": {"start_at": start.isoformat(), "end_at": end.isoformat()}}},
              "sort": {"sort_field": "CLOSED_AT", "sort_order": "ASC"}}
@@ -576,10 +703,13 @@ def reconcile_window(*, connection: Connection, start: dt.datetime, end: dt.date
                 found += len(page.orders)
                 ids = [o["id"] for o in page.orders]
                 invoiced = _invoiced_order_ids(connection, ids)
-                made += orders_ingest(connection=connection, client=client, queue=BATCH_QUEUE,
-                                      orders=[o for o in page.orders if o["id"] not in invoiced])["invoiced"]
-        credited = _reconcile_refunds(connection=connection, client=client, locations=set(locations),
-                                      start=start, end=end)
+                # An order that takes items back is read again: its credit may be the part missing.
+                done = orders_ingest(connection=connection, client=client, queue=BATCH_QUEUE,
+                                     orders=[o for o in page.orders if o["id"] not in invoiced or o.get("returns")])
+                made += done["invoiced"]
+                credited += done["credited"]
+        credited += _reconcile_refunds(connection=connection, client=client, locations=set(locations),
+                                       start=start, end=end)
     # Our own mirror too: completed rows whose invoice was never made (e.g. a mapping fixed since).
     for txn in Transaction.objects.filter(connection=connection, status=Transaction.Status.COMPLETED,
                                           invoice__isnull=True, occurred_at__gte=start, occurred_at__lt=end):
@@ -607,8 +737,10 @@ def _reconcile_refunds(*, connection: Connection, client: SquareClient, location
     credited = set(Invoice.objects.filter(organization=connection.organization, kind=Invoice.Kind.CREDIT_NOTE,
                                           source_system=SYSTEM, source_id__in=[r["id"] for r in refunds])
                    .values_list("source_id", flat=True))
+    # An exchange's refund (the difference given back): its returns are credited from the order.
+    from_orders = _return_credits(connection, {r.get("order_id") for r in refunds if r["id"] not in credited} - {None})
     for refund in refunds:
-        if refund["id"] in credited:
+        if refund["id"] in credited or refund.get("order_id") in from_orders:
             continue
         try:
             made += bool(refund_ingest(connection=connection, refund=refund, client=client, queue=BATCH_QUEUE))

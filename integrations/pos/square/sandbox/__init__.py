@@ -51,6 +51,9 @@ Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   POST /_sandbox/sales/history              {count, start_at?, end_at? (default: the last day), location_ids?}
                                             completed random sales in the past, no webhooks  seed_history()
   POST /_sandbox/orders/{id}/fulfillment    {new_state}                                 update_fulfillment()
+  POST /_sandbox/exchanges                  {order_id (the sale), returns: [{source_line_item_uid, quantity}],
+                                             order (CreateOrder shape: the new items), tender_type?, reason?}
+                                            → {order, payment | null, refund | null}     create_exchange()
   POST /_sandbox/refunds                    {payment_id, amount? | line_items?, reason?, complete? (default
                                              true; false: it stays PENDING)}           refund_payment()
   POST /_sandbox/refunds/{id}/complete      a PENDING refund COMPLETED now             complete_refund()
@@ -62,7 +65,10 @@ Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
 A completed sale emits order.created (OPEN), payment.created (APPROVED),
 payment.updated (COMPLETED) and order.updated (COMPLETED); a refund emits
 refund.created, refund.updated, payment.updated, order.created (the return
-order) and order.updated (the sale). Deliveries are signed with
+order, which lists the refund in its `refunds`) and order.updated (the sale).
+An exchange emits order.created, payment.created and payment.updated when
+the buyer pays the difference, order.updated (COMPLETED), and refund.created,
+refund.updated and payment.updated when the difference is given back. Deliveries are signed with
 x-square-hmacsha256-signature (and legacy x-square-signature) over
 notification URL + raw body and retried on Square's back-off schedule
 (`constants.WEBHOOK_RETRY_DELAYS_SECONDS` × `time_scale`) within 72 h.

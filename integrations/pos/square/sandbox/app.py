@@ -84,6 +84,7 @@ URLS = Map([
     Rule("/_sandbox/sales", endpoint="c_sale", methods=["POST"]),
     Rule("/_sandbox/sales/history", endpoint="c_history", methods=["POST"]),
     Rule("/_sandbox/orders/<order_id>/fulfillment", endpoint="c_fulfillment", methods=["POST"]),
+    Rule("/_sandbox/exchanges", endpoint="c_exchange", methods=["POST"]),
     Rule("/_sandbox/refunds", endpoint="c_refund", methods=["POST"]),
     Rule("/_sandbox/refunds/<refund_id>/complete", endpoint="c_refund_complete", methods=["POST"]),
     Rule("/_sandbox/faults", endpoint="c_faults", methods=["PUT"]),
@@ -397,6 +398,15 @@ class SquareSandboxApp:
         b = _body(request)
         return _json({"event": self.sandbox.update_fulfillment(order_id=order_id,
                                                                new_state=b.get("new_state", "COMPLETED"))})
+
+    def c_exchange(self, request):
+        b = _body(request)
+        for field in ("order_id", "returns", "order"):
+            if not b.get(field):
+                raise bad_request("MISSING_REQUIRED_PARAMETER", f"{field} is required.", field)
+        kwargs = {k: b[k] for k in ("tender_type", "card_brand", "reason") if k in b}
+        return _json(self.sandbox.create_exchange(order_id=b["order_id"], returns=b["returns"], order=b["order"],
+                                                  **kwargs))
 
     def c_refund(self, request):
         b = _body(request)

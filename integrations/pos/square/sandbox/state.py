@@ -125,6 +125,23 @@ def _id(n: int, alphabet: str = _ALNUM) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
+def _amount_due(order: dict) -> int:
+    """What the buyer pays for an order: its total; an exchange's net of the
+    items it takes back (net_amounts = sale − return), the difference."""
+    if order.get("returns"):
+        return order["net_amounts"]["total_money"]["amount"]
+    return order["total_money"]["amount"]
+
+
+def _order_refund(refund: dict, sale: dict, payment: dict, status: str) -> dict:
+    """A PaymentRefund as an order lists it (Order.refunds, the Transactions
+    API's Refund: id without the payment's prefix, the sale as its
+    transaction, the payment as its tender; status PENDING | APPROVED)."""
+    return {"id": refund["id"].split("_")[-1], "location_id": sale["location_id"], "transaction_id": sale["id"],
+            "tender_id": payment["id"], "created_at": refund["created_at"], "reason": refund["reason"],
+            "amount_money": dict(refund["amount_money"]), "status": status}
+
+
 class Sandbox:
     """In-process control of one Square sandbox (see the package docstring)."""
 
@@ -605,7 +622,7 @@ class Sandbox:
             if order["state"] != "OPEN":
                 raise bad_request("BAD_REQUEST", f"Order {order_id} is {order['state']}.")
             cur = order["total_money"]["currency"]
-            amount = order["total_money"]["amount"] - order.get("total_tip_money", {}).get("amount", 0)
+            amount = _amount_due(order) - order.get("total_tip_money", {}).get("amount", 0)
             historic = at is not None  # seeding history: complete two seconds after payment
             at = at or now_utc()
             paid_at = at
@@ -654,8 +671,8 @@ class Sandbox:
             order["state"] = "COMPLETED"
             order["closed_at"] = rfc3339(at)
             self._touch(order, at)
-            if order["total_money"]["amount"] != payment["total_money"]["amount"]:
-                raise AssertionError("sandbox invariant: tenders must add up to the order total")
+            if _amount_due(order) != payment["total_money"]["amount"]:
+                raise AssertionError("sandbox invariant: tenders must add up to the amount the order is due")
             completed = _copy(payment)
             summary = self._order_summary(order)
         if emit:
@@ -742,6 +759,7 @@ class Sandbox:
                       "order_id": return_order["id"], "reason": reason or "Returned goods",
                       "created_at": rfc3339(at), "updated_at": rfc3339(at), "destination_type": payment["source_type"],
                       "unlinked": False}
+            return_order["refunds"] = [_order_refund(refund, sale, payment, "PENDING")]
             self.orders[return_order["id"]] = return_order
             self.refunds[refund_id] = refund
             self.idempotency[key] = (fingerprint, refund_id)
@@ -797,10 +815,8 @@ class Sandbox:
                                                       + refund["amount_money"]["amount"], cur)
             payment.setdefault("refund_ids", []).append(refund_id)
             payment["updated_at"] = rfc3339(at)
-            sale.setdefault("refunds", []).append({
-                "id": refund_id.split("_")[-1], "location_id": sale["location_id"], "transaction_id": sale["id"],
-                "tender_id": payment["id"], "created_at": refund["created_at"], "reason": refund["reason"],
-                "amount_money": dict(refund["amount_money"]), "status": "APPROVED"})
+            sale.setdefault("refunds", []).append(_order_refund(refund, sale, payment, "APPROVED"))
+            return_order["refunds"] = [_order_refund(refund, sale, payment, "APPROVED")]
             ra = return_order["return_amounts"]
             prev = sale.get("return_amounts")
             sale["return_amounts"] = {k: pricing.money(ra[k]["amount"] + (prev[k]["amount"] if prev else 0), cur)
@@ -816,6 +832,114 @@ class Sandbox:
         for event_type, data_type, oid, obj in events:
             self.emit(merchant_id=merchant, event_type=event_type, data_type=data_type, object_id=oid, obj=obj)
         return completed
+
+    # --- exchanges -----------------------------------------------------------------
+    def create_exchange(self, *, order_id: str, returns: list[dict], order: dict, tender_type: str = "CARD",
+                        card_brand: str = "VISA", reason: str = "Exchange", emit: bool = True) -> dict:
+        """An exchange at the till: one order that takes back `returns`
+        ([{source_line_item_uid, quantity}]) of the completed sale `order_id`
+        and sells `order`'s items (the CreateOrder shape), as Square records
+        one ("An exchange Order contains both a return from a previous sale
+        as well as a new sale"): its totals are the new items'
+        (`pricing.price_order`), `returns[0]` and `return_amounts` the items
+        taken back as they were sold (`pricing.price_return`), `net_amounts`
+        the difference. Dearer, the buyer pays the difference (a payment of
+        this order); cheaper, the difference goes back to the sale's payment
+        (a refund whose order_id is this order, listed in its `refunds`);
+        even, neither. Events: order.created (OPEN), payment.created and
+        payment.updated when paid, order.updated (COMPLETED), then
+        refund.created, refund.updated and the sale payment's
+        payment.updated when refunded. The sale order is left as it was.
+        UNCONFIRMED: Square documents no exchange payload or event sequence;
+        its docs say orders made at the Point of Sale send no order.* events
+        at all (order.created reference), so a real exchange may reach us
+        only by its payment, its refund or a SearchOrders; this sandbox sends
+        them as it does for its sales. Returns {order, payment, refund}."""
+        with self.lock:
+            sale = self.orders.get(order_id)
+            if sale is None or not sale.get("line_items"):
+                raise not_found(f"Sale order {order_id} not found.")
+            if sale["state"] != "COMPLETED":
+                raise bad_request("BAD_REQUEST", f"Order {order_id} is {sale['state']}.")
+            sold = {li["uid"]: li for li in sale["line_items"]}
+            if not returns or any(r.get("source_line_item_uid") not in sold for r in returns):
+                raise bad_request("INVALID_VALUE", "returns must name line items of the sale.", "returns")
+            loc = self.locations[sale["location_id"]]
+            exchange = _copy(order)
+            if not exchange.get("line_items"):
+                raise bad_request("MISSING_REQUIRED_PARAMETER", "An exchange sells line items.", "order.line_items")
+            for li in exchange["line_items"]:
+                li.setdefault("item_type", "ITEM")
+                if li["base_price_money"]["currency"] != loc["currency"]:
+                    raise bad_request("CURRENCY_MISMATCH", "Money currency must match the location's.",
+                                      "order.line_items.base_price_money.currency")
+            at = now_utc()
+            exchange.update({"id": _id(27), "location_id": sale["location_id"], "state": "OPEN", "version": 1,
+                             "created_at": rfc3339(at), "updated_at": rfc3339(at),
+                             "source": {"name": "Square Point of Sale"}})
+            if sale.get("customer_id"):
+                exchange["customer_id"] = sale["customer_id"]
+            pricing.price_order(exchange)
+            ret = pricing.price_return(sale, returns, include_service_charges=False, include_tips=False,
+                                       uid_prefix="ret1")
+            exchange["returns"] = [ret]
+            exchange["return_amounts"] = ret["return_amounts"]
+            pricing.set_net_amounts(exchange)
+            self.orders[exchange["id"]] = exchange
+            difference = _amount_due(exchange)
+            merchant_id = loc["merchant_id"]
+            summary = self._order_summary(exchange)
+        if emit:
+            self.emit(merchant_id=merchant_id, event_type="order.created", data_type="order",
+                      object_id=exchange["id"], obj={"order_created": summary})
+        payment = refund = None
+        if difference > 0:
+            payment = self.pay_order(order_id=exchange["id"], tender_type=tender_type, card_brand=card_brand,
+                                     emit=emit)
+        else:
+            refund = self._complete_exchange(exchange["id"], sale, -difference, reason, emit)
+        with self.lock:
+            return {"order": _copy(self.orders[exchange["id"]]), "payment": payment, "refund": refund}
+
+    def _complete_exchange(self, order_id: str, sale: dict, refunded: int, reason: str, emit: bool) -> dict | None:
+        """Close an exchange the buyer pays nothing for; `refunded` (minor
+        units) goes back to the sale's payment. The refund, if any."""
+        with self.lock:
+            exchange = self.orders[order_id]
+            at = now_utc()
+            events = []
+            refund = None
+            if refunded:
+                payment = self.payments[sale["tenders"][0]["payment_id"]]
+                cur = payment["total_money"]["currency"]
+                left = payment["total_money"]["amount"] - payment.get("refunded_money", {}).get("amount", 0)
+                if refunded > left:
+                    raise SquareAPIError(400, "REFUND_ERROR", "REFUND_AMOUNT_INVALID",
+                                         f"Refund amount must be between 1 and {left}.", "amount_money")
+                refund = {"id": f"{payment['id']}_{_id(26)}", "status": "PENDING", "location_id": sale["location_id"],
+                          "amount_money": pricing.money(refunded, cur), "payment_id": payment["id"],
+                          "order_id": order_id, "reason": reason, "created_at": rfc3339(at),
+                          "updated_at": rfc3339(at), "destination_type": payment["source_type"], "unlinked": False}
+                created = _copy(refund)
+                refund["status"] = "COMPLETED"
+                self.refunds[refund["id"]] = refund
+                payment["refunded_money"] = pricing.money(payment.get("refunded_money", {}).get("amount", 0)
+                                                          + refunded, cur)
+                payment.setdefault("refund_ids", []).append(refund["id"])
+                payment["updated_at"] = rfc3339(at)
+                exchange["refunds"] = [_order_refund(refund, sale, payment, "APPROVED")]
+                events = [("refund.created", "refund", refund["id"], {"refund": created}),
+                          ("refund.updated", "refund", refund["id"], {"refund": _copy(refund)}),
+                          ("payment.updated", "payment", payment["id"], {"payment": _copy(payment)})]
+            exchange["state"] = "COMPLETED"
+            exchange["closed_at"] = rfc3339(at)
+            self._touch(exchange, at)
+            events.insert(0, ("order.updated", "order", order_id, {"order_updated": self._order_summary(exchange)}))
+            merchant_id = self.locations[exchange["location_id"]]["merchant_id"]
+        if emit:
+            for event_type, data_type, oid, obj in events:
+                self.emit(merchant_id=merchant_id, event_type=event_type, data_type=data_type, object_id=oid, obj=obj)
+        return None if refund is None else _copy(refund)
 
     # --- reads used by the API -----------------------------------------------------
     def get_order(self, order_id: str, merchant_id: str) -> dict | None:

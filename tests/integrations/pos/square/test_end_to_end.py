@@ -4,8 +4,11 @@ completes a sale and sends signed webhooks to our live server → a real Celery
 worker on pos_realtime fetches the order, builds, stamps and transmits the
 invoice to the FIRS sandbox → the invoice with IRN and QR is visible in the
 dashboard, the API and the admin. Redelivery never makes a second invoice; a
-refund becomes a credit note; disconnecting revokes the token at Square."""
+refund becomes a credit note; disconnecting revokes the token at Square. An
+exchange at the till becomes an invoice of what it sells and a credit note of
+what it takes back, the difference refunded crediting nothing twice."""
 import time
+from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -16,7 +19,7 @@ from integrations.connections.models import Connection, WebhookEvent
 from integrations.pos.models import Location, Transaction
 from invoicing.models import Invoice, Submission
 
-from .fixtures import start_worker, stop_worker, vat_sale
+from .fixtures import connect, m, start_worker, stop_worker, vat_sale
 from tests.e2e import signed_in_http, wait_for
 
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
@@ -145,3 +148,58 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     conn.refresh_from_db()
     assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == ""
     assert sq.access_tokens[access_token]["revoked"] is True
+
+
+def _juice_for_a_jollof(sq, sale, price):
+    """One jollof of `sale` exchanged at the till for a juice at `price` (kobo, + 7.5 % VAT)."""
+    return sq.create_exchange(order_id=sale["order"]["id"],
+                              returns=[{"source_line_item_uid": "jollof", "quantity": "1"}],
+                              order={"line_items": [{"uid": "juice", "name": "Juice", "quantity": "1",
+                                                     "base_price_money": m(price),
+                                                     "applied_taxes": [{"tax_uid": "vat"}]}],
+                                     "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE",
+                                                "scope": "LINE_ITEM"}]})
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_exchanges_at_the_till_are_invoiced_and_credited_once(live_server, settings, merchant, sq, square_sandbox,
+                                                              firs_sandbox, worker):
+    """A sale of two jollof; one is exchanged for a dearer juice (the buyer
+    pays the difference: no refund), the other for a cheaper one (the
+    difference refunded). Square's exchange orders (returns + line items),
+    their payment and refund reach the worker as signed webhooks; FIRS
+    confirms each juice's invoice and one credit note of each jollof, on
+    the sale's invoice."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    sq.set_subscription(notification_url=live_server.url + "/webhooks/pos/square",
+                        signature_key=settings.SQUARE_WEBHOOK_SIGNATURE_KEY)
+    connect(merchant, sq)
+    sale = sq.create_sale(order=vat_sale(), location_id=sorted(sq.locations)[0])
+    invoice = wait_for(lambda: Invoice.objects.filter(source_id=sale["order"]["id"], irn__gt="").first(),
+                       what="the sale's invoice with its IRN", worker=worker)
+
+    dearer = _juice_for_a_jollof(sq, sale, 400000)
+    cheaper = _juice_for_a_jollof(sq, sale, 100000)
+    assert dearer["payment"]["amount_money"]["amount"] == 430000 - 268750 and dearer["refund"] is None
+    assert cheaper["refund"]["order_id"] == cheaper["order"]["id"] and cheaper["payment"] is None
+    assert cheaper["refund"]["amount_money"]["amount"] == 268750 - 107500
+    for exchange, payable, tax in ((dearer, "4300.00", "300.00"), (cheaper, "1075.00", "75.00")):
+        order_id = exchange["order"]["id"]
+        new = wait_for(lambda: Submission.objects.filter(invoice__source_id=order_id, state__in=DONE).first(),
+                       what="the exchange's invoice at FIRS", worker=worker).invoice
+        source_id = f"{order_id}:{sale['order']['id']}"
+        credit = wait_for(lambda: Submission.objects.filter(invoice__source_id=source_id, state__in=DONE).first(),
+                          what="its credit note at FIRS", worker=worker).invoice
+        assert (new.kind, new.payable_amount, new.tax_amount, new.tax_mismatch) == (
+            Invoice.Kind.INVOICE, Decimal(payable), Decimal(tax), False)
+        assert (credit.kind, credit.source_type, credit.original_invoice_id, credit.payable_amount,
+                credit.tax_amount, credit.tax_mismatch) == (
+            Invoice.Kind.CREDIT_NOTE, "return", invoice.pk, Decimal("2687.50"), Decimal("187.50"), False)
+        assert credit.irn and Transaction.objects.get(external_id=order_id).status == Transaction.Status.COMPLETED
+    wait_for(lambda: not WebhookEvent.objects.filter(status__in=["received", "processing"]).exists(),
+             what="events settled", worker=worker)
+    assert {"payment.updated", "order.updated", "refund.updated"} <= set(
+        WebhookEvent.objects.values_list("event_type", flat=True))
+    assert not WebhookEvent.objects.filter(status="failed").exists()
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 2  # nothing credited twice

@@ -11,14 +11,16 @@ from integrations.pos.square.mapping import (
     ROUNDING_REASON,
     MappingOptions,
     SquareMappingError,
+    credits_own_returns,
     order_figures,
     order_to_canonical,
+    returned_sales,
     return_to_canonical,
 )
 from integrations.pos.square.sandbox import pricing
 from invoicing.canonical import CREDIT_NOTE, EXEMPTED, INVOICE, STANDARD_VAT, ZERO_VAT
 
-from .fixtures import gift_card_line
+from .fixtures import gift_card_line, vat_sale
 
 D = Decimal
 HAS_TAX_CORE = importlib.util.find_spec("invoicing.tax") is not None
@@ -580,3 +582,66 @@ def test_a_refund_of_a_sale_with_a_consumption_tax_credits_what_was_invoiced(squ
         (x.quantity, x.unit_price, x.allowance_charges) for x in invoice.lines]
     assert note.source_figures == invoice.source_figures and totals(note) == totals(invoice)
     assert compare_source_figures(note, compute_totals(note)) is None
+
+
+def juice(price=320000, qty="1"):
+    """The new item of an exchange, VAT additive (a CreateOrder body)."""
+    return {"line_items": [{"uid": "juice", "name": "Orange Juice", "variation_name": "Large", "quantity": qty,
+                            "base_price_money": m(price), "applied_taxes": [{"tax_uid": "vat"}]}],
+            "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "LINE_ITEM"}]}
+
+
+@pytest.mark.parametrize("price", [250000, 400000, 100000], ids=["even", "dearer", "cheaper"])
+def test_an_exchange_invoices_its_new_items_and_credits_what_it_takes_back_on_its_sale(square, price):
+    """Square records an exchange as one order with the returned items in
+    `returns` (linked to their sale) and the new ones in `line_items`, its
+    net_amounts the difference. Its invoice is the new items alone, checked
+    against what it sold, not its net; what it takes back is a credit note
+    of its own whose source is the order and the sale, refund or not."""
+    sb = square.app.sandbox
+    sale = sb.create_sale(order=vat_sale(qty="3", price=250000))
+    returned = return_to_canonical(sb.orders[sb.refund_payment(
+        payment_id=sale["payment"]["id"], line_items=[{"source_line_item_uid": "jollof", "quantity": "1"}],
+        idempotency_key="reference")["order_id"]])  # one jollof, as a refund returns it: the reference
+    ex = sb.create_exchange(order_id=sale["order"]["id"], returns=[{"source_line_item_uid": "jollof", "quantity": "1"}],
+                            order=juice(price))
+    order = ex["order"]
+    assert bool(ex["payment"]) == (price == 400000) and bool(ex["refund"]) == (price == 100000)
+    assert order["line_items"] and order["returns"] and credits_own_returns(order)
+    assert returned_sales(order) == [sale["order"]["id"]]
+
+    invoice = order_to_canonical(order)
+    assert [(x.description, x.quantity) for x in invoice.lines] == [("Orange Juice, Large", D("1"))]
+    assert invoice.source_figures.payable_amount == D(price) * D("1.075") / 100 != \
+        D(order["net_amounts"]["total_money"]["amount"]) / 100
+    assert totals(invoice) == (invoice.source_figures.tax_amount, invoice.source_figures.payable_amount)
+
+    note = return_to_canonical(order, source_order_id=sale["order"]["id"])
+    assert note.kind == CREDIT_NOTE and note.billing_reference is None
+    assert (note.source.type, note.source.id) == ("return", f"{order['id']}:{sale['order']['id']}")
+    assert [(x.description, x.quantity, x.unit_price) for x in note.lines] == [
+        (x.description, x.quantity, x.unit_price) for x in returned.lines]
+    assert note.source_figures == returned.source_figures
+    tax, payable = totals(note)
+    assert abs(tax - note.source_figures.tax_amount) <= D("0.01")
+    assert abs(payable - note.source_figures.payable_amount) <= D("0.01")
+
+    # The exchange's own row: what it sold, never "refunded" (its refund pays back another sale's items).
+    f = order_figures(sb.get_order(order["id"], sb.default_merchant_id))
+    assert (f.total_amount, f.refunded) == (D(price) * D("1.075") / 100, False)
+
+
+def test_a_return_is_credited_from_its_refund_unless_none_pays_it_back(square):
+    sb = square.app.sandbox
+    sale = sb.create_sale(order=create_order_body())
+    refund = sb.refund_payment(payment_id=sale["payment"]["id"],
+                               line_items=[{"source_line_item_uid": "water", "quantity": "1"}])
+    return_order = sb.get_order(refund["order_id"], sb.default_merchant_id)
+    assert [r["status"] for r in return_order["refunds"]] == ["APPROVED"]  # the refund that pays it back
+    assert not credits_own_returns(return_order) and not credits_own_returns(sale["order"])
+    unpaid = {**return_order, "refunds": []}  # taken back, nothing paid back
+    assert credits_own_returns(unpaid)
+    assert return_to_canonical(unpaid).source.id == f"{return_order['id']}:{sale['order']['id']}"
+    unlinked = {**unpaid, "returns": [{**return_order["returns"][0], "source_order_id": None}]}
+    with pytest.raises(SquareMappingError, match="unlinked"):
+        returned_sales(unlinked)

@@ -444,7 +444,7 @@ def test_a_page_of_orders_makes_what_the_one_by_one_path_makes(sq, square_connec
         counts = services.orders_ingest(connection=square_connection, orders=orders, client=client)
     invoices = counts.pop("invoices")
     assert counts == {"orders": 5, "invoiced": 5, "already_invoiced": 0, "not_invoiceable": 0, "unmappable": 0,
-                      "returns": 0, "errors": {}}
+                      "returns": 0, "credited": 0, "errors": {}}
     assert [i.source_id for i in invoices] == sales
     assert set(one_by_one) == set(sales)
     assert snapshot() == one_by_one
@@ -567,3 +567,154 @@ def test_a_sale_with_vat_and_a_consumption_tax_is_invoiced_and_credited(sq, squa
     note = canonical_from_dict(credit.canonical)
     note.number, note.irn = "CN000001", "CN000001-59854B81-20261122"
     assert render(note, business_id="3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10").source_mismatch is None
+
+
+def _irn(txn, n=1):
+    Invoice.objects.filter(pk=txn.invoice_id).update(irn=f"INV{n:06d}-59854B81-20261122", number=f"INV{n:06d}")
+
+
+def _sold(sq, conn, **kw):
+    """A sale of three jollof (₦2,500 + 7.5 % VAT each), invoiced, with an IRN."""
+    sale = sq.create_sale(order=vat_sale(qty="3", price=250000), emit=False, **kw)
+    with services.client_for(conn) as client:
+        txn = services.order_ingest(connection=conn, order=client.get_order(sale["order"]["id"]))
+    _irn(txn)
+    return sale, txn
+
+
+def _exchange(sq, sale, price):
+    """One jollof of `sale` exchanged for a juice at `price` (kobo, + VAT): no webhooks."""
+    return sq.create_exchange(order_id=sale["order"]["id"],
+                              returns=[{"source_line_item_uid": "jollof", "quantity": "1"}],
+                              order={"line_items": [{"uid": "juice", "name": "Juice", "quantity": "1",
+                                                     "base_price_money": m(price),
+                                                     "applied_taxes": [{"tax_uid": "vat"}]}],
+                                     "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE",
+                                                "scope": "LINE_ITEM"}]}, emit=False)
+
+
+def _order_updated(conn, order, event_id):
+    import json
+
+    body = json.dumps(order_event(merchant_id=conn.external_account_id, order=order, event_id=event_id)).encode()
+    return _event(conn, body, event_id, "order.updated")
+
+
+def _refund_updated(conn, refund, event_id):
+    import json
+
+    body = json.dumps({"merchant_id": conn.external_account_id, "type": "refund.updated", "event_id": event_id,
+                       "data": {"type": "refund", "id": refund["id"], "object": {"refund": refund}}}).encode()
+    return _event(conn, body, event_id, "refund.updated")
+
+
+def _credits():
+    return list(Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).values_list(
+        "source_type", "source_id", "original_invoice_id", "payable_amount", "tax_amount"))
+
+
+def test_an_even_exchange_credits_what_it_takes_back_and_invoices_what_it_sells(sq, square_connection):
+    """No refund, no payment: the exchange's order event alone credits the
+    returned jollof on its sale's invoice and invoices the new item on its
+    own, at its own figures; the row shows what it sold. A backlog gives
+    the event back to run alone (it may wait for the sale's IRN); a repeat
+    makes nothing more."""
+    sale, txn = _sold(sq, square_connection)
+    exchange = _exchange(sq, sale, 250000)
+    order = exchange["order"]
+    assert exchange["payment"] is None and exchange["refund"] is None and order["net_amounts"]["total_money"][
+        "amount"] == 0
+
+    backlog = _order_updated(square_connection, order, "x0")
+    assert services.webhook_events_process(events=[backlog]) == {backlog.pk: (WebhookEvent.Status.RECEIVED, "")}
+    for event_id in ("x1", "x2"):
+        assert services.webhook_event_process(event=_order_updated(square_connection, order, event_id)) == \
+            WebhookEvent.Status.PROCESSED
+    assert _credits() == [("return", f"{order['id']}:{sale['order']['id']}", txn.invoice_id, Decimal("2687.50"),
+                           Decimal("187.50"))]
+    row = Transaction.objects.get(external_id=order["id"])
+    assert (row.status, row.total_amount, row.tax_amount) == (Transaction.Status.COMPLETED, Decimal("2687.50"),
+                                                              Decimal("187.50"))
+    assert (row.invoice.kind, row.invoice.payable_amount, row.invoice.tax_mismatch) == (
+        Invoice.Kind.INVOICE, Decimal("2687.50"), False)
+    assert [line.description for line in row.invoice.lines.all()] == ["Juice"]
+
+
+@pytest.mark.parametrize("first", ["order", "refund"])
+def test_an_exchanges_refund_credits_nothing_twice_whichever_event_comes_first(sq, square_connection, first):
+    """A cheaper exchange: the difference is refunded (its order_id is the
+    exchange). Its order event and its refund event, in either order and
+    each retried, make one credit note of the returned jollof (not of the
+    difference) and one invoice of the new item; a plain refund still makes
+    its own credit note."""
+    sale, txn = _sold(sq, square_connection)
+    exchange = _exchange(sq, sale, 100000)
+    order, refund = exchange["order"], exchange["refund"]
+    assert refund["status"] == "COMPLETED" and refund["order_id"] == order["id"]
+    assert refund["amount_money"]["amount"] == 268750 - 107500
+    events = {"order": lambda n: _order_updated(square_connection, order, f"o{n}"),
+              "refund": lambda n: _refund_updated(square_connection, refund, f"r{n}")}
+    second = "refund" if first == "order" else "order"
+    for n, kind in enumerate((first, second, first, second)):
+        event = events[kind](n)
+        assert services.webhook_event_process(event=event) == WebhookEvent.Status.PROCESSED
+    assert _credits() == [("return", f"{order['id']}:{sale['order']['id']}", txn.invoice_id, Decimal("2687.50"),
+                           Decimal("187.50"))]
+    assert Invoice.objects.filter(kind=Invoice.Kind.INVOICE, source_id=order["id"]).get().payable_amount == \
+        Decimal("1075.00")
+    assert Transaction.objects.get(external_id=order["id"]).status == Transaction.Status.COMPLETED
+
+    plain = sq.refund_payment(payment_id=sale["payment"]["id"], amount=50000, reason="Cold")  # an amount only
+    with services.client_for(square_connection) as client:
+        credit = services.refund_ingest(connection=square_connection, refund=client.get_refund(plain["id"]),
+                                        client=client)
+    assert (credit.source_type, credit.source_id, credit.payable_amount) == ("refund", plain["id"], Decimal("500.00"))
+
+
+def test_an_exchange_whose_sale_has_no_irn_yet_is_credited_on_the_events_retry(sq, square_connection):
+    sale, txn = _sold(sq, square_connection)
+    Invoice.objects.filter(pk=txn.invoice_id).update(irn="", number="")
+    order = _exchange(sq, sale, 400000)["order"]  # dearer: the buyer pays the difference
+    assert order["tenders"][0]["amount_money"]["amount"] == 430000 - 268750
+    event = _order_updated(square_connection, order, "w1")
+    with pytest.raises(services.InvoiceNotReady):  # the task retries it
+        services.webhook_event_process(event=event)
+    new = Transaction.objects.get(external_id=order["id"]).invoice
+    assert new.payable_amount == Decimal("4300.00") and new.submissions.get().lease_token is None  # queued, not held
+    assert not _credits()
+    _irn(txn)
+    assert services.webhook_event_process(event=event) == WebhookEvent.Status.PROCESSED  # invoiced: not skipped
+    assert [c[:3] for c in _credits()] == [("return", f"{order['id']}:{sale['order']['id']}", txn.invoice_id)]
+
+
+def test_reconciliation_credits_an_exchange_whose_events_were_lost_and_not_its_refund(sq, square_connection):
+    from django.utils import timezone
+
+    sale, txn = _sold(sq, square_connection)
+    order = _exchange(sq, sale, 100000)["order"]
+    day = timezone.localdate()
+    assert services.reconcile_day(connection=square_connection, day=day) == {
+        "completed": 2, "invoiced_now": 1, "credited_now": 1}
+    assert services.reconcile_day(connection=square_connection, day=day) == {
+        "completed": 2, "invoiced_now": 0, "credited_now": 0}
+    assert [c[:3] for c in _credits()] == [("return", f"{order['id']}:{sale['order']['id']}", txn.invoice_id)]
+    assert Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE).submissions.get().queue == "batch"
+
+
+def test_a_return_no_refund_pays_back_is_credited_from_its_order(sq, square_connection):
+    """Items taken back with nothing paid back (no refund listed on the
+    return order): the order's event credits them; a refund of it, should
+    one still come, credits nothing more."""
+    sale, txn = _sold(sq, square_connection)
+    refund = sq.refund_payment(payment_id=sale["payment"]["id"],
+                               line_items=[{"source_line_item_uid": "jollof", "quantity": "1"}])
+    sq.orders[refund["order_id"]]["refunds"] = []  # as Square shows a return with no refund
+    with services.client_for(square_connection) as client:
+        return_order = client.get_order(refund["order_id"])
+        assert services.webhook_event_process(event=_order_updated(square_connection, return_order, "n1")) == \
+            WebhookEvent.Status.PROCESSED
+        assert services.refund_ingest(connection=square_connection, refund=client.get_refund(refund["id"]),
+                                      client=client) is None
+    assert _credits() == [("return", f"{return_order['id']}:{sale['order']['id']}", txn.invoice_id,
+                           Decimal("2687.50"), Decimal("187.50"))]
+    assert not Transaction.objects.filter(external_id=return_order["id"]).exists()

@@ -517,6 +517,63 @@ def test_refund_creates_a_return_order_and_events(square, http, receiver):
     assert events["refund.updated"]["data"]["object"]["refund"]["status"] == "COMPLETED"
 
 
+def test_an_exchange_is_one_order_with_returns_and_new_items_and_its_difference_paid_or_refunded(
+        square, http, receiver):
+    """POST /_sandbox/exchanges: the exchange order carries the returned item
+    (linked to its sale) and the new one; net_amounts is the difference, paid
+    by a payment of the exchange, or refunded from the sale's payment by a
+    refund whose order_id is the exchange (listed in its `refunds`); the
+    sale order is left as it was. A refund's return order lists its refund."""
+    control(http, square.url, "PUT", "/webhook-subscription", {"notification_url": receiver.url})
+    t = control(http, square.url, "POST", "/tokens", {})
+    vat = {"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "LINE_ITEM"}
+
+    def item(uid, price, qty="1"):
+        return {"uid": uid, "name": uid.title(), "quantity": qty,
+                "base_price_money": {"amount": price, "currency": "NGN"}, "applied_taxes": [{"tax_uid": "vat"}]}
+
+    sale = control(http, square.url, "POST", "/sales", {"order": {"line_items": [item("jollof", 250000, "2")],
+                                                                  "taxes": [vat]}})
+    receiver.wait_for(4)
+    exchanges = {}
+    for name, price in (("dearer", 400000), ("cheaper", 100000)):
+        exchanges[name] = control(http, square.url, "POST", "/exchanges", {
+            "order_id": sale["order"]["id"], "returns": [{"source_line_item_uid": "jollof", "quantity": "1"}],
+            "order": {"line_items": [item("juice", price)], "taxes": [vat]}})
+    orders = {name: http.get(f"{square.url}/v2/orders/{x['order']['id']}",
+                             headers=bearer(t["access_token"])).json()["order"] for name, x in exchanges.items()}
+    for name, order in orders.items():
+        assert order["state"] == "COMPLETED" and [li["name"] for li in order["line_items"]] == ["Juice"]
+        (ret,) = order["returns"]
+        assert ret["source_order_id"] == sale["order"]["id"]
+        assert [(li["source_line_item_uid"], li["quantity"]) for li in ret["return_line_items"]] == [("jollof", "1")]
+        assert order["return_amounts"]["total_money"]["amount"] == 268750
+        assert order["net_amounts"]["total_money"]["amount"] == order["total_money"]["amount"] - 268750
+    dearer, cheaper = exchanges["dearer"], exchanges["cheaper"]
+    assert dearer["refund"] is None and dearer["payment"]["order_id"] == dearer["order"]["id"]
+    assert dearer["payment"]["total_money"]["amount"] == 430000 - 268750 == \
+        orders["dearer"]["tenders"][0]["amount_money"]["amount"]
+    refund = http.get(f"{square.url}/v2/refunds/{cheaper['refund']['id']}", headers=bearer(t["access_token"])).json()
+    refund = refund["refund"]
+    assert cheaper["payment"] is None and (refund["status"], refund["order_id"], refund["payment_id"]) == (
+        "COMPLETED", cheaper["order"]["id"], sale["payment"]["id"])
+    assert refund["amount_money"]["amount"] == 268750 - 107500
+    assert [(r["status"], r["amount_money"]["amount"]) for r in orders["cheaper"]["refunds"]] == [
+        ("APPROVED", 161250)]
+    pay = http.get(f"{square.url}/v2/payments/{sale['payment']['id']}", headers=bearer(t["access_token"])).json()
+    assert pay["payment"]["refund_ids"] == [refund["id"]]
+    original = http.get(f"{square.url}/v2/orders/{sale['order']['id']}", headers=bearer(t["access_token"])).json()
+    assert original["order"] == sale["order"]
+    types = [json.loads(r["body"])["type"] for r in receiver.wait_for(4 + 4 + 5)[4:]]
+    assert sorted(types) == sorted(["order.created", "payment.created", "payment.updated", "order.updated",
+                                    "order.created", "order.updated", "refund.created", "refund.updated",
+                                    "payment.updated"])
+
+    plain = square.app.sandbox.refund_payment(payment_id=sale["payment"]["id"], amount=10000)
+    ret = http.get(f"{square.url}/v2/orders/{plain['order_id']}", headers=bearer(t["access_token"])).json()["order"]
+    assert [(r["status"], r["amount_money"]["amount"]) for r in ret["refunds"]] == [("APPROVED", 10000)]
+
+
 def test_payments_list_paging(square, http):
     sb = square.app.sandbox
     begin = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
