@@ -3,9 +3,9 @@ registration. Everything HubSpot-specific the generic machinery needs is
 reachable from `HubSpotProvider`.
 
 UNCONFIRMED facts (VENDORS.md) kept here and only here: scope names (in
-settings.ALLAUTH_CONNECTION_PROVIDERS, next to the allauth entry), the revoke
-answer for an unknown token, the 10 000-result search cap and the 200 search page limit, the 429
-`policyName` values, and line-item discount property semantics (mapping.py).
+settings.ALLAUTH_CONNECTION_PROVIDERS, next to the allauth entry), the OAuth answers marked
+at INTROSPECT_PATH, REVOKE_PATH and TOKEN_ALREADY_INVALID_*, the 10 000-result search cap and the 200 search page
+limit, the 429 `policyName` values, and line-item discount property semantics (mapping.py).
 """
 from __future__ import annotations
 
@@ -19,11 +19,28 @@ AUTHORIZE_HOST = "https://app.hubspot.com"
 API_HOST = "https://api.hubapi.com"
 
 AUTHORIZE_PATH = "/oauth/authorize"
-TOKEN_PATH = "/oauth/v1/token"
-ACCESS_TOKEN_INFO_PATH = "/oauth/v1/access-tokens/{token}"
-# DELETE → 204, no body ("Delete a refresh token", developers.hubspot.com OAuth v1); access tokens already
-# issued stay valid. An unknown or already deleted token answers 404: UNCONFIRMED (the docs name no error).
-REVOKE_PATH = "/oauth/v1/refresh-tokens/{token}"
+# OAuth API 2026-03 (developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens and
+# the v1 migration guide): the v1 endpoints (/oauth/v1/token, /oauth/v1/access-tokens/{t},
+# /oauth/v1/refresh-tokens/{t}) are sunset on 2027-02-16 (changelog "v1 OAuth API Deprecation"). All
+# three take form-encoded bodies carrying client_id, client_secret and the token: never a path or query.
+# Errors follow RFC 6749 ({"error", "error_description"}) and keep the legacy {"status", "message"}
+# (changelog "New OAuth v3 API Endpoints and Standardized Error Responses").
+TOKEN_PATH = "/oauth/2026-03/token"
+# Body: token, token_type_hint → 200 {"active": true, "token_use", "hub_id", "hub_domain", "user",
+# "user_id", "scopes", "expires_in", …}. An unknown, expired or revoked token: 200 {"active": false}
+# (RFC 7662 §2.2): UNCONFIRMED, HubSpot's reference shows only an active answer.
+INTROSPECT_PATH = "/oauth/2026-03/token/introspect"
+# Body: token, token_type_hint=refresh_token. "Deletes/Revokes provided Refresh Token"; access tokens
+# already issued stay valid. The success answer (200, empty) and an unknown or already revoked token
+# answering the same (RFC 7009 §2.2) are UNCONFIRMED: the reference documents only the error body.
+REVOKE_PATH = "/oauth/2026-03/token/revoke"
+# The grant is dead (re-authorise): RFC 6749's `error`, or HubSpot's legacy `status` (both are sent).
+DEAD_GRANT_ERRORS = frozenset({"invalid_grant"})
+DEAD_GRANT_STATUSES = frozenset({"BAD_REFRESH_TOKEN", "BAD_AUTH_CODE"})
+# A revoke refused because the token is already invalid means it is revoked: a 4xx carrying one of these
+# (UNCONFIRMED that HubSpot ever answers so; RFC 7009 answers 200).
+TOKEN_ALREADY_INVALID_ERRORS = frozenset({"invalid_grant", "invalid_token"})
+TOKEN_ALREADY_INVALID_STATUSES = frozenset({"BAD_REFRESH_TOKEN"})
 
 # Webhooks (v3 signature).
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
@@ -97,7 +114,8 @@ class HubSpotProvider(Provider):
 
     @classmethod
     def revoke_retry_credentials(cls, *, credentials: dict, connection) -> dict:
-        # Deleting the refresh token takes only it (no app secret); access tokens already issued just expire.
+        # Revoking takes only the refresh token (the app's own id and secret come from settings); access
+        # tokens already issued just expire.
         return {"refresh_token": credentials["refresh_token"]} if credentials.get("refresh_token") else {}
 
     @classmethod

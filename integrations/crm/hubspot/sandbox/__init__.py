@@ -1,7 +1,8 @@
 """Local HubSpot sandbox (issue 5): one HubSpot portal, served over HTTP with
 HubSpot's own paths, field names and JSON shapes, so the TaxPoynt connector and
 HubSpot's official client (`hubspot-api-client`, with `host=` set to the
-sandbox URL) work unchanged; only the base URL differs.
+sandbox URL) work unchanged; only the base URL differs. OAuth is the 2026-03 API
+only (the v1 endpoints are sunset on 2027-02-16), so an SDK's v1 OAuth calls get 404.
 
 Serve it:  ``taxpoynt.sandboxing.start("hubspot", port=0, **options)`` (tests),
 ``python manage.py sandboxes`` (demo). ``create_app(**options)`` in ``app.py``
@@ -18,14 +19,22 @@ HubSpot API served (Bearer token from the OAuth flow or ``issue_token``)
 GET  /oauth/authorize?client_id&redirect_uri&scope&optional_scope&state[&code_challenge&code_challenge_method]
      → HTML consent page; its "Grant access" button POSTs back and 302s to
        redirect_uri?code=…&state=…  (unknown client / redirect mismatch → 400 page)
-POST /oauth/v1/token (form) grant_type=authorization_code (client_id, client_secret, redirect_uri, code
-     [, code_verifier]) or refresh_token → {"token_type":"bearer","refresh_token","access_token","expires_in"}.
-     Codes: single use, 5 min. Refresh tokens never expire and are not rotated. Errors 400
-     {"status":"BAD_AUTH_CODE"|"BAD_REFRESH_TOKEN"|"BAD_CLIENT_ID"|"BAD_CLIENT_SECRET"|"BAD_REDIRECT_URI", "message"}.
-GET  /oauth/v1/access-tokens/{t}   {token, user, hub_domain, scopes, hub_id, app_id, expires_in, user_id, token_type}
-GET  /oauth/v1/refresh-tokens/{t}  {token, user, hub_domain, scopes, hub_id, client_id, user_id, token_type}
-DELETE /oauth/v1/refresh-tokens/{t}  → 204 (no body); refreshing then fails with BAD_REFRESH_TOKEN; an unknown or
-     already deleted token → 404 OBJECT_NOT_FOUND (UNCONFIRMED: HubSpot documents only the 204)
+POST /oauth/2026-03/token (form) client_id, client_secret, grant_type=authorization_code (redirect_uri, code
+     [, code_verifier]) or refresh_token (refresh_token) → {"token_type":"bearer","refresh_token","access_token",
+     "expires_in","hub_id","scopes","user_id","token_use":"access_token"}. Codes: single use, 5 min. Refresh
+     tokens never expire and are not rotated.
+POST /oauth/2026-03/token/introspect (form) client_id, client_secret, token[, token_type_hint]
+     → {"active":true,"token_use":"access_token"|"refresh_token","token","hub_id","user_id","client_id","app_id",
+     "scopes","token_type","user","hub_domain"} (+ "expires_in","is_private_distribution","signed_access_token"
+     for an access token); unknown, expired, revoked or another app's token → 200 {"active":false}.
+POST /oauth/2026-03/token/revoke (form) client_id, client_secret, token[, token_type_hint] → 200, no body;
+     refreshing then fails with invalid_grant; an unknown or already revoked token → 200 as well; an access
+     token → 400 unsupported_token_type. Issued access tokens stay valid.
+     The same three under /oauth/v3/…; the sunset v1 endpoints (/oauth/v1/…) answer 404.
+     OAuth errors: 400 {"error","error_description","status","message"}, e.g. {"error":"invalid_grant",
+     "status":"BAD_REFRESH_TOKEN",…}; error invalid_client (BAD_CLIENT_ID|BAD_CLIENT_SECRET), invalid_grant
+     (BAD_AUTH_CODE|BAD_REDIRECT_URI|BAD_REFRESH_TOKEN), unsupported_grant_type, invalid_request. Pairings and
+     the answers marked above beyond HubSpot's docs: UNCONFIRMED (facts.OAUTH_ERRORS).
 GET  /crm/v3/objects/{deals|line_items|companies|contacts}?limit(≤100)&after&properties&associations&archived
 GET  /crm/v3/objects/{type}/{id}?properties&associations      PATCH same path {"properties":{…}}
 POST /crm/v3/objects/{type}  create;  POST /crm/v3/objects/{type}/batch/read {"inputs":[{"id"}],"properties"}
@@ -64,8 +73,9 @@ configure_app(client_id, client_secret, redirect_uris, webhook_url, subscription
                                             POST /_sandbox/app      → app settings incl. authorize_url, token_url
 set_limits(ten_secondly, search_per_second, daily, access_token_ttl)   POST /_sandbox/limits
 reset_rate_limits()                         POST /_sandbox/limits/reset
-fail_next(count=1, status=429, path_prefix="/crm/")   POST /_sandbox/faults   (429 → HubSpot 429 body; 5xx;
-     count null: until clear_faults; OAuth paths too, e.g. path_prefix "/oauth/v1/refresh-tokens/")
+fail_next(count=1, status=429, path_prefix="/crm/", oauth_error=None)   POST /_sandbox/faults   (429 → HubSpot 429
+     body; 5xx; count null: until clear_faults; OAuth paths too, e.g. path_prefix "/oauth/2026-03/token/revoke";
+     oauth_error "BAD_REFRESH_TOKEN" etc. → that 400 OAuth error body)
 clear_faults()                              DELETE /_sandbox/faults  (the sandbox recovers)
 authorize(redirect_uri, scope, state, optional_scope, code_challenge, code_challenge_method, client_id)
                                             POST /_sandbox/authorize → {"code","redirect_url"} (consent without HTML)

@@ -19,10 +19,10 @@ from .responses import HubSpotError, not_found
 _RULES = [
     ("/oauth/authorize", ["GET"], oauth.authorize_page, "public"),
     ("/oauth/authorize", ["POST"], oauth.authorize_submit, "public"),
-    ("/oauth/v1/token", ["POST"], oauth.token, "public"),
-    ("/oauth/v1/access-tokens/<token>", ["GET"], oauth.access_token_info, "public"),
-    ("/oauth/v1/refresh-tokens/<token>", ["GET"], oauth.refresh_token_info, "public"),
-    ("/oauth/v1/refresh-tokens/<token>", ["DELETE"], oauth.revoke_refresh_token, "public"),
+    *((path.format(version=version), ["POST"], handler, "public")
+      for version in facts.OAUTH_VERSIONS
+      for path, handler in ((facts.OAUTH_TOKEN_PATH, oauth.token), (facts.OAUTH_INTROSPECT_PATH, oauth.introspect),
+                            (facts.OAUTH_REVOKE_PATH, oauth.revoke))),
     ("/crm/v3/objects/<otype>", ["GET"], crm.list_objects, "api"),
     ("/crm/v3/objects/<otype>", ["POST"], crm.create_object, "api"),
     ("/crm/v3/objects/<otype>/search", ["POST"], search.search, "search"),
@@ -115,12 +115,15 @@ class HubSpotSandboxApp:
         return sb.limiter.check(token=tok.token, search=kind == "search", private=tok.kind == "private")
 
 
-def _raise_fault(fault: int | None) -> None:
-    """A fault forced by `fail_next`, answered as HubSpot answers that status."""
-    if fault == 429:
+def _raise_fault(fault: dict | None) -> None:
+    """A fault forced by `fail_next`, answered as HubSpot answers that status (or that OAuth error)."""
+    if fault is None:
+        return
+    if fault["oauth_error"]:
+        raise oauth.oauth_error(fault["oauth_error"])
+    if fault["status"] == 429:
         raise rate_limit_error("TEN_SECONDLY_ROLLING", {})
-    if fault:
-        raise HubSpotError(fault, "internal error", category="INTERNAL_ERROR")
+    raise HubSpotError(fault["status"], "internal error", category="INTERNAL_ERROR")
 
 
 def create_app(**options) -> HubSpotSandboxApp:

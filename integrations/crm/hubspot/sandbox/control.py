@@ -112,7 +112,8 @@ class Sandbox:
         return {"client_id": app.client_id, "client_secret": app.client_secret, "app_id": app.app_id,
                 "portal_id": self.store.portal_id, "redirect_uris": app.redirect_uris,
                 "webhook_url": app.webhook_url, "subscriptions": app.subscriptions,
-                "authorize_url": self.url("/oauth/authorize"), "token_url": self.url("/oauth/v1/token"),
+                "authorize_url": self.url("/oauth/authorize"),
+                "token_url": self.url(facts.OAUTH_TOKEN_PATH.format(version=facts.OAUTH_VERSIONS[0])),
                 "api_base_url": self.url("")}
 
     def set_limits(self, *, ten_secondly: int | None = None, search_per_second: int | None = None,
@@ -129,14 +130,21 @@ class Sandbox:
         return {"ten_secondly": self.limiter.ten_secondly, "search_per_second": self.limiter.search_per_second,
                 "daily": self.limiter.daily, "access_token_ttl": self.access_token_ttl}
 
-    def fail_next(self, count: int | None = 1, *, status: int = 429, path_prefix: str = "/crm/") -> dict:
+    def fail_next(self, count: int | None = 1, *, status: int = 429, path_prefix: str = "/crm/",
+                  oauth_error: str | None = None) -> dict:
         """The next `count` calls under `path_prefix` (None: every one until
         `clear_faults`) answer `status` (429 or 5xx): authenticated API calls
         after their token and scopes are checked, and the OAuth endpoints
-        (e.g. "/oauth/v1/refresh-tokens/": the revocation)."""
+        (e.g. "/oauth/2026-03/token/revoke": the revocation). `oauth_error`, a
+        legacy status of facts.OAUTH_ERRORS (e.g. "BAD_REFRESH_TOKEN"): the
+        calls answer that OAuth error (400) instead."""
+        if oauth_error is not None:
+            if oauth_error not in facts.OAUTH_ERRORS:
+                raise validation_error(f"oauth_error must be one of {sorted(facts.OAUTH_ERRORS)}")
+            status = 400
         self.limiter.add_fault(status=int(status), count=None if count is None else int(count),
-                               path_prefix=path_prefix)
-        return {"status": status, "count": count, "path_prefix": path_prefix}
+                               path_prefix=path_prefix, oauth_error=oauth_error)
+        return {"status": status, "count": count, "path_prefix": path_prefix, "oauth_error": oauth_error}
 
     def clear_faults(self) -> dict:
         """The sandbox recovers: the faults not yet used are dropped."""
@@ -173,8 +181,7 @@ class Sandbox:
         app = next(iter(self.store.apps.values()))
         access, refresh = self.store.issue_tokens(client_id=app.client_id, scopes=scopes,
                                                   access_ttl=self.access_token_ttl)
-        return {"token_type": "bearer", "refresh_token": refresh.token, "access_token": access.token,
-                "expires_in": self.access_token_ttl}
+        return oauth.token_response(self, access, refresh)
 
     def expire_access_tokens(self) -> dict:
         """Every OAuth access token issued so far is now expired (refresh tokens still work)."""

@@ -120,6 +120,42 @@ def required_scopes(object_type: str, *, write: bool) -> set[str]:
     return scopes
 
 
+# OAuth API 2026-03 (developers.hubspot.com: "Manage OAuth tokens", the v1 migration guide, the changelogs
+# "v1 OAuth API Deprecation" and "New OAuth v3 API Endpoints and Standardized Error Responses"). Each
+# endpoint is a form-encoded POST with client_id and client_secret in the body; a parameter sent in the
+# query is not read. The interim v3 paths are the same operations (HubSpot's OpenAPI operation ids name
+# both, e.g. "post-/oauth/2026-09/token_/oauth/v3/token"). The v1 endpoints (sunset 2027-02-16) are not
+# served: a call to one answers 404, as after the sunset.
+OAUTH_VERSIONS = ("2026-03", "v3")
+OAUTH_TOKEN_PATH = "/oauth/{version}/token"
+OAUTH_INTROSPECT_PATH = "/oauth/{version}/token/introspect"
+OAUTH_REVOKE_PATH = "/oauth/{version}/token/revoke"
+# The token response: v1's fields plus hub_id and scopes (changelog "Additional details returned when
+# generating OAuth access tokens"); token_use and user_id from the 2026 OpenAPI schema (AccessTokenResponse).
+# Introspection answers the fields of PublicAccessTokenInfoResponse / PublicRefreshTokenInfoResponse
+# (token_use "access_token" / "refresh_token"). UNCONFIRMED: the values inside signed_access_token
+# (its keys are the schema's; signature and scope strings are the sandbox's own), and token_type "bearer"
+# in introspection answers (v1's docs: "Typically bearer").
+# Errors (status 400): RFC 6749 `error`, `error_description` plus the legacy `status`, `message` (the
+# changelog's example: invalid_grant / BAD_REFRESH_TOKEN "refresh token is invalid, expired or revoked").
+# legacy status → (error, message). Only that pair is documented; the others pair v1's documented or
+# UNCONFIRMED statuses with RFC 6749's (RFC 7009's unsupported_token_type) codes: UNCONFIRMED.
+OAUTH_ERRORS = {
+    "BAD_CLIENT_ID": ("invalid_client", "missing or invalid client id"),
+    "BAD_CLIENT_SECRET": ("invalid_client", "missing or invalid client secret"),
+    "BAD_AUTH_CODE": ("invalid_grant", "missing or unknown auth code"),
+    "BAD_REDIRECT_URI": ("invalid_grant", "redirect_uri does not match initial auth code URL"),
+    "BAD_REFRESH_TOKEN": ("invalid_grant", "refresh token is invalid, expired or revoked"),
+    "BAD_GRANT_TYPE": ("unsupported_grant_type", "grant_type must be authorization_code or refresh_token"),
+    "BAD_TOKEN": ("invalid_request", "missing token"),
+    "BAD_TOKEN_TYPE": ("unsupported_token_type", "only refresh tokens can be revoked"),
+}
+# Introspecting an unknown, expired or revoked token (or another app's) answers 200 {"active": false}
+# (RFC 7662 §2.2); revoking an unknown or already revoked refresh token answers 200 with no body, as a
+# revocation does (RFC 7009 §2.2); revoking an access token answers unsupported_token_type (HubSpot:
+# "Deletes/Revokes provided Refresh Token"). All three UNCONFIRMED: HubSpot's reference shows only the
+# active introspection answer and the error body.
+
 # Limits.
 ACCESS_TOKEN_TTL = 1800            # seconds (expires_in)
 AUTH_CODE_TTL = 300                # seconds; single use

@@ -1,17 +1,14 @@
-"""HubSpot OAuth 2.0 as the sandbox serves it.
+"""HubSpot OAuth 2.0 as the sandbox serves it (the 2026-03 OAuth API; facts.OAUTH_*).
 
-GET  /oauth/authorize                 consent page (HTML) with a "Grant access" form
-POST /oauth/authorize                 the form post → 302 to redirect_uri?code=…&state=…
-POST /oauth/v1/token                  authorization_code (+ PKCE) and refresh_token grants
-GET  /oauth/v1/access-tokens/{token}  token info (hub_id, user, scopes, expires_in …)
-GET  /oauth/v1/refresh-tokens/{token} refresh-token info
-DELETE /oauth/v1/refresh-tokens/{token}  revoke (204); issued access tokens stay valid; an unknown or
-                                      already deleted token: 404 (UNCONFIRMED)
+GET  /oauth/authorize                  consent page (HTML) with a "Grant access" form
+POST /oauth/authorize                  the form post → 302 to redirect_uri?code=…&state=…
+POST /oauth/2026-03/token              authorization_code (+ PKCE) and refresh_token grants
+POST /oauth/2026-03/token/introspect   an access or refresh token's metadata ({"active": false} when not active)
+POST /oauth/2026-03/token/revoke       revoke a refresh token (200); issued access tokens stay valid
+(the same under /oauth/v3/…). Every one takes a form-encoded body with client_id and client_secret.
 
-Token-endpoint errors use HubSpot's v1 shape {"status": "BAD_AUTH_CODE", "message": …}.
-BAD_AUTH_CODE and BAD_REFRESH_TOKEN are documented; BAD_CLIENT_ID,
-BAD_CLIENT_SECRET, BAD_REDIRECT_URI and BAD_GRANT_TYPE are UNCONFIRMED names in
-the same family. A failed PKCE check answers BAD_AUTH_CODE (UNCONFIRMED).
+Errors: 400 {"error", "error_description", "status", "message"} (facts.OAUTH_ERRORS). A failed PKCE
+check answers BAD_AUTH_CODE (UNCONFIRMED).
 """
 import base64
 import hashlib
@@ -22,11 +19,26 @@ from urllib.parse import urlencode
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
+from . import facts
 from .responses import HubSpotError, json_response
 
 
-def _token_error(status: str, message: str) -> HubSpotError:
-    return HubSpotError(400, message, status=status)
+def oauth_error(status: str) -> HubSpotError:
+    """HubSpot's OAuth error: RFC 6749's fields and the legacy ones (facts.OAUTH_ERRORS)."""
+    error, message = facts.OAUTH_ERRORS[status]
+    exc = HubSpotError(400, message)
+    exc.body = {"error": error, "error_description": message, "status": status, "message": message}
+    return exc
+
+
+def _client(sb, form):
+    """The app whose client_id and client_secret the body carries."""
+    app = sb.store.apps.get(form.get("client_id") or "")
+    if app is None:
+        raise oauth_error("BAD_CLIENT_ID")
+    if not hmac.compare_digest(app.client_secret, form.get("client_secret") or ""):
+        raise oauth_error("BAD_CLIENT_SECRET")
+    return app
 
 
 def _error_page(message: str) -> Response:
@@ -105,34 +117,35 @@ def token(sb, request) -> Response:
     grant_type = form.get("grant_type")
     store = sb.store
     with store.lock:
-        app = store.apps.get(form.get("client_id") or "")
-        if app is None:
-            raise _token_error("BAD_CLIENT_ID", "missing or invalid client id")
-        if not hmac.compare_digest(app.client_secret, form.get("client_secret") or ""):
-            raise _token_error("BAD_CLIENT_SECRET", "missing or invalid client secret")
+        app = _client(sb, form)
         if grant_type == "authorization_code":
             code = store.codes.get(form.get("code") or "")
             if code is None or code.client_id != app.client_id or code.used or code.expires_at < store.now():
-                raise _token_error("BAD_AUTH_CODE", "missing or unknown auth code")
+                raise oauth_error("BAD_AUTH_CODE")
             if form.get("redirect_uri") != code.redirect_uri:
-                raise _token_error("BAD_REDIRECT_URI", "redirect_uri does not match initial auth code URL")
+                raise oauth_error("BAD_REDIRECT_URI")
             if code.code_challenge and not _pkce_ok(code, form.get("code_verifier") or ""):
                 code.used = True
-                raise _token_error("BAD_AUTH_CODE", "code_verifier does not match the code_challenge")
+                raise oauth_error("BAD_AUTH_CODE")
             code.used = True
             access, refresh = store.issue_tokens(client_id=app.client_id, scopes=code.scopes,
                                                  access_ttl=sb.access_token_ttl)
         elif grant_type == "refresh_token":
             refresh = store.tokens.get(form.get("refresh_token") or "")
             if refresh is None or refresh.kind != "refresh" or refresh.revoked or refresh.client_id != app.client_id:
-                raise _token_error("BAD_REFRESH_TOKEN", "missing or invalid refresh token")
+                raise oauth_error("BAD_REFRESH_TOKEN")
             access, refresh = store.issue_tokens(client_id=app.client_id, scopes=refresh.scopes,
                                                  access_ttl=sb.access_token_ttl, refresh_token=refresh.token)
         else:
-            raise _token_error("BAD_GRANT_TYPE", "grant_type must be authorization_code or refresh_token")
-    return json_response({"token_type": "bearer", "refresh_token": refresh.token,
-                          "access_token": access.token, "expires_in": sb.access_token_ttl},
-                         headers={"Cache-Control": "no-store"})
+            raise oauth_error("BAD_GRANT_TYPE")
+    return json_response(token_response(sb, access, refresh), headers={"Cache-Control": "no-store"})
+
+
+def token_response(sb, access, refresh) -> dict:
+    """The token endpoint's answer for a newly issued access token (and its refresh token)."""
+    return {"token_type": "bearer", "refresh_token": refresh.token, "access_token": access.token,
+            "expires_in": sb.access_token_ttl, "hub_id": sb.store.portal_id,
+            "scopes": list(access.scopes), "user_id": sb.store.user_id, "token_use": "access_token"}
 
 
 def _pkce_ok(code, verifier: str) -> bool:
@@ -146,37 +159,51 @@ def _pkce_ok(code, verifier: str) -> bool:
     return hmac.compare_digest(expected, code.code_challenge)
 
 
-def access_token_info(sb, request, token: str) -> Response:
+def introspect(sb, request) -> Response:
+    """The token's metadata; token_type_hint only says where to look first (RFC 7662), so either kind is found."""
+    form = request.form
     store = sb.store
-    tok = store.tokens.get(token)
-    if tok is None or tok.kind != "access" or tok.expires_at <= store.now():
-        raise HubSpotError(404, "access token not found or expired", category="OBJECT_NOT_FOUND")
-    app = store.apps.get(tok.client_id)
-    return json_response({
-        "token": tok.token, "user": store.user, "hub_domain": store.hub_domain, "scopes": tok.scopes,
-        "hub_id": store.portal_id, "app_id": app.app_id if app else None,
-        "expires_in": int(tok.expires_at - store.now()), "user_id": store.user_id, "token_type": "access",
-    })
+    with store.lock:
+        app = _client(sb, form)
+        if not form.get("token"):
+            raise oauth_error("BAD_TOKEN")
+        tok = store.tokens.get(form["token"])
+        if (tok is None or tok.client_id != app.client_id or tok.revoked
+                or (tok.kind == "access" and tok.expires_at <= store.now())):
+            return json_response({"active": False})
+        info = {"active": True, "token_use": f"{tok.kind}_token", "token": tok.token, "hub_id": store.portal_id,
+                "user_id": store.user_id, "client_id": app.client_id, "app_id": app.app_id,
+                "scopes": list(tok.scopes), "token_type": "bearer", "user": store.user,
+                "hub_domain": store.hub_domain}
+        if tok.kind == "access":
+            info |= {"expires_in": int(tok.expires_at - store.now()), "is_private_distribution": False,
+                     "signed_access_token": _signed_access_token(sb, app, tok)}
+    return json_response(info)
 
 
-def refresh_token_info(sb, request, token: str) -> Response:
-    store = sb.store
-    tok = store.tokens.get(token)
-    if tok is None or tok.kind != "refresh" or tok.revoked:
-        raise HubSpotError(404, "refresh token not found", category="OBJECT_NOT_FOUND")
-    return json_response({
-        "token": tok.token, "user": store.user, "hub_domain": store.hub_domain, "scopes": tok.scopes,
-        "hub_id": store.portal_id, "client_id": tok.client_id, "user_id": store.user_id, "token_type": "refresh",
-    })
+def _signed_access_token(sb, app, tok) -> dict:
+    scopes = ",".join(tok.scopes)
+    signature = hmac.new(app.client_secret.encode(), tok.token.encode(), hashlib.sha256).hexdigest()
+    return {"appId": app.app_id, "expiresAt": int(tok.expires_at * 1000), "hubId": sb.store.portal_id,
+            "hublet": "na1", "installingUserId": sb.store.user_id, "isPrivateDistribution": False,
+            "isServiceAccount": False, "isUserLevel": False, "newSignature": signature,
+            "scopeToScopeGroupPks": "", "scopes": scopes, "signature": signature,
+            "trialScopeToScopeGroupPks": "", "trialScopes": "", "userId": sb.store.user_id}
 
 
-def revoke_refresh_token(sb, request, token: str) -> Response:
+def revoke(sb, request) -> Response:
+    """Revoke a refresh token: 200, no body, also for one unknown or already revoked (RFC 7009)."""
+    form = request.form
     with sb.store.lock:
-        tok = sb.store.tokens.get(token)
-        if tok is None or tok.kind != "refresh" or tok.revoked:
-            raise HubSpotError(404, "refresh token not found", category="OBJECT_NOT_FOUND")
-        tok.revoked = True
-    return Response(status=204)
+        app = _client(sb, form)
+        if not form.get("token"):
+            raise oauth_error("BAD_TOKEN")
+        tok = sb.store.tokens.get(form["token"])
+        if tok is not None and tok.client_id == app.client_id:
+            if tok.kind != "refresh":
+                raise oauth_error("BAD_TOKEN_TYPE")
+            tok.revoked = True
+    return Response(status=200)
 
 
 def _with_query(url: str, params: dict) -> str:

@@ -27,24 +27,26 @@ class RateLimiter:
             self.window: deque[float] = deque()
             self.search_windows: dict[str, deque[float]] = {}
             self.daily_used = 0
-            self.faults: list[dict] = []    # each {status, remaining, path_prefix}
+            self.faults: list[dict] = []    # each {status, remaining, path_prefix, oauth_error}
 
-    def add_fault(self, *, status: int, count: int | None, path_prefix: str = "/crm/"):
+    def add_fault(self, *, status: int, count: int | None, path_prefix: str = "/crm/", oauth_error: str | None = None):
         """`count` None: every matching call until `clear_faults`."""
         with self.lock:
-            self.faults.append({"status": status, "remaining": count, "path_prefix": path_prefix})
+            self.faults.append({"status": status, "remaining": count, "path_prefix": path_prefix,
+                                "oauth_error": oauth_error})
 
     def clear_faults(self):
         with self.lock:
             self.faults = []
 
-    def take_fault(self, path: str) -> int | None:
+    def take_fault(self, path: str) -> dict | None:
+        """The forced fault the call to `path` answers ({status, oauth_error}), if any."""
         with self.lock:
             for fault in self.faults:
                 if path.startswith(fault["path_prefix"]) and (fault["remaining"] is None or fault["remaining"] > 0):
                     if fault["remaining"] is not None:
                         fault["remaining"] -= 1
-                    return fault["status"]
+                    return {"status": fault["status"], "oauth_error": fault["oauth_error"]}
             return None
 
     def check(self, *, token: str, search: bool, private: bool) -> dict:

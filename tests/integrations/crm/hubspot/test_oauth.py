@@ -21,6 +21,15 @@ from tests.retries import run_retrying
 
 from .fixtures import connect
 
+TOKEN, INTROSPECT, REVOKE = "/oauth/2026-03/token", "/oauth/2026-03/token/introspect", "/oauth/2026-03/token/revoke"
+
+
+def _revoke_at_hubspot(sandbox, refresh_token: str) -> httpx.Response:
+    """The refresh token revoked outside TaxPoynt (the merchant uninstalled the app)."""
+    app = sandbox.app_settings()
+    return httpx.post(f"{sandbox.base_url}{REVOKE}", data={
+        "client_id": app["client_id"], "client_secret": app["client_secret"], "token": refresh_token})
+
 
 def _grant(authorize_url: str) -> str:
     """Play the merchant on the sandbox consent page; returns the redirect URL."""
@@ -35,7 +44,7 @@ def _grant(authorize_url: str) -> str:
 
 
 @pytest.mark.django_db
-def test_connect_flow_creates_an_encrypted_connection(client, hubspot_org, sandbox, hubspot_sandbox):
+def test_connect_flow_creates_an_encrypted_connection(client, hubspot_org, sandbox, hubspot_sandbox, settings):
     client.force_login(hubspot_org.owner)
     response = client.post("/api/v1/crm/hubspot/connect", {"organization": str(hubspot_org.pk)},
                            content_type="application/json")
@@ -72,9 +81,14 @@ def test_connect_flow_creates_an_encrypted_connection(client, hubspot_org, sandb
     from allauth.socialaccount.models import SocialToken
 
     assert not SocialToken.objects.exists()
-    # The token exchange was recorded with secrets masked.
-    exchange = VendorExchange.objects.filter(url__endswith="/oauth/v1/access-tokens/***").first()
-    assert exchange is not None and creds["access_token"] not in exchange.url + exchange.response_body
+    # The code exchange and the token lookup were recorded with secrets masked, on the 2026-03 OAuth API only.
+    oauth_calls = VendorExchange.objects.filter(url__contains="/oauth/").order_by("at", "id")
+    assert list(oauth_calls.values_list("method", "url", "status_code")) == [
+        ("POST", hubspot_sandbox.url + TOKEN, 200), ("POST", hubspot_sandbox.url + INTROSPECT, 200)]
+    for exchange in oauth_calls:
+        logged = exchange.url + exchange.request_body + exchange.response_body
+        assert creds["access_token"] not in logged and creds["refresh_token"] not in logged
+        assert settings.VENDORS["hubspot"]["client_secret"] not in logged
 
 
 @pytest.mark.django_db
@@ -112,7 +126,7 @@ def test_connect_needs_membership(client, make_user, hubspot_org, sandbox):
 def test_fresh_token_is_used_without_refresh(hubspot_connection):
     before = connection_credentials(hubspot_connection)["access_token"]
     assert connection_get_access_token(connection=hubspot_connection) == before
-    assert not VendorExchange.objects.filter(url__contains="/oauth/v1/token").exists()
+    assert not VendorExchange.objects.filter(url__contains=TOKEN).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -122,7 +136,7 @@ def test_refresh_race_refreshes_once(hubspot_org, sandbox):
     old = connection_credentials(conn)["access_token"]
     results = race(4, lambda: connection_get_access_token(connection=Connection.objects.get(pk=conn.pk)))
     assert len(set(results)) == 1 and results[0] != old
-    assert VendorExchange.objects.filter(url__endswith="/oauth/v1/token", method="POST").count() == 1
+    assert VendorExchange.objects.filter(url__endswith=TOKEN, method="POST").count() == 1
     conn.refresh_from_db()
     assert conn.token_expires_at > timezone.now() + datetime.timedelta(minutes=25)
     # The new token works against the API.
@@ -135,7 +149,7 @@ def test_refresh_race_refreshes_once(hubspot_org, sandbox):
 def test_dead_refresh_token_marks_needs_reauth(client, hubspot_org, sandbox):
     conn = connect(hubspot_org, sandbox)
     refresh = connection_credentials(conn)["refresh_token"]
-    assert httpx.delete(f"{sandbox.base_url}/oauth/v1/refresh-tokens/{refresh}").status_code == 204
+    assert _revoke_at_hubspot(sandbox, refresh).status_code == 200
     Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() - datetime.timedelta(seconds=1))
     conn.refresh_from_db()
     with pytest.raises(NeedsReauth):
@@ -143,6 +157,10 @@ def test_dead_refresh_token_marks_needs_reauth(client, hubspot_org, sandbox):
     conn.refresh_from_db()
     assert conn.status == Connection.Status.NEEDS_REAUTH
     assert "refresh" in conn.last_error
+    # HubSpot's refusal, in the 2026-03 error shape, was read from the token endpoint.
+    refused = VendorExchange.objects.get(connection=conn, url__endswith=TOKEN)
+    assert refused.method == "POST" and refused.status_code == 400
+    assert json.loads(refused.response_body)["error"] == "invalid_grant"
     # Visible on the dashboard (banner with reconnect) …
     client.force_login(hubspot_org.owner)
     page = client.get(f"/dashboard/connections/{conn.pk}")
@@ -160,7 +178,7 @@ def test_disconnect_revokes_upstream_and_wipes_secrets(client, hubspot_org, sand
     assert response.status_code == 204
     conn = Connection.objects.get(pk=hubspot_connection.pk)
     assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == "" and conn.token_expires_at is None
-    assert httpx.get(f"{sandbox.base_url}/oauth/v1/refresh-tokens/{refresh}").status_code == 404
+    assert sandbox.store.tokens[refresh].revoked
     assert AuditLog.objects.filter(action="disconnect", object_id=str(conn.pk)).exists()
 
 
@@ -176,22 +194,19 @@ def test_disconnect_wipes_secrets_even_when_upstream_is_down(hubspot_org, sandbo
     assert json.loads(conn.credentials) == {"refresh_token": refresh} and conn.revoke_pending_until is not None
 
 
-REVOKE_PREFIX = "/oauth/v1/refresh-tokens/"
-
-
 def _revoke_calls(conn) -> int:
-    return VendorExchange.objects.filter(connection=conn, method="DELETE", url__contains=REVOKE_PREFIX).count()
+    return VendorExchange.objects.filter(connection=conn, method="POST", url__endswith=REVOKE).count()
 
 
 @pytest.mark.django_db
 def test_a_revocation_hubspot_did_not_confirm_is_asked_again_until_it_confirms(
         client, hubspot_org, sandbox, hubspot_connection, django_capture_on_commit_callbacks):
-    """HubSpot failing the DELETE at disconnect: only the refresh token stays
+    """HubSpot failing the revocation at disconnect: only the refresh token stays
     (encrypted), the merchant sees the revocation pending, and the retry
     deletes it once HubSpot recovers, then erases it."""
     refresh = connection_credentials(hubspot_connection)["refresh_token"]
     client.force_login(hubspot_org.owner)
-    sandbox.fail_next(3, status=503, path_prefix=REVOKE_PREFIX)  # the disconnect's call, then the retry's first two
+    sandbox.fail_next(3, status=503, path_prefix=REVOKE)  # the disconnect's call, then the retry's first two
     with django_capture_on_commit_callbacks(execute=False) as later:
         client.post(f"/dashboard/connections/{hubspot_connection.pk}/disconnect", {"confirm": "yes"})
     conn = Connection.objects.get(pk=hubspot_connection.pk)
@@ -218,7 +233,7 @@ def test_a_revocation_hubspot_never_confirms_is_given_up_after_the_window(hubspo
     of backing off), erases the refresh token, and the warning tells the
     merchant to remove TaxPoynt in HubSpot."""
     refresh = connection_credentials(hubspot_connection)["refresh_token"]
-    sandbox.fail_next(None, status=500, path_prefix=REVOKE_PREFIX)
+    sandbox.fail_next(None, status=500, path_prefix=REVOKE)
     try:
         conn = connection_disconnect(connection=hubspot_connection)
         _, waits = run_retrying(revoke_disconnected_account, connection_id=str(conn.pk))
@@ -240,7 +255,7 @@ def test_a_revocation_whose_retry_task_was_lost_is_ended_by_the_beat_sweep(hubsp
     the sweep asks HubSpot a last time and erases the kept token, so no
     token outlives the window."""
     refresh = connection_credentials(hubspot_connection)["refresh_token"]
-    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE)
     conn = connection_disconnect(connection=hubspot_connection)
     assert conn.revoke_pending_until is not None
     assert end_overdue_revocations.apply().get() == 0
@@ -269,7 +284,7 @@ def test_the_revocation_is_not_asked_again_once_the_portal_is_connected_again(
             access_token=tokens["access_token"], refresh_token=tokens["refresh_token"], expires_in=1800),
             account={"external_account_id": str(sandbox.portal_id), "display_name": "sandbox portal"})
 
-    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE)
     old_refresh = connection_credentials(hubspot_connection)["refresh_token"]
     conn = connection_disconnect(connection=hubspot_connection)
     again = reconnect(hubspot_org)
@@ -281,7 +296,7 @@ def test_the_revocation_is_not_asked_again_once_the_portal_is_connected_again(
     assert connection_credentials(again)["access_token"]
 
     # Disconnected unconfirmed again, then the portal connected by another organization.
-    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE)
     conn = connection_disconnect(connection=again)
     elsewhere = reconnect(make_org())
     assert revoke_disconnected_account.apply(kwargs={"connection_id": str(conn.pk)}).successful()
@@ -293,15 +308,81 @@ def test_the_revocation_is_not_asked_again_once_the_portal_is_connected_again(
 
 @pytest.mark.django_db
 def test_a_token_hubspot_no_longer_knows_counts_as_revoked(hubspot_org, sandbox, hubspot_connection):
-    """Deleted meanwhile (the merchant uninstalled the app): HubSpot answers
-    404 to the retry, which ends the pending revocation as confirmed."""
+    """Revoked meanwhile (the merchant uninstalled the app): HubSpot's answer
+    to the retry for the token it no longer knows ends the pending revocation
+    as confirmed."""
     refresh = connection_credentials(hubspot_connection)["refresh_token"]
-    sandbox.fail_next(1, status=503, path_prefix=REVOKE_PREFIX)
+    sandbox.fail_next(1, status=503, path_prefix=REVOKE)
     conn = connection_disconnect(connection=hubspot_connection)
-    assert httpx.delete(f"{sandbox.base_url}{REVOKE_PREFIX}{refresh}").status_code == 204
+    assert _revoke_at_hubspot(sandbox, refresh).status_code == 200
     connection_revoke_disconnected(connection_id=conn.pk)
     conn.refresh_from_db()
     assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
+    assert list(VendorExchange.objects.filter(connection=conn, url__endswith=REVOKE).order_by("at", "id").values_list(
+        "method", "status_code")) == [("POST", 503), ("POST", 200)]
+
+
+@pytest.mark.django_db
+def test_connect_refresh_and_disconnect_call_only_the_2026_03_oauth_api(client, hubspot_org, sandbox, hubspot_sandbox):
+    """The whole life of a connection (code exchange, token lookup, refresh,
+    revocation) calls HubSpot's date-versioned OAuth API, with every
+    credential in the form body: the sunset v1 endpoints are never called."""
+    client.force_login(hubspot_org.owner)
+    url = client.post("/api/v1/crm/hubspot/connect", {}, content_type="application/json").json()["authorize_url"]
+    callback = urlparse(_grant(url))
+    assert client.get(callback.path + "?" + callback.query).status_code == 302
+    conn = Connection.objects.get(organization=hubspot_org, vendor="hubspot")
+    first = connection_credentials(conn)
+    Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    assert connection_get_access_token(connection=Connection.objects.get(pk=conn.pk)) != first["access_token"]
+    assert client.delete(f"/api/v1/connections/{conn.pk}").status_code == 204
+
+    oauth_calls = VendorExchange.objects.filter(url__contains="/oauth/").order_by("at", "id")
+    base = hubspot_sandbox.url
+    assert not VendorExchange.objects.exclude(url__startswith=base + "/crm/").exclude(
+        pk__in=oauth_calls.values("pk")).exists()
+    assert list(oauth_calls.values_list("method", "url", "status_code")) == [
+        ("POST", base + TOKEN, 200), ("POST", base + INTROSPECT, 200),
+        ("POST", base + TOKEN, 200), ("POST", base + REVOKE, 200)]
+    bodies = [parse_qs(e.request_body) for e in oauth_calls]
+    assert [b["grant_type"] for b in bodies[::2]] == [["authorization_code"], ["refresh_token"]]
+    assert bodies[1]["token"] == bodies[3]["token"] == ["***"]  # the token rides in the body, masked in the log
+    assert all(b["client_id"] == [sandbox.app_settings()["client_id"]] and b["client_secret"] == ["***"]
+               for b in bodies)
+    assert sandbox.store.tokens[first["refresh_token"]].revoked
+    conn.refresh_from_db()
+    assert conn.status == Connection.Status.DISCONNECTED and conn.revoke_pending_until is None
+
+
+@pytest.mark.django_db
+def test_disconnect_of_a_token_hubspot_no_longer_knows_is_confirmed_at_once(hubspot_org, sandbox):
+    """A refresh token HubSpot has never issued, or has revoked already: the
+    revocation answers as done, so nothing is kept to ask again."""
+    conn = connect(hubspot_org, sandbox)
+    credentials = {**connection_credentials(conn), "refresh_token": "na1-never-issued"}
+    Connection.objects.filter(pk=conn.pk).update(credentials=json.dumps(credentials))
+    conn = connection_disconnect(connection=Connection.objects.get(pk=conn.pk))
+    assert conn.status == Connection.Status.DISCONNECTED and conn.credentials == ""
+    assert conn.revoke_pending_until is None and conn.last_error == ""
+    assert list(VendorExchange.objects.filter(connection=conn).values_list("method", "url", "status_code")) == [
+        ("POST", sandbox.base_url + REVOKE, 200)]
+
+
+@pytest.mark.django_db
+def test_a_revocation_refused_as_an_invalid_token_counts_as_done(hubspot_org, sandbox, hubspot_connection):
+    """HubSpot calling the token invalid (RFC 6749's invalid_grant with the
+    legacy BAD_REFRESH_TOKEN) rather than answering 200: revoked all the same.
+    Any other refusal is not: the revocation stays pending."""
+    sandbox.fail_next(1, path_prefix=REVOKE, oauth_error="BAD_REFRESH_TOKEN")
+    conn = connection_disconnect(connection=hubspot_connection)
+    assert conn.credentials == "" and conn.revoke_pending_until is None and conn.last_error == ""
+    refused = VendorExchange.objects.get(connection=conn, url__endswith=REVOKE)
+    assert refused.status_code == 400 and json.loads(refused.response_body)["error"] == "invalid_grant"
+
+    other = connect(hubspot_org, sandbox)
+    sandbox.fail_next(1, path_prefix=REVOKE, oauth_error="BAD_CLIENT_SECRET")
+    other = connection_disconnect(connection=other)
+    assert other.revoke_pending_until is not None and "did not confirm" in other.last_error
 
 
 @pytest.mark.django_db

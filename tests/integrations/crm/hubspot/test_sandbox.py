@@ -1,5 +1,5 @@
 """The HubSpot sandbox (integrations/crm/hubspot/sandbox) over real sockets:
-OAuth (code + PKCE, refresh, revoke, bad/reused codes), CRM v3 paging and
+OAuth 2026-03 (code + PKCE, refresh, introspect, revoke, RFC 6749 errors, bad/reused codes), CRM v3 paging and
 updates, search semantics and limits, v4 associations, rate limits, signed
 webhook delivery with HubSpot's retry rules, and HubSpot's own Python client
 pointed at the sandbox."""
@@ -126,30 +126,45 @@ def _consent(hs, sb, *, challenge=None, state="st-123") -> str:
     return query["code"][0]
 
 
-def _token(hs, sb, **fields):
+TOKEN, INTROSPECT, REVOKE = "/oauth/2026-03/token", "/oauth/2026-03/token/introspect", "/oauth/2026-03/token/revoke"
+
+
+def _oauth(hs, sb, path, **fields):
+    """A form POST to an OAuth endpoint with the app's client_id and client_secret in the body."""
     app = sb.app_settings()
     data = {"client_id": app["client_id"], "client_secret": app["client_secret"]} | fields
-    return httpx.post(f"{hs.url}/oauth/v1/token", data=data)
+    return httpx.post(f"{hs.url}{path}", data=data)
+
+
+def _token(hs, sb, **fields):
+    return _oauth(hs, sb, TOKEN, **fields)
 
 
 # OAuth -----------------------------------------------------------------------
 
-def test_oauth_code_flow_with_pkce_refresh_and_revoke(hs, sb):
+def test_oauth_code_flow_with_pkce_refresh_introspect_and_revoke(hs, sb):
     verifier, challenge = _pkce()
     code = _consent(hs, sb, challenge=challenge)
     answer = _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code,
                     code_verifier=verifier)
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     body = answer.json()
-    assert set(body) == {"token_type", "refresh_token", "access_token", "expires_in"}
-    assert body["token_type"] == "bearer" and body["expires_in"] == 1800
+    assert set(body) == {"token_type", "refresh_token", "access_token", "expires_in", "hub_id", "scopes",
+                         "user_id", "token_use"}
+    assert body["token_type"] == "bearer" and body["expires_in"] == 1800 and body["hub_id"] == sb.portal_id
+    assert body["token_use"] == "access_token" and "crm.objects.contacts.read" in body["scopes"]
 
-    info = httpx.get(f"{hs.url}/oauth/v1/access-tokens/{body['access_token']}").json()
-    assert info["hub_id"] == sb.portal_id and info["token_type"] == "access"
+    info = _oauth(hs, sb, INTROSPECT, token=body["access_token"], token_type_hint="access_token").json()
+    assert info["active"] is True and info["token_use"] == "access_token" and info["token"] == body["access_token"]
+    assert info["hub_id"] == sb.portal_id and info["hub_domain"] and info["user"] and info["user_id"]
+    assert info["client_id"] == sb.app_settings()["client_id"] and info["app_id"] == sb.app_settings()["app_id"]
     assert "crm.objects.deals.read" in info["scopes"] and "crm.objects.contacts.read" in info["scopes"]
-    assert 0 < info["expires_in"] <= 1800
-    refresh_info = httpx.get(f"{hs.url}/oauth/v1/refresh-tokens/{body['refresh_token']}").json()
-    assert refresh_info["client_id"] == sb.app_settings()["client_id"]
+    assert 0 < info["expires_in"] <= 1800 and info["is_private_distribution"] is False
+    assert info["signed_access_token"]["hubId"] == sb.portal_id
+    # The hint only says where to look first: a refresh token is found under either.
+    refresh_info = _oauth(hs, sb, INTROSPECT, token=body["refresh_token"], token_type_hint="access_token").json()
+    assert refresh_info["active"] is True and refresh_info["token_use"] == "refresh_token"
+    assert refresh_info["client_id"] == sb.app_settings()["client_id"] and "expires_in" not in refresh_info
 
     deals = httpx.get(f"{hs.url}/crm/v3/objects/deals",
                       headers={"Authorization": f"Bearer {body['access_token']}"})
@@ -159,29 +174,95 @@ def test_oauth_code_flow_with_pkce_refresh_and_revoke(hs, sb):
     assert refreshed["access_token"] != body["access_token"]
     assert refreshed["refresh_token"] == body["refresh_token"]
 
-    assert httpx.delete(f"{hs.url}/oauth/v1/refresh-tokens/{body['refresh_token']}").status_code == 204
+    revoked = _oauth(hs, sb, REVOKE, token=body["refresh_token"], token_type_hint="refresh_token")
+    assert revoked.status_code == 200 and revoked.content == b""
     again = _token(hs, sb, grant_type="refresh_token", refresh_token=body["refresh_token"])
-    assert again.status_code == 400 and again.json()["status"] == "BAD_REFRESH_TOKEN"
+    assert again.status_code == 400 and again.json() == {
+        "error": "invalid_grant", "error_description": "refresh token is invalid, expired or revoked",
+        "status": "BAD_REFRESH_TOKEN", "message": "refresh token is invalid, expired or revoked"}
+    assert _oauth(hs, sb, INTROSPECT, token=body["refresh_token"]).json() == {"active": False}
     # Access tokens already issued stay valid after the refresh token is revoked.
     still = httpx.get(f"{hs.url}/crm/v3/objects/deals", headers={"Authorization": f"Bearer {refreshed['access_token']}"})
     assert still.status_code == 200
 
 
+def test_the_sunset_v1_endpoints_are_not_served(hs, sb):
+    tokens = sb.issue_token()
+    app = sb.app_settings()
+    v1 = [httpx.post(f"{hs.url}/oauth/v1/token", data={
+              "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+              "client_id": app["client_id"], "client_secret": app["client_secret"]}),
+          httpx.get(f"{hs.url}/oauth/v1/access-tokens/{tokens['access_token']}"),
+          httpx.get(f"{hs.url}/oauth/v1/refresh-tokens/{tokens['refresh_token']}"),
+          httpx.delete(f"{hs.url}/oauth/v1/refresh-tokens/{tokens['refresh_token']}")]
+    assert [r.status_code for r in v1] == [404, 404, 404, 404]
+    assert not sb.store.tokens[tokens["refresh_token"]].revoked
+    # The interim v3 paths are the same operations.
+    assert _oauth(hs, sb, "/oauth/v3/token/introspect", token=tokens["access_token"]).json()["active"] is True
+    assert _oauth(hs, sb, "/oauth/v3/token", grant_type="refresh_token",
+                  refresh_token=tokens["refresh_token"]).status_code == 200
+
+
+def test_oauth_parameters_are_read_from_the_form_body_only(hs, sb):
+    """Credentials and tokens in the query (v1 style) are not read: the body is what counts."""
+    tokens = sb.issue_token()
+    app = sb.app_settings()
+    query = {"client_id": app["client_id"], "client_secret": app["client_secret"], "token": tokens["access_token"]}
+    in_query = httpx.post(f"{hs.url}{INTROSPECT}", params=query)
+    assert in_query.status_code == 400 and in_query.json()["error"] == "invalid_client"
+    as_json = httpx.post(f"{hs.url}{REVOKE}", json=query | {"token": tokens["refresh_token"]})
+    assert as_json.status_code == 400 and as_json.json()["status"] == "BAD_CLIENT_ID"
+    assert not sb.store.tokens[tokens["refresh_token"]].revoked
+    missing = _oauth(hs, sb, REVOKE)
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+
+
+def test_inactive_tokens_introspect_as_inactive(hs, sb):
+    tokens = sb.issue_token()
+    sb.advance_clock(1801)
+    assert _oauth(hs, sb, INTROSPECT, token=tokens["access_token"]).json() == {"active": False}
+    assert _oauth(hs, sb, INTROSPECT, token="never-issued").json() == {"active": False}
+    wrong = _oauth(hs, sb, INTROSPECT, token=tokens["refresh_token"], client_secret="wrong")
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_client"
+    assert wrong.json()["status"] == "BAD_CLIENT_SECRET" and wrong.json()["error_description"]
+
+
 def test_revoke_answers_an_unknown_token_and_fails_on_demand(hs, sb):
-    """DELETE refresh-tokens: 204 once, then 404 for the deleted (or a never
-    issued) token; `fail_next` on the OAuth path answers 5xx until its count
-    runs out or the faults are cleared."""
-    refresh = sb.issue_token()["refresh_token"]
-    url = f"{hs.url}/oauth/v1/refresh-tokens/{refresh}"
-    sb.fail_next(2, status=503, path_prefix="/oauth/v1/refresh-tokens/")
-    assert [httpx.delete(url).status_code for _ in range(2)] == [503, 503]
-    sb.fail_next(None, status=500, path_prefix="/oauth/v1/refresh-tokens/")
-    assert [httpx.delete(url).status_code for _ in range(3)] == [500, 500, 500]
+    """Revoke: 200 with no body, also for a token already revoked or never
+    issued (RFC 7009); an access token is refused; `fail_next` on the revoke
+    path answers 5xx until its count runs out or the faults are cleared."""
+    tokens = sb.issue_token()
+    refresh = tokens["refresh_token"]
+    sb.fail_next(2, status=503, path_prefix=REVOKE)
+    assert [_oauth(hs, sb, REVOKE, token=refresh).status_code for _ in range(2)] == [503, 503]
+    sb.fail_next(None, status=500, path_prefix=REVOKE)
+    assert [_oauth(hs, sb, REVOKE, token=refresh).status_code for _ in range(3)] == [500, 500, 500]
+    assert not sb.store.tokens[refresh].revoked
     assert httpx.delete(f"{hs.url}/_sandbox/faults").status_code == 200  # recovered
-    assert httpx.delete(url).status_code == 204
-    gone = httpx.delete(url)
-    assert gone.status_code == 404 and gone.json()["category"] == "OBJECT_NOT_FOUND"
-    assert httpx.delete(f"{hs.url}/oauth/v1/refresh-tokens/never-issued").status_code == 404
+    assert _oauth(hs, sb, REVOKE, token=refresh, token_type_hint="refresh_token").status_code == 200
+    assert sb.store.tokens[refresh].revoked
+    assert (_oauth(hs, sb, REVOKE, token=refresh).status_code, _oauth(hs, sb, REVOKE, token="never-issued").content) \
+        == (200, b"")
+    access = _oauth(hs, sb, REVOKE, token=tokens["access_token"], token_type_hint="access_token")
+    assert access.status_code == 400 and access.json()["error"] == "unsupported_token_type"
+
+
+def test_oauth_errors_parse_as_rfc_6749_errors(hs, sb):
+    """A standard OAuth library reads the sandbox's error bodies (oauthlib's RFC 6749 parser, when installed)."""
+    errors = pytest.importorskip("oauthlib.oauth2.rfc6749.errors")
+    parameters = pytest.importorskip("oauthlib.oauth2.rfc6749.parameters")
+
+    dead = _token(hs, sb, grant_type="refresh_token", refresh_token="never-issued")
+    with pytest.raises(errors.InvalidGrantError) as caught:
+        parameters.parse_token_response(dead.text)
+    assert caught.value.description == "refresh token is invalid, expired or revoked"
+    with pytest.raises(errors.InvalidClientError):
+        parameters.parse_token_response(_token(hs, sb, client_id="nobody", grant_type="refresh_token").text)
+    with pytest.raises(errors.UnsupportedGrantTypeError):
+        parameters.parse_token_response(_token(hs, sb, grant_type="password").text)
+    good = parameters.parse_token_response(_token(hs, sb, grant_type="refresh_token",
+                                                  refresh_token=sb.issue_token()["refresh_token"]).text)
+    assert good["access_token"] and good["expires_in"] == 1800
 
 
 def test_auth_codes_are_single_use_checked_and_short_lived(hs, sb):
@@ -206,6 +287,7 @@ def test_auth_codes_are_single_use_checked_and_short_lived(hs, sb):
 
     secret = _token(hs, sb, client_secret="wrong", grant_type="refresh_token", refresh_token="x")
     assert secret.status_code == 400 and secret.json()["status"] == "BAD_CLIENT_SECRET"
+    assert (bad.json()["error"], secret.json()["error"]) == ("invalid_grant", "invalid_client")
 
 
 def test_cancel_on_the_consent_page_redirects_with_access_denied(hs, sb):
@@ -636,9 +718,5 @@ def test_official_hubspot_client_works_with_only_the_host_changed(hs, sb):
         "deals", "line_items", BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": first.id}]))
     assert links.results[0].to[0].association_types[0].type_id == 19
 
-    refreshed = client.oauth.tokens_api.create(grant_type="refresh_token", refresh_token=token["refresh_token"],
-                                               client_id=sb.app_settings()["client_id"],
-                                               client_secret=sb.app_settings()["client_secret"])
-    assert refreshed.access_token and refreshed.expires_in == 1800
-    info = client.oauth.access_tokens_api.get(refreshed.access_token)
-    assert info.hub_id == sb.portal_id
+    # hubspot-api-client 12's OAuth APIs call the sunset v1 endpoints, which the sandbox no longer serves;
+    # the 2026-03 endpoints are checked against a standard OAuth library above.
