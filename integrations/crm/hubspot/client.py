@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from integrations.connections.http import VendorClient, retry_after_seconds
 
+from .provider import (BATCH_READ_MAX, CRM_ASSOCIATIONS_BATCH_READ_PATH, CRM_BATCH_READ_PATH, CRM_OBJECT_PATH,
+                       CRM_PIPELINES_PATH, CRM_SEARCH_PATH)
+
 
 class HubSpotClient(VendorClient):
     vendor = "hubspot"
@@ -40,9 +43,9 @@ class HubSpotClient(VendorClient):
             return 1.0 * attempt
         return min(2.0 ** attempt, 10.0)
 
-    # --- CRM ------------------------------------------------------------------
+    # --- CRM (paths: provider.CRM_API_VERSION) --------------------------------
     def search(self, object_type: str, body: dict) -> dict:
-        return self.request("POST", f"/crm/v3/objects/{object_type}/search", json_body=body).json()
+        return self.request("POST", CRM_SEARCH_PATH.format(object_type=object_type), json_body=body).json()
 
     def get_object(self, object_type: str, object_id: str, *, properties=(), associations=()) -> dict:
         params = {}
@@ -50,27 +53,38 @@ class HubSpotClient(VendorClient):
             params["properties"] = ",".join(properties)
         if associations:
             params["associations"] = ",".join(associations)
-        return self.request("GET", f"/crm/v3/objects/{object_type}/{object_id}", params=params).json()
+        return self.request("GET", CRM_OBJECT_PATH.format(object_type=object_type, object_id=object_id),
+                            params=params).json()
 
     def batch_read(self, object_type: str, ids: list[str], *, properties=()) -> list[dict]:
         results = []
-        for start in range(0, len(ids), 100):
-            chunk = ids[start:start + 100]
+        for start in range(0, len(ids), BATCH_READ_MAX):
+            chunk = ids[start:start + BATCH_READ_MAX]
             body = {"inputs": [{"id": i} for i in chunk], "properties": list(properties)}
-            results.extend(self.request("POST", f"/crm/v3/objects/{object_type}/batch/read",
+            results.extend(self.request("POST", CRM_BATCH_READ_PATH.format(object_type=object_type),
                                         json_body=body).json().get("results", []))
         return results
 
     def associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[dict]]:
-        """{from id: [{toObjectId, associationTypes}]} via the v4 batch read."""
+        """{from id: [{toObjectId, associationTypes}]}, every page of each: a
+        result carries `paging.next.after` while its id has more, and the next
+        request sends that id again with the cursor (other ids are done)."""
+        path = CRM_ASSOCIATIONS_BATCH_READ_PATH.format(from_type=from_type, to_type=to_type)
         out: dict[str, list[dict]] = {}
-        for start in range(0, len(ids), 100):
-            chunk = ids[start:start + 100]
-            data = self.request("POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
-                                json_body={"inputs": [{"id": i} for i in chunk]}).json()
-            for row in data.get("results", []):
-                out.setdefault(str(row["from"]["id"]), []).extend(row.get("to", []))
+        for start in range(0, len(ids), BATCH_READ_MAX):
+            inputs = [{"id": i} for i in ids[start:start + BATCH_READ_MAX]]
+            seen = set()
+            while inputs:
+                data = self.request("POST", path, json_body={"inputs": inputs}).json()
+                inputs = []
+                for row in data.get("results", []):
+                    from_id = str(row["from"]["id"])
+                    out.setdefault(from_id, []).extend(row.get("to", []))
+                    after = ((row.get("paging") or {}).get("next") or {}).get("after")
+                    if after and (from_id, str(after)) not in seen:  # a repeated cursor would never end
+                        seen.add((from_id, str(after)))
+                        inputs.append({"id": from_id, "after": str(after)})
         return out
 
     def deal_pipelines(self) -> list[dict]:
-        return self.request("GET", "/crm/v3/pipelines/deals").json().get("results", [])
+        return self.request("GET", CRM_PIPELINES_PATH.format(object_type="deals")).json().get("results", [])

@@ -58,6 +58,29 @@ SEARCH_PAGE_LIMIT = 100  # below the UNCONFIRMED 200 maximum
 BATCH_READ_MAX = 100
 LAST_MODIFIED = "hs_lastmodifieddate"
 
+# CRM API version: every CRM path below is built from it. HubSpot's semantic
+# versions lose support (v4, our association reads: 2027-03-30, changelog
+# "deprecating-support-for-hubspot-v4-apis"; v1–v3: September 2027, legacy
+# migration guide), which says to move to the 2026-09 equivalents. 2026-09 is GA
+# (shipped 2026-09-08/09; the Pipelines v1 sunset changelog names it GA and latest) and
+# covers each path we call: objects get/batch read/search, associations batch
+# read, pipelines. Its breaking change, admin-configured validation on CRM writes
+# ("crm-api-write-validation-enforcement"), does not reach us: we only read.
+# Association batch read answers at most a page of `to` per input, with
+# `paging.next.after` on that input's result while it has more: sent back
+# beside its id ({"id", "after"}) until absent. UNCONFIRMED: the page size
+# (not documented; one reader saw 600+ in one answer, v3 paged at 500); and
+# that 2026-09 keeps v3/v4's shapes for what we read (string property values,
+# search `total`/`paging.next.after`, pipeline stage metadata, 207 + `errors`):
+# the 2026-03/latest reference pages show the same shapes, none announces a change.
+CRM_API_VERSION = "2026-09"
+CRM_OBJECTS_PATH = f"/crm/objects/{CRM_API_VERSION}/{{object_type}}"
+CRM_OBJECT_PATH = CRM_OBJECTS_PATH + "/{object_id}"
+CRM_SEARCH_PATH = CRM_OBJECTS_PATH + "/search"
+CRM_BATCH_READ_PATH = CRM_OBJECTS_PATH + "/batch/read"
+CRM_ASSOCIATIONS_BATCH_READ_PATH = f"/crm/associations/{CRM_API_VERSION}/{{from_type}}/{{to_type}}/batch/read"
+CRM_PIPELINES_PATH = f"/crm/pipelines/{CRM_API_VERSION}/{{object_type}}"
+
 # Properties we read.
 DEAL_PROPERTIES = ("dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "closedate",
                    "hs_lastmodifieddate", "hs_object_id", "description")

@@ -58,8 +58,9 @@ def _primary_first(targets: list[dict]) -> list[str]:
 
 
 def fetch_bundles(client: HubSpotClient, deals: list[dict], *, connection) -> list[dict]:
-    """Deal bundles for `deals` (search/get results): 3 association reads and
-    up to 3 batch reads per page, whatever the page size."""
+    """Deal bundles for `deals` (search/get results): 3 association reads (more
+    only while a deal has more links than one association page) and up to 3
+    batch reads per page, whatever the page size."""
     ids = [str(d["id"]) for d in deals]
     if not ids:
         return []

@@ -46,6 +46,12 @@ POST /crm/v4/associations/deals/{line_items|companies|contacts}/batch/read {"inp
      → {"status":"COMPLETE","results":[{"from":{"id"},"to":[{"toObjectId":<int>,"associationTypes":[…]}]}]};
        inputs without associations → HTTP 207 with "errors" (NO_ASSOCIATIONS_FOUND), as HubSpot does.
 GET  /crm/v4/objects/{from}/{id}/associations/{to}
+The same CRM calls, same shapes, at each HubSpot date version v (facts.CRM_API_VERSIONS: 2026-03, 2026-09):
+     /crm/objects/{v}/{type}[/{id}|/search|/batch/read], /crm/pipelines/{v}/deals[/{id}],
+     POST /crm/associations/{v}/{from}/{to}/batch/read, GET /crm/objects/{v}/{from}/{id}/associations/{to}.
+     Association reads page each input's links (500, set_association_page_size): its result carries
+     "paging":{"next":{"after","link"}} while there are more; send {"id","after"} for the next page.
+     The connector calls only the date-versioned paths; the legacy ones stay for hubspot-api-client 12.0.0.
 Errors: 401 {"status":"error","message","correlationId","category":"INVALID_AUTHENTICATION"|"EXPIRED_AUTHENTICATION"};
 403 MISSING_SCOPES (scopes crm.objects.<type>.read/.write); 404 OBJECT_NOT_FOUND;
 400 VALIDATION_ERROR (PATCH of an unknown property → "Property values were not valid: …": define custom
@@ -100,6 +106,7 @@ get_object(object_type, object_id)          GET /_sandbox/objects/{type}/{id}
 associate(from_type, from_id, to_type, to_id, primary=False, remove=False)   POST /_sandbox/associations
      (fires deal.associationChange {associationType "DEAL_TO_LINE_ITEM", fromObjectId, toObjectId,
      associationRemoved, isPrimaryAssociation})
+set_association_page_size(size)            POST /_sandbox/associations/page-size  (links per association page)
 deliveries()                                GET  /_sandbox/webhooks/deliveries → [{id, url, mode, state
      (pending|delivered|failed|gave_up), eventIds, events, attempts[{attemptNumber, status, error, timestamp}]}]
 wait_for_webhooks(timeout=10)               POST /_sandbox/webhooks/wait   (True when the queue is idle)

@@ -31,6 +31,18 @@ _RULES = [
     ("/crm/v3/objects/<otype>/<oid>", ["PATCH"], crm.update_object, "api"),
     ("/crm/v3/pipelines/<otype>", ["GET"], crm.pipelines, "api"),
     ("/crm/v3/pipelines/<otype>/<pipeline_id>", ["GET"], crm.pipelines, "api"),
+    *[row for v in facts.CRM_API_VERSIONS for row in (  # HubSpot's date-versioned CRM paths, same handlers
+        (f"/crm/objects/{v}/<otype>", ["GET"], crm.list_objects, "api"),
+        (f"/crm/objects/{v}/<otype>", ["POST"], crm.create_object, "api"),
+        (f"/crm/objects/{v}/<otype>/search", ["POST"], search.search, "search"),
+        (f"/crm/objects/{v}/<otype>/batch/read", ["POST"], crm.batch_read, "api"),
+        (f"/crm/objects/{v}/<otype>/<oid>", ["GET"], crm.get_object, "api"),
+        (f"/crm/objects/{v}/<otype>/<oid>", ["PATCH"], crm.update_object, "api"),
+        (f"/crm/objects/{v}/<from_type>/<oid>/associations/<to_type>", ["GET"], crm.associations_list, "api"),
+        (f"/crm/pipelines/{v}/<otype>", ["GET"], crm.pipelines, "api"),
+        (f"/crm/pipelines/{v}/<otype>/<pipeline_id>", ["GET"], crm.pipelines, "api"),
+        (f"/crm/associations/{v}/<from_type>/<to_type>/batch/read", ["POST"], crm.associations_batch_read, "api"),
+    )],
     ("/crm/v4/associations/<from_type>/<to_type>/batch/read", ["POST"], crm.associations_batch_read, "api"),
     ("/crm/v4/objects/<from_type>/<oid>/associations/<to_type>", ["GET"], crm.associations_list, "api"),
 ]
@@ -104,7 +116,7 @@ class HubSpotSandboxApp:
                 otype = None
             write = request.method in ("PATCH", "POST", "DELETE") and kind == "api" \
                 and not request.path.endswith(("/batch/read",))
-            if otype and request.path.startswith("/crm/v3/objects"):
+            if otype and request.path.startswith(("/crm/v3/objects/", "/crm/objects/")):
                 needed = facts.required_scopes(otype, write=write)
                 if not needed & set(tok.scopes):
                     raise HubSpotError(403, facts.MSG_SCOPES, category="MISSING_SCOPES", errors=[{

@@ -332,6 +332,15 @@ class Sandbox:
                 self._emit_association(str(to_id), from_type, str(from_id), removed=remove, primary=primary)
         return {"from": str(from_id), "to": str(to_id), "removed": remove}
 
+    def set_association_page_size(self, size: int) -> dict:
+        """How many links one association read returns per input before paging
+        with `after` (facts.ASSOCIATIONS_PAGE_SIZE until the next reset)."""
+        if int(size) < 1:
+            raise validation_error("size must be at least 1")
+        with self.store.lock:
+            self.store.association_page_size = int(size)
+        return {"association_page_size": self.store.association_page_size}
+
     def get_object(self, object_type_: str, object_id: str) -> dict:
         otype = object_type(object_type_)
         with self.store.lock:
@@ -474,6 +483,7 @@ CONTROL_RULES = Map([
     Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["PATCH"], endpoint="update_object"),
     Rule("/_sandbox/objects/<object_type_>/<object_id>", methods=["DELETE"], endpoint="delete_object"),
     Rule("/_sandbox/associations", methods=["POST"], endpoint="associate"),
+    Rule("/_sandbox/associations/page-size", methods=["POST"], endpoint="set_association_page_size"),
     Rule("/_sandbox/webhooks/deliveries", methods=["GET"], endpoint="deliveries"),
     Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait_for_webhooks"),
     Rule("/_sandbox/webhooks/redeliver", methods=["POST"], endpoint="redeliver"),

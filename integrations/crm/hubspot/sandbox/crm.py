@@ -1,16 +1,21 @@
-"""CRM v3 objects, pipelines and v4 associations, in HubSpot's JSON shapes.
+"""CRM objects, pipelines and associations, in HubSpot's JSON shapes.
 
-GET   /crm/v3/objects/{type}?limit&after&properties&associations&archived
-GET   /crm/v3/objects/{type}/{id}?properties&associations&archived
-POST  /crm/v3/objects/{type}                 {"properties": {…}}   (create)
-PATCH /crm/v3/objects/{type}/{id}            {"properties": {…}}
-POST  /crm/v3/objects/{type}/batch/read      {"inputs": [{"id"}], "properties": […]}
-GET   /crm/v3/pipelines/deals[/{pipelineId}]
-POST  /crm/v4/associations/{from}/{to}/batch/read   {"inputs": [{"id"}]}
-GET   /crm/v4/objects/{from}/{id}/associations/{to}
+Served at each date version v in facts.CRM_API_VERSIONS and at the legacy
+semantic paths (v3 objects and pipelines, v4 associations), one handler each:
+
+GET   /crm/objects/{v}/{type}?limit&after&properties&associations&archived      (/crm/v3/objects/{type})
+GET   /crm/objects/{v}/{type}/{id}?properties&associations&archived
+POST  /crm/objects/{v}/{type}                 {"properties": {…}}   (create)
+PATCH /crm/objects/{v}/{type}/{id}            {"properties": {…}}
+POST  /crm/objects/{v}/{type}/batch/read      {"inputs": [{"id"}], "properties": […]}
+GET   /crm/pipelines/{v}/deals[/{pipelineId}]                                    (/crm/v3/pipelines/…)
+POST  /crm/associations/{v}/{from}/{to}/batch/read   {"inputs": [{"id", "after"?}]}   (/crm/v4/associations/…)
+GET   /crm/objects/{v}/{from}/{id}/associations/{to}?limit&after                 (/crm/v4/objects/…)
 
 {type} is deals, line_items, companies or contacts (or its id, e.g. 0-3).
 Property values are always strings; timestamps are ISO 8601 with ms and 'Z'.
+Association reads page each input's `to` list (store.association_page_size):
+a result carries paging.next.after while its id has more.
 """
 import json
 from datetime import datetime, timezone
@@ -117,7 +122,7 @@ def list_objects(sb, request, otype: str):
         query += [("properties", p) for p in props] + [("associations", a) for a in assocs]
         if archived:
             query.append(("archived", "true"))
-        link = sb.url(f"/crm/v3/objects/{otype}?{urlencode(query)}")
+        link = sb.url(f"{request.path}?{urlencode(query)}")  # the family (version) the caller used
         body["paging"] = {"next": {"after": rest[0].id, "link": link}}
     return json_response(body)
 
@@ -261,6 +266,26 @@ def _assoc_types(from_type, to_type, type_ids) -> list[dict]:
     return out
 
 
+def _association_page(sb, from_type, oid, to_type, after, limit):
+    """One page of the live links of from_type `oid` to `to_type`, in id order,
+    from the cursor `after` (the first to-id of the page): ([(to_id, typeIds)], next cursor or None)."""
+    if after not in (None, "") and not str(after).isdigit():
+        raise validation_error(f"Invalid value for after: {after}")
+    links = list(sb.store.associated(from_type, oid, to_type).items())
+    if after not in (None, ""):
+        links = [pair for pair in links if int(pair[0]) >= int(after)]
+    page, rest = links[:limit], links[limit:]
+    return page, (rest[0][0] if rest else None)
+
+
+def _associations_link(request, from_type, oid, to_type, after) -> str:
+    """The paging link HubSpot adds (deprecated, 'should be ignored'): the
+    single-object read of the same family the caller used."""
+    parts = request.path.split("/")  # /crm/associations/{v}/… or /crm/v4/associations/…
+    prefix = "/crm/v4/objects" if parts[2] == "v4" else f"/crm/objects/{parts[3]}"
+    return f"{prefix}/{from_type}/{oid}/associations/{to_type}?after={after}"
+
+
 def associations_batch_read(sb, request, from_type: str, to_type: str):
     from_type, to_type = object_type(from_type), object_type(to_type)
     if (from_type, to_type) not in facts.ASSOCIATION_TYPES:
@@ -269,15 +294,18 @@ def associations_batch_read(sb, request, from_type: str, to_type: str):
     inputs = body.get("inputs")
     if not isinstance(inputs, list):
         raise validation_error("Invalid input JSON: inputs is required")
-    if len(inputs) > 1000:
-        raise validation_error("Batch input cannot exceed 1000 inputs")
+    if len(inputs) > facts.ASSOCIATIONS_BATCH_INPUTS_MAX:
+        raise validation_error(f"Batch input cannot exceed {facts.ASSOCIATIONS_BATCH_INPUTS_MAX} inputs")
     started = _now_iso()
     results, errors = [], []
     with sb.store.lock:
         for item in inputs:
             oid = str((item or {}).get("id", ""))
-            links = sb.store.associated(from_type, oid, to_type) if sb.store.get(from_type, oid) else {}
-            if not links:
+            page, nxt = ([], None)
+            if sb.store.get(from_type, oid):
+                page, nxt = _association_page(sb, from_type, oid, to_type, (item or {}).get("after"),
+                                              sb.store.association_page_size)
+            if not page:
                 errors.append({
                     "status": "error", "category": "OBJECT_NOT_FOUND",
                     "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
@@ -285,11 +313,15 @@ def associations_batch_read(sb, request, from_type: str, to_type: str):
                     "context": {"fromObjectId": [oid]}, "errors": [],
                 })
                 continue
-            results.append({
+            result = {
                 "from": {"id": oid},
                 "to": [{"toObjectId": int(to_id), "associationTypes": _assoc_types(from_type, to_type, type_ids)}
-                       for to_id, type_ids in links.items()],
-            })
+                       for to_id, type_ids in page],
+            }
+            if nxt is not None:  # present only while there are more pages
+                result["paging"] = {"next": {"after": nxt, "link": sb.url(
+                    _associations_link(request, from_type, oid, to_type, nxt))}}
+            results.append(result)
     out = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now_iso()}
     if errors:
         out["numErrors"] = len(errors)
@@ -300,20 +332,15 @@ def associations_batch_read(sb, request, from_type: str, to_type: str):
 
 def associations_list(sb, request, from_type: str, oid: str, to_type: str):
     from_type, to_type = object_type(from_type), object_type(to_type)
-    limit = _int_arg(request, "limit", 500)
-    after = request.args.get("after")
+    limit = _int_arg(request, "limit", sb.store.association_page_size)
     with sb.store.lock:
         if sb.store.get(from_type, oid) is None:
             raise not_found()
-        links = list(sb.store.associated(from_type, oid, to_type).items())
-    if after:
-        links = [pair for pair in links if int(pair[0]) >= int(after)]
-    page, rest = links[:limit], links[limit:]
+        page, nxt = _association_page(sb, from_type, oid, to_type, request.args.get("after"), limit)
     body = {"results": [{"toObjectId": int(tid), "associationTypes": _assoc_types(from_type, to_type, types)}
                         for tid, types in page]}
-    if rest:
-        body["paging"] = {"next": {"after": rest[0][0], "link": sb.url(
-            f"/crm/v4/objects/{from_type}/{oid}/associations/{to_type}?after={rest[0][0]}&limit={limit}")}}
+    if nxt is not None:
+        body["paging"] = {"next": {"after": nxt, "link": sb.url(f"{request.path}?after={nxt}&limit={limit}")}}
     return json_response(body)
 
 

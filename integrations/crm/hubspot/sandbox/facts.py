@@ -7,8 +7,18 @@ source read; they are our most faithful reading and live only here.
 """
 from decimal import Decimal
 
-# Object types served under /crm/v3/objects/{type}; HubSpot also accepts the
-# numeric object type id ("0-3") in the path.
+# CRM API versions served. HubSpot's date-based versions (developers.hubspot.com
+# "api-reference/latest/overview"; 2026-09 GA 2026-09-08) each serve
+# /crm/objects/{version}/…, /crm/associations/{version}/…,
+# /crm/pipelines/{version}/…; another date answers 404 here (UNCONFIRMED: what
+# HubSpot answers for a version it never released). The legacy semantic paths
+# (/crm/v3/objects, /crm/v3/pipelines, /crm/v4/associations) are served too:
+# HubSpot keeps them until 2027 (v4: 2027-03-30; v1–v3: September 2027) and
+# hubspot-api-client 12.0.0, its newest Python SDK on PyPI, calls only them.
+CRM_API_VERSIONS = ("2026-03", "2026-09")
+
+# Object types served under /crm/objects/{version}/{type}; HubSpot also accepts
+# the numeric object type id ("0-3") in the path.
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "line_items": "0-8"}
 OBJECT_TYPES = tuple(OBJECT_TYPE_IDS)
 # Singular names used in webhook subscriptionType ("deal.creation") and in
@@ -164,6 +174,13 @@ SEARCH_PER_SECOND = 4              # search endpoints, per token
 DAILY_LIMIT = 250_000              # private apps only; OAuth calls have no daily limit
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 10, 100
 BATCH_READ_MAX = 100
+# Associations batch read: at most 1000 inputs (changelog "bug-fix-batch-read-
+# limit-for-hubspot-associations-api"); each input's `to` list is paged, the
+# result carrying paging.next.after while that id has more. Page size
+# UNCONFIRMED (undocumented; v3 paged at 500, one reader saw 600+ in one answer):
+# 500 here, changed with Sandbox.set_association_page_size.
+ASSOCIATIONS_BATCH_INPUTS_MAX = 1000
+ASSOCIATIONS_PAGE_SIZE = 500
 SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX = 10, 200   # max 200: UNCONFIRMED (VENDORS.md)
 SEARCH_RESULT_CAP = 10_000         # `after` may not reach past this (UNCONFIRMED wording)
 SEARCH_MAX_GROUPS, SEARCH_MAX_FILTERS, SEARCH_MAX_FILTERS_PER_GROUP = 5, 25, 10

@@ -1,4 +1,4 @@
-"""POST /crm/v3/objects/{type}/search: HubSpot's CRM search.
+"""POST /crm/objects/{version}/{type}/search (and legacy /crm/v3/objects/{type}/search): HubSpot's CRM search.
 
 filterGroups are ORed, the filters inside a group ANDed; at most 5 groups, 25
 filters, 10 per group (HubSpot changelog, Aug 2024). Comparisons follow the

@@ -110,6 +110,7 @@ class Store:
             self.associations: dict[tuple[str, str], dict[str, dict[str, list[int]]]] = {}
             self.custom_properties = {t: {} for t in facts.OBJECT_TYPES}
             self.pipelines = [_pipeline_from_facts(self.now_ms())]
+            self.association_page_size = facts.ASSOCIATIONS_PAGE_SIZE
 
     def property_types(self, object_type: str) -> dict[str, str]:
         return {**facts.PROPERTIES[object_type], **self.custom_properties[object_type]}

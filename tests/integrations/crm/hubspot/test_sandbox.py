@@ -310,13 +310,13 @@ def test_authorize_rejects_unknown_client_and_foreign_redirect(hs, sb):
 
 
 def test_missing_and_expired_tokens_get_hubspot_401s(hs, sb, api):
-    none = httpx.get(f"{hs.url}/crm/v3/objects/deals")
+    none = httpx.get(f"{hs.url}/crm/objects/2026-09/deals")
     assert none.status_code == 401
     assert none.json()["category"] == "INVALID_AUTHENTICATION"
     assert none.json()["message"].startswith("Authentication credentials not found")
-    assert api.get("/crm/v3/objects/deals").status_code == 200
+    assert api.get("/crm/objects/2026-09/deals").status_code == 200
     sb.expire_access_tokens()
-    expired = api.get("/crm/v3/objects/deals")
+    expired = api.get("/crm/objects/2026-09/deals")
     assert expired.status_code == 401 and expired.json()["category"] == "EXPIRED_AUTHENTICATION"
 
 
@@ -324,18 +324,18 @@ def test_scopes_are_enforced(hs, sb):
     token = sb.issue_token(scopes=["crm.objects.deals.read"])["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     deal = sb.create_deal({"dealname": "Scoped"})
-    assert httpx.get(f"{hs.url}/crm/v3/objects/deals", headers=headers).status_code == 200
-    denied = httpx.patch(f"{hs.url}/crm/v3/objects/deals/{deal['id']}", headers=headers,
+    assert httpx.get(f"{hs.url}/crm/objects/2026-09/deals", headers=headers).status_code == 200
+    denied = httpx.patch(f"{hs.url}/crm/objects/2026-09/deals/{deal['id']}", headers=headers,
                          json={"properties": {"dealname": "x"}})
     assert denied.status_code == 403 and denied.json()["category"] == "MISSING_SCOPES"
-    assert httpx.get(f"{hs.url}/crm/v3/objects/contacts", headers=headers).status_code == 403
+    assert httpx.get(f"{hs.url}/crm/objects/2026-09/contacts", headers=headers).status_code == 403
 
 
-# CRM v3 ------------------------------------------------------------------------
+# CRM objects ------------------------------------------------------------------------
 
 def test_list_pages_to_the_end_following_links(sb, api):
     ids = sb.generate_deals(count=23)["ids"]
-    seen, pages, url = [], 0, "/crm/v3/objects/deals?limit=10&properties=dealname&properties=amount"
+    seen, pages, url = [], 0, "/crm/objects/2026-09/deals?limit=10&properties=dealname&properties=amount"
     while url:
         body = api.get(url).json()
         pages += 1
@@ -353,49 +353,49 @@ def test_list_pages_to_the_end_following_links(sb, api):
 def test_get_patch_and_property_validation(sb, api):
     deal = sb.create_deal({"dealname": "Acme supply", "amount": "12500.00", "deal_currency_code": "NGN"},
                           line_items=[{"name": "Cement", "quantity": "5", "price": "2500.00"}])
-    got = api.get(f"/crm/v3/objects/deals/{deal['id']}", params={"properties": "dealname,amount"}).json()
+    got = api.get(f"/crm/objects/2026-09/deals/{deal['id']}", params={"properties": "dealname,amount"}).json()
     assert got["properties"]["amount"] == "12500.00"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", got["properties"]["hs_lastmodifieddate"])
 
-    patched = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"amount": "13000"}})
+    patched = api.patch(f"/crm/objects/2026-09/deals/{deal['id']}", json={"properties": {"amount": "13000"}})
     assert patched.status_code == 200
     after = patched.json()
     assert after["properties"]["amount"] == "13000"
     assert after["properties"]["hs_lastmodifieddate"] > got["properties"]["hs_lastmodifieddate"]
     assert after["updatedAt"] == after["properties"]["hs_lastmodifieddate"]
 
-    unknown = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"taxpoynt_irn": "X"}})
+    unknown = api.patch(f"/crm/objects/2026-09/deals/{deal['id']}", json={"properties": {"taxpoynt_irn": "X"}})
     assert unknown.status_code == 400 and unknown.json()["category"] == "VALIDATION_ERROR"
     assert "PROPERTY_DOESNT_EXIST" in unknown.json()["message"]
     sb.define_property("deals", "taxpoynt_irn")
-    assert api.patch(f"/crm/v3/objects/deals/{deal['id']}",
+    assert api.patch(f"/crm/objects/2026-09/deals/{deal['id']}",
                      json={"properties": {"taxpoynt_irn": "INV001-94ND90NR-20240611"}}).status_code == 200
-    readonly = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"hs_object_id": "1"}})
+    readonly = api.patch(f"/crm/objects/2026-09/deals/{deal['id']}", json={"properties": {"hs_object_id": "1"}})
     assert readonly.status_code == 400
-    stage = api.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"dealstage": "nonsense"}})
+    stage = api.patch(f"/crm/objects/2026-09/deals/{deal['id']}", json={"properties": {"dealstage": "nonsense"}})
     assert stage.status_code == 400 and "INVALID_OPTION" in stage.json()["message"]
 
-    item = api.get(f"/crm/v3/objects/line_items/{deal['line_item_ids'][0]}").json()
+    item = api.get(f"/crm/objects/2026-09/line_items/{deal['line_item_ids'][0]}").json()
     assert item["properties"]["amount"] == "12500.00" and item["properties"]["quantity"] == "5"
-    missing = api.get("/crm/v3/objects/deals/999")
+    missing = api.get("/crm/objects/2026-09/deals/999")
     assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
     assert "X-HubSpot-RateLimit-Remaining" in missing.headers
 
 
 def test_batch_read_reports_missing_ids(sb, api):
     deal = sb.create_deal({"dealname": "A"}, line_items=[{"name": "x", "quantity": "2", "price": "3"}] * 2)
-    both = api.post("/crm/v3/objects/line_items/batch/read",
+    both = api.post("/crm/objects/2026-09/line_items/batch/read",
                     json={"inputs": [{"id": i} for i in deal["line_item_ids"]], "properties": ["name", "price"]})
     assert both.status_code == 200 and both.json()["status"] == "COMPLETE"
     assert sorted(r["id"] for r in both.json()["results"]) == sorted(deal["line_item_ids"])
-    partial = api.post("/crm/v3/objects/line_items/batch/read",
+    partial = api.post("/crm/objects/2026-09/line_items/batch/read",
                        json={"inputs": [{"id": deal["line_item_ids"][0]}, {"id": "404"}], "properties": []})
     assert partial.status_code == 207
     assert partial.json()["errors"][0]["context"]["ids"] == ["404"]
 
 
 def test_pipelines_list_default_stages(api):
-    body = api.get("/crm/v3/pipelines/deals").json()
+    body = api.get("/crm/pipelines/2026-09/deals").json()
     stages = {s["id"]: s for s in body["results"][0]["stages"]}
     assert body["results"][0]["id"] == "default"
     assert stages["closedwon"]["metadata"] == {"isClosed": "true", "probability": "1.0"}
@@ -406,7 +406,7 @@ def test_pipelines_list_default_stages(api):
 # search -------------------------------------------------------------------------
 
 def _search(api, body, otype="deals"):
-    return api.post(f"/crm/v3/objects/{otype}/search", json=body)
+    return api.post(f"/crm/objects/2026-09/{otype}/search", json=body)
 
 
 def test_search_filters_sorts_and_paging(sb, api):
@@ -482,7 +482,7 @@ def test_search_limits_match_hubspot(sb, api):
 
 # associations ------------------------------------------------------------------------
 
-def test_associations_v4_batch_read_and_v3_expansion(sb, api):
+def test_associations_batch_read_and_object_expansion(sb, api):
     company = sb.create_company({"name": "Dangote Retail Ltd", "tin": "01234567-0001", "country": "NG"})
     contact = sb.create_contact({"firstname": "Ada", "lastname": "Obi", "email": "ada@example.ng"})
     deal = sb.create_deal({"dealname": "With links"},
@@ -490,7 +490,7 @@ def test_associations_v4_batch_read_and_v3_expansion(sb, api):
                           company_id=company["id"], contact_ids=[contact["id"]])
     bare = sb.create_deal({"dealname": "Alone"})
 
-    items = api.post("/crm/v4/associations/deals/line_items/batch/read",
+    items = api.post("/crm/associations/2026-09/deals/line_items/batch/read",
                      json={"inputs": [{"id": deal["id"]}]}).json()
     assert items["status"] == "COMPLETE"
     (result,) = items["results"]
@@ -498,18 +498,65 @@ def test_associations_v4_batch_read_and_v3_expansion(sb, api):
     assert [t["toObjectId"] for t in result["to"]] == [int(i) for i in deal["line_item_ids"]]
     assert result["to"][0]["associationTypes"] == [{"category": "HUBSPOT_DEFINED", "typeId": 19, "label": None}]
 
-    companies = api.post("/crm/v4/associations/deals/companies/batch/read",
+    companies = api.post("/crm/associations/2026-09/deals/companies/batch/read",
                          json={"inputs": [{"id": deal["id"]}, {"id": bare["id"]}]})
     assert companies.status_code == 207
     types = companies.json()["results"][0]["to"][0]["associationTypes"]
     assert {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"} in types
     assert companies.json()["errors"][0]["context"] == {"fromObjectId": [bare["id"]]}
 
-    expanded = api.get(f"/crm/v3/objects/deals/{deal['id']}",
+    expanded = api.get(f"/crm/objects/2026-09/deals/{deal['id']}",
                        params=[("associations", "line_items"), ("associations", "contacts")]).json()
     assert expanded["associations"]["line_items"]["results"][0] == {"id": deal["line_item_ids"][0],
                                                                    "type": "deal_to_line_item"}
     assert expanded["associations"]["contacts"]["results"] == [{"id": contact["id"], "type": "deal_to_contact"}]
+
+
+def test_association_reads_page_each_input_with_after(hs, sb, api):
+    """Batch read pages each input's links: its result carries paging.next.after
+    while that id has more (absent otherwise); {"id", "after"} reads the next page.
+    The single-object read pages the same way; its link keeps the caller's version."""
+    assert httpx.post(f"{hs.url}/_sandbox/associations/page-size", json={"size": 2}).json() == {
+        "association_page_size": 2}
+    big = sb.create_deal({"dealname": "Big"}, line_items=[{"name": f"i{n}", "price": "1"} for n in range(5)])
+    small = sb.create_deal({"dealname": "Small"}, line_items=[{"name": "only", "price": "1"}])
+    path = "/crm/associations/2026-09/deals/line_items/batch/read"
+
+    seen, inputs, rounds = {big["id"]: [], small["id"]: []}, [{"id": big["id"]}, {"id": small["id"]}], 0
+    while inputs:
+        answer = api.post(path, json={"inputs": inputs})
+        assert answer.status_code == 200
+        rounds, inputs = rounds + 1, []
+        for result in answer.json()["results"]:
+            seen[result["from"]["id"]] += [str(t["toObjectId"]) for t in result["to"]]
+            assert len(result["to"]) <= 2
+            if "paging" in result:
+                nxt = result["paging"]["next"]
+                assert nxt["link"].startswith(f"{hs.url}/crm/objects/2026-09/deals/{result['from']['id']}/")
+                inputs.append({"id": result["from"]["id"], "after": nxt["after"]})
+    assert seen == {big["id"]: big["line_item_ids"], small["id"]: small["line_item_ids"]} and rounds == 3
+
+    single = api.get(f"/crm/objects/2026-09/deals/{big['id']}/associations/line_items").json()
+    assert [str(r["toObjectId"]) for r in single["results"]] == big["line_item_ids"][:2]
+    assert single["paging"]["next"]["link"].startswith(f"{hs.url}/crm/objects/2026-09/deals/{big['id']}/")
+    bad = api.post(path, json={"inputs": [{"id": big["id"], "after": "not-a-cursor"}]})
+    assert bad.status_code == 400 and bad.json()["category"] == "VALIDATION_ERROR"
+    sb.reset()
+    assert sb.store.association_page_size == 500
+
+
+def test_crm_paths_are_served_at_hubspot_date_versions_and_legacy_paths(sb, api):
+    deal = sb.create_deal({"dealname": "Versioned"}, line_items=[{"name": "x", "price": "1"}])
+    for objects, pipelines, associations in (
+            ("/crm/objects/2026-09", "/crm/pipelines/2026-09", "/crm/associations/2026-09"),
+            ("/crm/objects/2026-03", "/crm/pipelines/2026-03", "/crm/associations/2026-03"),
+            ("/crm/v3/objects", "/crm/v3/pipelines", "/crm/v4/associations")):
+        assert api.get(f"{objects}/deals/{deal['id']}").json()["properties"]["dealname"] == "Versioned"
+        assert api.post(f"{objects}/deals/search", json={}).json()["total"] == 1
+        assert api.get(f"{pipelines}/deals").json()["results"][0]["id"] == "default"
+        links = api.post(f"{associations}/deals/line_items/batch/read", json={"inputs": [{"id": deal["id"]}]})
+        assert links.json()["results"][0]["to"][0]["toObjectId"] == int(deal["line_item_ids"][0])
+    assert api.get(f"/crm/objects/2025-09/deals/{deal['id']}").status_code == 404  # not a HubSpot release
 
 
 # rate limits ------------------------------------------------------------------------------
@@ -518,7 +565,7 @@ def test_ten_secondly_limit_answers_429_with_headers(sb, api):
     sb.set_limits(ten_secondly=5)
     remaining = []
     for _ in range(5):
-        answer = api.get("/crm/v3/objects/deals")
+        answer = api.get("/crm/objects/2026-09/deals")
         assert answer.status_code == 200
         assert answer.headers["X-HubSpot-RateLimit-Max"] == "5"
         assert answer.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
@@ -526,7 +573,7 @@ def test_ten_secondly_limit_answers_429_with_headers(sb, api):
         assert "X-HubSpot-RateLimit-Daily" not in answer.headers  # OAuth calls have no daily limit
         remaining.append(int(answer.headers["X-HubSpot-RateLimit-Remaining"]))
     assert remaining == [4, 3, 2, 1, 0]
-    limited = api.get("/crm/v3/objects/deals")
+    limited = api.get("/crm/objects/2026-09/deals")
     assert limited.status_code == 429
     body = limited.json()
     assert body["status"] == "error" and body["errorType"] == "RATE_LIMIT"
@@ -543,13 +590,13 @@ def test_search_secondly_limit_private_app_daily_headers_and_forced_faults(hs, s
     assert second.json()["policyName"] == "SECONDLY" and second.json()["errorType"] == "RATE_LIMIT"
 
     private = sb.issue_token(private=True)["access_token"]
-    answer = httpx.get(f"{hs.url}/crm/v3/objects/deals", headers={"Authorization": f"Bearer {private}"})
+    answer = httpx.get(f"{hs.url}/crm/objects/2026-09/deals", headers={"Authorization": f"Bearer {private}"})
     assert answer.status_code == 200 and "X-HubSpot-RateLimit-Daily-Remaining" in answer.headers
 
     sb.fail_next(2, status=429)
-    assert [api.get("/crm/v3/objects/deals").status_code for _ in range(3)] == [429, 429, 200]
+    assert [api.get("/crm/objects/2026-09/deals").status_code for _ in range(3)] == [429, 429, 200]
     sb.fail_next(1, status=500)
-    assert api.get("/crm/v3/objects/deals").status_code == 500
+    assert api.get("/crm/objects/2026-09/deals").status_code == 500
 
 
 # webhooks -----------------------------------------------------------------------------------
@@ -630,7 +677,7 @@ def test_redelivery_keeps_event_id_and_tampered_deliveries_fail_verification(sb,
 
 def test_api_patch_sends_one_batch_for_subscribed_properties(sb, api, receiver):
     deal = sb.create_deal({"dealname": "Batch", "amount": "10"}, notify=False)
-    answer = api.patch(f"/crm/v3/objects/deals/{deal['id']}",
+    answer = api.patch(f"/crm/objects/2026-09/deals/{deal['id']}",
                        json={"properties": {"dealstage": "closedwon", "amount": "20", "dealname": "Renamed"}})
     assert answer.status_code == 200
     assert sb.wait_for_webhooks(5)
@@ -658,9 +705,9 @@ def test_association_change_and_deletion_events(sb, receiver):
 def test_deleted_deals_are_archived(sb, api):
     keep, gone = sb.create_deal({"dealname": "Keep"}), sb.create_deal({"dealname": "Gone"})
     sb.delete_object("deals", gone["id"])
-    assert [r["id"] for r in api.get("/crm/v3/objects/deals").json()["results"]] == [keep["id"]]
-    assert api.get(f"/crm/v3/objects/deals/{gone['id']}").status_code == 404
-    archived = api.get("/crm/v3/objects/deals", params={"archived": "true"}).json()["results"]
+    assert [r["id"] for r in api.get("/crm/objects/2026-09/deals").json()["results"]] == [keep["id"]]
+    assert api.get(f"/crm/objects/2026-09/deals/{gone['id']}").status_code == 404
+    archived = api.get("/crm/objects/2026-09/deals", params={"archived": "true"}).json()["results"]
     assert [(r["id"], r["archived"]) for r in archived] == [(gone["id"], True)] and "archivedAt" in archived[0]
 
 
@@ -673,12 +720,12 @@ def test_control_api_over_http(hs, sb):
         deal_id = seeded["deals"][0]["id"]
         assert c.post(f"/_sandbox/deals/{deal_id}/stage", json={"stage": "closedwon"}).status_code == 200
         token = c.post("/_sandbox/tokens", json={}).json()["access_token"]
-        got = c.get(f"/crm/v3/objects/deals/{deal_id}", headers={"Authorization": f"Bearer {token}"}).json()
+        got = c.get(f"/crm/objects/2026-09/deals/{deal_id}", headers={"Authorization": f"Bearer {token}"}).json()
         assert got["properties"]["dealstage"] == "closedwon"
         code = c.post("/_sandbox/authorize", json={"redirect_uri": REDIRECT, "scope": SCOPES}).json()["code"]
         assert _token(hs, sb, grant_type="authorization_code", redirect_uri=REDIRECT, code=code).status_code == 200
         assert c.post("/_sandbox/faults", json={"count": 1, "status": 503}).status_code == 200
-        assert c.get("/crm/v3/objects/deals", headers={"Authorization": f"Bearer {token}"}).status_code == 503
+        assert c.get("/crm/objects/2026-09/deals", headers={"Authorization": f"Bearer {token}"}).status_code == 503
         assert c.post("/_sandbox/reset").json() == {"reset": True}
         assert c.get("/_sandbox/state").json()["counts"]["deals"] == 0
 

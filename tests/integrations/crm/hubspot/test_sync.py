@@ -11,9 +11,13 @@ from integrations.connections.models import Connection, VendorExchange
 from integrations.connections.sync import DELTA, HISTORICAL, sync_run
 from integrations.connections.tasks import sync_connection
 from integrations.crm.hubspot.client import HubSpotClient
+from integrations.crm.hubspot.provider import CRM_OBJECTS_PATH, CRM_SEARCH_PATH
 from integrations.crm.hubspot.sync import HubSpotDealSync
 from integrations.crm.models import Deal
 from invoicing.models import Invoice
+
+DEALS_PATH = CRM_OBJECTS_PATH.format(object_type="deals")
+DEALS_SEARCH = CRM_SEARCH_PATH.format(object_type="deals")
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +35,7 @@ def sleeps(monkeypatch):
 
 
 def _searches():
-    rows = VendorExchange.objects.filter(url__endswith="/crm/v3/objects/deals/search").order_by("id")
+    rows = VendorExchange.objects.filter(url__endswith=DEALS_SEARCH).order_by("id")
     return [json.loads(r.request_body) for r in rows]
 
 
@@ -141,7 +145,7 @@ def test_many_deals_sharing_one_timestamp_never_loop(hubspot_connection, sandbox
 @pytest.mark.django_db
 def test_short_429s_are_waited_out_inline(hubspot_connection, sandbox, sleeps):
     sandbox.generate_deals(count=5, stage="contractsent", modified_start="2026-01-01T00:00:00Z")
-    sandbox.fail_next(count=2, status=429, path_prefix="/crm/v3/objects/deals/search")
+    sandbox.fail_next(count=2, status=429, path_prefix=DEALS_SEARCH)
     result = sync_run(connection_id=hubspot_connection.pk, mode=HISTORICAL)
     assert result.complete and Deal.objects.count() == 5
     assert len(sleeps) == 2 and all(s > 0 for s in sleeps)
@@ -173,9 +177,9 @@ def test_rate_limit_headers_set_the_wait(hubspot_connection, sandbox):
     client = HubSpotClient(base_url=sandbox.base_url, access_token=token, record=False)
     client.max_rate_limit_retries = 0
     for _ in range(2):
-        client.request("GET", "/crm/v3/objects/deals")
+        client.request("GET", DEALS_PATH)
     with pytest.raises(RateLimited) as exc:
-        client.request("GET", "/crm/v3/objects/deals")
+        client.request("GET", DEALS_PATH)
     assert exc.value.retry_after == 10.0  # X-HubSpot-RateLimit-Interval-Milliseconds: 10000
     client.close()
 
