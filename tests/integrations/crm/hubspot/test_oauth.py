@@ -15,6 +15,7 @@ from integrations.connections.oauth import NeedsReauth, connection_credentials, 
 from integrations.connections.services import (REVOKE_RETRY_DELAYS, connection_disconnect,
                                                 connection_revoke_disconnected)
 from integrations.connections.tasks import end_overdue_revocations, revoke_disconnected_account
+from integrations.crm.hubspot.provider import CRM_API_VERSION
 from taxpoynt.audit.models import AuditLog
 from tests.concurrency import race
 from tests.retries import run_retrying
@@ -141,7 +142,7 @@ def test_refresh_race_refreshes_once(hubspot_org, sandbox):
     assert conn.token_expires_at > timezone.now() + datetime.timedelta(minutes=25)
     # The new token works against the API.
     with httpx.Client() as http:
-        r = http.get(f"{sandbox.base_url}/crm/v3/objects/deals", headers={"Authorization": f"Bearer {results[0]}"})
+        r = http.get(f"{sandbox.base_url}/crm/objects/{CRM_API_VERSION}/deals", headers={"Authorization": f"Bearer {results[0]}"})
     assert r.status_code == 200
 
 

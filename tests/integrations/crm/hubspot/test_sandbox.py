@@ -18,6 +18,7 @@ import httpx
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from integrations.crm.hubspot.provider import CRM_API_VERSION
 from taxpoynt import sandboxing
 
 REDIRECT = "http://127.0.0.1:9/oauth/hubspot/callback"
@@ -166,7 +167,7 @@ def test_oauth_code_flow_with_pkce_refresh_introspect_and_revoke(hs, sb):
     assert refresh_info["active"] is True and refresh_info["token_use"] == "refresh_token"
     assert refresh_info["client_id"] == sb.app_settings()["client_id"] and "expires_in" not in refresh_info
 
-    deals = httpx.get(f"{hs.url}/crm/v3/objects/deals",
+    deals = httpx.get(f"{hs.url}/crm/objects/{CRM_API_VERSION}/deals",
                       headers={"Authorization": f"Bearer {body['access_token']}"})
     assert deals.status_code == 200 and deals.json() == {"results": []}
 
@@ -182,7 +183,7 @@ def test_oauth_code_flow_with_pkce_refresh_introspect_and_revoke(hs, sb):
         "status": "BAD_REFRESH_TOKEN", "message": "refresh token is invalid, expired or revoked"}
     assert _oauth(hs, sb, INTROSPECT, token=body["refresh_token"]).json() == {"active": False}
     # Access tokens already issued stay valid after the refresh token is revoked.
-    still = httpx.get(f"{hs.url}/crm/v3/objects/deals", headers={"Authorization": f"Bearer {refreshed['access_token']}"})
+    still = httpx.get(f"{hs.url}/crm/objects/{CRM_API_VERSION}/deals", headers={"Authorization": f"Bearer {refreshed['access_token']}"})
     assert still.status_code == 200
 
 
