@@ -109,14 +109,53 @@ class _StreamReader(cheroot_makefile.StreamReader):
         return super().readline(size)
 
 
+class _StreamWriter(cheroot_makefile.StreamWriter):
+    """cheroot's socket writer, which sends each write at once, plus a hold:
+    while `held`, writes gather, and `release()` sends them together. cheroot
+    writes an answer's headers and its body apart, two sends (and two TCP
+    segments for the client to take in) where one does; _Request holds the
+    writer for the answer."""
+
+    held = False
+
+    def write(self, b):
+        if not self.held:
+            return super().write(b)
+        with self._write_lock:
+            self._write_buf.extend(b)
+        self.bytes_written += len(b)
+        return len(b)
+
+    def release(self):
+        self.held = False
+        with self._write_lock:
+            self._flush_unlocked()
+
+
 def _makefile(sock, mode="r", bufsize=cheroot_makefile.io.DEFAULT_BUFFER_SIZE):
-    if "r" in mode:
-        return _StreamReader(sock, mode, bufsize)
-    return cheroot_makefile.MakeFile(sock, mode, bufsize)
+    return (_StreamReader if "r" in mode else _StreamWriter)(sock, mode, bufsize)
+
+
+class _Request(cheroot_server.HTTPRequest):
+    """cheroot's request, its answer (headers, body, a chunked answer's last
+    chunk) sent in one go: the writer is held while it is written."""
+
+    def respond(self):
+        writer = self.conn.wfile
+        if not isinstance(writer, _StreamWriter):
+            return super().respond()
+        writer.held = True
+        try:
+            return super().respond()
+        finally:
+            writer.release()
 
 
 class _Connection(cheroot_server.HTTPConnection):
-    """cheroot's connection over a plain socket, reading through _StreamReader."""
+    """cheroot's connection over a plain socket, through _StreamReader and
+    _StreamWriter, answering with _Request."""
+
+    RequestHandlerClass = _Request
 
     def __init__(self, server, sock, makefile=cheroot_makefile.MakeFile):
         super().__init__(server, sock, _makefile if makefile is cheroot_makefile.MakeFile else makefile)

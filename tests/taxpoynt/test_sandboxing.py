@@ -180,3 +180,34 @@ def test_the_server_answers_byte_for_byte_what_plain_cheroot_answers():
     finally:
         ours.stop()
         plain.stop()
+
+
+def test_an_answer_leaves_in_one_send(monkeypatch):
+    """Pure speed cut (sandboxing._StreamWriter, held by _Request): cheroot
+    wrote the headers, each body chunk and a chunked answer's last chunk
+    with a send each; now one send an answer (what is sent is pinned above)."""
+    import socket
+
+    sends = []
+    original = socket.SocketIO.write
+
+    def counted(self, data):
+        sends.append(bytes(data))
+        return original(self, data)
+
+    monkeypatch.setattr(socket.SocketIO, "write", counted)
+    running = sandboxing.serve(_echo_app, host="127.0.0.1", port=0, name="x")
+    try:
+        host, port = running.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        for method, path in (("POST", "/a"), ("POST", "/stream"), ("GET", "/b")):
+            sends.clear()
+            conn.request(method, path, body=b"xyz" if method == "POST" else None)
+            response = conn.getresponse()
+            body = response.read()
+            assert len(sends) == 1, sends
+            assert sends[0].startswith(b"HTTP/1.1 201 " if path != "/stream" else b"HTTP/1.1 200 OK")
+            assert sends[0].endswith(b"0\r\n\r\n" if path == "/stream" else body)
+        conn.close()
+    finally:
+        running.stop()
