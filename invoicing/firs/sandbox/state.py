@@ -17,7 +17,7 @@ import secrets
 import select
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor, wait as futures_wait
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -42,6 +42,9 @@ def _now():
 
 # Concurrent webhook deliveries; each may wait up to webhook_timeout on a slow receiver.
 DELIVERY_THREADS = 32
+# Bodies `validate` found valid, kept for the `sign` of the same bytes
+# (app.FirsSandboxApp.checked_invoice); a sale's two calls come ms apart.
+VALID_BODIES_KEPT = 256
 
 
 @dataclass
@@ -174,6 +177,7 @@ class Sandbox:
         self.faults: list[FaultRule] = []
         self.requests = Counter()
         self.webhook_log: list[dict] = []
+        self.valid_bodies: OrderedDict[tuple, dict] = OrderedDict()
         self.auth_mode = "400"
         self.latency = {"mode": "none"}
         self.set_auth_mode(self._initial["auth_mode"])
@@ -307,6 +311,20 @@ class Sandbox:
             )
             self.invoices_by_irn[invoice.irn] = invoice
             return invoice
+
+    def keep_valid_body(self, key: tuple, body: dict) -> None:
+        """Keep a body found valid under `key` (its bytes and the callers'
+        businesses), the oldest dropped past VALID_BODIES_KEPT."""
+        with self.lock:
+            self.valid_bodies[key] = body
+            self.valid_bodies.move_to_end(key)
+            if len(self.valid_bodies) > VALID_BODIES_KEPT:
+                self.valid_bodies.popitem(last=False)
+
+    def take_valid_body(self, key: tuple) -> dict | None:
+        """The body kept under `key`, no longer kept (its sign owns it)."""
+        with self.lock:
+            return self.valid_bodies.pop(key, None)
 
     def invoice(self, irn) -> SignedInvoice | None:
         with self.lock:
