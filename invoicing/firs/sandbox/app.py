@@ -261,8 +261,22 @@ class FirsSandboxApp:
             return None, [Violation(field, "business not found")]
         return business, []
 
-    def checked_invoice(self, request, callers):
-        """(raw, body, business, None) when valid, else (…, error response)."""
+    def checked_invoice(self, request, callers, *, signing=False):
+        """(raw, body, business, None) when valid, else (…, error response).
+
+        A client validates a document and then signs the very same bytes
+        (invoicing.services: validate → sign), so a body found valid is kept
+        (`Sandbox.keep_valid_body`) under its bytes and the caller's
+        businesses, all the check reads besides the body, and the sign of
+        those bytes by those callers takes it instead of parsing and checking
+        them again: the same check on the same input, made once. Only a sign
+        takes a kept body (and stores it with the invoice); a failure is never
+        kept, so each one answers afresh."""
+        raw = request.get_data(cache=True)
+        key = (raw, tuple((b.business_id, b.service_id) for b in callers))
+        body = self.sandbox.take_valid_body(key) if signing else None
+        if body is not None:
+            return raw, body, self.business_of(callers, body["business_id"]), None
         raw, body = self.read_json(request)
         if isinstance(body, ValueError):
             return raw, None, None, validation_error([Violation(f"{codes.FIELD_PATH_ROOT}", str(body))])
@@ -272,6 +286,8 @@ class FirsSandboxApp:
         violations += check_invoice(body, business)
         if violations:
             return raw, body, business, validation_error(violations)
+        if not signing:
+            self.sandbox.keep_valid_body(key, body)
         return raw, body, business, None
 
     # --- FIRS endpoints ---------------------------------------------------------
@@ -310,7 +326,7 @@ class FirsSandboxApp:
         return failure or ok_true()
 
     def on_sign(self, request, callers):
-        raw, body, business, failure = self.checked_invoice(request, callers)
+        raw, body, business, failure = self.checked_invoice(request, callers, signing=True)
         if failure:
             return failure
         if self.sandbox.sign(business, raw, body) is None:

@@ -8,18 +8,19 @@ serve requests concurrently.
 """
 import datetime
 import hashlib
+import http.client
 import json
 import logging
 import math
 import random
 import secrets
+import select
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor, wait as futures_wait
 from dataclasses import dataclass
-
-import httpx
+from urllib.parse import urlsplit, urlunsplit
 
 from taxpoynt.errors import ApplicationError
 
@@ -41,6 +42,9 @@ def _now():
 
 # Concurrent webhook deliveries; each may wait up to webhook_timeout on a slow receiver.
 DELIVERY_THREADS = 32
+# Bodies `validate` found valid, kept for the `sign` of the same bytes
+# (app.FirsSandboxApp.checked_invoice); a sale's two calls come ms apart.
+VALID_BODIES_KEPT = 256
 
 
 @dataclass
@@ -158,12 +162,11 @@ class Sandbox:
         self.webhook_timeout = webhook_timeout
         self._initial = {"auth_mode": auth_mode, "latency": latency}
         self.base_url = ""
-        # Reused threads and one pooled client: a thread and an httpx.Client
-        # (which loads the CA bundle, ~30 ms of CPU) per transmit cost far more
-        # than serving the request.
+        # Reused threads, each keeping its connections: a thread and an HTTP
+        # client per transmit cost far more than serving the request.
         self._webhooks = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="firs-sandbox-webhook")
         self._pending_webhooks: set[Future] = set()
-        self._webhook_http: httpx.Client | None = None
+        self._webhook_connections = threading.local()
         self._stop = threading.Event()
         self._init_state()
 
@@ -174,6 +177,7 @@ class Sandbox:
         self.faults: list[FaultRule] = []
         self.requests = Counter()
         self.webhook_log: list[dict] = []
+        self.valid_bodies: OrderedDict[tuple, dict] = OrderedDict()
         self.auth_mode = "400"
         self.latency = {"mode": "none"}
         self.set_auth_mode(self._initial["auth_mode"])
@@ -308,6 +312,20 @@ class Sandbox:
             self.invoices_by_irn[invoice.irn] = invoice
             return invoice
 
+    def keep_valid_body(self, key: tuple, body: dict) -> None:
+        """Keep a body found valid under `key` (its bytes and the callers'
+        businesses), the oldest dropped past VALID_BODIES_KEPT."""
+        with self.lock:
+            self.valid_bodies[key] = body
+            self.valid_bodies.move_to_end(key)
+            if len(self.valid_bodies) > VALID_BODIES_KEPT:
+                self.valid_bodies.popitem(last=False)
+
+    def take_valid_body(self, key: tuple) -> dict | None:
+        """The body kept under `key`, no longer kept (its sign owns it)."""
+        with self.lock:
+            return self.valid_bodies.pop(key, None)
+
     def invoice(self, irn) -> SignedInvoice | None:
         with self.lock:
             return self.invoices_by_irn.get(irn)
@@ -332,25 +350,45 @@ class Sandbox:
         if future.exception() is not None:  # a bad URL, say: logged, later deliveries go on
             logger.error("FIRS sandbox webhook delivery failed", exc_info=future.exception())
 
-    def _webhook_client(self) -> httpx.Client:
-        """One pooled client for every delivery (thread-safe). Not closed by
-        `close()`, so a delivery still running never meets a closed client."""
-        with self.lock:
-            if self._webhook_http is None:
-                self._webhook_http = httpx.Client(timeout=self.webhook_timeout, limits=httpx.Limits(
-                    max_connections=DELIVERY_THREADS, max_keepalive_connections=DELIVERY_THREADS))
-            return self._webhook_http
+    def _webhook_post(self, url: str, body: bytes) -> int:
+        """POST `body` (JSON) to `url` on this delivery thread's kept
+        connection to its host: the status code. A plain http.client
+        connection, not an httpx.Client, whose layers cost ~4 times as much
+        CPU a delivery (a sale's transmit); like httpx's pool, a kept
+        connection the receiver has closed meanwhile is dropped before use."""
+        parts = urlsplit(url)  # a malformed URL raises ValueError: the delivery fails, logged
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise http.client.InvalidURL(f"not an http(s) URL: {url!r}")  # a failed delivery, as httpx's
+        kept = self._webhook_connections.__dict__.setdefault("by_origin", {})
+        origin = (parts.scheme, parts.netloc)
+        conn = kept.pop(origin, None)
+        if conn is not None and (conn.sock is None or select.select([conn.sock], [], [], 0)[0]):
+            conn.close()  # closed by the receiver (or it sent something unasked)
+            conn = None
+        if conn is None:
+            connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            conn = connection_class(parts.hostname, parts.port, timeout=self.webhook_timeout)
+        try:
+            conn.request("POST", urlunsplit(("", "", parts.path or "/", parts.query, "")), body=body,
+                         headers={"content-type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+        except BaseException:
+            conn.close()
+            raise
+        if response.will_close:
+            conn.close()
+        else:
+            kept[origin] = conn
+        return response.status
 
     def _deliver_webhooks(self, url, irn):
         # The UNCONFIRMED message list; FAILED is sent only if delivery fails.
-        client = self._webhook_client()
         for message in ("TRANSMITTING", "TRANSMITTED", "ACKNOWLEDGED"):
             entry = {"url": url, "irn": irn, "message": message, "at": _now().isoformat()}
             try:
-                response = client.post(url, content=json.dumps({"irn": irn, "message": message}),
-                                       headers={"content-type": "application/json"})
-                entry["status_code"] = response.status_code
-            except httpx.HTTPError as exc:
+                entry["status_code"] = self._webhook_post(url, json.dumps({"irn": irn, "message": message}).encode())
+            except (OSError, http.client.HTTPException) as exc:
                 entry["error"] = repr(exc)
             with self.lock:
                 self.webhook_log.append(entry)
