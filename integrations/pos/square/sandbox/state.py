@@ -142,6 +142,18 @@ def _order_refund(refund: dict, sale: dict, payment: dict, status: str) -> dict:
             "amount_money": dict(refund["amount_money"]), "status": status}
 
 
+def _check_line_items(order: dict, loc: dict, *, missing: str) -> None:
+    """CreateOrder's checks of `order`'s line items (each an ITEM unless it
+    says otherwise, priced in the location's currency)."""
+    if not order.get("line_items"):
+        raise bad_request("MISSING_REQUIRED_PARAMETER", missing, "order.line_items")
+    for li in order["line_items"]:
+        li.setdefault("item_type", "ITEM")
+        if li["base_price_money"]["currency"] != loc["currency"]:
+            raise bad_request("CURRENCY_MISMATCH", "Money currency must match the location's.",
+                              "order.line_items.base_price_money.currency")
+
+
 class Sandbox:
     """In-process control of one Square sandbox (see the package docstring)."""
 
@@ -592,13 +604,7 @@ class Sandbox:
                           "source": {"name": "Square Point of Sale"}})
             if customer_id:
                 order["customer_id"] = customer_id
-            if not order.get("line_items"):
-                raise bad_request("MISSING_REQUIRED_PARAMETER", "An order needs line items.", "order.line_items")
-            for li in order["line_items"]:
-                li.setdefault("item_type", "ITEM")
-                if li["base_price_money"]["currency"] != loc["currency"]:
-                    raise bad_request("CURRENCY_MISMATCH", "Money currency must match the location's.",
-                                      "order.line_items.base_price_money.currency")
+            _check_line_items(order, loc, missing="An order needs line items.")
             if fulfillment:
                 order["fulfillments"] = [{"uid": "f1", "type": "PICKUP", "state": "PROPOSED"}]
             pricing.price_order(order)
@@ -866,13 +872,7 @@ class Sandbox:
                 raise bad_request("INVALID_VALUE", "returns must name line items of the sale.", "returns")
             loc = self.locations[sale["location_id"]]
             exchange = _copy(order)
-            if not exchange.get("line_items"):
-                raise bad_request("MISSING_REQUIRED_PARAMETER", "An exchange sells line items.", "order.line_items")
-            for li in exchange["line_items"]:
-                li.setdefault("item_type", "ITEM")
-                if li["base_price_money"]["currency"] != loc["currency"]:
-                    raise bad_request("CURRENCY_MISMATCH", "Money currency must match the location's.",
-                                      "order.line_items.base_price_money.currency")
+            _check_line_items(exchange, loc, missing="An exchange sells line items.")
             at = now_utc()
             exchange.update({"id": _id(27), "location_id": sale["location_id"], "state": "OPEN", "version": 1,
                              "created_at": rfc3339(at), "updated_at": rfc3339(at),

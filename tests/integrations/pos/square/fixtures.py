@@ -107,6 +107,18 @@ def vat_sale(*, qty="2", price=250000, tax_type="ADDITIVE", metadata=None, **ext
     return order
 
 
+def exchange_a_jollof(sq, sale, price, **kw) -> dict:
+    """One jollof of `sale` (a `vat_sale`) exchanged at the till for a juice at
+    `price` (kobo, + 7.5 % VAT): the sandbox's create_exchange answer."""
+    return sq.create_exchange(order_id=sale["order"]["id"],
+                              returns=[{"source_line_item_uid": "jollof", "quantity": "1"}],
+                              order={"line_items": [{"uid": "juice", "name": "Juice", "quantity": "1",
+                                                     "base_price_money": m(price),
+                                                     "applied_taxes": [{"tax_uid": "vat"}]}],
+                                     "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE",
+                                                "scope": "LINE_ITEM"}]}, **kw)
+
+
 def gift_card_line(amount=1000000, uid="gc"):
     """A Square gift card sold (or reloaded) at the till: item_type GIFT_CARD,
     no catalog object, no tax."""

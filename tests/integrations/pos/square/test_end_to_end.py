@@ -19,7 +19,7 @@ from integrations.connections.models import Connection, WebhookEvent
 from integrations.pos.models import Location, Transaction
 from invoicing.models import Invoice, Submission
 
-from .fixtures import connect, m, start_worker, stop_worker, vat_sale
+from .fixtures import connect, exchange_a_jollof, start_worker, stop_worker, vat_sale
 from tests.e2e import signed_in_http, wait_for
 
 DONE = {Submission.State.CONFIRMED, Submission.State.TRANSMITTED}
@@ -150,17 +150,6 @@ def test_connect_sell_invoice_visible_everywhere(client, live_server, settings, 
     assert sq.access_tokens[access_token]["revoked"] is True
 
 
-def _juice_for_a_jollof(sq, sale, price):
-    """One jollof of `sale` exchanged at the till for a juice at `price` (kobo, + 7.5 % VAT)."""
-    return sq.create_exchange(order_id=sale["order"]["id"],
-                              returns=[{"source_line_item_uid": "jollof", "quantity": "1"}],
-                              order={"line_items": [{"uid": "juice", "name": "Juice", "quantity": "1",
-                                                     "base_price_money": m(price),
-                                                     "applied_taxes": [{"tax_uid": "vat"}]}],
-                                     "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE",
-                                                "scope": "LINE_ITEM"}]})
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_exchanges_at_the_till_are_invoiced_and_credited_once(live_server, settings, merchant, sq, square_sandbox,
@@ -179,8 +168,8 @@ def test_exchanges_at_the_till_are_invoiced_and_credited_once(live_server, setti
     invoice = wait_for(lambda: Invoice.objects.filter(source_id=sale["order"]["id"], irn__gt="").first(),
                        what="the sale's invoice with its IRN", worker=worker)
 
-    dearer = _juice_for_a_jollof(sq, sale, 400000)
-    cheaper = _juice_for_a_jollof(sq, sale, 100000)
+    dearer = exchange_a_jollof(sq, sale, 400000)
+    cheaper = exchange_a_jollof(sq, sale, 100000)
     assert dearer["payment"]["amount_money"]["amount"] == 430000 - 268750 and dearer["refund"] is None
     assert cheaper["refund"]["order_id"] == cheaper["order"]["id"] and cheaper["payment"] is None
     assert cheaper["refund"]["amount_money"]["amount"] == 268750 - 107500

@@ -18,7 +18,7 @@ from integrations.pos.square.mapping import (SquareMappingError, order_to_canoni
                                              sells_only_gift_cards)
 from invoicing.models import Invoice
 
-from .fixtures import gift_card_line, m, order_event, vat_sale
+from .fixtures import exchange_a_jollof, gift_card_line, m, order_event, vat_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -582,17 +582,6 @@ def _sold(sq, conn, **kw):
     return sale, txn
 
 
-def _exchange(sq, sale, price):
-    """One jollof of `sale` exchanged for a juice at `price` (kobo, + VAT): no webhooks."""
-    return sq.create_exchange(order_id=sale["order"]["id"],
-                              returns=[{"source_line_item_uid": "jollof", "quantity": "1"}],
-                              order={"line_items": [{"uid": "juice", "name": "Juice", "quantity": "1",
-                                                     "base_price_money": m(price),
-                                                     "applied_taxes": [{"tax_uid": "vat"}]}],
-                                     "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE",
-                                                "scope": "LINE_ITEM"}]}, emit=False)
-
-
 def _order_updated(conn, order, event_id):
     import json
 
@@ -620,7 +609,7 @@ def test_an_even_exchange_credits_what_it_takes_back_and_invoices_what_it_sells(
     the event back to run alone (it may wait for the sale's IRN); a repeat
     makes nothing more."""
     sale, txn = _sold(sq, square_connection)
-    exchange = _exchange(sq, sale, 250000)
+    exchange = exchange_a_jollof(sq, sale, 250000, emit=False)
     order = exchange["order"]
     assert exchange["payment"] is None and exchange["refund"] is None and order["net_amounts"]["total_money"][
         "amount"] == 0
@@ -648,7 +637,7 @@ def test_an_exchanges_refund_credits_nothing_twice_whichever_event_comes_first(s
     difference) and one invoice of the new item; a plain refund still makes
     its own credit note."""
     sale, txn = _sold(sq, square_connection)
-    exchange = _exchange(sq, sale, 100000)
+    exchange = exchange_a_jollof(sq, sale, 100000, emit=False)
     order, refund = exchange["order"], exchange["refund"]
     assert refund["status"] == "COMPLETED" and refund["order_id"] == order["id"]
     assert refund["amount_money"]["amount"] == 268750 - 107500
@@ -674,7 +663,7 @@ def test_an_exchanges_refund_credits_nothing_twice_whichever_event_comes_first(s
 def test_an_exchange_whose_sale_has_no_irn_yet_is_credited_on_the_events_retry(sq, square_connection):
     sale, txn = _sold(sq, square_connection)
     Invoice.objects.filter(pk=txn.invoice_id).update(irn="", number="")
-    order = _exchange(sq, sale, 400000)["order"]  # dearer: the buyer pays the difference
+    order = exchange_a_jollof(sq, sale, 400000, emit=False)["order"]  # dearer: the buyer pays the difference
     assert order["tenders"][0]["amount_money"]["amount"] == 430000 - 268750
     event = _order_updated(square_connection, order, "w1")
     with pytest.raises(services.InvoiceNotReady):  # the task retries it
@@ -691,7 +680,7 @@ def test_reconciliation_credits_an_exchange_whose_events_were_lost_and_not_its_r
     from django.utils import timezone
 
     sale, txn = _sold(sq, square_connection)
-    order = _exchange(sq, sale, 100000)["order"]
+    order = exchange_a_jollof(sq, sale, 100000, emit=False)["order"]
     day = timezone.localdate()
     assert services.reconcile_day(connection=square_connection, day=day) == {
         "completed": 2, "invoiced_now": 1, "credited_now": 1}
