@@ -57,6 +57,11 @@ Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
   POST /_sandbox/refunds                    {payment_id, amount? | line_items?, reason?, complete? (default
                                              true; false: it stays PENDING)}           refund_payment()
   POST /_sandbox/refunds/{id}/complete      a PENDING refund COMPLETED now             complete_refund()
+  POST /_sandbox/returns                    {returns: [{order_id (a sale), line_items: [{source_line_item_uid,
+                                             quantity}]}], reason?, complete?}: items of one or more sales
+                                            taken back at the till in one return order (one OrderReturn per
+                                            sale), each sale's payment refunded by a refund of its own
+                                            → {order, refunds}                          create_return()
   PUT  /_sandbox/faults                     {faults: [{path, method?, status?, count?, latency_ms?}]}
   PUT  /_sandbox/rate-limit                 {requests, per_seconds} (null requests: off) → 429 RATE_LIMITED
   POST /_sandbox/load/start                 {rate (sales/s), seconds, location_ids?}   start_load()
@@ -65,7 +70,9 @@ Control API (JSON; the same methods exist on `app.sandbox`, a `state.Sandbox`):
 A completed sale emits order.created (OPEN), payment.created (APPROVED),
 payment.updated (COMPLETED) and order.updated (COMPLETED); a refund emits
 refund.created, refund.updated, payment.updated, order.created (the return
-order, which lists the refund in its `refunds`) and order.updated (the sale).
+order, which lists the refund in its `refunds`) and order.updated (the sale);
+a return of several sales emits each of its refunds' events, its return
+order's order.created with the first and an order.updated with each later one.
 An exchange emits order.created, payment.created and payment.updated when
 the buyer pays the difference, order.updated (COMPLETED), and refund.created,
 refund.updated and payment.updated when the difference is given back. Deliveries are signed with

@@ -86,6 +86,7 @@ URLS = Map([
     Rule("/_sandbox/orders/<order_id>/fulfillment", endpoint="c_fulfillment", methods=["POST"]),
     Rule("/_sandbox/exchanges", endpoint="c_exchange", methods=["POST"]),
     Rule("/_sandbox/refunds", endpoint="c_refund", methods=["POST"]),
+    Rule("/_sandbox/returns", endpoint="c_return", methods=["POST"]),
     Rule("/_sandbox/refunds/<refund_id>/complete", endpoint="c_refund_complete", methods=["POST"]),
     Rule("/_sandbox/faults", endpoint="c_faults", methods=["PUT"]),
     Rule("/_sandbox/rate-limit", endpoint="c_rate_limit", methods=["PUT"]),
@@ -415,6 +416,11 @@ class SquareSandboxApp:
                                              line_items=b.get("line_items"), complete=b.get("complete", True))
         return _json({"refund": self.sandbox.get_refund(refund["id"], self.sandbox.locations[
             refund["location_id"]]["merchant_id"])})
+
+    def c_return(self, request):
+        b = _body(request)
+        return _json(self.sandbox.create_return(returns=b.get("returns") or [], reason=b.get("reason", ""),
+                                                complete=b.get("complete", True)))
 
     def c_refund_complete(self, request, refund_id):
         return _json({"refund": self.sandbox.complete_refund(refund_id)})

@@ -142,6 +142,28 @@ def _order_refund(refund: dict, sale: dict, payment: dict, status: str) -> dict:
             "amount_money": dict(refund["amount_money"]), "status": status}
 
 
+def _refunded(payment: dict) -> int:
+    """How much of the payment is refunded so far (minor units)."""
+    return payment.get("refunded_money", {}).get("amount", 0)
+
+
+def _check_refund_amount(payment: dict, amount: int) -> None:
+    """RefundPayment's check: between 1 and what is left of the payment."""
+    left = payment["total_money"]["amount"] - _refunded(payment)
+    if amount <= 0 or amount > left:
+        raise SquareAPIError(400, "REFUND_ERROR", "REFUND_AMOUNT_INVALID",
+                             f"Refund amount must be between 1 and {left}.", "amount_money")
+
+
+def _added_amounts(amounts: list[dict]) -> dict:
+    """OrderMoneyAmounts added up (a return order's `return_amounts`: the sum of its returns')."""
+    out = {}
+    for each in amounts:
+        for k, value in each.items():
+            out[k] = pricing.money(out.get(k, {"amount": 0})["amount"] + value["amount"], value["currency"])
+    return out
+
+
 def _check_line_items(order: dict, loc: dict, *, missing: str) -> None:
     """CreateOrder's checks of `order`'s line items (each an ITEM unless it
     says otherwise, priced in the location's currency)."""
@@ -722,60 +744,127 @@ class Sandbox:
                     raise bad_request("IDEMPOTENCY_KEY_REUSED", "The idempotency key was used with another request.",
                                       "idempotency_key")
                 return _copy(self.refunds[refund_id])
-            payment = self.payments.get(payment_id)
-            if payment is None or (merchant_id and self.locations[payment["location_id"]]["merchant_id"] != merchant_id):
-                raise not_found(f"Payment {payment_id} not found.")
-            if payment["status"] != "COMPLETED":
-                raise SquareAPIError(400, "REFUND_ERROR", "REFUND_ERROR_PAYMENT_NEEDS_COMPLETION",
-                                     "The payment must be completed before it can be refunded.")
+            payment = self._refundable(payment_id, merchant_id)
             sale = self.orders[payment["order_id"]]
-            cur = payment["total_money"]["currency"]
-            refunded = payment.get("refunded_money", {}).get("amount", 0)
-            left = payment["total_money"]["amount"] - refunded
             n = len(sale.get("refunds", [])) + 1
             if line_items:
                 ret = pricing.price_return(sale, line_items, include_service_charges=False, include_tips=False,
                                            uid_prefix=f"ret{n}")
-            elif amount is None or amount == payment["total_money"]["amount"] and refunded == 0:
+            elif amount is None or amount == payment["total_money"]["amount"] and not _refunded(payment):
                 ret = pricing.price_return(sale, [{"source_line_item_uid": li["uid"], "quantity": li["quantity"]}
                                                   for li in sale["line_items"]],
                                            include_service_charges=True, include_tips=True, uid_prefix=f"ret{n}")
             else:
                 ret = self._custom_amount_return(sale, amount, n)
-            amount = ret["return_amounts"]["total_money"]["amount"]
-            if amount <= 0 or amount > left:
-                raise SquareAPIError(400, "REFUND_ERROR", "REFUND_AMOUNT_INVALID",
-                                     f"Refund amount must be between 1 and {left}.", "amount_money")
-            at = now_utc()
-            return_order = {
-                "id": _id(27), "location_id": sale["location_id"], "state": "COMPLETED", "version": 1,
-                "created_at": rfc3339(at), "updated_at": rfc3339(at), "closed_at": rfc3339(at),
-                "source": {"name": "Square Point of Sale"}, "returns": [ret], "line_items": [],
-                "return_amounts": ret["return_amounts"],
-            }
-            if sale.get("customer_id"):
-                return_order["customer_id"] = sale["customer_id"]
-            zero = pricing.money(0, cur)
-            return_order.update(total_money=zero, total_tax_money=zero, total_discount_money=zero,
-                                total_tip_money=zero, total_service_charge_money=zero)
-            pricing.set_net_amounts(return_order)
-            refund_id = f"{payment_id}_{_id(26)}"
-            refund = {"id": refund_id, "status": "PENDING", "location_id": sale["location_id"],
-                      "amount_money": pricing.money(amount, cur), "payment_id": payment_id,
-                      "order_id": return_order["id"], "reason": reason or "Returned goods",
-                      "created_at": rfc3339(at), "updated_at": rfc3339(at), "destination_type": payment["source_type"],
-                      "unlinked": False}
-            return_order["refunds"] = [_order_refund(refund, sale, payment, "PENDING")]
-            self.orders[return_order["id"]] = return_order
-            self.refunds[refund_id] = refund
-            self.idempotency[key] = (fingerprint, refund_id)
+            _check_refund_amount(payment, ret["return_amounts"]["total_money"]["amount"])
+            _, (refund,) = self._record_return([(payment, sale, ret)], reason or "Returned goods")
+            self.idempotency[key] = (fingerprint, refund["id"])
             merchant = self.locations[sale["location_id"]]["merchant_id"]
             created = _copy(refund)
-        self.emit(merchant_id=merchant, event_type="refund.created", data_type="refund", object_id=refund_id,
-                  obj={"refund": created})
-        if complete:
-            self.complete_refund(refund_id)
+        self._refunds_created(merchant, [created], complete)
         return created
+
+    def create_return(self, *, returns: list[dict], reason: str = "", complete: bool = True) -> dict:
+        """A return at the till of items of one or more completed sales of one
+        location (a buyer bringing back items of two receipts at once), as
+        Square records it: one return order with one OrderReturn per sale
+        (Order.returns: "exactly one `Return` object per sale `Order` being
+        referenced") and one refund per sale, of that sale's payment, for its
+        own returned items (a refund is of one payment), each refund's
+        order_id the return order. `returns`: [{order_id (the sale),
+        line_items: [{source_line_item_uid, quantity}]}]. RefundPayment cannot
+        make it (one payment, no items), hence this control call. Each refund
+        is created PENDING and completed at once unless `complete` is False,
+        with `refund_payment`'s events; the return order's order.created
+        comes with its first refund's completion, an order.updated with each
+        later one. UNCONFIRMED: Square documents no return from several
+        sales (mapping's docstring). Returns {order, refunds}."""
+        if not returns:
+            raise bad_request("MISSING_REQUIRED_PARAMETER", "returns must name at least one sale.", "returns")
+        with self.lock:
+            paid_back = []
+            for k, item in enumerate(returns, 1):
+                sale = self.orders.get(item.get("order_id") or "")
+                if sale is None or not sale.get("line_items"):
+                    raise not_found(f"Sale order {item.get('order_id')} not found.")
+                if sale["state"] != "COMPLETED" or not sale.get("tenders"):
+                    raise bad_request("BAD_REQUEST", f"Order {sale['id']} is {sale['state']}, not a paid sale.")
+                if any(s["id"] == sale["id"] for _, s, _ in paid_back):
+                    raise bad_request("INVALID_VALUE", "A return order has one return per sale.", "returns")
+                if paid_back and sale["location_id"] != paid_back[0][1]["location_id"]:
+                    raise bad_request("INVALID_VALUE", "The sales of one return order are of one location.", "returns")
+                sold = {li["uid"] for li in sale["line_items"]}
+                items = item.get("line_items") or []
+                if not items or any(li.get("source_line_item_uid") not in sold for li in items):
+                    raise bad_request("INVALID_VALUE", "line_items must name line items of the sale.",
+                                      "returns.line_items")
+                payment = self._refundable(sale["tenders"][0]["payment_id"])
+                ret = pricing.price_return(sale, items, include_service_charges=False, include_tips=False,
+                                           uid_prefix=f"ret{k}")
+                _check_refund_amount(payment, ret["return_amounts"]["total_money"]["amount"])
+                paid_back.append((payment, sale, ret))
+            return_order, refunds = self._record_return(paid_back, reason or "Returned goods")
+            merchant = self.locations[return_order["location_id"]]["merchant_id"]
+            created = [_copy(r) for r in refunds]
+        self._refunds_created(merchant, created, complete)
+        with self.lock:
+            return {"order": _copy(self.orders[return_order["id"]]),
+                    "refunds": [_copy(self.refunds[r["id"]]) for r in created]}
+
+    def _refundable(self, payment_id: str, merchant_id: str | None = None) -> dict:
+        """The payment, if the seller's (`merchant_id`, when given) and
+        COMPLETED; else RefundPayment's error."""
+        payment = self.payments.get(payment_id)
+        if payment is None or (merchant_id and self.locations[payment["location_id"]]["merchant_id"] != merchant_id):
+            raise not_found(f"Payment {payment_id} not found.")
+        if payment["status"] != "COMPLETED":
+            raise SquareAPIError(400, "REFUND_ERROR", "REFUND_ERROR_PAYMENT_NEEDS_COMPLETION",
+                                 "The payment must be completed before it can be refunded.")
+        return payment
+
+    def _record_return(self, paid_back: list[tuple[dict, dict, dict]], reason: str) -> tuple[dict, list[dict]]:
+        """Under the lock: a COMPLETED return order of the OrderReturns of
+        `paid_back` ([(payment, sale, OrderReturn)], one per sale, of one
+        location), its `return_amounts` their sum, and a PENDING refund of
+        each return's amount to its sale's payment, whose order_id is the
+        return order and which the return order lists in `refunds`.
+        (return order, [refunds])."""
+        at = now_utc()
+        sale = paid_back[0][1]
+        cur = sale["total_money"]["currency"]
+        returns = [ret for _, _, ret in paid_back]
+        return_order = {
+            "id": _id(27), "location_id": sale["location_id"], "state": "COMPLETED", "version": 1,
+            "created_at": rfc3339(at), "updated_at": rfc3339(at), "closed_at": rfc3339(at),
+            "source": {"name": "Square Point of Sale"}, "returns": returns, "line_items": [],
+            "return_amounts": _added_amounts([ret["return_amounts"] for ret in returns]),
+        }
+        if sale.get("customer_id"):
+            return_order["customer_id"] = sale["customer_id"]
+        zero = pricing.money(0, cur)
+        return_order.update(total_money=zero, total_tax_money=zero, total_discount_money=zero,
+                            total_tip_money=zero, total_service_charge_money=zero)
+        pricing.set_net_amounts(return_order)
+        return_order["refunds"], refunds = [], []
+        for payment, sale, ret in paid_back:
+            refund = {"id": f"{payment['id']}_{_id(26)}", "status": "PENDING", "location_id": sale["location_id"],
+                      "amount_money": dict(ret["return_amounts"]["total_money"]), "payment_id": payment["id"],
+                      "order_id": return_order["id"], "reason": reason, "created_at": rfc3339(at),
+                      "updated_at": rfc3339(at), "destination_type": payment["source_type"], "unlinked": False}
+            return_order["refunds"].append(_order_refund(refund, sale, payment, "PENDING"))
+            self.refunds[refund["id"]] = refund
+            refunds.append(refund)
+        self.orders[return_order["id"]] = return_order
+        return return_order, refunds
+
+    def _refunds_created(self, merchant_id: str, created: list[dict], complete: bool) -> None:
+        """Each new refund's refund.created, then, when `complete`, its completion."""
+        for refund in created:
+            self.emit(merchant_id=merchant_id, event_type="refund.created", data_type="refund",
+                      object_id=refund["id"], obj={"refund": refund})
+        if complete:
+            for refund in created:
+                self.complete_refund(refund["id"])
 
     def _custom_amount_return(self, sale: dict, amount: int, n: int) -> dict:
         cur = sale["total_money"]["currency"]
@@ -817,13 +906,18 @@ class Sandbox:
             cur = refund["amount_money"]["currency"]
             refund["status"] = "COMPLETED"
             refund["updated_at"] = rfc3339(at)
-            payment["refunded_money"] = pricing.money(payment.get("refunded_money", {}).get("amount", 0)
-                                                      + refund["amount_money"]["amount"], cur)
+            payment["refunded_money"] = pricing.money(_refunded(payment) + refund["amount_money"]["amount"], cur)
             payment.setdefault("refund_ids", []).append(refund_id)
             payment["updated_at"] = rfc3339(at)
             sale.setdefault("refunds", []).append(_order_refund(refund, sale, payment, "APPROVED"))
-            return_order["refunds"] = [_order_refund(refund, sale, payment, "APPROVED")]
-            ra = return_order["return_amounts"]
+            # A return order of several sales has a refund for each: the first completed announces it.
+            first = not any(r["status"] == "APPROVED" for r in return_order.get("refunds", []))
+            approved = _order_refund(refund, sale, payment, "APPROVED")
+            return_order["refunds"] = [r for r in return_order.get("refunds", []) if r["id"] != approved["id"]]
+            return_order["refunds"].append(approved)
+            if not first:
+                self._touch(return_order, at)
+            ra = next(r for r in return_order["returns"] if r.get("source_order_id") == sale["id"])["return_amounts"]
             prev = sale.get("return_amounts")
             sale["return_amounts"] = {k: pricing.money(ra[k]["amount"] + (prev[k]["amount"] if prev else 0), cur)
                                       for k in ra}
@@ -831,9 +925,11 @@ class Sandbox:
             self._touch(sale, at)
             merchant = self.locations[sale["location_id"]]["merchant_id"]
             completed = _copy(refund)
+            return_event, summary_key = ("order.created", "order_created") if first else \
+                ("order.updated", "order_updated")
             events = [("refund.updated", "refund", refund_id, {"refund": completed}),
                       ("payment.updated", "payment", payment["id"], {"payment": _copy(payment)}),
-                      ("order.created", "order", return_order["id"], {"order_created": self._order_summary(return_order)}),
+                      (return_event, "order", return_order["id"], {summary_key: self._order_summary(return_order)}),
                       ("order.updated", "order", sale["id"], {"order_updated": self._order_summary(sale)})]
         for event_type, data_type, oid, obj in events:
             self.emit(merchant_id=merchant, event_type=event_type, data_type=data_type, object_id=oid, obj=obj)
@@ -912,10 +1008,7 @@ class Sandbox:
             if refunded:
                 payment = self.payments[sale["tenders"][0]["payment_id"]]
                 cur = payment["total_money"]["currency"]
-                left = payment["total_money"]["amount"] - payment.get("refunded_money", {}).get("amount", 0)
-                if refunded > left:
-                    raise SquareAPIError(400, "REFUND_ERROR", "REFUND_AMOUNT_INVALID",
-                                         f"Refund amount must be between 1 and {left}.", "amount_money")
+                _check_refund_amount(payment, refunded)
                 refund = {"id": f"{payment['id']}_{_id(26)}", "status": "PENDING", "location_id": sale["location_id"],
                           "amount_money": pricing.money(refunded, cur), "payment_id": payment["id"],
                           "order_id": order_id, "reason": reason, "created_at": rfc3339(at),
@@ -923,8 +1016,7 @@ class Sandbox:
                 created = _copy(refund)
                 refund["status"] = "COMPLETED"
                 self.refunds[refund["id"]] = refund
-                payment["refunded_money"] = pricing.money(payment.get("refunded_money", {}).get("amount", 0)
-                                                          + refunded, cur)
+                payment["refunded_money"] = pricing.money(_refunded(payment) + refunded, cur)
                 payment.setdefault("refund_ids", []).append(refund["id"])
                 payment["updated_at"] = rfc3339(at)
                 exchange["refunds"] = [_order_refund(refund, sale, payment, "APPROVED")]

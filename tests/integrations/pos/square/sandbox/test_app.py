@@ -574,6 +574,63 @@ def test_an_exchange_is_one_order_with_returns_and_new_items_and_its_difference_
     assert [(r["status"], r["amount_money"]["amount"]) for r in ret["refunds"]] == [("APPROVED", 10000)]
 
 
+def test_a_return_of_items_of_two_sales_is_one_return_order_refunded_to_each_sales_payment(square, http, receiver):
+    """POST /_sandbox/returns: items of two sales taken back at once are one
+    return order with one return per sale (its `source_order_id`), its
+    return_amounts their sum; each sale's payment is refunded its own
+    items' amount by a refund whose order_id is the return order, which
+    lists both; each sale shows its refund. Webhooks: each refund's, the
+    return order's order.created once and an order.updated with the second."""
+    control(http, square.url, "PUT", "/webhook-subscription", {"notification_url": receiver.url})
+    t = control(http, square.url, "POST", "/tokens", {})
+    vat = {"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "LINE_ITEM"}
+    jollof = {"uid": "jollof", "name": "Jollof", "quantity": "2",
+              "base_price_money": {"amount": 250000, "currency": "NGN"}, "applied_taxes": [{"tax_uid": "vat"}]}
+    sales = [control(http, square.url, "POST", "/sales", {"order": {"line_items": [jollof], "taxes": [vat]}})
+             for _ in range(2)]
+    receiver.wait_for(8)
+    out = control(http, square.url, "POST", "/returns", {"reason": "Two receipts", "returns": [
+        {"order_id": sale["order"]["id"], "line_items": [{"source_line_item_uid": "jollof", "quantity": qty}]}
+        for sale, qty in zip(sales, ("1", "2"))]})
+
+    def get(path):
+        resp = http.get(f"{square.url}/v2/{path}", headers=bearer(t["access_token"]))
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    order = get(f"orders/{out['order']['id']}")["order"]
+    assert order["state"] == "COMPLETED" and not order["line_items"]
+    assert [r["source_order_id"] for r in order["returns"]] == [s["order"]["id"] for s in sales]
+    assert [r["return_amounts"]["total_money"]["amount"] for r in order["returns"]] == [268750, 537500]
+    assert order["return_amounts"]["total_money"]["amount"] == 806250
+    assert order["return_amounts"]["tax_money"]["amount"] == 56250
+    for sale, amount in zip(sales, (268750, 537500)):
+        (refund,) = [r for r in out["refunds"] if r["payment_id"] == sale["payment"]["id"]]
+        got = get(f"refunds/{refund['id']}")["refund"]
+        assert (got["status"], got["order_id"], got["amount_money"]["amount"], got["reason"]) == (
+            "COMPLETED", order["id"], amount, "Two receipts")
+        payment = get(f"payments/{sale['payment']['id']}")["payment"]
+        assert payment["refund_ids"] == [refund["id"]] and payment["refunded_money"]["amount"] == amount
+        original = get(f"orders/{sale['order']['id']}")["order"]
+        assert original["net_amounts"]["total_money"]["amount"] == 537500 - amount
+        assert [(r["transaction_id"], r["tender_id"]) for r in original["refunds"]] == [
+            (sale["order"]["id"], sale["payment"]["id"])]
+    assert sorted((r["transaction_id"], r["tender_id"], r["status"]) for r in order["refunds"]) == sorted(
+        (s["order"]["id"], s["payment"]["id"], "APPROVED") for s in sales)
+    events = [json.loads(r["body"]) for r in receiver.wait_for(8 + 10)[8:]]
+    per_refund = ["refund.created", "refund.updated", "payment.updated", "order.updated"]
+    assert sorted(e["type"] for e in events) == sorted(per_refund * 2 + ["order.created", "order.updated"])
+    assert [e["data"]["id"] for e in events if e["type"] == "order.created"] == [order["id"]]
+
+    one_jollof = [{"source_line_item_uid": "jollof", "quantity": "1"}]
+    twice = http.post(f"{square.url}/_sandbox/returns",
+                      json={"returns": [{"order_id": sales[0]["order"]["id"], "line_items": one_jollof}] * 2})
+    assert twice.status_code == 400 and twice.json()["errors"][0]["code"] == "INVALID_VALUE"
+    unknown = http.post(f"{square.url}/_sandbox/returns",
+                        json={"returns": [{"order_id": "nope", "line_items": one_jollof}]})
+    assert unknown.status_code == 404
+
+
 def test_payments_list_paging(square, http):
     sb = square.app.sandbox
     begin = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
