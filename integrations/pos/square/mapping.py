@@ -94,6 +94,24 @@ Choices, and why:
   were applied"), and whether an exchange's total_money is what it sold or
   the difference; `_sold_amounts` reads the documented identity, right
   either way.
+- A return from several sales (a buyer bringing back items of two receipts
+  at once): one return order, one OrderReturn per sale (Order.returns:
+  "There is exactly one `Return` object per sale `Order` being
+  referenced"). Money goes back by refund, and a refund is of one payment
+  (PaymentRefund.payment_id; RefundPayment takes one `payment_id` and no
+  items), so each sale's payment is refunded by a refund of its own. A
+  refund credits the returns of the sale its payment paid for
+  (Payment.order_id: "The ID of the order associated with the payment"),
+  on that sale's invoice, and nothing else (`refunded_sale`); a return
+  order of one sale needs no payment read. A refund of a payment none of
+  the order's sales was paid with cannot be placed: refused.
+  UNCONFIRMED (Square documents no return from several sales, and the
+  Refunds API cannot make one): that each refund carries the return order
+  as its `order_id`, as a one-sale return's refund does (PaymentRefund
+  .order_id, "The ID of the order associated with the refund"; forum
+  "Comprehensive order view via API": GetRefund's order_id is the return
+  order, whose returns name the sale), and that each refund pays back its
+  own sale's returns, not an amount spread over the sales.
 """
 from __future__ import annotations
 
@@ -522,6 +540,23 @@ def returned_sales(order: dict) -> list[str]:
         if ret["source_order_id"] not in ids:
             ids.append(ret["source_order_id"])
     return ids
+
+
+def refunded_sale(return_order: dict, payment_order_id: str | None = None) -> str:
+    """The sale (order id) whose returns a refund of `return_order` pays
+    back: the order's only sale; of several, the refunded payment's order
+    (`payment_order_id`, Payment.order_id), which must be one of them
+    (module docstring). SquareMappingError otherwise, and for an unlinked
+    return (`returned_sales`)."""
+    sales = returned_sales(return_order)
+    if len(sales) == 1:
+        return sales[0]
+    if payment_order_id in sales:
+        return payment_order_id
+    raise SquareMappingError(
+        f"The Square return order takes items back from {len(sales)} sales and the refund's payment paid for none "
+        f"of them ({payment_order_id or 'no order'}): which returns it pays back is not known.",
+        extra={"order_id": return_order.get("id"), "payment_order_id": payment_order_id})
 
 
 def return_source_id(order_id: str, source_order_id: str) -> str:

@@ -9,8 +9,10 @@ credit notes, and the processing of one stored webhook event.
   queue="pos_realtime")` (idempotent on the order id: a sale seen twice, by a
   webhook and a sync, is one invoice).
 - `refund_ingest(connection=, refund=)`: a COMPLETED refund → its return
-  order → `mapping.return_to_canonical` → a credit note referencing the
-  original sale's invoice (number, IRN, issue date). Square's return order is
+  order → the returns of the sale the refund pays back (a return order
+  may take items back from several sales, each refunded on its own:
+  `mapping.refunded_sale`) → `mapping.return_to_canonical` → a credit note
+  referencing that sale's invoice (number, IRN, issue date). Square's return order is
   used rather than `credit_note_create`'s line copy because a Square refund
   may be an amount, not lines, and its return order carries Square's own
   figures (checked against ours like a sale's).
@@ -57,8 +59,8 @@ from taxpoynt.ops import metrics
 from . import constants
 from .client import SquareClient
 from .mapping import (RETURN_SOURCE_TYPE, SYSTEM, MappingOptions, SquareMappingError, credits_own_returns,
-                      is_return_order, order_figures, order_to_canonical, return_source_id, return_to_canonical,
-                      returned_sales, returns_only_gift_cards, sells_only_gift_cards)
+                      is_return_order, order_figures, order_to_canonical, refunded_sale, return_source_id,
+                      return_to_canonical, returned_sales, returns_only_gift_cards, sells_only_gift_cards)
 from .provider import SquareProvider
 from .webhooks import parse_event
 
@@ -416,6 +418,14 @@ def _return_credits(connection: Connection, order_ids) -> set[str]:
     return {order_id for order_id, prefix in prefixes.items() if any(s.startswith(prefix) for s in made)}
 
 
+def _returns_credited(connection: Connection, order_id: str, source_order_id: str) -> bool:
+    """Whether what order `order_id` takes back from sale `source_order_id`
+    already has its credit note made from the order (source type "return")."""
+    return Invoice.objects.filter(organization=connection.organization, source_system=SYSTEM,
+                                  source_type=RETURN_SOURCE_TYPE,
+                                  source_id=return_source_id(order_id, source_order_id)).exists()
+
+
 def order_returns_credit(*, connection: Connection, order: dict, client: SquareClient | None = None,
                          queue: str = QUEUE) -> list[Invoice]:
     """The credit notes of the items a COMPLETED exchange, or a return with
@@ -437,9 +447,7 @@ def order_returns_credit(*, connection: Connection, order: dict, client: SquareC
                                code="unmappable", extra=exc.extra) from exc
     made = []
     for source_order_id in sales:
-        source_id = return_source_id(order["id"], source_order_id)
-        if Invoice.objects.filter(organization=connection.organization, source_system=SYSTEM,
-                                  source_type=RETURN_SOURCE_TYPE, source_id=source_id).exists():
+        if _returns_credited(connection, order["id"], source_order_id):
             continue  # credited before, by another of the order's events
         original = _original_sale(connection=connection, source_order_id=source_order_id, client=client)
         if original is None:
@@ -460,9 +468,25 @@ def order_returns_credit(*, connection: Connection, order: dict, client: SquareC
     return made
 
 
+def _refunded_sale_id(*, refund: dict, return_order: dict, client: SquareClient) -> str:
+    """The sale whose returns `refund` pays back (`mapping.refunded_sale`):
+    the return order's only sale, or, when it takes items back from several,
+    the order of the refunded payment (read from Square only then)."""
+    try:
+        payment_order_id = None
+        if len(returned_sales(return_order)) > 1 and refund.get("payment_id"):
+            payment_order_id = client.get_payment(refund["payment_id"]).get("order_id")
+        return refunded_sale(return_order, payment_order_id)
+    except SquareMappingError as exc:
+        raise ApplicationError(f"Square refund {refund.get('id')} cannot be credited: {exc.message}",
+                               code="unmappable", extra=exc.extra) from exc
+
+
 def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient, queue: str = QUEUE) -> Invoice | None:
-    """A COMPLETED refund → a credit note on the sale's invoice (made once:
-    the refund is its source), submitted on `queue`. A refund of an exchange
+    """A COMPLETED refund → a credit note on the invoice of the sale it pays
+    back, of that sale's returns only (a return order taking items back from
+    several sales has a refund for each: `_refunded_sale_id`), made once:
+    the refund is its source; submitted on `queue`. A refund of an exchange
     (the difference given back) credits nothing of its own: the exchange's
     returned items are credited from the order, and its new items invoiced
     (`order_ingest`), here if its own events have not come yet; the credit
@@ -475,21 +499,19 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
         made = order_returns_credit(connection=connection, order=return_order, client=client, queue=queue)
         order_ingest(connection=connection, order=return_order, client=client, queue=queue)
         return made[0] if made else None
-    returns = return_order.get("returns") or []
-    source_order_id = next((r.get("source_order_id") for r in returns if r.get("source_order_id")), None)
-    if not source_order_id:
-        raise ApplicationError("The Square refund's order names no original sale.", code="unmappable")
+    source_order_id = _refunded_sale_id(refund=refund, return_order=return_order, client=client)
     sale = client.get_order(source_order_id)  # as it stands after the refund: its refunds, its net total
     original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
     if original is None or original.invoice_id is None:
         original = order_ingest(connection=connection, order=sale, client=client)
-    if (sells_only_gift_cards(sale) or returns_only_gift_cards(return_order)
-            or _return_credits(connection, [return_order["id"]])):
+    if (sells_only_gift_cards(sale) or returns_only_gift_cards(return_order, source_order_id)
+            or _returns_credited(connection, return_order["id"], source_order_id)):
         # A gift card is no supply until redeemed (mapping's docstring): nothing was invoiced, nothing to
         # credit. Nor is a return credited already from its order (before it listed this refund).
         transaction_upsert(connection=connection, order=sale, location=original.location)  # (partly) refunded
         return None
-    canonical = return_to_canonical(return_order, refund=refund, field_map=connection.field_map or {},
+    canonical = return_to_canonical(return_order, refund=refund, source_order_id=source_order_id,
+                                    field_map=connection.field_map or {},
                                     customer_attributes=_metadata(original.raw or {}),
                                     options=mapping_options(connection))
     with transaction.atomic():

@@ -192,3 +192,42 @@ def test_exchanges_at_the_till_are_invoiced_and_credited_once(live_server, setti
         WebhookEvent.objects.values_list("event_type", flat=True))
     assert not WebhookEvent.objects.filter(status="failed").exists()
     assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 2  # nothing credited twice
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_return_of_items_of_two_sales_is_credited_once_on_each_sales_invoice(live_server, settings, merchant, sq,
+                                                                              square_sandbox, firs_sandbox, worker):
+    """A buyer brings back a jollof of one receipt and the juice of another
+    at once: Square's one return order (a return per sale) and its two
+    refunds, one of each sale's payment, reach the worker as signed
+    webhooks; FIRS confirms one credit note per refund, on its own sale's
+    invoice, of that sale's item alone; nothing fails, nothing is credited
+    twice."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    sq.set_subscription(notification_url=live_server.url + "/webhooks/pos/square",
+                        signature_key=settings.SQUARE_WEBHOOK_SIGNATURE_KEY)
+    connect(merchant, sq)
+    location_id = sorted(sq.locations)[0]
+    sales = [sq.create_sale(order=vat_sale(), location_id=location_id),
+             sq.create_sale(order=vat_sale(qty="1", price=100000), location_id=location_id)]
+    invoices = [wait_for(lambda: Invoice.objects.filter(source_id=sale["order"]["id"], irn__gt="").first(),
+                         what="the sale's invoice with its IRN", worker=worker) for sale in sales]
+
+    returned = sq.create_return(reason="Two receipts", returns=[
+        {"order_id": sale["order"]["id"], "line_items": [{"source_line_item_uid": "jollof", "quantity": "1"}]}
+        for sale in sales])
+    for sale, invoice, payable, tax in zip(sales, invoices, ("2687.50", "1075.00"), ("187.50", "75.00")):
+        (refund,) = [r for r in returned["refunds"] if r["payment_id"] == sale["payment"]["id"]]
+        assert refund["order_id"] == returned["order"]["id"]
+        credit = wait_for(lambda: Submission.objects.filter(invoice__source_id=refund["id"], state__in=DONE).first(),
+                          what="the refund's credit note at FIRS", worker=worker).invoice
+        assert (credit.kind, credit.original_invoice_id, credit.payable_amount, credit.tax_amount,
+                credit.tax_mismatch) == (Invoice.Kind.CREDIT_NOTE, invoice.pk, Decimal(payable), Decimal(tax), False)
+        assert credit.irn and [line.quantity for line in credit.lines.all()] == [Decimal("1")]
+    wait_for(lambda: not WebhookEvent.objects.filter(status__in=["received", "processing"]).exists(),
+             what="events settled", worker=worker)
+    assert set(WebhookEvent.objects.filter(event_type="refund.updated").values_list("status", flat=True)) == {
+        WebhookEvent.Status.PROCESSED}
+    assert not WebhookEvent.objects.filter(status="failed").exists()
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 2  # nothing credited twice

@@ -14,6 +14,7 @@ from integrations.pos.square.mapping import (
     credits_own_returns,
     order_figures,
     order_to_canonical,
+    refunded_sale,
     returned_sales,
     return_to_canonical,
 )
@@ -645,3 +646,28 @@ def test_a_return_is_credited_from_its_refund_unless_none_pays_it_back(square):
     unlinked = {**unpaid, "returns": [{**return_order["returns"][0], "source_order_id": None}]}
     with pytest.raises(SquareMappingError, match="unlinked"):
         returned_sales(unlinked)
+
+
+def test_a_refund_of_a_return_from_several_sales_pays_back_its_own_payments_sale(square):
+    """A return order taking items back from two sales: a refund pays back
+    the returns of the sale its payment paid for, and is credited with
+    those alone; a payment none of the sales was paid with is refused. A
+    return of one sale needs no payment."""
+    sb = square.app.sandbox
+    a = sb.create_sale(order=vat_sale(qty="3", price=250000))
+    b = sb.create_sale(order=vat_sale(qty="2", price=100000), location_id=a["order"]["location_id"])
+    order = sb.create_return(returns=[
+        {"order_id": sale["order"]["id"], "line_items": [{"source_line_item_uid": "jollof", "quantity": "1"}]}
+        for sale in (a, b)])["order"]
+    assert returned_sales(order) == [a["order"]["id"], b["order"]["id"]]
+    for sale, price in ((a, D("2500")), (b, D("1000"))):
+        assert refunded_sale(order, sale["order"]["id"]) == sale["order"]["id"]
+        note = return_to_canonical(order, refund={"id": "r"}, source_order_id=sale["order"]["id"])
+        assert [(x.quantity, x.unit_price) for x in note.lines] == [(D("1"), price)]
+        assert note.source_figures.payable_amount == price * D("1.075")
+    for unknown in ("another-sale", None):
+        with pytest.raises(SquareMappingError, match="2 sales"):
+            refunded_sale(order, unknown)
+    single = sb.get_order(sb.refund_payment(payment_id=a["payment"]["id"], amount=1000)["order_id"],
+                          sb.default_merchant_id)
+    assert refunded_sale(single) == a["order"]["id"]

@@ -707,3 +707,76 @@ def test_a_return_no_refund_pays_back_is_credited_from_its_order(sq, square_conn
     assert _credits() == [("return", f"{return_order['id']}:{sale['order']['id']}", txn.invoice_id,
                            Decimal("2687.50"), Decimal("187.50"))]
     assert not Transaction.objects.filter(external_id=return_order["id"]).exists()
+
+
+def _returned_from_two_sales(sq, conn, **kw):
+    """Two invoiced sales with IRNs, a (three jollof, ₦2,500 + 7.5 % VAT
+    each) and b (two zobo, ₦1,000 + 7.5 % VAT each), and one return at the
+    till of one jollof of a and both zobo of b: one return order, a refund
+    of each sale's payment. (a, b, the sandbox's create_return answer)."""
+    a, txn_a = _sold(sq, conn)
+    zobo = {"line_items": [{"uid": "zobo", "name": "Zobo", "quantity": "2", "base_price_money": m(100000),
+                            "applied_taxes": [{"tax_uid": "vat"}]}],
+            "taxes": [{"uid": "vat", "name": "VAT", "percentage": "7.5", "type": "ADDITIVE", "scope": "LINE_ITEM"}]}
+    b = sq.create_sale(order=zobo, emit=False, location_id=a["order"]["location_id"])
+    with services.client_for(conn) as client:
+        txn_b = services.order_ingest(connection=conn, order=client.get_order(b["order"]["id"]))
+    _irn(txn_b, 2)
+    returned = sq.create_return(returns=[
+        {"order_id": a["order"]["id"], "line_items": [{"source_line_item_uid": "jollof", "quantity": "1"}]},
+        {"order_id": b["order"]["id"], "line_items": [{"source_line_item_uid": "zobo", "quantity": "2"}]}], **kw)
+    return (a, txn_a), (b, txn_b), returned
+
+
+def _credited_lines(credit):
+    return [(line.description, line.quantity) for line in credit.lines.all()]
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_a_return_from_two_sales_credits_each_sale_from_its_own_refund_once(sq, square_connection, first):
+    """A buyer brings back items of two receipts at once: Square makes one
+    return order (one OrderReturn per sale) and refunds each sale's payment
+    by a refund of its own. Each refund's events, in either order and each
+    repeated, make one credit note of its own sale's returned items, on that
+    sale's invoice; the return order's event makes nothing; each sale shows
+    what was refunded of it."""
+    (a, txn_a), (b, txn_b), returned = _returned_from_two_sales(sq, square_connection)
+    order = returned["order"]
+    assert [r["source_order_id"] for r in order["returns"]] == [a["order"]["id"], b["order"]["id"]]
+    refunds = {r["payment_id"]: r for r in returned["refunds"]}
+    refund_a, refund_b = refunds[a["payment"]["id"]], refunds[b["payment"]["id"]]
+    assert refund_a["order_id"] == refund_b["order_id"] == order["id"]
+    second = "b" if first == "a" else "a"
+    by_name = {"a": refund_a, "b": refund_b}
+    for n, name in enumerate((first, second, first, second)):
+        event = _refund_updated(square_connection, by_name[name], f"r{n}")
+        assert services.webhook_event_process(event=event) == WebhookEvent.Status.PROCESSED
+    assert services.webhook_event_process(event=_order_updated(square_connection, order, "ret")) == \
+        WebhookEvent.Status.IGNORED
+
+    assert sorted(_credits()) == sorted([
+        ("refund", refund_a["id"], txn_a.invoice_id, Decimal("2687.50"), Decimal("187.50")),
+        ("refund", refund_b["id"], txn_b.invoice_id, Decimal("2150.00"), Decimal("150.00"))])
+    credit_a, credit_b = (Invoice.objects.get(source_id=r["id"]) for r in (refund_a, refund_b))
+    assert _credited_lines(credit_a) == [("Jollof rice", Decimal("1"))]
+    assert _credited_lines(credit_b) == [("Zobo", Decimal("2"))]
+    assert not credit_a.tax_mismatch and not credit_b.tax_mismatch
+    assert Transaction.objects.get(pk=txn_a.pk).status == Transaction.Status.PARTLY_REFUNDED
+    assert Transaction.objects.get(pk=txn_b.pk).status == Transaction.Status.REFUNDED
+
+
+def test_reconciliation_credits_a_return_from_two_sales_once_on_each_sale(sq, square_connection):
+    """The same return with no webhook at all: the end of day credits each
+    refund's own sale's items, once, on that sale's invoice."""
+    from django.utils import timezone
+
+    (a, txn_a), (b, txn_b), returned = _returned_from_two_sales(sq, square_connection)
+    day = timezone.localdate()
+    assert services.reconcile_day(connection=square_connection, day=day)["credited_now"] == 2
+    assert services.reconcile_day(connection=square_connection, day=day)["credited_now"] == 0
+    refunds = {r["payment_id"]: r["id"] for r in returned["refunds"]}
+    assert sorted(_credits()) == sorted([
+        ("refund", refunds[a["payment"]["id"]], txn_a.invoice_id, Decimal("2687.50"), Decimal("187.50")),
+        ("refund", refunds[b["payment"]["id"]], txn_b.invoice_id, Decimal("2150.00"), Decimal("150.00"))])
+    assert set(Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).values_list("submissions__queue",
+                                                                               flat=True)) == {"batch"}
