@@ -188,8 +188,9 @@ def test_a_grant_without_a_refresh_token_is_used_until_it_expires(hubspot_org, s
 
     from django.utils import timezone
 
-    from integrations.connections.oauth import NeedsReauth, connection_get_access_token
+    from integrations.connections.oauth import connection_get_access_token
     from tests.integrations.crm.hubspot.fixtures import connect
+    from tests.tokens import expire_without_refresh
 
     refreshable = connect(hubspot_org, sandbox)
     soon = timezone.now() + datetime.timedelta(seconds=120)  # inside HubSpot's 300 s margin
@@ -205,9 +206,4 @@ def test_a_grant_without_a_refresh_token_is_used_until_it_expires(hubspot_org, s
     alone.refresh_from_db()
     assert alone.status == Connection.Status.CONNECTED
 
-    Connection.objects.filter(pk=alone.pk).update(token_expires_at=timezone.now() - datetime.timedelta(seconds=1))
-    alone.refresh_from_db()
-    with pytest.raises(NeedsReauth):
-        connection_get_access_token(connection=alone)
-    alone.refresh_from_db()
-    assert alone.status == Connection.Status.NEEDS_REAUTH and "without a refresh token" in alone.last_error
+    expire_without_refresh(alone)

@@ -16,6 +16,7 @@ from integrations.connections.services import connection_revoke_disconnected
 from integrations.connections.tasks import revoke_disconnected_account
 from integrations.pos.square.client import SquareClient
 from integrations.pos.square.oauth import refresh_access_token, revoke_access_token
+from tests.tokens import expire_without_refresh
 
 from .fixtures import connect
 
@@ -85,12 +86,7 @@ def test_a_short_lived_grant_is_used_until_it_expires_then_needs_reauth(sq, squa
         assert client.list_locations()
 
     exchanges = VendorExchange.objects.filter(vendor="square", url__endswith="/oauth2/token").count()
-    Connection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() - datetime.timedelta(seconds=1))
-    conn.refresh_from_db()
-    with pytest.raises(NeedsReauth):
-        connection_get_access_token(connection=conn)
-    conn.refresh_from_db()
-    assert conn.status == Connection.Status.NEEDS_REAUTH and "without a refresh token" in conn.last_error
+    expire_without_refresh(conn)
     assert VendorExchange.objects.filter(vendor="square", url__endswith="/oauth2/token").count() == exchanges
 
 
