@@ -369,14 +369,17 @@ def sellers_orders_ingest(*, pages: list[tuple[Connection, list[dict], SquareCli
 
 
 # --- returns and refunds ---------------------------------------------------------------------
-def _original_sale(*, connection: Connection, source_order_id: str, client: SquareClient | None) -> Transaction:
+def _original_sale(*, connection: Connection, source_order_id: str, client: SquareClient | None,
+                   sale: dict | None = None) -> Transaction:
     """The Transaction of a sale items are taken back from, mirrored and
-    invoiced first (read from Square) when it is not yet."""
+    invoiced first when it is not yet: from `sale` (its order, if the
+    caller read it) or read from Square."""
     original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
     if original is None or original.invoice_id is None:
         with contextlib.ExitStack() as own:
             client = client or own.enter_context(client_for(connection))
-            original = order_ingest(connection=connection, order=client.get_order(source_order_id), client=client)
+            original = order_ingest(connection=connection, order=sale or client.get_order(source_order_id),
+                                    client=client)
     return original
 
 
@@ -501,9 +504,7 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
         return made[0] if made else None
     source_order_id = _refunded_sale_id(refund=refund, return_order=return_order, client=client)
     sale = client.get_order(source_order_id)  # as it stands after the refund: its refunds, its net total
-    original = Transaction.objects.filter(connection=connection, external_id=source_order_id).first()
-    if original is None or original.invoice_id is None:
-        original = order_ingest(connection=connection, order=sale, client=client)
+    original = _original_sale(connection=connection, source_order_id=source_order_id, client=client, sale=sale)
     if (sells_only_gift_cards(sale) or returns_only_gift_cards(return_order, source_order_id)
             or _returns_credited(connection, return_order["id"], source_order_id)):
         # A gift card is no supply until redeemed (mapping's docstring): nothing was invoiced, nothing to
