@@ -147,6 +147,25 @@ def _refunded(payment: dict) -> int:
     return payment.get("refunded_money", {}).get("amount", 0)
 
 
+def _new_refund(payment: dict, sale: dict, amount_money: dict, order_id: str, reason: str, at: dt.datetime) -> dict:
+    """A PENDING PaymentRefund of `amount_money` to the sale's `payment`, its
+    order_id the order recording what was taken back."""
+    return {"id": f"{payment['id']}_{_id(26)}", "status": "PENDING", "location_id": sale["location_id"],
+            "amount_money": dict(amount_money), "payment_id": payment["id"], "order_id": order_id, "reason": reason,
+            "created_at": rfc3339(at), "updated_at": rfc3339(at), "destination_type": payment["source_type"],
+            "unlinked": False}
+
+
+def _refund_completed(refund: dict, payment: dict, at: dt.datetime) -> None:
+    """The refund COMPLETED at `at`, and its payment recording it."""
+    refund["status"] = "COMPLETED"
+    refund["updated_at"] = rfc3339(at)
+    payment["refunded_money"] = pricing.money(_refunded(payment) + refund["amount_money"]["amount"],
+                                              refund["amount_money"]["currency"])
+    payment.setdefault("refund_ids", []).append(refund["id"])
+    payment["updated_at"] = rfc3339(at)
+
+
 def _check_refund_amount(payment: dict, amount: int) -> None:
     """RefundPayment's check: between 1 and what is left of the payment."""
     left = payment["total_money"]["amount"] - _refunded(payment)
@@ -784,20 +803,12 @@ class Sandbox:
         with self.lock:
             paid_back = []
             for k, item in enumerate(returns, 1):
-                sale = self.orders.get(item.get("order_id") or "")
-                if sale is None or not sale.get("line_items"):
-                    raise not_found(f"Sale order {item.get('order_id')} not found.")
-                if sale["state"] != "COMPLETED" or not sale.get("tenders"):
-                    raise bad_request("BAD_REQUEST", f"Order {sale['id']} is {sale['state']}, not a paid sale.")
+                items = item.get("line_items") or []
+                sale = self._returnable_sale(item.get("order_id"), items, field="returns.line_items")
                 if any(s["id"] == sale["id"] for _, s, _ in paid_back):
                     raise bad_request("INVALID_VALUE", "A return order has one return per sale.", "returns")
                 if paid_back and sale["location_id"] != paid_back[0][1]["location_id"]:
                     raise bad_request("INVALID_VALUE", "The sales of one return order are of one location.", "returns")
-                sold = {li["uid"] for li in sale["line_items"]}
-                items = item.get("line_items") or []
-                if not items or any(li.get("source_line_item_uid") not in sold for li in items):
-                    raise bad_request("INVALID_VALUE", "line_items must name line items of the sale.",
-                                      "returns.line_items")
                 payment = self._refundable(sale["tenders"][0]["payment_id"])
                 ret = pricing.price_return(sale, items, include_service_charges=False, include_tips=False,
                                            uid_prefix=f"ret{k}")
@@ -810,6 +821,20 @@ class Sandbox:
         with self.lock:
             return {"order": _copy(self.orders[return_order["id"]]),
                     "refunds": [_copy(self.refunds[r["id"]]) for r in created]}
+
+    def _returnable_sale(self, order_id: str | None, items: list[dict], *, field: str) -> dict:
+        """Under the lock: the completed, paid sale `order_id` that `items`
+        ([{source_line_item_uid, quantity}]) are taken back from, each one of
+        its line items; else the error (`field` names the items)."""
+        sale = self.orders.get(order_id or "")
+        if sale is None or not sale.get("line_items"):
+            raise not_found(f"Sale order {order_id} not found.")
+        if sale["state"] != "COMPLETED" or not sale.get("tenders"):
+            raise bad_request("BAD_REQUEST", f"Order {sale['id']} is {sale['state']}, not a paid sale.")
+        sold = {li["uid"] for li in sale["line_items"]}
+        if not items or any(li.get("source_line_item_uid") not in sold for li in items):
+            raise bad_request("INVALID_VALUE", f"{field} must name line items of the sale.", field)
+        return sale
 
     def _refundable(self, payment_id: str, merchant_id: str | None = None) -> dict:
         """The payment, if the seller's (`merchant_id`, when given) and
@@ -847,10 +872,7 @@ class Sandbox:
         pricing.set_net_amounts(return_order)
         return_order["refunds"], refunds = [], []
         for payment, sale, ret in paid_back:
-            refund = {"id": f"{payment['id']}_{_id(26)}", "status": "PENDING", "location_id": sale["location_id"],
-                      "amount_money": dict(ret["return_amounts"]["total_money"]), "payment_id": payment["id"],
-                      "order_id": return_order["id"], "reason": reason, "created_at": rfc3339(at),
-                      "updated_at": rfc3339(at), "destination_type": payment["source_type"], "unlinked": False}
+            refund = _new_refund(payment, sale, ret["return_amounts"]["total_money"], return_order["id"], reason, at)
             return_order["refunds"].append(_order_refund(refund, sale, payment, "PENDING"))
             self.refunds[refund["id"]] = refund
             refunds.append(refund)
@@ -904,11 +926,7 @@ class Sandbox:
             return_order = self.orders[refund["order_id"]]
             at = now_utc()
             cur = refund["amount_money"]["currency"]
-            refund["status"] = "COMPLETED"
-            refund["updated_at"] = rfc3339(at)
-            payment["refunded_money"] = pricing.money(_refunded(payment) + refund["amount_money"]["amount"], cur)
-            payment.setdefault("refund_ids", []).append(refund_id)
-            payment["updated_at"] = rfc3339(at)
+            _refund_completed(refund, payment, at)
             sale.setdefault("refunds", []).append(_order_refund(refund, sale, payment, "APPROVED"))
             # A return order of several sales has a refund for each: the first completed announces it.
             first = not any(r["status"] == "APPROVED" for r in return_order.get("refunds", []))
@@ -958,14 +976,7 @@ class Sandbox:
         only by its payment, its refund or a SearchOrders; this sandbox sends
         them as it does for its sales. Returns {order, payment, refund}."""
         with self.lock:
-            sale = self.orders.get(order_id)
-            if sale is None or not sale.get("line_items"):
-                raise not_found(f"Sale order {order_id} not found.")
-            if sale["state"] != "COMPLETED":
-                raise bad_request("BAD_REQUEST", f"Order {order_id} is {sale['state']}.")
-            sold = {li["uid"]: li for li in sale["line_items"]}
-            if not returns or any(r.get("source_line_item_uid") not in sold for r in returns):
-                raise bad_request("INVALID_VALUE", "returns must name line items of the sale.", "returns")
+            sale = self._returnable_sale(order_id, returns, field="returns")
             loc = self.locations[sale["location_id"]]
             exchange = _copy(order)
             _check_line_items(exchange, loc, missing="An exchange sells line items.")
@@ -1009,16 +1020,10 @@ class Sandbox:
                 payment = self.payments[sale["tenders"][0]["payment_id"]]
                 cur = payment["total_money"]["currency"]
                 _check_refund_amount(payment, refunded)
-                refund = {"id": f"{payment['id']}_{_id(26)}", "status": "PENDING", "location_id": sale["location_id"],
-                          "amount_money": pricing.money(refunded, cur), "payment_id": payment["id"],
-                          "order_id": order_id, "reason": reason, "created_at": rfc3339(at),
-                          "updated_at": rfc3339(at), "destination_type": payment["source_type"], "unlinked": False}
+                refund = _new_refund(payment, sale, pricing.money(refunded, cur), order_id, reason, at)
                 created = _copy(refund)
-                refund["status"] = "COMPLETED"
                 self.refunds[refund["id"]] = refund
-                payment["refunded_money"] = pricing.money(_refunded(payment) + refunded, cur)
-                payment.setdefault("refund_ids", []).append(refund["id"])
-                payment["updated_at"] = rfc3339(at)
+                _refund_completed(refund, payment, at)
                 exchange["refunds"] = [_order_refund(refund, sale, payment, "APPROVED")]
                 events = [("refund.created", "refund", refund["id"], {"refund": created}),
                           ("refund.updated", "refund", refund["id"], {"refund": _copy(refund)}),
