@@ -107,6 +107,26 @@ def test_requests_share_one_kept_connection(cheroot_server):
     assert first.text.split("port=")[1].split()[0] == second.text.split("port=")[1].split()[0]
 
 
+def test_a_post_without_httpx_objects_shares_the_pool_and_its_failures(cheroot_server):
+    """`post` (the sandboxes' webhook deliveries) goes over the same kept
+    connections as requests through httpx, and fails as they do."""
+    transport = KeepAliveTransport()
+    with httpx.Client(transport=transport, base_url=cheroot_server) as client:
+        first = client.get("/first")
+        assert transport.post(f"{cheroot_server}/hook?x=1", b'{"irn": "I"}', content_type="application/json",
+                              timeout=5.0) == 201
+        last = client.get("/last")
+    ports = {answer.text.split("port=")[1].split()[0] for answer in (first, last)}
+    assert len(ports) == 1  # the post in between took the idle connection and gave it back
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    with pytest.raises(httpx.ConnectError):
+        transport.post(f"http://127.0.0.1:{port}/hook", b"{}", content_type="application/json", timeout=5.0)
+    with pytest.raises(httpx.UnsupportedProtocol):
+        transport.post("ftp://127.0.0.1/hook", b"{}", content_type="application/json", timeout=5.0)
+
+
 def test_a_body_is_decoded_and_a_chunked_one_read_whole(cheroot_server):
     with httpx.Client(transport=KeepAliveTransport(), base_url=cheroot_server) as client:
         squeezed = client.get("/gzip")

@@ -2,7 +2,7 @@
 receiver does: each {irn, message} POSTed as JSON to the configured path and
 query, each outcome in the webhook log (a status, or the error and FAILED),
 and a kept connection the receiver closed is never reused. The delivery's
-HTTP client is the sandbox's own business (state.Sandbox._webhook_post)."""
+HTTP client is the product's pool (taxpoynt.transport.KeepAliveTransport.post)."""
 import json
 import time
 
