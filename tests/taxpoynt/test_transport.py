@@ -107,24 +107,60 @@ def test_requests_share_one_kept_connection(cheroot_server):
     assert first.text.split("port=")[1].split()[0] == second.text.split("port=")[1].split()[0]
 
 
-def test_a_post_without_httpx_objects_shares_the_pool_and_its_failures(cheroot_server):
-    """`post` (the sandboxes' webhook deliveries) goes over the same kept
-    connections as requests through httpx, and fails as they do."""
+def test_a_request_without_httpx_objects_shares_the_pool_and_its_failures(cheroot_server):
+    """`request` (the FIRS client, the sandboxes' webhook deliveries) goes
+    over the same kept connections as requests through httpx, and fails as
+    they do."""
     transport = KeepAliveTransport()
     with httpx.Client(transport=transport, base_url=cheroot_server) as client:
         first = client.get("/first")
-        assert transport.post(f"{cheroot_server}/hook?x=1", b'{"irn": "I"}', content_type="application/json",
-                              timeout=5.0) == 201
+        answer = transport.request("POST", f"{cheroot_server}/hook?x=1", headers=[("X-Test", "yes")],
+                                   body=b'{"irn": "I"}', timeout=5.0)
         last = client.get("/last")
-    ports = {answer.text.split("port=")[1].split()[0] for answer in (first, last)}
-    assert len(ports) == 1  # the post in between took the idle connection and gave it back
+    assert answer.status == 201 and answer.header("content-type") == "text/plain"
+    assert answer.content.startswith(b"POST /hook?x=1 ") and answer.content.endswith(b'x-test=yes body={"irn": "I"}')
+    ports = {text.split("port=")[1].split()[0] for text in (first.text, last.text, answer.content.decode())}
+    assert len(ports) == 1  # the request in between took the idle connection and gave it back
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
     with pytest.raises(httpx.ConnectError):
-        transport.post(f"http://127.0.0.1:{port}/hook", b"{}", content_type="application/json", timeout=5.0)
+        transport.request("POST", f"http://127.0.0.1:{port}/hook", body=b"{}", timeout=5.0)
     with pytest.raises(httpx.UnsupportedProtocol):
-        transport.post("ftp://127.0.0.1/hook", b"{}", content_type="application/json", timeout=5.0)
+        transport.request("POST", "ftp://127.0.0.1/hook", body=b"{}", timeout=5.0)
+    with pytest.raises(httpx.ReadTimeout):
+        transport.request("GET", f"{cheroot_server}/slow?1", timeout=0.2)
+
+
+@pytest.mark.parametrize("method, body", [("POST", b'{"a": 1}'), ("POST", None), ("PATCH", b""),
+                                          ("GET", None), ("PUT", None)])
+def test_a_request_sends_the_bytes_httpx_sends(raw_server, method, body):
+    seen = []
+
+    def handle(conn, server):
+        with conn:
+            while request := server.read_request(conn):
+                seen.append(request)
+                conn.sendall(OK)
+
+    server = raw_server(handle)
+    headers = [("x-api-key", "k"), ("accept", "application/json")]
+    transport = KeepAliveTransport()
+    answer = transport.request(method, f"{server.url}/invoice/sign?a=1", headers=headers, body=body, timeout=5.0)
+    through_httpx = transport.handle_request(httpx.Request(method, f"{server.url}/invoice/sign?a=1",
+                                                           headers=headers, content=body))
+    assert (answer.status, answer.content) == (through_httpx.status_code, through_httpx.read()) == (200, b"ok")
+    heads = [request.split(b"\r\n\r\n")[0] for request in seen]  # a body may come in a later read
+    assert heads[0] == heads[1] and heads[0].startswith(f"{method} /invoice/sign?a=1 HTTP/1.1\r\nHost: ".encode())
+
+
+def test_a_request_undoes_the_content_encoding_and_reads_chunks(cheroot_server):
+    transport = KeepAliveTransport()
+    squeezed = transport.request("GET", f"{cheroot_server}/gzip", timeout=5.0)
+    chunked = transport.request("GET", f"{cheroot_server}/chunked", timeout=5.0)
+    assert squeezed.content == b"squeezed " * 50 and squeezed.header("Content-Encoding") == "gzip"
+    assert chunked.content == b"one,two,three"
+    assert [value for name, value in chunked.headers if name == "Set-Cookie"] == ["a=1", "b=2"]
 
 
 def test_a_body_is_decoded_and_a_chunked_one_read_whole(cheroot_server):

@@ -163,7 +163,7 @@ class Sandbox:
         self._initial = {"auth_mode": auth_mode, "latency": latency}
         self.base_url = ""
         # Reused threads and one pool of kept connections (the product's own
-        # transport, without httpx's objects: `KeepAliveTransport.post`): a
+        # transport, without httpx's objects: `KeepAliveTransport.request`): a
         # thread and an HTTP client per transmit cost far more than serving
         # the request. Not closed by `close()`, so a delivery still running
         # never meets a closed pool.
@@ -359,9 +359,9 @@ class Sandbox:
         for message in ("TRANSMITTING", "TRANSMITTED", "ACKNOWLEDGED"):
             entry = {"url": url, "irn": irn, "message": message, "at": _now().isoformat()}
             try:
-                entry["status_code"] = self._webhook_transport.post(
-                    url, json.dumps({"irn": irn, "message": message}).encode(), content_type="application/json",
-                    timeout=self.webhook_timeout)
+                entry["status_code"] = self._webhook_transport.request(
+                    "POST", url, headers=[("Content-Type", "application/json")],
+                    body=json.dumps({"irn": irn, "message": message}).encode(), timeout=self.webhook_timeout).status
             except httpx.HTTPError as exc:
                 entry["error"] = repr(exc)
             with self.lock:
