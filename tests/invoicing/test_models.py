@@ -2,7 +2,7 @@
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from invoicing.models import FrozenInvoiceError, Invoice, InvoiceLine
@@ -77,6 +77,45 @@ def test_database_trigger_refuses_raw_update_of_frozen_invoice(frozen, change):
 def test_database_trigger_allows_workflow_columns(frozen):
     Invoice.objects.filter(pk=frozen.pk).update(signed_at=timezone.now(), connection=None)
     assert Invoice.objects.get(pk=frozen.pk).signed_at is not None
+
+
+def _guard_calls(update) -> dict:
+    """The PL/pgSQL guard functions called while `update` runs, and how
+    often (PostgreSQL's function statistics of the test's transaction)."""
+    def calls():
+        cursor.execute("SELECT funcname, calls FROM pg_stat_xact_user_functions")
+        return dict(cursor.fetchall())
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL track_functions = 'pl'")
+        before = calls()
+        update()
+        return {name: count - before.get(name, 0) for name, count in calls().items()
+                if count != before.get(name, 0)}
+
+
+@pytest.mark.django_db
+def test_the_guard_is_not_called_for_workflow_columns_nor_for_a_draft(frozen, make_org):
+    # The copies of the FIRS state and the signing time, five a live sale,
+    # never call the frozen-invoice guard (it compared every content column).
+    assert _guard_calls(lambda: Invoice.objects.filter(pk=frozen.pk).update(
+        firs_state="signed", signed_at=timezone.now())) == {}
+    draft = factories.invoice(make_org())
+    assert _guard_calls(lambda: Invoice.objects.filter(pk=draft.pk).update(number="INV000009")) == {}
+    # A content column of a frozen invoice still goes through it, and is refused.
+    with pytest.raises(IntegrityError, match="frozen"):
+        _guard_calls(lambda: Invoice.objects.filter(pk=frozen.pk).update(customer_name="Renamed"))
+
+
+@pytest.mark.django_db
+def test_the_firs_state_copy_is_called_only_when_the_state_changes(make_org):
+    submission = factories.invoice(make_org()).submissions.get(format="firs")
+    assert Invoice.objects.get(pk=submission.invoice_id).firs_state == submission.state
+    same = _guard_calls(lambda: type(submission).objects.filter(pk=submission.pk).update(state=submission.state))
+    assert same == {}
+    moved = _guard_calls(lambda: type(submission).objects.filter(pk=submission.pk).update(state="validated"))
+    assert moved == {"invoicing_copy_firs_state": 1}
+    assert Invoice.objects.get(pk=submission.invoice_id).firs_state == "validated"
 
 
 @pytest.mark.django_db
