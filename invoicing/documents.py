@@ -16,7 +16,7 @@ from invoicing.canonical import CanonicalInvoice
 from invoicing.firs.payload import build_firs_payload, payload_json
 from invoicing.tax import Totals, compare_source_figures, compute_totals
 from invoicing.ubl.builder import build_ubl
-from invoicing.ubl.validator import validate_ubl
+from invoicing.ubl.validator import schematron_violations, validate_ubl
 from invoicing.validation import InvoiceRuleError, validate_canonical
 
 
@@ -30,23 +30,54 @@ class Rendered:
 
 
 def render(inv: CanonicalInvoice, *, business_id: str, schematron: bool = True) -> Rendered:
-    """`schematron=False` leaves out only the EN 16931 schematron (~8 ms); the
-    freeze uses it for the final build after checking the same document with
-    a provisional number (invoicing.services._freeze says why)."""
+    """`schematron=False` leaves out only the EN 16931 schematron (~1-2 ms);
+    the freeze uses it for the final build after checking the same document
+    with a provisional number (invoicing.services._freeze_all says why)."""
+    outcome, = render_many([(inv, business_id)], schematron=schematron)
+    if isinstance(outcome, InvoiceRuleError):
+        raise outcome
+    return outcome
+
+
+def render_many(invoices: list[tuple[CanonicalInvoice, str]], *,
+                schematron: bool = True) -> list[Rendered | InvoiceRuleError]:
+    """`render` for several (invoice, FIRS business id): each one's Rendered,
+    or the InvoiceRuleError `render` raises for it. The schematrons of the
+    documents run one after another, after all are built: Saxon's native
+    code then stays in the CPU's caches, and a document checked between other
+    work costs ~1.7 times one checked in a run (docs/performance.md, session
+    10). A batch of sales is frozen so."""
+    built = [_built(inv) for inv, _ in invoices]
+    checks = [validate_ubl(ubl_xml, schematron=False) if ubl_xml is not None else None
+              for _, ubl_xml, _ in built]
+    if schematron:
+        for check, (_, ubl_xml, _) in zip(checks, built):
+            if check == []:  # XSD-valid: the schematron's rules assume the structure
+                check += schematron_violations(ubl_xml)
+    outcomes = []
+    for (inv, business_id), (violations, ubl_xml, totals), check in zip(invoices, built, checks):
+        violations = violations + (check or [])
+        if violations:
+            outcomes.append(InvoiceRuleError(violations))
+            continue
+        payload = build_firs_payload(inv, totals, business_id=business_id)
+        outcomes.append(Rendered(totals=totals, ubl_xml=ubl_xml, firs_payload=payload,
+                                 source_mismatch=compare_source_figures(inv, totals),
+                                 firs_json=payload_json(payload)))
+    return outcomes
+
+
+def _built(inv: CanonicalInvoice) -> tuple[list, bytes | None, Totals | None]:
+    """(the canonical rules' violations, the UBL, the totals); no UBL when it
+    cannot be built, which a valid invoice always can."""
     violations = validate_canonical(inv)
     try:
         totals = compute_totals(inv)
-        ubl_xml = build_ubl(inv, totals)
+        return violations, build_ubl(inv, totals), totals
     except (KeyError, ValueError, ArithmeticError, TypeError, AttributeError):
         if not violations:
             raise  # a valid invoice that cannot be built is our bug, not the caller's
-        raise InvoiceRuleError(violations) from None
-    violations += validate_ubl(ubl_xml, schematron=schematron)
-    if violations:
-        raise InvoiceRuleError(violations)
-    payload = build_firs_payload(inv, totals, business_id=business_id)
-    return Rendered(totals=totals, ubl_xml=ubl_xml, firs_payload=payload,
-                    source_mismatch=compare_source_figures(inv, totals), firs_json=payload_json(payload))
+        return violations, None, None
 
 
 def renumbered(rendered: Rendered, *, number: tuple[str, str], irn: tuple[str, str]) -> Rendered | None:

@@ -688,15 +688,32 @@ class _LocalRejection(Exception):
 
 @dataclasses.dataclass
 class _PreparedFreeze:
-    """A draft checked and rendered with a provisional number, ready to be
-    numbered (`_freeze_write`)."""
+    """A draft ready to be numbered (`_freeze_write`): its provisional
+    canonical invoice, then (`_checked`) its documents checked with it."""
 
     sub: Submission
     keys: Any
     provisional: CanonicalInvoice
-    checked: Any  # the provisional Rendered
+    business_id: str
     numbered: Any  # number → the numbered canonical
-    documents: Any  # (numbered canonical, schematron=) → Rendered
+    checked: Any = None  # the provisional Rendered
+
+    def documents(self, numbered_canonical, *, schematron):
+        from .documents import render_many
+
+        outcome, = render_many([(numbered_canonical, self.business_id)], schematron=schematron)
+        return _accepted(outcome)
+
+
+def _accepted(outcome):
+    """A render_many outcome: its Rendered, or the rejection of its rules."""
+    from .validation import InvoiceRuleError
+
+    if isinstance(outcome, InvoiceRuleError):
+        raise _LocalRejection(
+            f"Rejected locally: {len(outcome.violations)} invoice rule(s) failed; nothing was sent to FIRS.",
+            errors=_violation_dicts(outcome.violations))
+    return outcome
 
 
 def _freeze_all(subs, token) -> tuple[list, list]:
@@ -706,9 +723,10 @@ def _freeze_all(subs, token) -> tuple[list, list]:
     failure recorded and is in neither.
 
     Every rule is checked first, outside any transaction, on the documents
-    built with a provisional number and IRN of the final form: the rules (the
-    EN 16931 schematron, ~5 ms, included) read that the number and IRN are
-    present, never their digits. Then ONE transaction numbers them all
+    built with a provisional number and IRN of the final form, all the
+    batch's documents together (`_checked`): the rules (the EN 16931
+    schematron included) read that the number and IRN are present, never
+    their digits. Then ONE transaction numbers them all
     (`_freeze_write`): the organization's sequence row, locked from the
     allocation to the commit, is held for a few statements only (freezes of
     one busy merchant queue on that row). Should that fail for a batch, each
@@ -719,6 +737,7 @@ def _freeze_all(subs, token) -> tuple[list, list]:
             prepared.append(_prepare_freeze(sub))
         except Exception as exc:  # noqa: BLE001 - recorded: rejected, or retried then dead
             _record_freeze_failure(sub, token, exc)
+    prepared = _checked(prepared, token)
     if len(prepared) > 1:
         try:
             _freeze_write(prepared, token)
@@ -755,11 +774,9 @@ def _record_freeze_failure(sub, token, exc):
 
 def _prepare_freeze(sub: Submission) -> _PreparedFreeze:
     from .canonical import canonical_from_dict
-    from .documents import render
     from .firs.irn import build_irn
     from .firs.stamp import load_crypto_keys
     from .numbering import format_number
-    from .validation import InvoiceRuleError
 
     org = sub.invoice.organization
     missing = [label for label, value in (("FIRS service id", org.firs_service_id),
@@ -782,17 +799,31 @@ def _prepare_freeze(sub: Submission) -> _PreparedFreeze:
             raise _LocalRejection(f"Rejected locally: cannot build the IRN: {exc.message}")
         return dataclasses.replace(canonical, number=number, irn=irn)
 
-    def documents(numbered_canonical, *, schematron):
-        try:
-            return render(numbered_canonical, business_id=str(org.firs_business_id), schematron=schematron)
-        except InvoiceRuleError as exc:
-            raise _LocalRejection(
-                f"Rejected locally: {len(exc.violations)} invoice rule(s) failed; nothing was sent to FIRS.",
-                errors=_violation_dicts(exc.violations))
+    return _PreparedFreeze(sub=sub, keys=keys, provisional=numbered(format_number(kind=sub.invoice.kind, value=0)),
+                           business_id=str(org.firs_business_id), numbered=numbered)
 
-    provisional = numbered(format_number(kind=sub.invoice.kind, value=0))
-    return _PreparedFreeze(sub=sub, keys=keys, provisional=provisional,
-                           checked=documents(provisional, schematron=True), numbered=numbered, documents=documents)
+
+def _checked(prepared: list[_PreparedFreeze], token) -> list[_PreparedFreeze]:
+    """`prepared` with each draft's documents built with its provisional
+    number and checked against every rule, all of them together
+    (`documents.render_many`: the schematrons one after another); a draft
+    failing a rule is recorded and left out."""
+    from .documents import render_many
+
+    try:
+        outcomes = render_many([(p.provisional, p.business_id) for p in prepared])
+    except Exception:  # noqa: BLE001 - a bug building one of them: each alone below says which
+        logger.warning("rendering %d invoices together failed; rendering them one at a time", len(prepared),
+                       exc_info=True)
+        outcomes = [None] * len(prepared)
+    checked = []
+    for p, outcome in zip(prepared, outcomes):
+        try:
+            p.checked = _accepted(outcome) if outcome is not None else p.documents(p.provisional, schematron=True)
+            checked.append(p)
+        except Exception as exc:  # noqa: BLE001 - recorded: rejected, or retried then dead
+            _record_freeze_failure(p.sub, token, exc)
+    return checked
 
 
 def _freeze_write(prepared: list[_PreparedFreeze], token):

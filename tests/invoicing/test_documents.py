@@ -101,3 +101,33 @@ def test_renumbered_matches_a_fresh_render_for_any_invoice(inv, value):
     fresh = render(final, business_id=BUSINESS_ID, schematron=False)
     moved = renumbered(checked, number=(provisional.number, final.number), irn=(provisional.irn, final.irn))
     assert (moved.ubl_xml, moved.firs_json) == (fresh.ubl_xml, fresh.firs_json)
+
+
+def test_render_many_gives_each_invoice_what_render_gives_it(monkeypatch):
+    # The batch's documents are checked together (the schematrons one after
+    # another); each still gets its own Rendered or its own rule failures.
+    from invoicing import documents
+    from invoicing.ubl import validator
+
+    wrong_currency, unbuildable = invoice(), invoice()
+    wrong_currency.currency = "XYZ"
+    unbuildable.lines[0].tax_category = "STAMP_DUTY"
+    batch = [invoice("invoice_b2b.json"), wrong_currency, invoice("pos_b2c.json"), unbuildable,
+             invoice("credit_note.json")]
+    alone = []
+    for inv in batch:
+        try:
+            alone.append(render(inv, business_id=BUSINESS_ID))
+        except InvoiceRuleError as exc:
+            alone.append(exc)
+    calls = []
+    monkeypatch.setattr(documents, "schematron_violations",
+                        lambda xml: calls.append(len(calls)) or validator.schematron_violations(xml))
+    together = documents.render_many([(inv, BUSINESS_ID) for inv in batch])
+    assert [type(o) for o in together] == [Rendered, InvoiceRuleError, Rendered, InvoiceRuleError, Rendered]
+    for one, other in zip(alone, together):
+        if isinstance(one, Rendered):
+            assert (other.ubl_xml, other.firs_json, other.totals) == (one.ubl_xml, one.firs_json, one.totals)
+        else:
+            assert other.violations == one.violations
+    assert len(calls) == 4  # every document built and XSD-valid, in one run; the unbuildable one has none

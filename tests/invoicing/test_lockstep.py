@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from invoicing import services
 from invoicing.models import Invoice, InvoiceSequence, Submission
+from invoicing.ubl.builder import build_ubl
 from tests.invoicing.test_services import firs, firs_org, make_canonical, steps  # noqa: F401
 
 S = Submission.State
@@ -114,6 +115,24 @@ def test_a_draft_that_breaks_a_rule_at_freezing_is_rejected_and_takes_no_number(
     assert steps(subs[1]) == [("freeze", "draft", "rejected", "rejected")]
     assert [subs[0].invoice.number, subs[2].invoice.number] == ["INV000001", "INV000002"]
     assert InvoiceSequence.objects.get(organization=firs_org, kind="invoice").last_number == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batchs_documents_are_built_then_checked_by_the_schematron_one_after_another(
+        firs, firs_org, make_canonical, monkeypatch):
+    # Saxon's code stays in the CPU's caches through a run of schematrons
+    # (documents.render_many): none runs between two documents' builds.
+    from invoicing import documents
+    from invoicing.ubl import validator
+
+    order = []
+    monkeypatch.setattr(documents, "build_ubl", lambda *a, **k: order.append("build") or build_ubl(*a, **k))
+    monkeypatch.setattr(documents, "schematron_violations",
+                        lambda xml: order.append("schematron") or validator.schematron_violations(xml))
+    token, _, held = leased_batch(firs_org, make_canonical, 3)
+    services.submissions_process_claimed(token=token, batch=held)
+    assert [s.state for s in reloaded(held)] == [S.CONFIRMED] * 3
+    assert order == ["build"] * 3 + ["schematron"] * 3
 
 
 @pytest.mark.django_db(transaction=True)
