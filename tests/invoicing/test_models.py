@@ -135,3 +135,16 @@ def test_lines_of_frozen_invoice_are_immutable(frozen):
                 invoice=frozen, position=2, description="extra", quantity=Decimal("1"), unit_price=Decimal("1"),
                 line_extension_amount=Decimal("1"), tax_category="STANDARD_VAT", tax_rate=Decimal("7.5"))])
     assert frozen.lines.get().quantity == Decimal("1")
+
+
+@pytest.mark.django_db
+def test_the_guard_fires_for_every_content_column_the_model_guards():
+    # The trigger names its columns (UPDATE OF): one the model guards but the
+    # trigger does not name would change unchecked by a raw UPDATE.
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT a.attname FROM pg_trigger t
+                          JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = ANY(t.tgattr)
+                          WHERE t.tgname = 'invoicing_invoice_frozen'""")
+        named = {row[0] for row in cursor.fetchall()}
+    guarded = {f.column for f in Invoice._meta.concrete_fields if f.attname in Invoice.CONTENT_FIELDS}
+    assert len(guarded) == len(Invoice.CONTENT_FIELDS) and named == guarded
