@@ -64,6 +64,7 @@ class Answer(NamedTuple):
         name = name.lower()
         return next((value for key, value in self.headers if key.lower() == name), None)
 
+
 _every_transport: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -156,8 +157,8 @@ class KeepAliveTransport(httpx.BaseTransport):
         sandboxes' webhook deliveries. Sends what `httpx.Request` would for
         the same arguments, in its order: Host, `headers`, the body's
         Content-Length (a POST, PUT or PATCH without one: Host, Content-Length
-        0, `headers`). The answer's
-        body has its Content-Encoding undone, as httpx's `Response.content`."""
+        0, `headers`). The answer's body has its Content-Encoding undone, as
+        httpx's `Response.content`."""
         parts = urlsplit(url)
         if body:
             sent = [("Host", parts.netloc), *headers, ("Content-Length", str(len(body)))]
