@@ -138,3 +138,24 @@ def test_a_transition_under_a_lost_lease_writes_nothing_and_a_held_one_renews_it
     submission.refresh_from_db()
     assert submission.state == S.VALIDATED
     assert submission.locked_until > timezone.now() + timedelta(seconds=submissions.LEASE_SECONDS - 60)
+
+
+@pytest.mark.django_db
+def test_signing_writes_the_invoice_once(submission):
+    # The signing time and the copied state go in one row version of the
+    # invoice (its 14 indexes written once, not twice).
+    from django.db import connection
+
+    Submission.objects.filter(pk=submission.pk).update(state=S.VALIDATED)
+    submission.refresh_from_db()
+
+    def invoice_updates():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'invoicing_invoice'")
+            return cursor.fetchone()[0]
+
+    before = invoice_updates()
+    transition(submission, S.SIGNED, step="sign")
+    assert invoice_updates() - before == 1
+    submission.invoice.refresh_from_db()
+    assert submission.invoice.firs_state == S.SIGNED and submission.invoice.signed_at is not None
