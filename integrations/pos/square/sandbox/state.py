@@ -927,10 +927,10 @@ class Sandbox:
             at = now_utc()
             cur = refund["amount_money"]["currency"]
             _refund_completed(refund, payment, at)
-            sale.setdefault("refunds", []).append(_order_refund(refund, sale, payment, "APPROVED"))
+            approved = _order_refund(refund, sale, payment, "APPROVED")  # as the sale and its return order list it
+            sale.setdefault("refunds", []).append(_copy(approved))
             # A return order of several sales has a refund for each: the first completed announces it.
             first = not any(r["status"] == "APPROVED" for r in return_order.get("refunds", []))
-            approved = _order_refund(refund, sale, payment, "APPROVED")
             return_order["refunds"] = [r for r in return_order.get("refunds", []) if r["id"] != approved["id"]]
             return_order["refunds"].append(approved)
             if not first:
