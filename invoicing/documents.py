@@ -1,7 +1,8 @@
 """Renders a canonical invoice into its documents: totals, the UBL 2.1 XML and
 the FIRS JSON payload, after every rule has been checked.
 
-This is the one entry point services call (`render`). It raises
+This is the one entry point services call (`render`, or `render_many` for a
+batch, which gives each invoice what `render` would). It raises
 `InvoiceRuleError` listing EVERY failed rule at once: the canonical business
 rules (TP-nn), then the UBL 2.1 XSD and the fatal EN 16931 schematron asserts
 of the built XML. The UBL is built and checked even when canonical rules fail,
