@@ -264,9 +264,16 @@ def order_ingest(*, connection: Connection, order: dict, client: SquareClient | 
     is committed (`order_returns_credit`). A sale whose order cannot be
     mapped is kept with the reason (`invoice_error`), and then SaleNotMapped
     is raised (its event fails with it)."""
+    return _order_ingest(connection=connection, order=order, client=client, queue=queue, lease_token=lease_token,
+                         received_at=received_at)[0]
+
+
+def _order_ingest(*, connection: Connection, order: dict, client: SquareClient | None, queue: str, lease_token=None,
+                  received_at=None) -> tuple[Transaction | None, list[Invoice]]:
+    """`order_ingest`, and the credit notes made now of what the order takes
+    back (`refund_ingest` of an exchange returns them)."""
     if is_return_order(order):
-        order_returns_credit(connection=connection, order=order, client=client, queue=queue)
-        return None
+        return None, order_returns_credit(connection=connection, order=order, client=client, queue=queue)
     location = _location(connection, order.get("location_id", ""), client)
     not_mapped = None
     with transaction.atomic():
@@ -277,10 +284,10 @@ def order_ingest(*, connection: Connection, order: dict, client: SquareClient | 
         except SaleNotMapped as exc:  # raised before any write: the row and its reason are committed
             transactions_note_not_invoiced(reasons={txn: exc.message})
             not_mapped = exc
-    order_returns_credit(connection=connection, order=order, client=client, queue=queue)
+    credits = order_returns_credit(connection=connection, order=order, client=client, queue=queue)
     if not_mapped is not None:
         raise not_mapped
-    return txn
+    return txn, credits
 
 
 def orders_ingest(*, connection: Connection, orders: list[dict], client: SquareClient | None = None,
@@ -498,9 +505,8 @@ def refund_ingest(*, connection: Connection, refund: dict, client: SquareClient,
     if refund.get("status") != "COMPLETED":
         return None
     return_order = client.get_order(refund["order_id"])
-    if credits_own_returns(return_order):
-        made = order_returns_credit(connection=connection, order=return_order, client=client, queue=queue)
-        order_ingest(connection=connection, order=return_order, client=client, queue=queue)
+    if credits_own_returns(return_order):  # an exchange: its order credits the returns and invoices the rest
+        made = _order_ingest(connection=connection, order=return_order, client=client, queue=queue)[1]
         return made[0] if made else None
     source_order_id = _refunded_sale_id(refund=refund, return_order=return_order, client=client)
     sale = client.get_order(source_order_id)  # as it stands after the refund: its refunds, its net total

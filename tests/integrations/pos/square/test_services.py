@@ -660,6 +660,22 @@ def test_an_exchanges_refund_credits_nothing_twice_whichever_event_comes_first(s
     assert (credit.source_type, credit.source_id, credit.payable_amount) == ("refund", plain["id"], Decimal("500.00"))
 
 
+def test_an_exchanges_refund_reads_its_returns_once(sq, square_connection):
+    """The refund of an exchange credits the returns through the exchange's
+    own ingest, which reads them once (it read them twice: before the
+    ingest and inside it), and returns the credit note made."""
+    from unittest import mock
+
+    sale, txn = _sold(sq, square_connection)
+    refund = exchange_a_jollof(sq, sale, 100000, emit=False)["refund"]
+    with services.client_for(square_connection) as client, mock.patch.object(
+            services, "order_returns_credit", wraps=services.order_returns_credit) as credits:
+        credit = services.refund_ingest(connection=square_connection, refund=client.get_refund(refund["id"]),
+                                        client=client)
+    assert credits.call_count == 1
+    assert (credit.source_type, credit.original_invoice_id) == ("return", txn.invoice_id)
+
+
 def test_an_exchange_whose_sale_has_no_irn_yet_is_credited_on_the_events_retry(sq, square_connection):
     sale, txn = _sold(sq, square_connection)
     Invoice.objects.filter(pk=txn.invoice_id).update(irn="", number="")
