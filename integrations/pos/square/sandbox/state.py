@@ -748,8 +748,8 @@ class Sandbox:
                        merchant_id: str | None = None, complete: bool = True) -> dict:
         """RefundPayment. A full refund returns every line, service charge and tip;
         `line_items` ([{source_line_item_uid, quantity}]) returns those items; a
-        bare partial amount returns a custom amount taxed like the sale's first
-        tax (inclusive). The return is a new order (refund.order_id) whose
+        bare partial amount returns a custom amount taxed like the sale
+        (`_custom_amount_return`). The return is a new order (refund.order_id) whose
         `returns[0].source_order_id` is the sale. The refund is created
         PENDING and completed at once, unless `complete` is False: then it
         stays PENDING until `complete_refund` (a card refund Square settles
@@ -889,22 +889,37 @@ class Sandbox:
                 self.complete_refund(refund["id"])
 
     def _custom_amount_return(self, sale: dict, amount: int, n: int) -> dict:
+        """A bare partial amount returned as one "Custom Amount" line taxed like
+        the sale: every tax the sale applied, inclusive in the amount, each its
+        share of the amount's tax by its rate (a VAT and a levy of 7.5 and 5 %
+        take 7.5/112.5 and 5/112.5 of it). UNCONFIRMED: Square does not
+        publish how it taxes an amount-only refund's return; this keeps the
+        refund's taxes in the sale's proportions, so a credit note of it
+        reverses each tax of the sale fairly."""
         cur = sale["total_money"]["currency"]
-        tax = next(iter(sale.get("taxes", [])), None)
-        pct = pricing.Decimal(tax["percentage"]) if tax else pricing.Decimal(0)
-        tax_amt = pricing._round(pricing.Decimal(amount) * pct / (100 + pct))
+        taxes = [t for t in sale.get("taxes", []) if t.get("applied_money", {}).get("amount", 1) > 0]
+        rate = sum((pricing.Decimal(t["percentage"]) for t in taxes), pricing.Decimal(0))
+        tax_amt = pricing._round(pricing.Decimal(amount) * rate / (100 + rate))
+        shares, left = [], tax_amt
+        for i, t in enumerate(taxes, 1):  # the last takes what rounding leaves, so the shares sum to the tax
+            share = left if i == len(taxes) else pricing._round(
+                pricing.Decimal(tax_amt) * pricing.Decimal(t["percentage"]) / rate)
+            shares.append(share)
+            left -= share
         line = {"uid": f"ret{n}-li1", "name": "Custom Amount", "quantity": "1", "item_type": "CUSTOM_AMOUNT",
                 "base_price_money": pricing.money(amount, cur), "variation_total_price_money": pricing.money(amount, cur),
                 "gross_return_money": pricing.money(amount, cur), "total_discount_money": pricing.money(0, cur),
                 "total_tax_money": pricing.money(tax_amt, cur), "total_money": pricing.money(amount, cur),
                 "applied_discounts": [], "return_modifiers": [],
-                "applied_taxes": [{"uid": f"ret{n}-at1", "tax_uid": f"ret{n}-tax", "applied_money": pricing.money(tax_amt, cur)}]
-                if tax else []}
+                "applied_taxes": [{"uid": f"ret{n}-at{i}", "tax_uid": f"ret{n}-tax{i}",
+                                   "applied_money": pricing.money(share, cur)}
+                                  for i, share in enumerate(shares, 1)]}
         return {
             "uid": f"ret{n}", "source_order_id": sale["id"], "return_line_items": [line], "return_service_charges": [],
-            "return_taxes": [{"uid": f"ret{n}-tax", "source_tax_uid": tax["uid"], "name": tax.get("name"),
-                              "type": "INCLUSIVE", "percentage": tax["percentage"], "scope": "LINE_ITEM",
-                              "applied_money": pricing.money(tax_amt, cur)}] if tax else [],
+            "return_taxes": [{"uid": f"ret{n}-tax{i}", "source_tax_uid": t["uid"], "name": t.get("name"),
+                              "type": "INCLUSIVE", "percentage": t["percentage"], "scope": "LINE_ITEM",
+                              "applied_money": pricing.money(share, cur)}
+                             for i, (t, share) in enumerate(zip(taxes, shares), 1)],
             "return_discounts": [], "return_tips": [],
             "return_amounts": {"total_money": pricing.money(amount, cur), "tax_money": pricing.money(tax_amt, cur),
                                "discount_money": pricing.money(0, cur), "tip_money": pricing.money(0, cur),

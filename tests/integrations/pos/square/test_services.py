@@ -569,6 +569,39 @@ def test_a_sale_with_vat_and_a_consumption_tax_is_invoiced_and_credited(sq, squa
     assert render(note, business_id="3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10").source_mismatch is None
 
 
+@pytest.mark.parametrize("tax_type", ["ADDITIVE", "INCLUSIVE"])
+def test_an_amount_refund_of_a_sale_with_vat_and_a_consumption_tax_credits_the_vat_share(sq, square_connection,
+                                                                                         tax_type):
+    """₦1,125 paid back of a sale taxed 7.5 % VAT and 5 % consumption tax:
+    the return carries both taxes in the sale's proportions, so the credit
+    note takes back VAT of 75.00 (7.5/112.5 of it) and the levy's 50.00 is
+    left off, as on the sale; the sandbox once taxed it all at the first tax
+    (VAT of 78.49)."""
+    from invoicing.canonical import canonical_from_dict
+    from invoicing.documents import render
+
+    from .test_mapping import levy_order
+
+    body = {k: v for k, v in levy_order(tax_type).items() if k in ("line_items", "taxes", "discounts",
+                                                                   "service_charges")}
+    sale = sq.create_sale(order=body, emit=False)
+    with services.client_for(square_connection) as client:
+        txn = services.order_ingest(connection=square_connection, order=client.get_order(sale["order"]["id"]))
+        _irn(txn)
+        refund = sq.refund_payment(payment_id=sale["payment"]["id"], amount=112500, reason="Cold")
+        returned = client.get_order(refund["order_id"])["returns"][0]
+        credit = services.refund_ingest(connection=square_connection, refund=client.get_refund(refund["id"]),
+                                        client=client)
+    assert sorted((t["source_tax_uid"], t["applied_money"]["amount"]) for t in returned["return_taxes"]) == [
+        ("levy", 5000), ("vat", 7500)]
+    assert (credit.kind, credit.original_invoice_id) == (Invoice.Kind.CREDIT_NOTE, txn.invoice_id)
+    assert (credit.tax_amount, credit.payable_amount, credit.tax_mismatch) == (Decimal("75.00"), Decimal("1075.00"),
+                                                                                False)
+    note = canonical_from_dict(credit.canonical)
+    note.number, note.irn = "CN000001", "CN000001-59854B81-20261122"
+    assert render(note, business_id="3f0f5a1e-8c2b-4a55-9c7e-2b8f3d1e6a10").source_mismatch is None
+
+
 def _irn(txn, n=1):
     Invoice.objects.filter(pk=txn.invoice_id).update(irn=f"INV{n:06d}-59854B81-20261122", number=f"INV{n:06d}")
 
