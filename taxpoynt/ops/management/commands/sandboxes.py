@@ -4,6 +4,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from taxpoynt import sandboxing
+from taxpoynt.heap import freeze_after_full_collections
 
 
 class Command(BaseCommand):
@@ -21,6 +22,7 @@ class Command(BaseCommand):
             names = [n for n in names if n in only]
         if not names:
             raise CommandError("no sandboxes are available yet")
+        freeze_after_full_collections()  # their state grows all their life (taxpoynt/heap.py)
         running = [sandboxing.start(name) for name in names]
         for sandbox in running:
             self.stdout.write(f"{sandbox.name:<12} {sandbox.url}")
