@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import time
 
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter, get_adapter as get_social_adapter
@@ -72,6 +73,22 @@ class AccountConnectedElsewhere(ApplicationError):
             code="account_connected_elsewhere")
 
 
+class AccountRevokedMeanwhile(ApplicationError):
+    """The vendor was asked to revoke TaxPoynt's earlier access to this
+    account since the new token was asked for; the vendor revokes every token
+    of the account (`Provider.revokes_whole_account`), so the new one may be
+    dead already. The code cannot be exchanged twice: the merchant connects
+    again (no revocation is pending any more)."""
+
+    status_code = 409
+
+    def __init__(self, *, provider, external_account_id: str):
+        super().__init__(
+            f"{provider.name} was revoking TaxPoynt's earlier access to this account ({external_account_id}) "
+            f"while you connected, which ends the new access too. Nothing was connected: connect again.",
+            code="account_revoked_meanwhile")
+
+
 # --- credentials -------------------------------------------------------------------
 def connection_credentials(connection: Connection) -> dict:
     try:
@@ -101,7 +118,9 @@ def connection_start_authorization(*, request, provider_key: str, organization, 
     social = get_social_adapter().get_provider(request, provider.allauth_provider_id)
     response = social.redirect(
         request, "connect", next_url=next_url or None,
-        data={STATE_KEY: {"organization_id": str(organization.pk), "vendor": provider.key}},
+        # started_at: the token comes later; a revocation asked since may end it (connection_authorize).
+        data={STATE_KEY: {"organization_id": str(organization.pk), "vendor": provider.key,
+                          "started_at": time.time()}},
     )
     location = response.get("Location")
     if not location:
@@ -139,7 +158,8 @@ def on_pre_social_login(sender, request, sociallogin, **kwargs):
     expires_in = None
     if token.expires_at:
         expires_in = max(0, int((token.expires_at - timezone.now()).total_seconds()))
-    token_set = TokenSet(access_token=token.token, refresh_token=token.token_secret or "", expires_in=expires_in)
+    token_set = TokenSet(access_token=token.token, refresh_token=token.token_secret or "", expires_in=expires_in,
+                         requested_at=started.get("started_at") or time.time())
     account = provider.account_from_oauth(token=token_set, profile=sociallogin.account.extra_data or {})
     try:
         connection = connection_authorize(organization=organization, provider_key=provider.key, token=token_set,
@@ -219,6 +239,8 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
     live = connection_for_account(vendor=provider.key, account_id=account_id) if account_id else None
     if live is not None and live.organization_id != organization.pk:
         raise AccountConnectedElsewhere(provider=provider, external_account_id=account_id)
+    if provider.revokes_whole_account and account_id:
+        _account_revocations_settle(provider=provider, account_id=account_id, token=token)
     connection = (Connection.objects.select_for_update()
                   .filter(organization=organization, vendor=provider.key, external_account_id=account_id)
                   .first())
@@ -251,6 +273,29 @@ def connection_authorize(*, organization, provider_key: str, token: TokenSet, ac
     logger.info("connection authorized", extra={"connection": str(connection.pk), "vendor": provider.key,
                                                  "org": str(organization.pk)})
     return connection
+
+
+def _account_revocations_settle(*, provider, account_id: str, token: TokenSet) -> None:
+    """Before a vendor account that a revocation ends whole (Square) is
+    connected: wait for a revocation of it being asked now (the retry holds
+    its connection's row lock while it asks), refuse the new token if one
+    was asked since the token was asked for (AccountRevokedMeanwhile), and end
+    the pending ones, so none is asked once the account is connected again.
+    A disconnected connection's row changes after the token's issue only
+    when its revocation is asked (the disconnect, a retry, the sweep) or
+    ended, so that is the test. A false alarm (one asked while the merchant
+    was still on the consent page) costs a second connect."""
+    from .services import _revoke_pending_end
+
+    requested = datetime.datetime.fromtimestamp(token.requested_at, tz=datetime.timezone.utc)
+    disconnected = list(Connection.objects.select_for_update(no_key=True).filter(
+        vendor=provider.key, external_account_id=account_id, status=Connection.Status.DISCONNECTED))
+    if any(row.updated_at >= requested for row in disconnected):
+        raise AccountRevokedMeanwhile(provider=provider, external_account_id=account_id)
+    for row in disconnected:
+        if row.revoke_pending_until is not None:
+            _revoke_pending_end(row, last_error=f"TaxPoynt stopped asking {provider.name} to revoke its earlier "
+                                                f"access: the account is connected to TaxPoynt again.")
 
 
 def _expiring(connection: Connection, creds: dict, provider) -> bool:

@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import importlib.util
 import pkgutil
+import time
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -27,6 +28,10 @@ class TokenSet:
     expires_in: int | None = None
     scopes: list[str] = dataclasses.field(default_factory=list)
     extra: dict = dataclasses.field(default_factory=dict)
+    # When the token was asked for (epoch seconds, at or before its issue; by
+    # default when this was built): a revocation of the account asked since
+    # may have ended it (oauth._account_revocations_settle).
+    requested_at: float = dataclasses.field(default_factory=time.time)
 
 
 @dataclasses.dataclass
@@ -62,6 +67,11 @@ class Provider:
     authorize_path: ClassVar[str] = ""
     token_path: ClassVar[str] = ""
     revoke_path: ClassVar[str] = ""
+    # Whether a revocation ends every token of the vendor account for our app,
+    # whichever token or account id it names (Square's RevokeToken), so one
+    # asked for a disconnected connection ends a new connection's token too
+    # (oauth.connection_authorize settles them).
+    revokes_whole_account: ClassVar[bool] = False
     # The django-allauth provider id that runs the authorization-code flow.
     allauth_provider_id: ClassVar[str] = ""
     # Refresh this long before the access token expires (seconds).

@@ -37,6 +37,7 @@ class SquareProvider(Provider):
     authorize_path = "/oauth2/authorize"
     token_path = "/oauth2/token"
     revoke_path = "/oauth2/revoke"
+    revokes_whole_account = True  # RevokeToken: "revokes all of them, regardless of which token you specify"
     allauth_provider_id = "square"
     # Tokens live 30 days; refresh once fewer than 23 remain (i.e. weekly).
     refresh_margin_seconds = int((constants.ACCESS_TOKEN_TTL - constants.REFRESH_EVERY).total_seconds())

@@ -190,3 +190,115 @@ def test_the_revoke_retry_never_cuts_off_the_account_connected_again(sq, square_
     live_token = json.loads(again.credentials)["access_token"]
     connection_revoke_disconnected(connection_id=old.pk)
     assert sq.access_tokens[live_token].get("revoked") is not True
+
+
+def _new_token(sq, square_sandbox, settings, merchant_id):
+    """A code of `merchant_id` exchanged (the callback's token, before the connection is made)."""
+    from integrations.pos.square.client import SquareOAuthClient
+    from integrations.pos.square.oauth import _token_set
+
+    vendor = settings.VENDORS["square"]
+    code = sq.create_code(client_id=vendor["client_id"], merchant_id=merchant_id,
+                          scopes=["ORDERS_READ", "PAYMENTS_READ", "MERCHANT_PROFILE_READ"])
+    with SquareOAuthClient(base_url=square_sandbox.url, client_id=vendor["client_id"],
+                           client_secret=vendor["client_secret"]) as oauth:
+        return _token_set(oauth.exchange_code(code=code))
+
+
+def _unconfirmed_disconnect(sq, conn):
+    from integrations.connections.services import connection_disconnect
+
+    sq.set_faults([{"path": "/oauth2/revoke", "status": 500, "count": None}])
+    try:
+        old = connection_disconnect(connection=conn)
+    finally:
+        sq.set_faults([])
+    assert old.revoke_pending_until is not None
+    return old
+
+
+@pytest.mark.django_db
+def test_connecting_again_ends_the_accounts_pending_revocation(sq, square_org, second_seller, square_sandbox,
+                                                              settings):
+    """The seller connects again (here, to another organization) while an
+    unconfirmed revocation of its earlier connection waits to be asked: it
+    is ended then and there, so no retry can revoke the new token."""
+    from integrations.connections.oauth import connection_authorize
+
+    merchant_id = second_seller.external_account_id
+    old = _unconfirmed_disconnect(sq, second_seller)
+    token = _new_token(sq, square_sandbox, settings, merchant_id)
+    again = connection_authorize(organization=square_org, provider_key="square", token=token,
+                                 account={"external_account_id": merchant_id, "display_name": "Bukka Hut"})
+    old.refresh_from_db()
+    assert (old.revoke_pending_until, old.credentials) == (None, "")
+    assert "connected to TaxPoynt again" in old.last_error
+    connection_revoke_disconnected(connection_id=old.pk, last_try=True)  # a retry coming late asks nothing
+    assert sq.access_tokens[token.access_token].get("revoked") is not True
+    assert again.status == Connection.Status.CONNECTED
+
+
+@pytest.mark.django_db
+def test_a_revocation_asked_after_the_token_was_asked_for_refuses_the_connection(sq, square_org, second_seller,
+                                                                                  square_sandbox, settings):
+    """Square's RevokeToken ends every token of the seller. A retry asked
+    between the new code's exchange and the connection being made ended
+    the new token too: nothing is connected with a dead token; the
+    merchant is told to connect again, and that works."""
+    from integrations.connections.oauth import AccountRevokedMeanwhile, connection_authorize
+
+    merchant_id = second_seller.external_account_id
+    old = _unconfirmed_disconnect(sq, second_seller)
+    token = _new_token(sq, square_sandbox, settings, merchant_id)
+    connection_revoke_disconnected(connection_id=old.pk)  # the retry, confirmed: every token of the seller ended
+    assert sq.access_tokens[token.access_token]["revoked"] is True
+    account = {"external_account_id": merchant_id, "display_name": "Bukka Hut"}
+    with pytest.raises(AccountRevokedMeanwhile, match="connect again"):
+        connection_authorize(organization=square_org, provider_key="square", token=token, account=account)
+    assert not Connection.objects.filter(external_account_id=merchant_id).exclude(
+        status=Connection.Status.DISCONNECTED).exists()
+
+    fresh = _new_token(sq, square_sandbox, settings, merchant_id)
+    conn = connection_authorize(organization=square_org, provider_key="square", token=fresh, account=account)
+    assert conn.status == Connection.Status.CONNECTED
+    with SquareClient(base_url=square_sandbox.url, access_token=fresh.access_token) as client:
+        assert client.list_locations()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connecting_waits_for_a_revocation_being_asked_and_then_refuses(sq, square_org, second_seller,
+                                                                        square_sandbox, settings):
+    """The retry is asking Square (slowly) when the new connection is made:
+    the connection waits for the answer (the retry's row lock), then finds
+    the revocation asked after its token and refuses it."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    from integrations.connections.oauth import AccountRevokedMeanwhile, connection_authorize
+
+    merchant_id = second_seller.external_account_id
+    old = _unconfirmed_disconnect(sq, second_seller)
+    token = _new_token(sq, square_sandbox, settings, merchant_id)
+    sq.set_faults([{"path": "/oauth2/revoke", "count": 1, "latency_ms": 1500}])  # answers, slowly
+
+    def retry():
+        try:
+            connection_revoke_disconnected(connection_id=old.pk)
+        finally:
+            connections.close_all()
+
+    asking = threading.Thread(target=retry)
+    asking.start()
+    time.sleep(0.5)  # the retry holds the row and waits for Square
+    started = time.monotonic()
+    try:
+        with pytest.raises(AccountRevokedMeanwhile):
+            connection_authorize(organization=square_org, provider_key="square", token=token,
+                                 account={"external_account_id": merchant_id, "display_name": "Bukka Hut"})
+    finally:
+        asking.join(10)
+        sq.set_faults([])
+    assert time.monotonic() - started > 0.5  # it waited for the answer
+    assert sq.access_tokens[token.access_token]["revoked"] is True
