@@ -105,8 +105,9 @@ class WebhookEvent(models.Model):
     event_id = models.CharField(max_length=200, help_text="The vendor's own event id.")
     event_type = models.CharField(max_length=100, blank=True)
     organization = models.ForeignKey(
-        "tenancy.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events"
-    )
+        "tenancy.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events",
+        db_index=False,
+    )  # led by wh_org_received
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
     )
