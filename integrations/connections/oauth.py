@@ -59,34 +59,39 @@ class NeedsReauth(ApplicationError):
         self.connection = connection
 
 
-class AccountConnectedElsewhere(ApplicationError):
+class AccountNotConnected(ApplicationError):
+    """A vendor account a connection could not be made for (409): each
+    subclass's `text` says why, with {name} the vendor and {account} the
+    account id; its `error_code` is the API's code."""
+
+    status_code = 409
+    text = ""
+    error_code = ""
+
+    def __init__(self, *, provider, external_account_id: str):
+        super().__init__(self.text.format(name=provider.name, account=external_account_id), code=self.error_code)
+
+
+class AccountConnectedElsewhere(AccountNotConnected):
     """Another organization holds a live connection to this vendor account.
     Webhooks route by the account and its sales would reach FIRS twice, under
     two TINs, so one account has one live connection."""
 
-    status_code = 409
-
-    def __init__(self, *, provider, external_account_id: str):
-        super().__init__(
-            f"This {provider.name} account ({external_account_id}) is already connected to another organization "
-            f"on TaxPoynt. Nothing was connected: disconnect it there first, then connect it here.",
-            code="account_connected_elsewhere")
+    text = ("This {name} account ({account}) is already connected to another organization on TaxPoynt. "
+            "Nothing was connected: disconnect it there first, then connect it here.")
+    error_code = "account_connected_elsewhere"
 
 
-class AccountRevokedMeanwhile(ApplicationError):
+class AccountRevokedMeanwhile(AccountNotConnected):
     """The vendor was asked to revoke TaxPoynt's earlier access to this
     account since the new token was asked for; the vendor revokes every token
     of the account (`Provider.revokes_whole_account`), so the new one may be
     dead already. The code cannot be exchanged twice: the merchant connects
     again (no revocation is pending any more)."""
 
-    status_code = 409
-
-    def __init__(self, *, provider, external_account_id: str):
-        super().__init__(
-            f"{provider.name} was revoking TaxPoynt's earlier access to this account ({external_account_id}) "
-            f"while you connected, which ends the new access too. Nothing was connected: connect again.",
-            code="account_revoked_meanwhile")
+    text = ("{name} was revoking TaxPoynt's earlier access to this account ({account}) while you connected, "
+            "which ends the new access too. Nothing was connected: connect again.")
+    error_code = "account_revoked_meanwhile"
 
 
 # --- credentials -------------------------------------------------------------------
