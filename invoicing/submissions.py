@@ -295,7 +295,7 @@ def _write_sql(names: tuple[str, ...], count: int, *, leased: bool, signing: boo
            + " RETURNING s.id, s.invoice_id)")
     if signing:
         # The state with the signing time: the trigger then finds it copied,
-        # and the invoice gets one new row version (14 indexes) instead of two.
+        # and the invoice gets one new row version (an entry in each index) instead of two.
         sql += (f", signed AS (UPDATE {Invoice._meta.db_table} AS i SET signed_at = COALESCE(i.signed_at, %s), "
                 f"firs_state = %s FROM moved WHERE i.id = moved.invoice_id AND moved.id = ANY(%s::uuid[]))")
     attempt_columns, attempt_types = insert_parts(SubmissionAttempt)

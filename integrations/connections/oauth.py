@@ -290,7 +290,7 @@ def _account_revocations_settle(*, provider, account_id: str, token: TokenSet) -
     when its revocation is asked (the disconnect, a retry, the sweep) or
     ended, so that is the test. A false alarm (one asked while the merchant
     was still on the consent page) costs a second connect."""
-    from .services import _revoke_pending_end
+    from .services import revoke_pending_end_connected_again
 
     requested = datetime.datetime.fromtimestamp(token.requested_at, tz=datetime.timezone.utc)
     disconnected = list(Connection.objects.select_for_update(no_key=True).filter(
@@ -299,8 +299,7 @@ def _account_revocations_settle(*, provider, account_id: str, token: TokenSet) -
         raise AccountRevokedMeanwhile(provider=provider, external_account_id=account_id)
     for row in disconnected:
         if row.revoke_pending_until is not None:
-            _revoke_pending_end(row, last_error=f"TaxPoynt stopped asking {provider.name} to revoke its earlier "
-                                                f"access: the account is connected to TaxPoynt again.")
+            revoke_pending_end_connected_again(row)
 
 
 def _expiring(connection: Connection, creds: dict, provider) -> bool:

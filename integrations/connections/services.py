@@ -220,8 +220,7 @@ def connection_revoke_disconnected(*, connection_id, last_try: bool = False) -> 
         provider = get_provider(conn.vendor)
         if conn.external_account_id and connection_for_account(vendor=conn.vendor,
                                                                account_id=conn.external_account_id):
-            _revoke_pending_end(conn, last_error=f"TaxPoynt stopped asking {provider.name} to revoke its earlier "
-                                                 f"access: the account is connected to TaxPoynt again.")
+            revoke_pending_end_connected_again(conn)
             return
         try:
             provider.revoke(credentials=connection_credentials(conn), connection=conn)
@@ -266,6 +265,14 @@ def _revoke_pending_end(conn: Connection, *, last_error: str) -> None:
     conn.revoke_pending_until = None
     conn.last_error = last_error
     conn.save(update_fields=["credentials", "revoke_pending_until", "last_error", "updated_at"])
+
+
+def revoke_pending_end_connected_again(conn: Connection) -> None:
+    """End a pending revocation, never to be asked, because its account is
+    connected again (asking could cut the new connection off); the row is
+    locked."""
+    _revoke_pending_end(conn, last_error=f"TaxPoynt stopped asking {get_provider(conn.vendor).name} to revoke its "
+                                         f"earlier access: the account is connected to TaxPoynt again.")
 
 
 @transaction.atomic

@@ -143,7 +143,7 @@ def test_a_transition_under_a_lost_lease_writes_nothing_and_a_held_one_renews_it
 @pytest.mark.django_db
 def test_signing_writes_the_invoice_once(submission):
     # The signing time and the copied state go in one row version of the
-    # invoice (its 14 indexes written once, not twice).
+    # invoice (each of its indexes written once, not twice).
     from django.db import connection
 
     Submission.objects.filter(pk=submission.pk).update(state=S.VALIDATED)
